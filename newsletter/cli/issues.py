@@ -1,0 +1,1 @@
+"""CLI for authoring: ``new``, ``check``, ``render`` (filled in by the render work)."""

@@ -1,0 +1,13 @@
+"""Per-recipient placeholders left in the rendered issue for ``compose`` to fill.
+
+Rendering happens once per issue; only these tokens differ between
+recipients. They use ASCII letters, digits and ``%`` and ``_`` only, so they
+survive quoted-printable unchanged and can be replaced in the encoded bytes.
+No URL other than the unsubscribe link is ever personalised: that is what
+keeps the newsletter free of click tracking.
+"""
+
+UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+RECIPIENT_NAME = "%%RECIPIENT_NAME%%"
+
+ALL = (UNSUBSCRIBE_URL, RECIPIENT_NAME)
