@@ -117,7 +117,9 @@ def _build(cls: type, data: dict[str, Any], where: str, file: str, problems: lis
     for key, value in data.items():
         f = known.get(key)
         if f is None:
-            problems.append(Problem(f"unknown key {where}.{key}", file=file, field=f"{where}.{key}"))
+            problems.append(
+                Problem(f"unknown key {where}.{key}", file=file, field=f"{where}.{key}")
+            )
             continue
         if key == "colours":
             if not isinstance(value, dict):
@@ -238,8 +240,7 @@ def read_secret(name: str, *, file_setting: str | None = None) -> str | None:
         raise ConfigError(f"cannot read secret file: {exc.strerror}", file=str(fp)) from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
-            f"secret file is readable by others (mode {stat.S_IMODE(mode):o}); "
-            f"run: chmod 600 {fp}",
+            f"secret file is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {fp}",
             file=str(fp),
         )
     return fp.read_text(encoding="utf-8").strip()

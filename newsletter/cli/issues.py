@@ -1,1 +1,109 @@
-"""CLI for authoring: ``new``, ``check``, ``render`` (filled in by the render work)."""
+"""Authoring commands: ``new``, ``check``, ``render``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from newsletter.authoring import check_file, render_files, scaffold_issue
+from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.errors import IssueError
+
+
+@cli.command("new")
+@click.argument("month")
+@click.option(
+    "--issues-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("issues"),
+    show_default=True,
+    help="Folder holding the issue files.",
+)
+@pass_app
+@handle_errors
+def new_cmd(app: App, month: str, issues_dir: Path) -> None:
+    """Scaffold issues/MONTH.yaml from the structure of the previous issue.
+
+    \b
+    Example:
+      newsletter new 2021-08
+    """
+    target = scaffold_issue(month, issues_dir, app.settings)
+    click.echo(f"Created {target}. Edit it, then run: newsletter check {target}")
+
+
+@cli.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 2).")
+@pass_app
+@handle_errors
+def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
+    """Validate issue files and report every problem as FILE:LINE:COL.
+
+    Errors (unknown keys, wrong types, bad dates, invalid URLs …) exit with
+    status 2. Warnings (missing alt text, http:// links, HTML over 102 KB …)
+    exit with 0 unless --strict.
+
+    \b
+    Example:
+      newsletter check issues/*.yaml
+    """
+    n_err = n_warn = 0
+    for path in files:
+        result = check_file(path, app.settings)
+        for p in result.errors:
+            click.echo(str(p), err=True)
+        for p in result.warnings:
+            click.echo(str(p), err=True)
+        n_err += len(result.errors)
+        n_warn += len(result.warnings)
+        if not result.errors:
+            size = f", {result.rendered.html_bytes / 1024:.0f} KB HTML" if result.rendered else ""
+            click.echo(f"{path}: ok{size}")
+    summary = f"{len(files)} file(s): {n_err} error(s), {n_warn} warning(s)"
+    click.echo(summary, err=bool(n_err))
+    if n_err or (strict and n_warn):
+        sys.exit(2)
+
+
+@cli.command("render")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for DIR/<file stem>.html and .txt.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "both"]),
+    default="both",
+    show_default=True,
+    help="Which parts to write.",
+)
+@pass_app
+@handle_errors
+def render_cmd(app: App, files: tuple[Path, ...], out_dir: Path, fmt: str) -> None:
+    """Render issue files to HTML and plain text.
+
+    Every file is validated first; if any is invalid nothing is written.
+
+    \b
+    Examples:
+      newsletter render issues/2021-07.yaml
+      newsletter render issues/*.yaml -o out/ --format html
+    """
+    try:
+        written = render_files(list(files), out_dir, app.settings, fmt)
+    except IssueError as exc:
+        for p in exc.problems:
+            click.echo(str(p), err=True)
+        click.echo(f"Nothing written: {len(exc.problems)} error(s).", err=True)
+        sys.exit(2)
+    click.echo(f"Wrote {len(written)} file(s) to {out_dir}/")

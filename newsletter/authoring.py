@@ -1,0 +1,178 @@
+"""What editors do with issue files: scaffold, check, render to disk.
+
+These are the library calls behind ``newsletter new|check|render``. Rendering
+validates every file before writing any, so a typo in one issue never leaves
+a half-updated output folder behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from newsletter.config import Settings
+from newsletter.errors import BadInput, IssueError, Problem
+from newsletter.fsutil import write_atomic
+from newsletter.issuefile import load_issue_with_warnings
+from newsletter.model import Issue
+from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
+from newsletter.render.i18n import get_locale
+
+
+@dataclass
+class CheckResult:
+    path: Path
+    issue: Issue | None
+    errors: list[Problem]
+    warnings: list[Problem]
+    rendered: Rendered | None = None
+
+
+def check_file(path: Path, settings: Settings, *, render: bool = True) -> CheckResult:
+    """Validate one file; with ``render`` also check the rendered HTML size."""
+    try:
+        issue, warnings = load_issue_with_warnings(path)
+    except IssueError as exc:
+        return CheckResult(path, None, exc.problems, [])
+    result = CheckResult(path, issue, [], list(warnings))
+    if render:
+        result.rendered = render_issue(issue, settings)
+        size = result.rendered.html_bytes
+        if size > GMAIL_CLIP_BYTES:
+            result.warnings.append(
+                Problem(
+                    f"rendered HTML is {size / 1024:.0f} KB; Gmail clips messages over 102 KB",
+                    file=str(path),
+                    severity="warning",
+                )
+            )
+    return result
+
+
+def check_files(paths: Iterable[Path], settings: Settings) -> list[CheckResult]:
+    return [check_file(p, settings) for p in paths]
+
+
+FORMATS = {"html": (".html",), "text": (".txt",), "both": (".html", ".txt")}
+
+
+def render_files(
+    paths: list[Path],
+    out_dir: Path,
+    settings: Settings,
+    fmt: str = "both",
+    progress: Callable[[Path], None] | None = None,
+) -> list[Path]:
+    """Render every file into ``out_dir``; raise before writing anything if one is invalid."""
+    problems: list[Problem] = []
+    issues: list[tuple[Path, Issue]] = []
+    stems: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in stems:
+            problems.append(Problem(f"same output name as {stems[p.stem]}", file=str(p)))
+            continue
+        stems[p.stem] = p
+        try:
+            issues.append((p, load_issue_with_warnings(p)[0]))
+        except IssueError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise IssueError(problems)
+    outputs: list[tuple[Path, str]] = []
+    for p, issue in issues:
+        r = render_issue(issue, settings)
+        if "html" in (fmt, "both"):
+            outputs.append((out_dir / f"{p.stem}.html", r.html))
+        if "text" in (fmt, "both"):
+            outputs.append((out_dir / f"{p.stem}.txt", r.text))
+        if progress:
+            progress(p)
+    for target, content in outputs:
+        write_atomic(target, content)
+    return [t for t, _ in outputs]
+
+
+def next_month(d: dt.date) -> dt.date:
+    return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+
+
+def scaffold_issue(month: str, issues_dir: Path, settings: Settings) -> Path:
+    """Create ``issues_dir/YYYY-MM.yaml`` shaped like the newest existing issue.
+
+    The editor keeps the structure (salutation, signatories, the number of
+    articles) and replaces the words; text fields become "TODO" markers so
+    ``check --strict`` can tell a finished issue from a scaffold.
+    """
+    m = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        raise BadInput(f"month must be YYYY-MM (e.g. 2021-08), got {month!r}")
+    target = issues_dir / f"{month}.yaml"
+    if target.exists():
+        raise BadInput("already exists; edit it or delete it first", file=str(target))
+    month_date = dt.date(int(m.group(1)), int(m.group(2)), 1)
+    previous = sorted(p for p in issues_dir.glob("*.yaml") if p.stem < month)
+    lang = settings.organisation.language
+    if previous:
+        prev_issue, _ = load_issue_with_warnings(previous[-1])
+        lang = prev_issue.language
+        data = _skeleton_from(prev_issue, month_date)
+    else:
+        data = _empty_skeleton(month_date, lang, settings)
+    header = f"# {month} — scaffolded by `newsletter new`; see docs/issue-format.md\n"
+    write_atomic(target, header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    return target
+
+
+def _subject(title: str, month: dt.date, lang: str) -> str:
+    return f"{title} {get_locale(lang).format_month(month)}"
+
+
+def _skeleton_from(prev: Issue, month: dt.date) -> dict:
+    title = prev.title or "Newsletter"
+    meta: dict = {"date": month.strftime("%Y-%m")}
+    if prev.number:
+        meta["number"] = prev.number + 1
+    meta.update(
+        language=prev.language,
+        title=title,
+        subject=_subject(title, month, prev.language),
+        preheader="TODO: one line shown in the inbox preview",
+    )
+    data: dict = {"issue": meta}
+    if prev.editorial:
+        ed = prev.editorial
+        data["editorial"] = {
+            **({"salutation": ed.salutation} if ed.salutation else {}),
+            "paragraphs": ["TODO: editorial letter"],
+            **({"closing": list(ed.closing)} if ed.closing else {}),
+            "signatories": [{"name": s.name, "title": s.role} for s in ed.signatories],
+        }
+    n = max(1, len(prev.articles))
+    data["articles"] = [
+        {"title": f"TODO: article {i + 1}", "paragraphs": ["TODO"]} for i in range(n)
+    ]
+    if prev.events:
+        data["events"] = [
+            {"title": "TODO: event", "date": month.isoformat(), "paragraphs": ["TODO"]}
+        ]
+    return data
+
+
+def _empty_skeleton(month: dt.date, lang: str, settings: Settings) -> dict:
+    name = settings.organisation.name
+    return {
+        "issue": {
+            "date": month.strftime("%Y-%m"),
+            "language": lang,
+            "title": name,
+            "subject": _subject(name, month, lang),
+            "preheader": "TODO: one line shown in the inbox preview",
+        },
+        "editorial": {"paragraphs": ["TODO: editorial letter"]},
+        "articles": [{"title": "TODO: first article", "paragraphs": ["TODO"]}],
+    }

@@ -1,0 +1,92 @@
+"""Render an issue once: HTML and plain text from the same model.
+
+No per-recipient work happens here; the output carries the placeholders of
+``newsletter.placeholders`` for ``compose`` to fill.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from newsletter.config import Settings
+from newsletter.model import Event, Issue
+from newsletter.placeholders import UNSUBSCRIBE_URL
+from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
+from newsletter.render.i18n import get_locale
+from newsletter.render.text import render_text
+
+GMAIL_CLIP_BYTES = 102 * 1024
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+    preheader: str | None
+    language: str
+    slug: str
+    view_url: str
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.html.encode("utf-8"))
+
+
+@cache
+def _theme(custom_dir: Path | None) -> Theme:
+    return Theme(custom_dir)
+
+
+def view_url(issue: Issue, settings: Settings) -> str:
+    """The web archive address of the issue: the same for every recipient."""
+    return f"{settings.delivery.base_url.rstrip('/')}/archive/{issue.slug}.html"
+
+
+def render_issue(issue: Issue, settings: Settings) -> Rendered:
+    """Render ``issue`` with the organisation's theme into HTML and text."""
+    timings: dict[str, float] = {}
+    org = settings.organisation
+    loc = get_locale(issue.language)
+    url = view_url(issue, settings)
+
+    t0 = time.perf_counter()
+    theme = _theme(settings.templates_dir)
+    context = {
+        "issue": issue,
+        "org": org,
+        "colours": org.colours,
+        "fonts": FONTS,
+        "t": loc.strings,
+        "month_label": loc.format_month(issue.month),
+        "view_url": url,
+        "unsubscribe_url": UNSUBSCRIBE_URL,
+        "when_label": lambda ev: _when(loc, ev),
+    }
+    source = theme.render_mjml(context)
+    t1 = time.perf_counter()
+    raw_html = mjml_to_html(source)
+    t2 = time.perf_counter()
+    html = inline_css(raw_html)
+    t3 = time.perf_counter()
+    text = render_text(issue, org, loc, url)
+    t4 = time.perf_counter()
+    timings.update(jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
+    return Rendered(
+        subject=issue.subject,
+        html=html,
+        text=text,
+        preheader=issue.preheader,
+        language=issue.language,
+        slug=issue.slug,
+        view_url=url,
+        timings=timings,
+    )
+
+
+def _when(loc, ev: Event) -> str:  # type: ignore[no-untyped-def]
+    return loc.format_when(ev.date, ev.start, ev.end)

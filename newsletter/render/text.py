@@ -1,0 +1,159 @@
+"""The plain-text part, built from the model (not scraped from the HTML).
+
+Mail clients that show text, screen readers and spam filters all read it, so
+it carries everything the HTML does: editorial, articles, events, sources and
+the legal footer, with links as numbered references listed at the end.
+"""
+
+from __future__ import annotations
+
+from newsletter import placeholders
+from newsletter.config import Organisation
+from newsletter.model import Article, Event, Issue, Link
+from newsletter.render.i18n import Locale
+from newsletter.render.inline import References, to_text
+from newsletter.render.wrap import display_width, wrap
+
+WIDTH = 78
+
+
+def _heading(title: str, underline: str) -> list[str]:
+    lines = wrap(title, WIDTH)
+    return [*lines, underline * min(WIDTH, max(display_width(x) for x in lines))]
+
+
+class _Text:
+    def __init__(self, loc: Locale) -> None:
+        self.loc = loc
+        self.refs = References()
+        self.out: list[str] = []
+
+    def blank(self) -> None:
+        if self.out and self.out[-1] != "":
+            self.out.append("")
+
+    def para(self, source: str, indent: str = "") -> None:
+        self.out.extend(wrap(to_text(source, self.refs), WIDTH, indent))
+        self.blank()
+
+    def plain(self, s: str, indent: str = "") -> None:
+        self.out.extend(wrap(s, WIDTH, indent))
+
+    def link(self, link: Link) -> None:
+        label = link.label or self.loc["read_more"]
+        if link.url:
+            self.plain(f"{label} [{self.refs.number(link.url)}]")
+        else:
+            self.plain(label)
+
+    def article(self, art: Article, level: int = 2) -> None:
+        self.out.extend(_heading(art.title, "=" if level == 2 else "-"))
+        self.blank()
+        if art.subtitle:
+            self.plain(art.subtitle)
+            self.blank()
+        if art.image:
+            self.plain(f"[{art.image.alt}]" if art.image.alt else "")
+            if art.image.caption:
+                self.plain(art.image.caption)
+            self.blank()
+        for p in art.paragraphs:
+            self.para(p)
+        for fact in art.facts:
+            self.plain(f"{fact.label}: {fact.value}", "")
+        if art.facts:
+            self.blank()
+        for sub in art.sections:
+            self.article(sub, level + 1)
+        if art.source:
+            self.plain(f"{self.loc['source']} {art.source}")
+            self.blank()
+        for link in art.links:
+            self.link(link)
+        self.blank()
+
+    def event(self, ev: Event) -> None:
+        self.out.extend(_heading(ev.title, "-"))
+        self.blank()
+        when = self.loc.format_when(ev.date, ev.start, ev.end)
+        if when:
+            self.plain(f"{self.loc['when']} {when}")
+        if ev.place:
+            self.plain(f"{self.loc['place']} {ev.place}")
+        self.blank()
+        for p in ev.paragraphs:
+            self.para(p)
+        if ev.programme:
+            self.plain(self.loc["programme"])
+            for item in ev.programme:
+                prefix = f"  {item.time}  " if item.time else "  - "
+                self.out.extend(wrap(item.item, WIDTH, prefix, " " * len(prefix)))
+            self.blank()
+        if ev.speakers:
+            self.plain(self.loc["speakers"])
+            for sp in ev.speakers:
+                self.out.extend(
+                    wrap(sp.name + (f", {sp.role}" if sp.role else ""), WIDTH, "  - ", "    ")
+                )
+            self.blank()
+        if ev.registration:
+            reg = ev.registration
+            self.link(Link(f"{self.loc['registration']}: {reg.label}", reg.url))
+        for link in ev.links:
+            self.link(link)
+        self.blank()
+
+
+def render_text(issue: Issue, org: Organisation, loc: Locale, view_url: str) -> str:
+    """Render the whole issue as wrapped plain text (≤ 78 columns except long URLs)."""
+    t = _Text(loc)
+    title = issue.title or org.name
+    t.out.extend(_heading(f"{title} – {loc.format_month(issue.month)}", "#"))
+    if issue.number:
+        t.plain(f"{loc['issue_no']} {issue.number}")
+    t.plain(f"{loc['view_in_browser']}: {view_url}")
+    t.blank()
+    if issue.editorial:
+        ed = issue.editorial
+        if ed.salutation:
+            t.para(ed.salutation)
+        for p in ed.paragraphs:
+            t.para(p)
+        for line in ed.closing:
+            t.plain(line)
+        t.blank()
+        for s in ed.signatories:
+            t.plain(s.name)
+            if s.role:
+                t.plain(s.role)
+            t.blank()
+    for art in issue.articles:
+        t.blank()
+        t.article(art)
+    if issue.events:
+        t.blank()
+        t.out.extend(_heading(loc["events"], "="))
+        t.blank()
+        for ev in issue.events:
+            t.event(ev)
+    t.blank()
+    t.out.append("-" * WIDTH)
+    for p in org.about:
+        t.plain(p)
+        t.blank()
+    if org.contact:
+        for line in org.contact:
+            t.plain(line)
+        t.blank()
+    t.plain(org.postal_address.replace("\n", ", "))
+    t.blank()
+    t.plain(loc["unsubscribe_text"])
+    t.out.append(placeholders.UNSUBSCRIBE_URL)
+    t.blank()
+    if t.refs.urls:
+        t.plain(loc["links"])
+        for i, u in enumerate(t.refs.urls, 1):
+            t.out.append(f"[{i}] {u}")
+    while t.out and t.out[-1] == "":
+        t.out.pop()
+    return "\n".join(t.out) + "\n"
