@@ -1,0 +1,96 @@
+"""HMAC-signed tokens for the unsubscribe link and the VERP bounce address.
+
+A token names a few small values (subscriber and list ids, a delivery id) and
+carries a MAC, so the web app can act on ``/unsubscribe/<token>`` without a
+login and without a lookup table, and a bounce to ``bounces+<token>@domain``
+can be attributed without trusting its sender. Tokens hold ids, never
+addresses, so a forwarded newsletter leaks nothing about its reader.
+
+Tokens use only ``[a-z0-9-]``: they are case-insensitive safe (some MTAs fold
+the local part of an address), need no URL escaping and survive
+quoted-printable unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from newsletter.config import Settings, read_secret
+from newsletter.errors import BadInput
+
+SECRET_ENV = "NEWSLETTER_SECRET_KEY"
+SECRET_FILE = "newsletter.secret"
+"""Created next to ``newsletter.toml`` (mode 0600) when no key is configured,
+so a fresh checkout can send its demo; production sets ``$NEWSLETTER_SECRET_KEY``."""
+
+_PART = re.compile(r"[a-z0-9]+")
+_MAC_BYTES = 15  # 120 bits: forging is hopeless, and it base32-encodes without padding
+
+
+class TokenError(BadInput):
+    """A token was altered, truncated or signed with another key."""
+
+
+def secret_key(settings: Settings, *, create: bool = True) -> bytes:
+    """Return the key for signing tokens (and for anything else that needs one).
+
+    Looks at ``$NEWSLETTER_SECRET_KEY``, then ``$NEWSLETTER_SECRET_KEY_FILE``,
+    then ``newsletter.secret`` beside the config. With ``create`` a missing
+    file is generated with mode 0600: losing it only invalidates links in
+    mail already sent, while a shared default key would let anyone
+    unsubscribe anyone.
+    """
+    default = settings.base_dir / SECRET_FILE
+    value = read_secret(SECRET_ENV, file_setting=str(default) if default.exists() else None)
+    if value is None:
+        if not create:
+            raise BadInput(f"no secret key: set ${SECRET_ENV} or create {default} (mode 0600)")
+        value = _create_key_file(default)
+    return value.encode("utf-8")
+
+
+def _create_key_file(path: Path) -> str:
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value + "\n")
+    return value
+
+
+def _mac(key: bytes, purpose: str, payload: str) -> str:
+    digest = hmac.new(key, f"{purpose}\0{payload}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:_MAC_BYTES]).decode("ascii").lower()
+
+
+def sign(key: bytes, purpose: str, *parts: str | int) -> str:
+    """Return ``part-part-…-mac``; ``purpose`` keeps a bounce token from unsubscribing."""
+    texts = [str(p) for p in parts]
+    for t in texts:
+        if not _PART.fullmatch(t):
+            raise ValueError(f"token parts must be lowercase letters and digits: {t!r}")
+    payload = "-".join(texts)
+    return f"{payload}-{_mac(key, purpose, payload)}"
+
+
+def verify(key: bytes, purpose: str, token: str) -> list[str]:
+    """Return the parts of a valid token, or raise ``TokenError``."""
+    payload, _, mac = token.strip().lower().rpartition("-")
+    if not payload or not hmac.compare_digest(mac, _mac(key, purpose, payload)):
+        raise TokenError("invalid or expired link token")
+    return payload.split("-")
+
+
+def unsubscribe_token(key: bytes, subscriber_id: int, list_id: int) -> str:
+    """The token in every unsubscribe URL: one subscriber on one list."""
+    return sign(key, "unsubscribe", subscriber_id, list_id)
+
+
+def bounce_token(key: bytes, delivery_id: int) -> str:
+    """The token in a VERP return path: one delivery attempt's envelope."""
+    return sign(key, "bounce", delivery_id)
