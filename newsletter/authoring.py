@@ -58,7 +58,6 @@ def check_files(paths: Iterable[Path], settings: Settings) -> list[CheckResult]:
     return [check_file(p, settings) for p in paths]
 
 
-FORMATS = {"html": (".html",), "text": (".txt",), "both": (".html", ".txt")}
 
 
 def render_files(
@@ -86,9 +85,9 @@ def render_files(
     outputs: list[tuple[Path, str]] = []
     for p, issue in issues:
         r = render_issue(issue, settings)
-        if "html" in (fmt, "both"):
+        if fmt in ("html", "both"):
             outputs.append((out_dir / f"{p.stem}.html", r.html))
-        if "text" in (fmt, "both"):
+        if fmt in ("text", "both"):
             outputs.append((out_dir / f"{p.stem}.txt", r.text))
         if progress:
             progress(p)

@@ -244,7 +244,7 @@ def _suggest(key: str, spec: dict[str, F]) -> str | None:
     return close[0] if close else None
 
 
-LINK = {"label": F(text, required=True), "url": F(url)}
+LINK = {"label": F(text), "url": F(url)}
 IMAGE = {
     "src": F(image_src, required=True),
     "alt": F(text),
@@ -311,12 +311,16 @@ def _texts(values: list[Any] | None) -> tuple[str, ...]:
 
 
 def _link(ctx: _Ctx, pair: tuple[dict | None, yaml.Node] | None) -> Link | None:
-    if not pair or pair[0] is None or not pair[0].get("label"):
+    """A link needs a URL or a label; a label alone is recorded but never clickable."""
+    if not pair or pair[0] is None:
         return None
     d, node = pair
     if not d.get("url"):
+        if not d.get("label"):
+            ctx.error(node, "link needs a url, a label, or both")
+            return None
         ctx.warn(node, f"link {d['label']!r} has no URL; it is shown as plain text")
-    return Link(d["label"], d.get("url"))
+    return Link(d.get("label"), d.get("url"))
 
 
 def _links(ctx: _Ctx, pairs: list | None) -> tuple[Link, ...]:
@@ -456,6 +460,8 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         events=tuple(e for e in (_event(ctx, p) for p in data.get("events") or ()) if e),
         notes=_texts(data.get("notes")),
     )
+    if ctx.problems:
+        raise IssueError(ctx.problems)
     _semantic_warnings(ctx, issue, root, meta_node)
     return issue, ctx.warnings
 

@@ -15,14 +15,16 @@ LANGUAGES = ("de", "en", "zh")
 
 @dataclass(frozen=True)
 class Link:
-    """A labelled link; ``url`` is None when the source lost the address.
+    """A link; ``url`` is None when the source lost the address.
+
+    Without a label the renderer uses the localised "Read more".
 
     Archived issues often keep the label ("Lesen Sie mehr") but not the
     target. We record that honestly instead of inventing a URL, and the
     renderer shows the label without making it clickable.
     """
 
-    label: str
+    label: str | None
     url: str | None = None
 
 

@@ -57,6 +57,7 @@ pass_app = click.make_pass_decorator(App)
 
 
 @click.group(
+    name="newsletter",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Examples:\n\n\b\n  newsletter demo\n  newsletter check issues/2021-07.yaml\n"
     "  newsletter render issues/*.yaml -o out/",

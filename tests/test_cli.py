@@ -1,0 +1,89 @@
+"""The command line as a user meets it: help everywhere, version, scaffolding."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from newsletter import __version__
+from newsletter.cli import cli
+from newsletter.issuefile import load_issue
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, cmd in sorted(group.commands.items()):
+        yield (*prefix, name), cmd
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, (*prefix, name))
+
+
+ALL = list(_commands(cli))
+
+
+@pytest.mark.parametrize(("path", "cmd"), ALL, ids=[" ".join(p) for p, _ in ALL])
+def test_every_command_has_help(path: tuple[str, ...], cmd: click.Command) -> None:
+    assert cmd.help and cmd.help.strip(), f"newsletter {' '.join(path)} has no help text"
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage: newsletter " + " ".join(path) in result.output
+    if not isinstance(cmd, click.Group):
+        assert "Example" in cmd.help, f"newsletter {' '.join(path)} --help shows no example"
+
+
+def test_version_and_module_entry_point() -> None:
+    assert CliRunner().invoke(cli, ["--version"]).output == f"newsletter, version {__version__}\n"
+    out = subprocess.run(
+        [sys.executable, "-m", "newsletter", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"newsletter, version {__version__}"
+
+
+def test_new_scaffolds_from_previous_issue(tmp_path: Path) -> None:
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    (issues / "2021-07.yaml").write_bytes((ROOT / "issues" / "2021-07.yaml").read_bytes())
+    runner = CliRunner()
+    result = runner.invoke(cli, ["new", "2021-08", "--issues-dir", str(issues)])
+    assert result.exit_code == 0, result.output
+    created = load_issue(issues / "2021-08.yaml")
+    prev = load_issue(issues / "2021-07.yaml")
+    assert created.subject == "ISA-Newsletter August 2021"
+    assert created.language == "de"
+    assert created.editorial and prev.editorial
+    assert created.editorial.signatories == prev.editorial.signatories
+    assert len(created.articles) == len(prev.articles)
+    again = runner.invoke(cli, ["new", "2021-08", "--issues-dir", str(issues)])
+    assert again.exit_code == 2 and "already exists" in again.output
+    bad = runner.invoke(cli, ["new", "2021-8", "--issues-dir", str(issues)])
+    assert bad.exit_code == 2 and "month must be YYYY-MM" in bad.output
+
+
+def test_render_writes_html_and_text(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["render", str(ROOT / "issues" / "2021-07.yaml"), "-o", str(out), "--format", "both"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["2021-07.html", "2021-07.txt"]
+    only_text = CliRunner().invoke(
+        cli, ["render", str(ROOT / "issues" / "2021-06.yaml"), "-o", str(out), "--format", "text"]
+    )
+    assert only_text.exit_code == 0
+    assert (out / "2021-06.txt").exists() and not (out / "2021-06.html").exists()
+
+
+def test_bad_config_is_reported_with_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "newsletter.toml"
+    cfg.write_text('[organisation]\nlanguage = "fr"\nnmae = "x"\n')
+    result = CliRunner().invoke(
+        cli, ["--config", str(cfg), "render", str(ROOT / "issues" / "2021-07.yaml")]
+    )
+    assert result.exit_code == 2
+    assert f"{cfg}: organisation.nmae: unknown key organisation.nmae" in result.output
