@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import os
 import re
 import sys
@@ -68,6 +69,7 @@ HYPHEN_TABLE = {
     "Start-ups": True,  # Duden spelling; the July 2021 issue writes "Startups"
     "weiter-wachsen": False,  # "wird das Gebiet weiterwachsen"
     "englisch-sprachigen": False,  # "englischsprachigen Zeitung"
+    "Fachkräfte-einwanderungsgesetz": False,  # the law's name; both hyphens sit at old line ends
     "Pandemie-krise": False,  # lowercase after a line-break hyphen; line 877 has "Pandemie-Krise"
 }
 # A real hyphen followed by a stray space ("know- how"); "Corona- Pandemie" is caught by rule.
@@ -257,8 +259,19 @@ def join_title(lines: list[str]) -> str:
 
 
 def vocabulary(text: str) -> set[str]:
-    """Casefolded words of the seed that contain no hyphen, to recognise rejoined words."""
-    return {w.casefold() for w in re.findall(r"(?<![\w-])\w+(?![\w-])", text)}
+    """The seed's casefolded words: plain ones, and hyphenated pairs seen at least twice.
+
+    A rejoined word that the seed uses elsewhere ("Anstrengungen") confirms a
+    line-break hyphen; a hyphenated pair that recurs while its joined form never
+    occurs ("Win-win") is probably a real compound. Pairs are stored as "x-y".
+    """
+    words = {w.casefold() for w in re.findall(r"(?<![\w-])\w+(?![\w-])", text)}
+    pairs: dict[str, int] = {}
+    for compound in re.findall(r"(?<![\w-])\w+(?:-\w+)+", text):
+        parts = compound.casefold().split("-")
+        for left, right in itertools.pairwise(parts):
+            pairs[f"{left}-{right}"] = pairs.get(f"{left}-{right}", 0) + 1
+    return words | {pair for pair, n in pairs.items() if n >= 2}
 
 
 def dehyphenate(text: str, vocab: set[str], report: Report | None = None, where: int = 0) -> str:
@@ -317,6 +330,8 @@ def _keep_hyphen(left: str, right: str, vocab: set[str]) -> tuple[bool, str]:
         return True, "real compound"
     if (left + right).casefold() in vocab:
         return False, "joined word occurs in the seed"
+    if f"{left}-{right}".casefold() in vocab:
+        return True, "hyphenated form recurs, joined form never occurs"
     return False, "default: line-break hyphen"
 
 

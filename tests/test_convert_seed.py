@@ -73,6 +73,15 @@ def test_dehyphenate_keeps_real_hyphens(real):
     assert cs.dehyphenate(real, VOCAB) == real
 
 
+def test_dehyphenate_uses_the_seed_vocabulary():
+    vocab = cs.vocabulary("Anstrengungen. Ein Nano-faser-Test, noch ein Nano-faser-Test.")
+    assert "anstrengungen" in vocab and "nano-faser" in vocab
+    # the joined word occurs elsewhere: join; the hyphenated pair recurs, the joined never: keep
+    assert cs.dehyphenate("Anstren-gungen mit Nano-faser", vocab) == "Anstrengungen mit Nano-faser"
+    # a hyphen seen once, joined form unknown: a line-break artefact by default
+    assert cs.dehyphenate("Kreislauf-wirtschaft", vocab) == "Kreislaufwirtschaft"
+
+
 def test_dehyphenate_reports_every_decision():
     report = cs.Report()
     cs.dehyphenate("Anstren-gungen und deutsch-chinesische", VOCAB, report, where=54)
