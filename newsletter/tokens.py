@@ -16,18 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import re
-import secrets
-from pathlib import Path
 
-from newsletter.config import Settings, read_secret
 from newsletter.errors import BadInput
-
-SECRET_ENV = "NEWSLETTER_SECRET_KEY"
-SECRET_FILE = "newsletter.secret"
-"""Created next to ``newsletter.toml`` (mode 0600) when no key is configured,
-so a fresh checkout can send its demo; production sets ``$NEWSLETTER_SECRET_KEY``."""
 
 _PART = re.compile(r"[a-z0-9]+")
 _MAC_BYTES = 15  # 120 bits: forging is hopeless, and it base32-encodes without padding
@@ -37,30 +28,13 @@ class TokenError(BadInput):
     """A token was altered, truncated or signed with another key."""
 
 
-def secret_key(settings: Settings, *, create: bool = True) -> bytes:
-    """Return the key for signing tokens (and for anything else that needs one).
+def token_key(secret: bytes) -> bytes:
+    """Derive the token key from the database secret (``Database.secret``).
 
-    Looks at ``$NEWSLETTER_SECRET_KEY``, then ``$NEWSLETTER_SECRET_KEY_FILE``,
-    then ``newsletter.secret`` beside the config. With ``create`` a missing
-    file is generated with mode 0600: losing it only invalidates links in
-    mail already sent, while a shared default key would let anyone
-    unsubscribe anyone.
+    One secret per installation, but a key of its own for tokens, so a token
+    MAC can never be confused with an address hash made from the same secret.
     """
-    default = settings.base_dir / SECRET_FILE
-    value = read_secret(SECRET_ENV, file_setting=str(default) if default.exists() else None)
-    if value is None:
-        if not create:
-            raise BadInput(f"no secret key: set ${SECRET_ENV} or create {default} (mode 0600)")
-        value = _create_key_file(default)
-    return value.encode("utf-8")
-
-
-def _create_key_file(path: Path) -> str:
-    value = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(value + "\n")
-    return value
+    return hmac.new(secret, b"newsletter tokens v1", hashlib.sha256).digest()
 
 
 def _mac(key: bytes, purpose: str, payload: str) -> str:

@@ -1,0 +1,211 @@
+"""The ``smtp`` transport: a pool of reused, pipelined SMTP connections.
+
+``smtplib`` does the connection setup (TLS, STARTTLS, EHLO, AUTH); the
+per-message transaction is ours, because smtplib waits for each reply in turn
+and re-scans every message for dot-stuffing. With PIPELINING (RFC 2920) one
+message costs two round trips: ``RSET MAIL RCPT DATA`` in one write, then the
+body. ``compose`` never starts a line with ``.``, so the body goes out as is.
+
+Every reply is kept verbatim. A dropped connection or a timeout defers the
+message (the server may or may not have it) and the next message reconnects;
+failing to connect at all raises ``TransportUnavailable`` before anything is
+sent, so the run can stop instead of burning retries.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+
+from newsletter.config import Settings, read_secret
+from newsletter.errors import ConfigError
+from newsletter.transports import DEFERRED, Outcome, TransportUnavailable, classify
+
+PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+_MAXLINE = 8192
+
+
+@dataclass(frozen=True)
+class SmtpTransport:
+    """Connection settings shared by every channel of the pool."""
+
+    host: str
+    port: int
+    security: str = "none"  # none | starttls | tls
+    username: str | None = None
+    password: str | None = None
+    connections: int = 1
+    timeout: float = 30.0
+    max_per_connection: int = 1000
+    verify_certificates: bool = True
+    ca_file: str | None = None
+    local_hostname: str | None = None
+    name: str = "smtp"
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: object) -> SmtpTransport:
+        """Build from ``[smtp]``; the password comes only from the environment."""
+        s = settings.smtp
+        values: dict[str, object] = {
+            "host": s.host,
+            "port": s.port,
+            "security": s.security,
+            "username": s.username,
+            "connections": s.pool,
+            "timeout": s.timeout,
+            "max_per_connection": s.max_per_connection,
+            "verify_certificates": s.verify_certificates,
+            "ca_file": str(settings.path(s.ca_file)) if s.ca_file else None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if values["username"]:
+            values["password"] = read_secret(PASSWORD_ENV)
+            if values["password"] is None:
+                raise ConfigError(f"smtp.username is set but ${PASSWORD_ENV} is not")
+        return cls(**values)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        tls = {"none": "plain", "starttls": "STARTTLS", "tls": "TLS"}[self.security]
+        n = self.connections
+        return f"smtp {self.host}:{self.port} ({tls}, {n} connection{'s' if n != 1 else ''})"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=self.ca_file)
+        if not self.verify_certificates:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+    def open_channel(self) -> SmtpChannel:
+        return SmtpChannel(self)
+
+
+class SmtpChannel:
+    """One connection, opened lazily and reopened after a drop or a quota."""
+
+    def __init__(self, transport: SmtpTransport):
+        self.t = transport
+        self.conn: smtplib.SMTP | None = None
+        self.sent_on_conn = 0
+        self.pipelining = False
+        self.size_limit = 0
+
+    def _connect(self) -> smtplib.SMTP:
+        t = self.t
+        try:
+            if t.security == "tls":
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    t.host, t.port, t.local_hostname, timeout=t.timeout, context=t.ssl_context()
+                )
+            else:
+                conn = smtplib.SMTP(t.host, t.port, t.local_hostname, timeout=t.timeout)
+            conn.ehlo()
+            if t.security == "starttls":
+                if not conn.has_extn("starttls"):
+                    conn.close()
+                    raise TransportUnavailable(
+                        f"{t.host}:{t.port} does not offer STARTTLS; refusing to send in clear"
+                    )
+                conn.starttls(context=t.ssl_context())
+                conn.ehlo()
+            if t.username:
+                conn.login(t.username, t.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise TransportUnavailable(
+                f"{t.host}:{t.port} refused the login for {t.username}: {exc.smtp_code} "
+                f"{exc.smtp_error.decode(errors='replace')}"
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportUnavailable(f"cannot connect to {t.host}:{t.port}: {exc}") from exc
+        self.pipelining = conn.has_extn("pipelining")
+        size = conn.esmtp_features.get("size", "")
+        self.size_limit = int(size) if size.isdigit() else 0
+        self.sent_on_conn = 0
+        return conn
+
+    def _reply(self, conn: smtplib.SMTP) -> tuple[int, str]:
+        """Read one (possibly multi-line) reply, kept verbatim."""
+        if conn.file is None:
+            conn.file = conn.sock.makefile("rb")
+        lines = []
+        while True:
+            line = conn.file.readline(_MAXLINE + 1)
+            if not line:
+                raise smtplib.SMTPServerDisconnected("connection closed by server")
+            lines.append(line.rstrip(b"\r\n").decode("utf-8", errors="replace"))
+            if line[3:4] != b"-":
+                break
+        try:
+            code = int(lines[-1][:3])
+        except ValueError:
+            code = 0
+        return code, "\n".join(lines)
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        """One SMTP transaction; never raises for a per-message problem."""
+        if self.conn is not None and self.sent_on_conn >= self.t.max_per_connection:
+            self.close()
+        if self.conn is None:
+            self.conn = self._connect()
+        conn = self.conn
+        try:
+            return self._transaction(conn, sender, recipient, data)
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            what = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
+            return Outcome(DEFERRED, None, f"connection lost: {what}")
+
+    def _transaction(self, conn: smtplib.SMTP, sender: str, rcpt: str, data: bytes) -> Outcome:
+        mail = f"MAIL FROM:<{sender}>"
+        if self.size_limit or "size" in conn.esmtp_features:
+            mail += f" SIZE={len(data)}"
+        commands = [f"{mail}\r\n", f"RCPT TO:<{rcpt}>\r\n", "DATA\r\n"]
+        if self.sent_on_conn:
+            commands.insert(0, "RSET\r\n")
+        self.sent_on_conn += 1
+        if self.pipelining:
+            conn.sock.sendall("".join(commands).encode("utf-8"))
+            replies = [self._reply(conn) for _ in commands]
+        else:
+            replies = []
+            for cmd in commands:
+                conn.sock.sendall(cmd.encode("utf-8"))
+                replies.append(self._reply(conn))
+                if replies[-1][0] >= 400:
+                    break
+        if self.sent_on_conn > 1:
+            replies.pop(0)  # RSET's reply says nothing about this message
+        for code, text in replies[:2]:
+            if code >= 400:
+                if code == 421 or (len(replies) > 2 and replies[2][0] == 354):
+                    self._drop()  # closing, or a broken server waiting for a body
+                return classify(code, text)
+        code, text = replies[2]
+        if code != 354:
+            return classify(code, text)
+        if data.startswith(b".") or b"\n." in data:
+            data = data.replace(b"\n.", b"\n..")
+            if data.startswith(b"."):
+                data = b"." + data
+        tail = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        conn.sock.sendall(data + tail)
+        code, text = self._reply(conn)
+        if code == 421:
+            self._drop()
+        return classify(code, text)
+
+    def _drop(self) -> None:
+        """Forget a broken connection without the QUIT dance."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                self.conn.close()
+        self.conn = None

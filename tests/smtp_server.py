@@ -1,0 +1,124 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1 that records every message.
+
+Faults are scripted per recipient address, consumed one per attempt, so a
+test reads as "451 then accepted": ``server.fault("a@example.org", "451")``.
+
+RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user).
+DATA-time faults: ``554`` (rejected), ``drop`` (connection closed before the
+final reply), ``stall`` (no reply for ``stall_seconds``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default
+
+from aiosmtpd.controller import Controller
+
+RCPT_FAULTS = {
+    "421": "421 4.3.2 Service shutting down",
+    "451": "451 4.7.1 Greylisted, try again later",
+    "550": "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+}
+DATA_FAULTS = {"554": "554 5.7.1 Message rejected as spam", "drop": None, "stall": None}
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt: str
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.data, policy=default)  # type: ignore[return-value]
+
+
+@dataclass
+class RecordingHandler:
+    pipelining: bool = True
+    stall_seconds: float = 2.0
+    messages: list[Received] = field(default_factory=list)
+    faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        with self.lock:
+            self.connections += 1
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        queue = self.faults.get(address.lower())
+        if queue and queue[0] in RCPT_FAULTS:
+            return RCPT_FAULTS[queue.popleft()].format(rcpt=address)
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        for rcpt in envelope.rcpt_tos:
+            queue = self.faults.get(rcpt.lower())
+            if not queue or queue[0] not in DATA_FAULTS:
+                continue
+            action = queue.popleft()
+            if action == "554":
+                return DATA_FAULTS["554"]
+            if action == "drop":
+                server.transport.close()
+                return "421 4.4.2 dropped"  # never reaches the client
+            if action == "stall":
+                await asyncio.sleep(self.stall_seconds)
+                server.transport.close()
+                return "421 4.4.2 too late"
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.messages.append(Received(envelope.mail_from, rcpt, envelope.original_content))
+            n = len(self.messages)
+        return f"250 2.0.0 Ok: queued as Q{n:06d}"
+
+
+class RecordingServer:
+    """Context manager: ``with RecordingServer() as srv: … srv.port …``."""
+
+    def __init__(self, **handler_options: object):
+        self.handler = RecordingHandler(**handler_options)  # type: ignore[arg-type]
+        self.port = _free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=None
+        )
+
+    def __enter__(self) -> RecordingServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.messages)
+
+    def fault(self, address: str, *actions: str) -> None:
+        self.handler.faults[address.lower()].extend(actions)
+
+    def received_by(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for m in self.messages:
+            counts[m.rcpt.lower()] += 1
+        return dict(counts)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
