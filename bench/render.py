@@ -62,7 +62,9 @@ def main() -> None:
     print(f"{len(files)} issues; per-stage totals (cold process / warm), milliseconds:")
     for k in cold:
         print(f"  {k:<14} {cold[k] * 1000:8.1f}  {warm[k] * 1000:8.1f}")
-    print(f"  {'all stages':<14} {sum(cold.values()) * 1000:8.1f}  {sum(warm.values()) * 1000:8.1f}")
+    print(
+        f"  {'all stages':<14} {sum(cold.values()) * 1000:8.1f}  {sum(warm.values()) * 1000:8.1f}"
+    )
     print(f"  per issue (warm): {sum(warm.values()) / len(files) * 1000:.1f} ms")
 
     with tempfile.TemporaryDirectory() as out:
@@ -72,7 +74,8 @@ def main() -> None:
     print(f"\nnewsletter render issues/*.yaml (one process, {args.repeat} runs, median):")
     print(f"  wall time            {ours:6.2f} s   (target < {TARGET_SECONDS:.1f} s)")
     print(f"  python -c pass       {bare:6.2f} s   (reference start-up)")
-    print(f"  ratio to target      {ours / TARGET_SECONDS:6.2f}x  ({'PASS' if ours < TARGET_SECONDS else 'FAIL'})")
+    verdict = "PASS" if ours < TARGET_SECONDS else "FAIL"
+    print(f"  ratio to target      {ours / TARGET_SECONDS:6.2f}x  ({verdict})")
     print(f"  ratio to bare python {ours / bare:6.1f}x")
 
 

@@ -58,8 +58,6 @@ def check_files(paths: Iterable[Path], settings: Settings) -> list[CheckResult]:
     return [check_file(p, settings) for p in paths]
 
 
-
-
 def render_files(
     paths: list[Path],
     out_dir: Path,

@@ -40,7 +40,10 @@ def test_every_command_has_help(path: tuple[str, ...], cmd: click.Command) -> No
 def test_version_and_module_entry_point() -> None:
     assert CliRunner().invoke(cli, ["--version"]).output == f"newsletter, version {__version__}\n"
     out = subprocess.run(
-        [sys.executable, "-m", "newsletter", "--version"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "newsletter", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == f"newsletter, version {__version__}"
 

@@ -41,11 +41,25 @@ document.getElementById('f').onload = function () {{
 def _chromium(url: str, tmp: Path) -> str:
     assert CHROMIUM, "chromium is required in CI"
     out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--allow-file-access-from-files", f"--user-data-dir={tmp / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=90,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={tmp / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
     return out.stdout
 
@@ -53,7 +67,9 @@ def _chromium(url: str, tmp: Path) -> str:
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("stem", ["2021-07", "2020-10"])
 def test_no_horizontal_scrolling_at_375px(stem: str, tmp_path: Path) -> None:
-    r = render_issue(load_issue(ROOT / "issues" / f"{stem}.yaml"), load_settings(ROOT / "newsletter.toml"))
+    r = render_issue(
+        load_issue(ROOT / "issues" / f"{stem}.yaml"), load_settings(ROOT / "newsletter.toml")
+    )
     (tmp_path / "issue.html").write_text(r.html, encoding="utf-8")
     (tmp_path / "probe.html").write_text(PROBE.format(w=375), encoding="utf-8")
     dom = _chromium((tmp_path / "probe.html").as_uri(), tmp_path)

@@ -18,23 +18,38 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
         cwd=tmp_path,
     )
     wheel = next(wheels.glob("newsletter-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "newsletter/theme/default/issue.mjml.j2" in names
-    assert {"newsletter/locales/de.toml", "newsletter/locales/en.toml",
-            "newsletter/locales/zh.toml"} <= set(names)
+    assert {
+        "newsletter/locales/de.toml",
+        "newsletter/locales/en.toml",
+        "newsletter/locales/zh.toml",
+    } <= set(names)
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=False)
     py = env_dir / "bin" / "python"
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)  # what pip does for a pure-Python wheel, minus the network
@@ -43,11 +58,20 @@ def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> No
     issue = ROOT / "examples" / "riverside" / "issues" / "2026-11.yaml"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEWSLETTER_CONFIG")}
     result = subprocess.run(
-        [str(py), "-c",
-         "import newsletter, sys; assert 'site-packages' in newsletter.__file__, newsletter.__file__;"
-         "from newsletter.cli import main; main(sys.argv[1:])",
-         "render", str(issue), "-o", "out"],
-        cwd=elsewhere, capture_output=True, text=True, env=env,
+        [
+            str(py),
+            "-c",
+            "import newsletter, sys; assert 'site-packages' in newsletter.__file__;"
+            "from newsletter.cli import main; main(sys.argv[1:])",
+            "render",
+            str(issue),
+            "-o",
+            "out",
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     assert "Read more" in (elsewhere / "out" / "2026-11.html").read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -83,7 +84,7 @@ def test_isa_issue_is_email_grade(stem: str, rendered_isa) -> None:
     assert all(a.get("alt") for t, a in tags.tags if t == "img")
     assert "PingFang SC" in html and "Noto Sans CJK SC" in html
     levels = [int(t[1]) for t, _ in tags.tags if re.fullmatch(r"h[1-6]", t)]
-    assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert levels[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels))
     visible = norm(" ".join(tags.text))
     for art in issue.articles:
         assert norm(art.title) in visible
@@ -135,7 +136,10 @@ events:
     ("lang", "expected"),
     [
         ("de", ["Lesen Sie mehr", "Juli 2021", "Dienstag, 6. Juli 2021", "Im Browser ansehen"]),
-        ("en", ["Read more", "July 2021", "Tuesday, 6 July 2021", "View in browser", "Unsubscribe"]),
+        (
+            "en",
+            ["Read more", "July 2021", "Tuesday, 6 July 2021", "View in browser", "Unsubscribe"],
+        ),
         ("zh", ["阅读更多", "2021年7月", "2021年7月6日（星期二）", "在浏览器中查看", "退订"]),
     ],
 )
@@ -166,14 +170,18 @@ def test_markdown_inline_and_no_raw_html(isa_settings) -> None:
 def test_link_without_url_is_never_a_dead_link(rendered_isa) -> None:
     for _, r in rendered_isa.values():
         assert 'href=""' not in r.html and 'href="#"' not in r.html
+    _, july = rendered_isa["2021-07"]
+    assert "Lesen Sie mehr (Link nicht erhalten)" in july.text
+    assert re.search(r'<p class="nl-more nl-nolink"[^>]*>Lesen Sie mehr <span', july.html)
 
 
 def test_template_override_replaces_default_block(tmp_path: Path) -> None:
     custom = tmp_path / "templates"
     custom.mkdir()
     (custom / "footer.mjml.j2").write_text(
-        '<mj-section><mj-column><mj-text><p>CUSTOM FOOTER {{ org.name }}</p>'
-        '<a href="{{ unsubscribe_url }}">{{ t.unsubscribe }}</a></mj-text></mj-column></mj-section>',
+        "<mj-section><mj-column><mj-text><p>CUSTOM FOOTER {{ org.name }}</p>"
+        '<a href="{{ unsubscribe_url }}">{{ t.unsubscribe }}</a>'
+        "</mj-text></mj-column></mj-section>",
         encoding="utf-8",
     )
     config = tmp_path / "newsletter.toml"

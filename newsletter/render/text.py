@@ -44,7 +44,7 @@ class _Text:
         if link.url:
             self.plain(f"{label} [{self.refs.number(link.url)}]")
         else:
-            self.plain(label)
+            self.plain(f"{label} ({self.loc['link_missing']})")
 
     def article(self, art: Article, level: int = 2) -> None:
         self.out.extend(_heading(art.title, "=" if level == 2 else "-"))
