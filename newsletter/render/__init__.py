@@ -13,7 +13,7 @@ from pathlib import Path
 
 from newsletter.config import Settings
 from newsletter.model import Event, Issue
-from newsletter.placeholders import UNSUBSCRIBE_URL
+from newsletter.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
 from newsletter.render.i18n import get_locale
 from newsletter.render.text import render_text
@@ -65,6 +65,9 @@ def render_issue(issue: Issue, settings: Settings) -> Rendered:
         "month_label": loc.format_month(issue.month),
         "view_url": url,
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        # A template that wants a personal greeting writes {{ recipient_name }};
+        # compose fills in each subscriber's name (escaped) at send time.
+        "recipient_name": RECIPIENT_NAME,
         "when_label": lambda ev: _when(loc, ev),
     }
     source = theme.render_mjml(context)
