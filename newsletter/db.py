@@ -1,0 +1,262 @@
+"""Engine, sessions, migrations and the secret key of one subscriber database.
+
+Everything that touches the database goes through a :class:`Database`, so the
+SQLite settings that make it safe (WAL, foreign keys, secure delete) and the
+schema check cannot be forgotten by a caller::
+
+    db = Database.from_settings(settings)
+    with db.session() as session:
+        for subscriber in recipients(session, "news"):
+            ...
+
+A fresh database is migrated on first use; an older one must be upgraded
+explicitly with ``newsletter db upgrade`` so nobody migrates production data
+by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from newsletter.config import Settings, read_secret
+from newsletter.errors import ConfigError, OperationFailed
+
+SECRET_ENV = "NEWSLETTER_SECRET_KEY"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_FINGERPRINT = "secret_fingerprint"
+
+
+class DatabaseError(OperationFailed):
+    """The database cannot be opened or is at the wrong schema revision."""
+
+
+def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The revision this code expects, e.g. ``"0001"``."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # secure_delete zeroes freed pages so a forgotten address leaves no
+    # bytes behind; WAL lets readers work during a long import.
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA secure_delete=ON",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=10000",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+class Database:
+    """One database URL plus the secret key its address hashes are made with."""
+
+    def __init__(self, url: str, *, key_file: Path | None = None, base_dir: Path | None = None):
+        self.url = make_url(url)
+        self.base_dir = base_dir or Path.cwd()
+        self._key_file = key_file
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite and self.sqlite_path is not None:
+            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = sa.create_engine(self.url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise ConfigError(f"cannot use database URL {url!r}: {exc}", file=None) from exc
+        if self.is_sqlite:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Database:
+        """Open the configured database, creating the schema if it is empty.
+
+        ``upgrade=False`` skips the schema check (``newsletter db upgrade``
+        uses it to do the upgrade itself).
+        """
+        db = cls(settings.database_url, base_dir=settings.base_dir)
+        if upgrade:
+            db.ensure_schema()
+        return db
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite or self.url.database in (None, "", ":memory:"):
+            return None
+        return Path(self.url.database).expanduser()
+
+    @property
+    def display(self) -> str:
+        """The URL without its password, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    # -- schema ---------------------------------------------------------
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at; None when it is empty."""
+        try:
+            with self.engine.connect() as connection:
+                return MigrationContext.configure(connection).get_current_revision()
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"cannot open database {self.display}: {exc.orig}") from exc
+
+    def upgrade(self, target: str = "head") -> tuple[str | None, str | None]:
+        """Migrate to ``target``; returns (revision before, revision after)."""
+        before = self.revision()
+        try:
+            with self.engine.begin() as connection:
+                command.upgrade(_alembic_config(connection), target)
+        except sa.exc.OperationalError as exc:
+            raise DatabaseError(f"cannot migrate database {self.display}: {exc.orig}") from exc
+        return before, self.revision()
+
+    def downgrade(self, target: str) -> None:
+        with self.engine.begin() as connection:
+            command.downgrade(_alembic_config(connection), target)
+
+    def ensure_schema(self) -> None:
+        """Create the schema in an empty database; refuse to run on an old one."""
+        current = self.revision()
+        head = head_revision()
+        if current == head:
+            return
+        if current is None:
+            self.upgrade()
+            return
+        raise DatabaseError(
+            f"database {self.display} is at schema revision {current}, this version "
+            f"needs {head}; back it up, then run: newsletter db upgrade"
+        )
+
+    # -- sessions -------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends and rolls back on error.
+
+        Library functions look up the secret key through ``session.info``;
+        a function may set ``session.info["checkpoint"]`` to have the SQLite
+        WAL folded into the main file after the commit (``forget`` does).
+        """
+        # Resolve the key before any write: checking its fingerprint needs a
+        # connection of its own, which would wait on this session's lock.
+        self.secret  # noqa: B018
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.info["database"] = self
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        if session.info.get("checkpoint"):
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Move the SQLite WAL into the main file and truncate it to zero bytes."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- the secret key -------------------------------------------------
+
+    @property
+    def key_file(self) -> Path:
+        """Where the generated key lives: next to a SQLite file, else the config dir."""
+        if self._key_file is not None:
+            return self._key_file
+        if self.sqlite_path is not None:
+            return self.sqlite_path.with_name(self.sqlite_path.name + ".key")
+        return self.base_dir / "newsletter.key"
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The key for address hashes, from ``$NEWSLETTER_SECRET_KEY`` or a 0600 file.
+
+        The database records a fingerprint of the key: with a different key
+        every suppression would silently stop matching, so that is refused.
+        """
+        if not os.environ.get(SECRET_ENV) and not os.environ.get(f"{SECRET_ENV}_FILE"):
+            _create_key_file(self.key_file)
+        value = read_secret(SECRET_ENV, file_setting=str(self.key_file))
+        if not value:
+            raise ConfigError(f"${SECRET_ENV} is empty")
+        key = hashlib.sha256(value.encode("utf-8")).digest()
+        self._check_fingerprint(key)
+        return key
+
+    def _check_fingerprint(self, key: bytes) -> None:
+        fingerprint = hashlib.blake2b(b"fingerprint", key=key, digest_size=16).hexdigest()
+        table = sa.table("newsletter_meta", sa.column("key"), sa.column("value"))
+        with self.engine.begin() as connection:
+            stored = connection.execute(
+                sa.select(table.c.value).where(table.c.key == _FINGERPRINT)
+            ).scalar()
+            if stored is None:
+                connection.execute(sa.insert(table).values(key=_FINGERPRINT, value=fingerprint))
+            elif stored != fingerprint:
+                raise ConfigError(
+                    "the secret key differs from the one this database was created with; "
+                    "suppressions of forgotten people would no longer match. "
+                    f"Restore {self.key_file} or ${SECRET_ENV}.",
+                    file=str(self.key_file),
+                )
+
+
+def _create_key_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create secret key file: {exc.strerror}", file=str(path)) from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(secrets.token_hex(32) + "\n")
+
+
+def database_of(session: Session) -> Database:
+    """The :class:`Database` a session came from (needed for the secret key)."""
+    db = session.info.get("database")
+    if db is None:
+        raise RuntimeError("open sessions with Database.session(), not Session(engine)")
+    return db
+
+
+def key_hash(session: Session, key: str) -> str:
+    """The keyed hash of an address key, as stored in ``key_hash`` columns."""
+    return hash_with(database_of(session).secret, key)
+
+
+def hash_with(secret: bytes, key: str) -> str:
+    # BLAKE2 keyed mode is a MAC: without the secret a leaked database does
+    # not let anyone test guessed addresses against forgotten people.
+    return hashlib.blake2b(key.encode("utf-8"), key=secret, digest_size=16).hexdigest()

@@ -1,0 +1,170 @@
+"""The subscriber tables: who receives which list, and who must never be mailed again.
+
+Addresses are stored twice on purpose: ``email`` as the person gave it (so we
+mail exactly that) and ``key``, the normalised form every uniqueness and
+suppression check uses. ``key_hash`` is a keyed hash of ``key``: suppressions
+and the audit log can match a forgotten person by it without keeping the
+address itself. Change these tables only together with a new migration in
+``newsletter/migrations/versions/``; ``tests/test_migrations.py`` compares both.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend.
+
+    SQLite has no time zones, so values are stored as naive UTC there and
+    given their zone back on the way out; PostgreSQL keeps ``timestamptz``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Status(StrEnum):
+    """A subscription's state; only ``confirmed`` subscriptions receive mail."""
+
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Reason(StrEnum):
+    """Why an address is suppressed; every reason blocks all lists."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+    FORGOTTEN = "forgotten"
+
+
+def _when(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+class Subscriber(SQLModel, table=True):
+    __tablename__ = "subscriber"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    key: str = Field(max_length=320, sa_column_kwargs={"unique": True})
+    key_hash: str = Field(max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=400)
+    language: str | None = Field(default=None, max_length=35)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
+    )
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class MailingList(SQLModel, table=True):
+    __tablename__ = "mailing_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=200)
+    description: str | None = None
+    language: str | None = Field(default=None, max_length=35)
+    double_opt_in: bool = True
+    created_at: datetime = _when()
+
+
+class Subscription(SQLModel, table=True):
+    __tablename__ = "subscription"
+    __table_args__ = (sa.Index("ix_subscription_list_status", "list_id", "status"),)
+
+    subscriber_id: int = Field(
+        primary_key=True,
+        sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="CASCADE")],
+    )
+    list_id: int = Field(
+        primary_key=True,
+        sa_column_args=[sa.ForeignKey("mailing_list.id", ondelete="CASCADE")],
+    )
+    status: str = Field(max_length=16)
+    source: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when()
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = _when()
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must not be mailed, kept even after the subscriber is gone.
+
+    ``address`` is NULL once the person was forgotten; ``key_hash`` still
+    matches them, so an old CSV cannot bring the address back.
+    """
+
+    __tablename__ = "suppression"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    address: str | None = Field(default=None, max_length=320)
+    reason: str = Field(max_length=16)
+    detail: str | None = None
+    source: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when()
+
+
+class ConsentEvent(SQLModel, table=True):
+    """The audit log: who did what to whom, when, and on what basis.
+
+    ``subject`` is the address key in plain text (NULL after ``forget``);
+    ``subject_hash`` survives so the record of an erasure stays provable.
+    ``detail`` never holds personal data by convention (field names, not values).
+    """
+
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when()
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=32)
+    subscriber_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="SET NULL")],
+    )
+    list_slug: str | None = Field(default=None, max_length=64)
+    subject: str | None = Field(default=None, max_length=320)
+    subject_hash: str = Field(max_length=64, index=True)
+    source: str = Field(max_length=1000)
+    detail: str | None = None
+
+
+class Meta(SQLModel, table=True):
+    """Facts about the database itself, e.g. which secret key its hashes use."""
+
+    __tablename__ = "newsletter_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str

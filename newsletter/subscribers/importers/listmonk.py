@@ -1,0 +1,46 @@
+"""listmonk: its subscriber export (``uuid,email,name,attributes,status,…``) and
+its own import format (``email,name,attributes``).
+
+listmonk's status is per subscriber, not per list: ``blocklisted`` becomes a
+manual suppression and ``disabled`` an unsubscription, so neither is mailed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from newsletter.models import Reason, Status
+from newsletter.subscribers.importers import ParsedRow, RowProblem, parse_attributes, parse_time
+
+NAME = "listmonk"
+TITLE = "listmonk export"
+_COLUMNS = {"uuid", "email", "name", "attributes", "status", "created_at", "updated_at"}
+
+
+def matches(columns: Sequence[str]) -> bool:
+    return "email" in columns and (
+        "uuid" in columns or set(columns) == {"email", "name", "attributes"}
+    )
+
+
+def extra_columns(columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c and c not in _COLUMNS]
+
+
+def convert(values: dict[str, str]) -> ParsedRow:
+    get = values.get
+    row = ParsedRow(
+        email=values["email"],
+        name=get("name", "").strip() or None,
+        attributes=parse_attributes(get("attributes", ""), "attributes"),
+        created_at=parse_time(get("created_at", ""), "created_at"),
+    )
+    status = get("status", "").strip().lower()
+    if status == "blocklisted":
+        row.suppress = Reason.MANUAL
+        row.suppress_detail = "blocklisted in listmonk"
+    elif status == "disabled":
+        row.status = Status.UNSUBSCRIBED
+    elif status not in ("", "enabled"):
+        raise RowProblem(f"status: unknown listmonk status {status!r}")
+    return row

@@ -1,0 +1,74 @@
+"""Our own format, as written by ``newsletter subscribers export``.
+
+Only ``email`` is required, so a hand-made CSV with ``email,name`` works too;
+columns we do not know become attributes (the import report names them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from newsletter.models import Reason
+from newsletter.subscribers.importers import (
+    ParsedRow,
+    RowProblem,
+    parse_attributes,
+    parse_status,
+    parse_time,
+)
+
+NAME = "newsletter"
+TITLE = "newsletter export"
+COLUMNS = (
+    "email",
+    "name",
+    "language",
+    "list",
+    "status",
+    "created_at",
+    "subscribed_at",
+    "confirmed_at",
+    "unsubscribed_at",
+    "attributes",
+    "suppressed",
+)
+
+
+def matches(columns: Sequence[str]) -> bool:
+    return "email" in columns
+
+
+def has_list_column(columns: Sequence[str]) -> bool:
+    return "list" in columns
+
+
+def extra_columns(columns: Sequence[str]) -> list[str]:
+    return [c for c in columns if c and c not in COLUMNS]
+
+
+def convert(values: dict[str, str]) -> ParsedRow:
+    get = values.get
+    attributes = parse_attributes(get("attributes", ""), "attributes")
+    for column, value in values.items():
+        if column and column not in COLUMNS and value.strip():
+            attributes.setdefault(column, value.strip())
+    row = ParsedRow(
+        email=values["email"],
+        name=get("name", "").strip() or None,
+        language=get("language", "").strip() or None,
+        attributes=attributes,
+        status=parse_status(get("status", ""), "status"),
+        list_slug=get("list", "").strip() or None,
+        created_at=parse_time(get("created_at", ""), "created_at"),
+        subscribed_at=parse_time(get("subscribed_at", ""), "subscribed_at"),
+        confirmed_at=parse_time(get("confirmed_at", ""), "confirmed_at"),
+        unsubscribed_at=parse_time(get("unsubscribed_at", ""), "unsubscribed_at"),
+    )
+    suppressed = get("suppressed", "").strip().lower()
+    if suppressed:
+        try:
+            row.suppress = Reason(suppressed)
+        except ValueError:
+            raise RowProblem(f"suppressed: unknown reason {suppressed!r}") from None
+        row.keep_person = True
+    return row

@@ -1,0 +1,156 @@
+"""Mailing lists: create, look up, count, rename, delete."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from newsletter.models import MailingList, Status, Subscription
+from newsletter.subscribers.errors import SubscriberError, UnknownList
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+
+
+def check_slug(slug: str) -> str:
+    """Slugs end up in URLs and file names, so keep them boring."""
+    if not _SLUG.fullmatch(slug):
+        raise SubscriberError(
+            f"invalid list slug {slug!r}: use lower-case letters, digits and '-' "
+            "(at most 64, starting with a letter or digit)",
+            field="slug",
+        )
+    return slug
+
+
+def check_language(language: str | None) -> str | None:
+    """Accept BCP 47-style tags (``de``, ``zh-Hans``); empty means "list default"."""
+    if language is None or not language.strip():
+        return None
+    language = language.strip()
+    if not _LANGUAGE.fullmatch(language):
+        raise SubscriberError(
+            f"invalid language {language!r}: use a code like de, en or zh-Hans", field="language"
+        )
+    return language
+
+
+def get_list(session: Session, slug: str) -> MailingList:
+    """The list called ``slug``; the error names the lists that do exist."""
+    found = session.exec(select(MailingList).where(MailingList.slug == slug)).first()
+    if found is None:
+        slugs = session.exec(select(MailingList.slug).order_by(MailingList.slug)).all()
+        hint = f"; existing lists: {', '.join(slugs)}" if slugs else "; create it with: "
+        if not slugs:
+            hint += f"newsletter lists create {slug}"
+        raise UnknownList(f"unknown list {slug!r}{hint}", field="list")
+    return found
+
+
+def create_list(
+    session: Session,
+    slug: str,
+    name: str | None = None,
+    *,
+    description: str | None = None,
+    language: str | None = None,
+    double_opt_in: bool = True,
+) -> MailingList:
+    """Create a list; double opt-in is the default because it proves consent."""
+    check_slug(slug)
+    if session.exec(select(MailingList.id).where(MailingList.slug == slug)).first():
+        raise SubscriberError(f"list {slug!r} already exists", field="slug")
+    ml = MailingList(
+        slug=slug,
+        name=name or slug,
+        description=description,
+        language=check_language(language),
+        double_opt_in=double_opt_in,
+    )
+    session.add(ml)
+    session.flush()
+    return ml
+
+
+@dataclass(frozen=True)
+class ListSummary:
+    slug: str
+    name: str
+    language: str | None
+    double_opt_in: bool
+    confirmed: int
+    unconfirmed: int
+    unsubscribed: int
+
+    @property
+    def total(self) -> int:
+        return self.confirmed + self.unconfirmed + self.unsubscribed
+
+
+def list_summaries(session: Session, slug: str | None = None) -> list[ListSummary]:
+    """Every list with its subscription counts per status, in one query."""
+
+    def count(status: Status) -> sa.ColumnElement[int]:
+        return sa.func.count(sa.case((Subscription.status == status.value, 1)))
+
+    query = (
+        sa.select(
+            MailingList,
+            count(Status.CONFIRMED),
+            count(Status.UNCONFIRMED),
+            count(Status.UNSUBSCRIBED),
+        )
+        .outerjoin(Subscription, Subscription.list_id == MailingList.id)
+        .group_by(MailingList.id)
+        .order_by(MailingList.slug)
+    )
+    if slug is not None:
+        query = query.where(MailingList.id == get_list(session, slug).id)
+    return [
+        ListSummary(ml.slug, ml.name, ml.language, ml.double_opt_in, c, u, x)
+        for ml, c, u, x in session.execute(query).all()
+    ]
+
+
+def rename_list(
+    session: Session,
+    slug: str,
+    *,
+    new_slug: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+) -> MailingList:
+    """Change a list's slug, name or description; subscriptions stay attached."""
+    ml = get_list(session, slug)
+    if new_slug is None and name is None and description is None:
+        raise SubscriberError("nothing to change: give a new slug, --name or --description")
+    if new_slug is not None and new_slug != slug:
+        check_slug(new_slug)
+        if session.exec(select(MailingList.id).where(MailingList.slug == new_slug)).first():
+            raise SubscriberError(f"list {new_slug!r} already exists", field="slug")
+        ml.slug = new_slug
+    if name is not None:
+        ml.name = name
+    if description is not None:
+        ml.description = description or None
+    session.add(ml)
+    session.flush()
+    return ml
+
+
+def delete_list(session: Session, slug: str) -> int:
+    """Delete a list and its subscriptions; returns how many subscriptions went.
+
+    Subscribers themselves and all suppressions stay, so nobody who
+    unsubscribed or bounced can be mailed through another list.
+    """
+    ml = get_list(session, slug)
+    removed = session.execute(
+        sa.select(sa.func.count()).where(Subscription.list_id == ml.id)
+    ).scalar_one()
+    session.execute(sa.delete(Subscription).where(Subscription.list_id == ml.id))
+    session.execute(sa.delete(MailingList).where(MailingList.id == ml.id))
+    return removed

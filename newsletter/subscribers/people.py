@@ -1,0 +1,444 @@
+"""Subscribers and their subscriptions: add, look up, edit, unsubscribe, remove.
+
+Every change writes a consent event (:mod:`newsletter.subscribers.audit`).
+Functions flush but never commit: the caller's session is the unit of work.
+Two rules protect people from being mailed against their will:
+
+* a suppressed address cannot be added or imported;
+* an address that unsubscribed from a list can only come back with
+  ``resubscribe=True`` and a consent note saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from newsletter.db import key_hash
+from newsletter.models import MailingList, Reason, Status, Subscriber, Subscription, Suppression
+from newsletter.models import utcnow as _now
+from newsletter.subscribers import audit
+from newsletter.subscribers.addresses import parse_address
+from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
+from newsletter.subscribers.lists import check_language, get_list
+from newsletter.subscribers.suppressions import suppress
+
+
+def require_consent_note(status: Status | str, consent_note: str | None) -> None:
+    """Confirming someone without their click needs a recorded reason (GDPR Art. 7)."""
+    if Status(status) == Status.CONFIRMED and not (consent_note and consent_note.strip()):
+        raise SubscriberError(
+            'marking subscribers as confirmed needs --consent-note "…" saying where their '
+            "consent comes from (it is kept in the consent log)",
+            field="consent-note",
+        )
+
+
+def get_subscriber(session: Session, who: str | int) -> Subscriber:
+    """Find a subscriber by id or by address (compared by key, so case does not matter)."""
+    if isinstance(who, int) or str(who).strip().isdigit():
+        found = session.get(Subscriber, int(who))
+    else:
+        key = parse_address(str(who)).key
+        found = session.exec(select(Subscriber).where(Subscriber.key == key)).first()
+    if found is None:
+        raise UnknownSubscriber(f"no subscriber {who}", field="address")
+    return found
+
+
+def _suppressed_error(row: Suppression, email: str) -> SubscriberError:
+    return SubscriberError(
+        f"{email} is suppressed ({row.reason} on {row.created_at:%Y-%m-%d}) and cannot be "
+        f"subscribed; if that is wrong, first run: newsletter suppressions remove {email}",
+        field="address",
+    )
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    lists: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    status: Status | str = Status.UNCONFIRMED,
+    consent_note: str | None = None,
+    resubscribe: bool = False,
+    source: str = "cli",
+    actor: str | None = None,
+    check_deliverability: bool = False,
+) -> Subscriber:
+    """Add a person (or update them) and subscribe them to ``lists``."""
+    status = Status(status)
+    if status == Status.UNSUBSCRIBED:
+        raise SubscriberError("use unsubscribe to unsubscribe someone", field="status")
+    require_consent_note(status, consent_note)
+    if resubscribe and not consent_note:
+        raise SubscriberError('--resubscribe needs --consent-note "…"', field="consent-note")
+    addr = parse_address(email, check_deliverability=check_deliverability)
+    h = key_hash(session, addr.key)
+    blocked = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
+    if blocked is not None:
+        raise _suppressed_error(blocked, addr.email)
+    language = check_language(language)
+    mls = [get_list(session, slug) for slug in lists]
+    sub = session.exec(select(Subscriber).where(Subscriber.key == addr.key)).first()
+    if sub is None:
+        sub = Subscriber(
+            email=addr.email,
+            key=addr.key,
+            key_hash=h,
+            name=name or None,
+            language=language,
+            attributes=dict(attributes or {}),
+        )
+        session.add(sub)
+        session.flush()
+    else:
+        _apply_changes(
+            session,
+            sub,
+            name=name,
+            language=language,
+            set_attributes=attributes,
+            source=source,
+            actor=actor,
+        )
+    detail = f"consent: {consent_note}" if consent_note else None
+    for ml in mls:
+        _subscribe(
+            session,
+            sub,
+            ml,
+            status,
+            resubscribe=resubscribe,
+            source=source,
+            actor=actor,
+            detail=detail,
+        )
+    session.flush()
+    return sub
+
+
+def _subscribe(
+    session: Session,
+    sub: Subscriber,
+    ml: MailingList,
+    status: Status,
+    *,
+    resubscribe: bool,
+    source: str,
+    actor: str | None,
+    detail: str | None,
+) -> None:
+    now = _now()
+    row = session.get(Subscription, (sub.id, ml.id))
+    if row is not None and row.status == Status.UNSUBSCRIBED and not resubscribe:
+        when = f" on {row.unsubscribed_at:%Y-%m-%d}" if row.unsubscribed_at else ""
+        raise SubscriberError(
+            f"{sub.email} unsubscribed from {ml.slug}{when}; if they asked to come back, "
+            'add --resubscribe --consent-note "…"',
+            field="address",
+        )
+    # Never downgrade a confirmed subscription; unconfirmed stays as it is
+    # unless this call confirms it.
+    if (
+        row is not None
+        and row.status != Status.UNSUBSCRIBED
+        and (row.status == Status.CONFIRMED or status == Status.UNCONFIRMED)
+    ):
+        return
+    action = "confirm" if status == Status.CONFIRMED else "subscribe"
+    if row is None:
+        row = Subscription(subscriber_id=sub.id, list_id=ml.id, status=status, source=source)
+    elif row.status == Status.UNSUBSCRIBED:
+        action = "resubscribe"
+    row.status = status.value
+    row.updated_at = now
+    row.unsubscribed_at = None
+    row.confirmed_at = now if status == Status.CONFIRMED else None
+    session.add(row)
+    audit.record(
+        session,
+        action,
+        sub.key,
+        source=source,
+        subscriber_id=sub.id,
+        list_slug=ml.slug,
+        actor=actor,
+        detail=detail,
+    )
+
+
+def _apply_changes(
+    session: Session,
+    sub: Subscriber,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+    set_attributes: dict[str, Any] | None = None,
+    unset_attributes: Iterable[str] = (),
+    source: str,
+    actor: str | None,
+) -> list[str]:
+    changed: list[str] = []
+    old_key = sub.key
+    if email is not None:
+        addr = parse_address(email)
+        if addr.key != sub.key:
+            if session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first():
+                raise SubscriberError(f"{addr.email} is already a subscriber", field="email")
+            h = key_hash(session, addr.key)
+            blocked = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
+            if blocked is not None:
+                raise _suppressed_error(blocked, addr.email)
+            sub.key, sub.key_hash = addr.key, h
+        if addr.email != sub.email:
+            sub.email = addr.email
+            changed.append("email")
+    if name is not None and (name or None) != sub.name:
+        sub.name = name or None
+        changed.append("name")
+    if language is not None and (language or None) != sub.language:
+        sub.language = check_language(language)
+        changed.append("language")
+    attributes = dict(sub.attributes)
+    attributes.update(set_attributes or {})
+    for k in unset_attributes:
+        attributes.pop(k, None)
+    if attributes != sub.attributes:
+        changed.append("attributes")
+        sub.attributes = attributes
+    if changed:
+        sub.updated_at = _now()
+        session.add(sub)
+        audit.record(
+            session,
+            "update",
+            old_key,
+            source=source,
+            subscriber_id=sub.id,
+            actor=actor,
+            detail=", ".join(changed),
+        )
+        session.flush()
+    return changed
+
+
+def edit_subscriber(
+    session: Session,
+    who: str | int,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    language: str | None = None,
+    set_attributes: dict[str, Any] | None = None,
+    unset_attributes: Iterable[str] = (),
+    source: str = "cli",
+    actor: str | None = None,
+) -> list[str]:
+    """Change a subscriber's data; returns the names of the fields that changed.
+
+    An empty ``name`` or ``language`` clears it. A new address must not be
+    suppressed or belong to someone else.
+    """
+    sub = get_subscriber(session, who)
+    return _apply_changes(
+        session,
+        sub,
+        email=email,
+        name=name,
+        language=language,
+        set_attributes=set_attributes,
+        unset_attributes=unset_attributes,
+        source=source,
+        actor=actor,
+    )
+
+
+def unsubscribe(
+    session: Session,
+    who: str | int,
+    list_slug: str | None = None,
+    *,
+    source: str = "cli",
+    actor: str | None = None,
+    detail: str | None = None,
+) -> list[str]:
+    """Unsubscribe from one list, or from all lists when ``list_slug`` is None.
+
+    "All lists" also suppresses the address (reason ``unsubscribed``), so no
+    list created later and no import can mail them again. Returns the slugs
+    whose subscription changed. Idempotent.
+    """
+    if list_slug is None and not (isinstance(who, int) or str(who).strip().isdigit()):
+        addr = parse_address(str(who))
+        sub = session.exec(select(Subscriber).where(Subscriber.key == addr.key)).first()
+        suppress(
+            session, addr.email, Reason.UNSUBSCRIBED, detail=detail, source=source, actor=actor
+        )
+        if sub is None:
+            return []
+    else:
+        sub = get_subscriber(session, who)
+        if list_slug is None:
+            suppress(
+                session, sub.email, Reason.UNSUBSCRIBED, detail=detail, source=source, actor=actor
+            )
+    query = (
+        select(Subscription, MailingList)
+        .join(MailingList, MailingList.id == Subscription.list_id)  # type: ignore[arg-type]
+        .where(Subscription.subscriber_id == sub.id)
+    )
+    if list_slug is not None:
+        ml = get_list(session, list_slug)
+        query = query.where(Subscription.list_id == ml.id)
+    rows = session.exec(query).all()
+    if list_slug is not None and not rows:
+        raise SubscriberError(f"{sub.email} is not subscribed to {list_slug}", field="list")
+    changed = []
+    now = _now()
+    for row, ml in rows:
+        if row.status == Status.UNSUBSCRIBED:
+            continue
+        row.status, row.unsubscribed_at, row.updated_at = Status.UNSUBSCRIBED.value, now, now
+        session.add(row)
+        audit.record(
+            session,
+            "unsubscribe",
+            sub.key,
+            source=source,
+            subscriber_id=sub.id,
+            list_slug=ml.slug,
+            actor=actor,
+            detail=detail,
+        )
+        changed.append(ml.slug)
+    session.flush()
+    return changed
+
+
+def remove_subscriber(
+    session: Session, who: str | int, *, source: str = "cli", actor: str | None = None
+) -> Subscriber:
+    """Delete a subscriber and their subscriptions, but not their suppressions.
+
+    Meant for mistakes (a typo, a test address). The consent log keeps the
+    address; to erase a person use :func:`newsletter.subscribers.gdpr.forget`.
+    """
+    sub = get_subscriber(session, who)
+    audit.record(session, "remove", sub.key, source=source, subscriber_id=None, actor=actor)
+    session.flush()
+    session.expunge(sub)
+    session.execute(sa.delete(Subscriber).where(Subscriber.id == sub.id))  # type: ignore[arg-type]
+    session.expire_all()
+    return sub
+
+
+def recipients(session: Session, list_slug: str) -> Iterator[Subscriber]:
+    """Confirmed, non-suppressed subscribers of a list, by id, streamed in pages.
+
+    This is the only query delivery should use to decide who gets mail.
+    """
+    ml = get_list(session, list_slug)
+    query = (
+        select(Subscriber)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)  # type: ignore[arg-type]
+        .where(Subscription.list_id == ml.id, Subscription.status == Status.CONFIRMED.value)
+        .where(~sa.exists().where(Suppression.key_hash == Subscriber.key_hash))
+        .order_by(Subscriber.id)  # type: ignore[arg-type]
+        .execution_options(yield_per=1000)
+    )
+    yield from session.exec(query)
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    list_slug: str
+    status: str
+    source: str | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+def subscriptions_of(
+    session: Session, subscriber_ids: Sequence[int]
+) -> dict[int, list[SubscriptionInfo]]:
+    """Subscriptions of several subscribers at once (one query per page of a listing)."""
+    result: dict[int, list[SubscriptionInfo]] = {i: [] for i in subscriber_ids}
+    if not subscriber_ids:
+        return result
+    query = (
+        select(Subscription, MailingList.slug)
+        .join(MailingList, MailingList.id == Subscription.list_id)  # type: ignore[arg-type]
+        .where(Subscription.subscriber_id.in_(subscriber_ids))  # type: ignore[attr-defined]
+        .order_by(MailingList.slug)
+    )
+    for row, slug in session.exec(query):
+        result[row.subscriber_id].append(
+            SubscriptionInfo(
+                slug, row.status, row.source, row.created_at, row.confirmed_at, row.unsubscribed_at
+            )
+        )
+    return result
+
+
+def iter_subscribers(
+    session: Session,
+    *,
+    list_slug: str | None = None,
+    status: Status | str | None = None,
+    search: str | None = None,
+    page: int = 1000,
+) -> Iterator[tuple[Subscriber, list[SubscriptionInfo], str | None]]:
+    """(subscriber, subscriptions, suppression reason) by id, in constant memory.
+
+    With ``list_slug`` only that list's subscription is given; ``status``
+    filters on it (or on any list); ``search`` matches address or name.
+    """
+    query = select(Subscriber).order_by(Subscriber.id)  # type: ignore[arg-type]
+    ml = get_list(session, list_slug) if list_slug else None
+    if ml is not None or status:
+        cond = [Subscription.subscriber_id == Subscriber.id]
+        if ml is not None:
+            cond.append(Subscription.list_id == ml.id)
+        if status:
+            cond.append(Subscription.status == Status(status).value)
+        query = query.where(sa.exists().where(*cond))
+    if search:
+        needle = search.lower()
+        query = query.where(
+            sa.or_(
+                sa.func.lower(Subscriber.email).contains(needle),
+                sa.func.lower(Subscriber.name).contains(needle),
+            )
+        )
+    last_id = 0
+    while True:
+        batch = session.exec(query.where(Subscriber.id > last_id).limit(page)).all()  # type: ignore[operator]
+        if not batch:
+            return
+        ids = [s.id for s in batch if s.id is not None]
+        subs = subscriptions_of(session, ids)
+        hashes = [s.key_hash for s in batch]
+        reasons = dict(
+            session.execute(
+                sa.select(Suppression.key_hash, Suppression.reason).where(
+                    Suppression.key_hash.in_(hashes)  # type: ignore[attr-defined]
+                )
+            ).all()
+        )
+        for s in batch:
+            infos = subs[s.id]  # type: ignore[index]
+            if ml is not None:
+                infos = [i for i in infos if i.list_slug == ml.slug]
+            yield s, infos, reasons.get(s.key_hash)
+        last_id = ids[-1]

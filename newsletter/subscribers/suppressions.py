@@ -1,0 +1,104 @@
+"""The suppression list: addresses no list may mail, whatever their subscriptions say.
+
+Suppressions are matched by ``key_hash`` (a keyed hash of the address key),
+never by the plain address, so a forgotten person's hashed suppression keeps
+working without the address being stored anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from newsletter.db import key_hash
+from newsletter.models import Reason, Subscriber, Suppression
+from newsletter.subscribers import audit
+from newsletter.subscribers.addresses import parse_address
+from newsletter.subscribers.errors import SubscriberError
+
+
+def suppression_for(session: Session, address: str) -> Suppression | None:
+    """The suppression that blocks ``address``, or None."""
+    h = key_hash(session, parse_address(address).key)
+    return session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    """Whether ``address`` must not be mailed (checked again at send time)."""
+    return suppression_for(session, address) is not None
+
+
+def suppress(
+    session: Session,
+    address: str,
+    reason: Reason | str,
+    *,
+    detail: str | None = None,
+    source: str = "cli",
+    actor: str | None = None,
+) -> Suppression:
+    """Block ``address`` on every list; idempotent.
+
+    A second call keeps the first reason and date: the earliest cause is the
+    one worth knowing when someone asks why they no longer get mail.
+    """
+    reason = Reason(reason)
+    addr = parse_address(address)
+    h = key_hash(session, addr.key)
+    existing = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
+    if existing is not None:
+        return existing
+    row = Suppression(
+        key_hash=h, address=addr.email, reason=reason.value, detail=detail, source=source
+    )
+    session.add(row)
+    subscriber_id = session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first()
+    audit.record(
+        session,
+        "suppress",
+        addr.key,
+        source=source,
+        subscriber_id=subscriber_id,
+        actor=actor,
+        detail=reason.value,
+    )
+    session.flush()
+    return row
+
+
+def unsuppress(
+    session: Session, address: str, *, source: str = "cli", actor: str | None = None
+) -> Suppression:
+    """Lift a suppression (e.g. a bounce that was the receiver's fault)."""
+    addr = parse_address(address)
+    h = key_hash(session, addr.key)
+    row = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
+    if row is None:
+        raise SubscriberError(f"{addr.email} is not suppressed", field="address")
+    session.delete(row)
+    subscriber_id = session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first()
+    audit.record(
+        session,
+        "unsuppress",
+        addr.key,
+        source=source,
+        subscriber_id=subscriber_id,
+        actor=actor,
+        detail=row.reason,
+    )
+    session.flush()
+    return row
+
+
+def iter_suppressions(
+    session: Session, *, reason: str | None = None, search: str | None = None
+) -> Iterator[Suppression]:
+    """Suppressions, newest first; forgotten ones show no address."""
+    query = select(Suppression).order_by(Suppression.created_at.desc(), Suppression.id.desc())  # type: ignore[union-attr,attr-defined]
+    if reason:
+        query = query.where(Suppression.reason == Reason(reason).value)
+    if search:
+        query = query.where(sa.func.lower(Suppression.address).contains(search.lower()))
+    yield from session.exec(query.execution_options(yield_per=1000))

@@ -1,0 +1,63 @@
+"""Rows as CSV or JSON, streamed: shared by CLI listings and subscriber exports.
+
+Both writers emit one row at a time, so a million-row export needs no more
+memory than a ten-row listing. JSON output puts one object per line inside
+the array, which keeps it greppable and lets the importer read it line by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+
+def cell(value: Any) -> str:
+    """How a value looks in a CSV cell or table: ISO times, JSON objects, empty None."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> int:
+    """Write a header and the rows; returns the number of rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    n = 0
+    for row in rows:
+        writer.writerow([cell(row.get(c)) for c in columns])
+        n += 1
+    return n
+
+
+def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> int:
+    """Write a JSON array of objects with ``columns`` as keys; returns the number of rows."""
+    out.write("[")
+    n = 0
+    for row in rows:
+        out.write(",\n" if n else "\n")
+        out.write(
+            json.dumps(
+                {c: row.get(c) for c in columns},
+                ensure_ascii=False,
+                sort_keys=False,
+                default=_json_default,
+            )
+        )
+        n += 1
+    out.write("\n]\n" if n else "]\n")
+    return n
