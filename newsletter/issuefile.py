@@ -409,6 +409,22 @@ def _semantic_warnings(ctx: _Ctx, issue: Issue, root: yaml.Node, meta_node: yaml
             titles[key] = i
 
 
+def _scaffold_warnings(ctx: _Ctx, source: str) -> None:
+    """``newsletter new`` leaves "TODO" markers; an issue still carrying one is unfinished."""
+    for number, line in enumerate(source.splitlines(), 1):
+        col = line.find("TODO")
+        if col >= 0 and not line.lstrip().startswith("#"):
+            ctx.warnings.append(
+                Problem(
+                    "unfinished: replace the TODO left by `newsletter new`",
+                    file=ctx.file,
+                    line=number,
+                    column=col + 1,
+                    severity="warning",
+                )
+            )
+
+
 def _child(node: yaml.Node, key: str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
@@ -463,6 +479,7 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
     if ctx.problems:
         raise IssueError(ctx.problems)
     _semantic_warnings(ctx, issue, root, meta_node)
+    _scaffold_warnings(ctx, source)
     return issue, ctx.warnings
 
 

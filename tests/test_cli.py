@@ -62,6 +62,9 @@ def test_new_scaffolds_from_previous_issue(tmp_path: Path) -> None:
     assert created.editorial and prev.editorial
     assert created.editorial.signatories == prev.editorial.signatories
     assert len(created.articles) == len(prev.articles)
+    strict = runner.invoke(cli, ["check", "--strict", str(issues / "2021-08.yaml")])
+    assert strict.exit_code == 2
+    assert "warning: unfinished: replace the TODO left by `newsletter new`" in strict.output
     again = runner.invoke(cli, ["new", "2021-08", "--issues-dir", str(issues)])
     assert again.exit_code == 2 and "already exists" in again.output
     bad = runner.invoke(cli, ["new", "2021-8", "--issues-dir", str(issues)])
