@@ -1,0 +1,107 @@
+"""The campaign and delivery tables: what was sent to whom, and how it went.
+
+A ``Campaign`` snapshots the rendered issue (subject, HTML, text) and, as
+``Delivery`` rows, its recipients at creation, so what goes out is exactly
+what was checked, however the issue file or the list change afterwards.
+
+A ``Delivery`` is the log of one recipient: its state, how many attempts,
+the server's last reply verbatim, the queue id, and when it was queued,
+claimed and finished. There is deliberately no column for opens or clicks.
+Change these tables only together with a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from newsletter.models import UTCDateTime, utcnow
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """A delivery's state; the ``FINAL`` ones are never attempted again."""
+
+    QUEUED = "queued"
+    SENDING = "sending"  # claimed by a sender, outcome not yet recorded
+    SENT = "sent"
+    DEFERRED = "deferred"  # will be retried at next_attempt_at
+    FAILED = "failed"
+    BOUNCED = "bounced"  # address suppressed
+    UNKNOWN = "unknown"  # the sender died mid-flight: maybe delivered
+    SKIPPED = "skipped"  # unsubscribed or suppressed after the snapshot
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset(
+    {
+        DeliveryStatus.SENT,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.BOUNCED,
+        DeliveryStatus.SKIPPED,
+        DeliveryStatus.CANCELLED,
+    }
+)
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=32)
+    kind: str = Field(default="campaign", max_length=16)  # campaign | proof
+    issue_slug: str = Field(max_length=64, index=True)
+    issue_source: str | None = Field(default=None, max_length=1000)
+    list_id: int | None = Field(
+        default=None, sa_column_args=[sa.ForeignKey("mailing_list.id", ondelete="SET NULL")]
+    )
+    list_slug: str = Field(max_length=64)
+    list_name: str = Field(max_length=200)
+    subject: str
+    html: str
+    text: str
+    language: str | None = Field(default=None, max_length=35)
+    status: str = Field(default=CampaignStatus.DRAFT.value, max_length=16)
+    recipients: int = 0
+    transport: str | None = Field(default=None, max_length=200)
+    runner_pid: int | None = None
+    runner_host: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (sa.Index("ix_delivery_campaign_status", "campaign_id", "status", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")])
+    subscriber_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="SET NULL")],
+    )
+    address: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=400)
+    status: str = Field(default=DeliveryStatus.QUEUED.value, max_length=16)
+    attempts: int = 0
+    smtp_code: int | None = None
+    smtp_reply: str | None = None
+    queue_id: str | None = Field(default=None, max_length=200)
+    message_id: str | None = Field(default=None, max_length=255)
+    history: str | None = None  # earlier attempts, one "time code reply" line each
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

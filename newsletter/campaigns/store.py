@@ -1,0 +1,307 @@
+"""Campaigns as records: create (snapshot), look up, summarise, pause, cancel, log.
+
+Sending lives in ``sender.py``; everything here is short database work that
+the CLI and a future web UI call alike.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.errors import BadInput
+from newsletter.models import utcnow
+from newsletter.subscribers.lists import get_list
+from newsletter.subscribers.people import recipients
+
+_PAGE = 1000
+
+
+class CampaignError(BadInput):
+    """A campaign does not exist or cannot do what was asked in its state."""
+
+
+class RenderedIssue(Protocol):
+    subject: str
+    html: str
+    text: str
+    slug: str
+    language: str
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"no campaign {campaign_id}; see: newsletter campaigns list")
+    return campaign
+
+
+def previous_campaigns(session: Session, issue_slug: str, list_id: int) -> list[Campaign]:
+    """Real (non-proof) campaigns of this issue to this list that may have sent mail."""
+    rows = session.exec(
+        select(Campaign)
+        .where(Campaign.issue_slug == issue_slug, Campaign.list_id == list_id)
+        .where(Campaign.kind == "campaign")
+        .order_by(Campaign.id)  # type: ignore[arg-type]
+    ).all()
+    return [c for c in rows if c.status != CampaignStatus.CANCELLED or c.started_at is not None]
+
+
+def create_campaign(
+    session: Session,
+    rendered: RenderedIssue,
+    list_slug: str,
+    *,
+    source: str | None = None,
+    again: bool = False,
+) -> Campaign:
+    """Snapshot the rendered issue and the list's current recipients as a draft.
+
+    Recipients are the list's confirmed, non-suppressed subscribers now;
+    later sign-ups are not added, later unsubscribes are honoured at send
+    time. The same issue to the same list twice is refused unless ``again``.
+    """
+    ml = get_list(session, list_slug)
+    assert ml.id is not None
+    if not again:
+        earlier = previous_campaigns(session, rendered.slug, ml.id)
+        if earlier:
+            c = earlier[-1]
+            raise CampaignError(
+                f"issue {rendered.slug} already went to list {ml.slug} in campaign {c.id} "
+                f"({c.status}); use --again to send it once more"
+            )
+    campaign = Campaign(
+        uid=secrets.token_hex(8),
+        issue_slug=rendered.slug,
+        issue_source=source,
+        list_id=ml.id,
+        list_slug=ml.slug,
+        list_name=ml.name,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        language=rendered.language,
+    )
+    session.add(campaign)
+    session.flush()
+    table = Delivery.__table__
+    now = utcnow()
+    batch: list[dict[str, object]] = []
+    count = 0
+    for sub in recipients(session, list_slug):
+        batch.append(
+            {
+                "campaign_id": campaign.id,
+                "subscriber_id": sub.id,
+                "address": sub.email,
+                "name": sub.name,
+                "status": DeliveryStatus.QUEUED.value,
+                "attempts": 0,
+                "queued_at": now,
+            }
+        )
+        if len(batch) == _PAGE:
+            session.execute(sa.insert(table), batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        session.execute(sa.insert(table), batch)
+        count += len(batch)
+    campaign.recipients = count
+    session.add(campaign)
+    return campaign
+
+
+def create_proof(
+    session: Session,
+    rendered: RenderedIssue,
+    address: str,
+    *,
+    list_slug: str | None = None,
+    source: str | None = None,
+) -> Campaign:
+    """A one-recipient campaign marked ``proof``: logged, but never blocks the real send."""
+    ml = get_list(session, list_slug) if list_slug else None
+    campaign = Campaign(
+        uid=secrets.token_hex(8),
+        kind="proof",
+        issue_slug=rendered.slug,
+        issue_source=source,
+        list_id=ml.id if ml else None,
+        list_slug=ml.slug if ml else "proof",
+        list_name=ml.name if ml else "Proof",
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        language=rendered.language,
+        recipients=1,
+    )
+    session.add(campaign)
+    session.flush()
+    session.add(Delivery(campaign_id=campaign.id, address=address))  # type: ignore[arg-type]
+    return campaign
+
+
+def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Delivery.status, sa.func.count())
+        .where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)
+    ).all()
+    return {status: n for status, n in rows}
+
+
+def runner_alive(campaign: Campaign) -> bool | None:
+    """Whether the process sending ``campaign`` still runs; None if on another host."""
+    if campaign.runner_pid is None:
+        return False
+    if campaign.runner_host != socket.gethostname():
+        return None
+    try:
+        os.kill(campaign.runner_pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def describe_state(campaign: Campaign, counts: dict[str, int]) -> str:
+    """One honest phrase: never "finished" while a delivery lacks a final state."""
+    status = campaign.status
+    open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
+    if status == CampaignStatus.SENDING:
+        alive = runner_alive(campaign)
+        if alive is False:
+            return f"interrupted (resume with: newsletter campaigns resume {campaign.id})"
+        if alive is None:
+            return f"sending (on {campaign.runner_host})"
+        return "sending"
+    if status == CampaignStatus.FINISHED:
+        pending = [f"{n} {s}" for s, n in open_.items() if n]
+        return "finished with " + ", ".join(pending) if pending else "finished"
+    return status
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    id: int
+    kind: str
+    issue: str
+    list: str
+    subject: str
+    state: str
+    recipients: int
+    counts: dict[str, int]
+    transport: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    def row(self) -> dict[str, object]:
+        """A flat row for table, CSV and JSON listings."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "issue": self.issue,
+            "list": self.list,
+            "state": self.state,
+            "recipients": self.recipients,
+            "sent": self.counts.get("sent", 0),
+            "created": self.created_at.strftime("%Y-%m-%d %H:%M"),
+        }
+
+
+def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
+    assert campaign.id is not None
+    counts = status_counts(session, campaign.id)
+    return CampaignSummary(
+        id=campaign.id,
+        kind=campaign.kind,
+        issue=campaign.issue_slug,
+        list=campaign.list_slug,
+        subject=campaign.subject,
+        state=describe_state(campaign, counts),
+        recipients=campaign.recipients,
+        counts=counts,
+        transport=campaign.transport,
+        created_at=campaign.created_at,
+        started_at=campaign.started_at,
+        finished_at=campaign.finished_at,
+    )
+
+
+def list_campaigns(session: Session) -> list[CampaignSummary]:
+    rows = session.exec(select(Campaign).order_by(Campaign.id)).all()  # type: ignore[arg-type]
+    return [summarize(session, c) for c in rows]
+
+
+def pause_campaign(session: Session, campaign_id: int) -> Campaign:
+    """Ask a running sender to stop after its messages in flight (it polls the status)."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.DRAFT):
+        raise CampaignError(f"campaign {campaign_id} is {campaign.status}; nothing to pause")
+    campaign.status = CampaignStatus.PAUSED.value
+    session.add(campaign)
+    return campaign
+
+
+def cancel_campaign(session: Session, campaign_id: int) -> int:
+    """Cancel every delivery not yet attempted or awaiting retry; returns how many."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.status == CampaignStatus.CANCELLED:
+        raise CampaignError(f"campaign {campaign_id} is already cancelled")
+    open_states = [DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value]
+    result = session.execute(
+        sa.update(Delivery)
+        .where(Delivery.campaign_id == campaign_id)  # type: ignore[arg-type]
+        .where(Delivery.status.in_(open_states))  # type: ignore[attr-defined]
+        .values(status=DeliveryStatus.CANCELLED.value, finished_at=utcnow(), next_attempt_at=None)
+    )
+    campaign.status = CampaignStatus.CANCELLED.value
+    session.add(campaign)
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def iter_log(
+    session: Session, campaign_id: int, statuses: list[str] | None = None
+) -> Iterator[Delivery]:
+    """The delivery log of one campaign by id, in constant memory."""
+    get_campaign(session, campaign_id)
+    query = select(Delivery).where(Delivery.campaign_id == campaign_id)
+    if statuses:
+        query = query.where(Delivery.status.in_(statuses))  # type: ignore[attr-defined]
+    query = query.order_by(Delivery.id).execution_options(yield_per=_PAGE)  # type: ignore[arg-type]
+    yield from session.exec(query)
+
+
+def forget_deliveries(session: Session, subscriber_id: int) -> int:
+    """Erase a person from the delivery log (GDPR Art. 17); the counts stay true.
+
+    Rows keep their status so campaign totals remain right, but lose the
+    address, name, message id and server replies (which often quote the address).
+    """
+    result = session.execute(
+        sa.update(Delivery)
+        .where(Delivery.subscriber_id == subscriber_id)  # type: ignore[arg-type]
+        .values(
+            subscriber_id=None,
+            address=None,
+            name=None,
+            message_id=None,
+            smtp_reply=None,
+            history=None,
+            queue_id=None,
+        )
+    )
+    return result.rowcount  # type: ignore[attr-defined]

@@ -1,0 +1,63 @@
+"""Sliding-window send limits: per second, per minute, per hour.
+
+Relays and shared hosts cap how much a sender may submit ("500 per hour").
+The limiter remembers when recent sends started; seeded from the delivery
+log, it honours the limits across pauses, resumes and crashes, not just
+within one run. Memory is bounded by the largest limit, not by the campaign.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+
+class RateLimiter:
+    """Answers "how long until the next send may start?" for wall-clock times."""
+
+    def __init__(
+        self,
+        per_second: float | None = None,
+        per_minute: int | None = None,
+        per_hour: int | None = None,
+        history: Iterable[float] = (),
+    ):
+        # (window seconds, sends allowed in it). A per-second rate becomes a
+        # minimum spacing, which also handles fractions such as 0.5/s.
+        self.windows: list[tuple[float, int]] = []
+        if per_second:
+            self.windows.append((1.0 / per_second, 1))
+        if per_minute:
+            self.windows.append((60.0, per_minute))
+        if per_hour:
+            self.windows.append((3600.0, per_hour))
+        depth = max((k for _, k in self.windows), default=0)
+        self._starts: deque[float] = deque(sorted(history)[-depth:] if depth else (), depth)
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.windows)
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before a send may start at ``now``; 0 when it may."""
+        wait = 0.0
+        starts = self._starts
+        for window, allowed in self.windows:
+            if len(starts) >= allowed:
+                wait = max(wait, starts[-allowed] + window - now)
+        return wait
+
+    def record(self, now: float) -> None:
+        """Note that a send started at ``now``."""
+        if self.windows:
+            self._starts.append(now)
+
+    def describe(self) -> str:
+        names = {1.0: "second", 60.0: "minute", 3600.0: "hour"}
+        parts = []
+        for window, allowed in self.windows:
+            if allowed == 1 and window not in (60.0, 3600.0):
+                parts.append(f"{1 / window:g}/second")
+            else:
+                parts.append(f"{allowed}/{names.get(window, f'{window:g}s')}")
+        return ", ".join(parts) or "unlimited"
