@@ -20,6 +20,8 @@ from collections.abc import Iterable
 MAX_LINE = 76  # RFC 2045 §6.7, including the soft-break "="
 
 _SAFE = frozenset(b for b in range(33, 127) if b != ord("="))
+# Printable ASCII but "=", inner blanks allowed, no leading "." nor trailing blank.
+_PLAIN = re.compile(r"[!-<>-~]([ \t!-<>-~]*[!-<>-~])?")
 _HEX = [f"={b:02X}" for b in range(256)]
 
 
@@ -56,15 +58,9 @@ def encode_value(value: str) -> str:
 
     Trailing whitespace is always encoded, because a soft break may follow.
     """
-    data = value.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    if (
-        data
-        and len(data) < MAX_LINE
-        and data[0] != 0x2E
-        and not data.startswith(b"From ")
-        and all(b in _SAFE for b in data)
-    ):
+    if len(value) < MAX_LINE and _PLAIN.fullmatch(value) and not value.startswith((".", "From ")):
         return value  # the common case: a short ASCII URL or name
+    data = value.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     out: list[str] = []
     for k, line in enumerate(data.split(b"\n")):
         if k:
