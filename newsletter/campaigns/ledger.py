@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -337,6 +337,32 @@ class Ledger:
             job.attempts += 1
             moves.append((job.status, DeliveryStatus.SENDING))
         return Recorded(moves, error)
+
+    def iter_open(self) -> Iterator[Job]:
+        """Every delivery still to be attempted, by id, read-only (for dry runs)."""
+        open_ = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED)
+        last = 0
+        while True:
+            with self.db.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(
+                        _D.c.id,
+                        _D.c.address,
+                        _D.c.name,
+                        _D.c.subscriber_id,
+                        _D.c.attempts,
+                        _D.c.status,
+                    )
+                    .where(_D.c.campaign_id == self.cid, _D.c.status.in_(open_), _D.c.id > last)
+                    .order_by(_D.c.id)
+                    .limit(PAGE)
+                ).all()
+            if not rows:
+                return
+            for r in rows:
+                if r.address is not None:
+                    yield Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status)
+            last = rows[-1].id
 
     def next_retry(self) -> float | None:
         """When the earliest deferred delivery is due (epoch seconds), or None."""

@@ -369,3 +369,29 @@ class _Runner:
             open_ += c.get("deferred", 0)
         done = self.total - open_
         self.on_progress(Progress(self.cid, self.total, done, dict(c), waiting, seconds))
+
+
+@dataclass(frozen=True)
+class DryRunReport:
+    messages: int
+    bytes: int
+    seconds: float
+
+    @property
+    def per_message_us(self) -> float:
+        return self.seconds / self.messages * 1e6 if self.messages else 0.0
+
+
+def dry_run_campaign(db: Database, settings: Settings, campaign_id: int) -> DryRunReport:
+    """Compose every message still to send, and send none; the log is untouched."""
+    from newsletter.transports.dryrun import DryRunTransport
+
+    with db.session() as s:
+        campaign = store.get_campaign(s, campaign_id)
+    compose = Composer(db, settings, campaign)
+    sink = DryRunTransport()
+    started = time.perf_counter()
+    for job in Ledger(db, campaign, settings.delivery).iter_open():
+        compose(job)
+        sink.send(job.sender, job.address, job.data)
+    return DryRunReport(sink.messages, sink.bytes, time.perf_counter() - started)

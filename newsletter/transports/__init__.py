@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from newsletter.config import Settings
@@ -77,18 +78,25 @@ def classify(code: int, reply: str) -> Outcome:
     return Outcome(FAILED, code, reply)
 
 
-def open_transport(settings: Settings, name: str | None = None, **overrides: object) -> Transport:
-    """The transport named in ``[delivery] transport`` or ``name``, configured from settings."""
+def open_transport(
+    settings: Settings,
+    name: str | None = None,
+    *,
+    outbox: str | Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    connections: int | None = None,
+) -> Transport:
+    """The transport named by ``name`` or ``[delivery] transport``; arguments override config."""
     name = name or settings.delivery.transport
     if name == "smtp":
         from newsletter.transports.smtp import SmtpTransport
 
-        return SmtpTransport.from_settings(settings, **overrides)  # type: ignore[arg-type]
+        return SmtpTransport.from_settings(settings, host=host, port=port, connections=connections)
     if name == "maildir":
         from newsletter.transports.maildir import MaildirTransport
 
-        outbox = overrides.get("outbox") or settings.path(settings.delivery.outbox)
-        return MaildirTransport(outbox)  # type: ignore[arg-type]
+        return MaildirTransport(outbox or settings.path(settings.delivery.outbox))
     if name == "dry-run":
         from newsletter.transports.dryrun import DryRunTransport
 
