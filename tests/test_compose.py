@@ -1,0 +1,247 @@
+"""Composed messages: standard headers, both parts, placeholders, DKIM, no tracking."""
+
+from __future__ import annotations
+
+import base64
+import email
+import quopri
+import random
+import re
+import subprocess
+import time
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+
+import dkim
+import pytest
+from delivery_helpers import ROOT, FakeRendered, make_settings
+
+from newsletter import qp
+from newsletter.compose import MailingListInfo, MessageTemplate, Recipient
+from newsletter.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.signing import DkimSigner
+from newsletter.tokens import TokenError, token_key, unsubscribe_token, verify
+
+KEY = token_key(b"test secret")
+
+
+def _template(tmp_path: Path, rendered: object = None, **kw: object) -> MessageTemplate:
+    return MessageTemplate.build(
+        rendered or FakeRendered(),  # type: ignore[arg-type]
+        make_settings(tmp_path),
+        MailingListInfo("news", "ISA-Newsletter"),
+        language="de",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _recipient(i: int, name: str | None = "Jörg Müller") -> Recipient:
+    return Recipient(
+        f"user{i}@example.com", name, unsubscribe_token(KEY, i, 1), f"c0ffee.{i}@isa.example.org"
+    )
+
+
+def _parse(data: bytes) -> EmailMessage:
+    return email.message_from_bytes(data, policy=default)  # type: ignore[return-value]
+
+
+def test_headers_and_parts(tmp_path: Path) -> None:
+    msg = _parse(_template(tmp_path).compose(_recipient(7)))
+    assert msg["From"] == "ISA-Newsletter <newsletter@isa.example.org>"
+    assert msg["Reply-To"] == "isa@isa.example.org"
+    assert msg["To"] == "Jörg Müller <user7@example.com>"
+    assert msg["Subject"] == "Neuigkeiten aus der Städteallianz"
+    assert msg["Date"].datetime is not None
+    assert msg["Message-ID"] == "<c0ffee.7@isa.example.org>"
+    assert msg["List-Id"] == "ISA-Newsletter <news.isa.example.org>"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg.get_content_type() == "multipart/alternative"
+    text = _content(msg, "plain")
+    html = _content(msg, "html")
+    assert text.startswith("Hallo Jörg Müller,\n")
+    assert "Hallo Jörg Müller,</p>" in html
+    for part in msg.iter_parts():
+        assert part.get_content_charset() == "utf-8"
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+
+
+def test_list_unsubscribe_carries_a_valid_token_in_https_and_mailto(tmp_path: Path) -> None:
+    msg = _parse(_template(tmp_path).compose(_recipient(42)))
+    https, mailto = re.findall(r"<([^>]+)>", msg["List-Unsubscribe"])
+    assert https.startswith("https://newsletter.example.org/unsubscribe/")
+    assert mailto.startswith("mailto:unsubscribe@isa.example.org?subject=unsubscribe%20")
+    token = https.rsplit("/", 1)[1]
+    assert mailto.endswith(token)
+    assert verify(KEY, "unsubscribe", token) == ["42", "1"]
+    with pytest.raises(TokenError):
+        verify(KEY, "unsubscribe", token[:-1] + ("a" if token[-1] != "a" else "b"))
+    with pytest.raises(TokenError):
+        verify(KEY, "bounce", token)
+    # the same link is in both footers
+    for subtype in ("plain", "html"):
+        assert https in _content(msg, subtype)
+
+
+def test_html_name_is_escaped_and_text_name_is_not(tmp_path: Path) -> None:
+    msg = _parse(_template(tmp_path).compose(_recipient(1, name="Tom & <Jerry>")))
+    assert "Hallo Tom &amp; &lt;Jerry&gt;," in _content(msg, "html")
+    assert "Hallo Tom & <Jerry>," in _content(msg, "plain")
+
+
+def test_recipient_without_name_gets_the_fallback(tmp_path: Path) -> None:
+    t = _template(tmp_path, name_fallback="Leserin, lieber Leser")
+    msg = _parse(t.compose(_recipient(1, name=None)))
+    assert msg["To"] == "user1@example.com"
+    assert "Hallo Leserin, lieber Leser," in _content(msg, "plain")
+
+
+def test_lines_are_short_crlf_and_never_start_with_a_dot(tmp_path: Path) -> None:
+    data = _template(tmp_path).compose(_recipient(1, name="." + "Ä" * 90))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    body = data.split(b"\r\n\r\n", 1)[1]
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 76
+        assert not line.startswith(b".")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_placeholders_survive_quoted_printable_at_any_position(seed: int) -> None:
+    rnd = random.Random(seed)
+    alphabet = [*"ab c.=\tFäö€\n", "From ", UNSUBSCRIBE_URL, RECIPIENT_NAME]
+    for _ in range(300):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 300)))
+        values = {
+            UNSUBSCRIBE_URL: "https://n.example.org/unsubscribe/" + "t" * rnd.randint(0, 120),
+            RECIPIENT_NAME: rnd.choice(["Jörg ", "", ".dot", "From X", "é" * 50]),
+        }
+        encoded = qp.encode(text, values)
+        for key, value in values.items():
+            encoded = encoded.replace(key, qp.encode_value(value))
+        expected = text
+        for key, value in values.items():
+            expected = expected.replace(key, value)
+        for line in encoded.split("\r\n"):
+            assert len(line) <= 76 and not line.startswith(".")
+            assert not line.endswith((" ", "\t"))
+        decoded = quopri.decodestring(encoded.encode()).decode().replace("\r\n", "\n")
+        assert decoded == expected
+
+
+def _content(msg: EmailMessage, subtype: str) -> str:
+    """A part's decoded text with LF line ends (the parser keeps the wire's CRLF)."""
+    part = msg.get_body((subtype,))
+    assert part is not None
+    return part.get_content().replace("\r\n", "\n")
+
+
+def _links(msg: EmailMessage) -> list[str]:
+    out = []
+    for part in msg.iter_parts():
+        out += re.findall(r"https?://[^\s\"'<>]+", part.get_content())
+    return out
+
+
+@pytest.fixture(scope="module")
+def isa_issue() -> object:
+    from newsletter.config import load_settings
+    from newsletter.issuefile import load_issue
+    from newsletter.render import render_issue
+
+    return render_issue(
+        load_issue(ROOT / "issues" / "2021-07.yaml"), load_settings(ROOT / "newsletter.toml")
+    )
+
+
+LINKED = FakeRendered(
+    html="".join(
+        f'<p><a href="https://example.org/article/{i}?utm=x&amp;a=b">Artikel {i}</a>'
+        f'<img src="https://example.org/img/{i}.jpg" alt="Bild {i}" width="600"></p>'
+        for i in range(20)
+    )
+    + FakeRendered().html,
+    text="".join(f"Artikel {i}: https://example.org/article/{i}?utm=x&a=b\n" for i in range(20))
+    + FakeRendered().text,
+)
+
+
+@pytest.mark.parametrize("which", ["isa", "linked"])
+def test_no_tracking_every_byte_but_the_personal_ones_is_identical(
+    tmp_path: Path, isa_issue: object, which: str
+) -> None:
+    """No pixel, no redirect: only To, Message-ID and the unsubscribe link may differ."""
+    t = _template(tmp_path, isa_issue if which == "isa" else LINKED)
+    messages = [_parse(t.compose(_recipient(i, name="Leser"))) for i in range(3)]
+    links = [_links(m) for m in messages]
+    assert len(links[0]) >= (4 if which == "isa" else 60)
+    personal = [[u for u in ls if "/unsubscribe/" in u] for ls in links]
+    shared = [[u for u in ls if "/unsubscribe/" not in u] for ls in links]
+    assert shared[0] == shared[1] == shared[2]
+    assert len({p[0] for p in personal}) == 3
+    assert all(len(set(p)) == 1 for p in personal)  # one link per recipient, in each part
+    # apart from the personal headers and links, the bodies are byte-identical
+    bodies = []
+    for i, m in enumerate(messages):
+        raw = m.as_bytes()
+        raw = raw.replace(personal[i][0].encode(), b"UNSUB")
+        bodies.append(raw.split(b"\n\n", 1)[1])
+    assert bodies[0] == bodies[1] == bodies[2]
+    html = _content(messages[0], "html")
+    for img in re.findall(r"<img[^>]+>", html):
+        assert 'width="1"' not in img and "height:1px" not in img.replace(" ", "")
+
+
+def test_view_in_browser_and_unsubscribe_are_in_the_rendered_footer(
+    tmp_path: Path, isa_issue: object
+) -> None:
+    msg = _parse(_template(tmp_path, isa_issue).compose(_recipient(3)))
+    for subtype in ("plain", "html"):
+        content = _content(msg, subtype)
+        assert "https://newsletter.example.org/archive/2021-07.html" in content
+        assert "https://newsletter.example.org/unsubscribe/3-1-" in content
+
+
+def test_compose_is_cheap(tmp_path: Path, isa_issue: object) -> None:
+    t = _template(tmp_path, isa_issue)
+    recipients = [_recipient(i, name=f"Leser {i}") for i in range(2000)]
+    start = time.perf_counter()
+    for r in recipients:
+        t.compose(r)
+    per_message = (time.perf_counter() - start) / len(recipients)
+    # target is 100 µs; leave room for a loaded CI machine
+    assert per_message < 300e-6, f"{per_message * 1e6:.0f} µs per message"
+
+
+def test_dkim_signature_verifies(tmp_path: Path) -> None:
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    public = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"nl2024._domainkey.isa.example.org."
+        return record
+
+    signer = DkimSigner("nl2024", "isa.example.org", key.read_bytes())
+    data = _template(tmp_path, sign=signer).compose(_recipient(5))
+    assert data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(data, dnsfunc=dns)
+    header = _parse(data)["DKIM-Signature"].replace(" ", "").replace("\r\n", "")
+    signed = re.search(r"h=([^;]+)", header).group(1).lower().split(":")  # type: ignore[union-attr]
+    for name in (
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    ):
+        assert name in signed
+    tampered = data.replace(b"unsubscribe/5-1-", b"unsubscribe/6-1-")
+    assert not dkim.verify(tampered, dnsfunc=dns)

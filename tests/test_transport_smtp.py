@@ -1,0 +1,130 @@
+"""Campaigns delivered to a real SMTP server (aiosmtpd on 127.0.0.1) and to a Maildir."""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import re
+from email.policy import default
+
+import pytest
+from delivery_helpers import World
+from smtp_server import RecordingServer
+
+from newsletter.campaigns.sender import dry_run_campaign, run_campaign
+from newsletter.subscribers.people import unsubscribe
+from newsletter.subscribers.suppressions import suppress
+from newsletter.tokens import token_key, verify
+from newsletter.transports.maildir import MaildirTransport
+from newsletter.transports.smtp import SmtpTransport
+
+REQUIRED = (
+    "From",
+    "Reply-To",
+    "To",
+    "Date",
+    "Subject",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_every_confirmed_subscriber_gets_one_correct_message(
+    world: World, pipelining: bool
+) -> None:
+    confirmed = world.add(20)
+    unconfirmed = world.add(3, status="unconfirmed", prefix="pending")
+    blocked = world.add(2, prefix="blocked")
+    with world.db.session() as s:
+        for a in blocked:
+            suppress(s, a, "manual")
+    cid = world.campaign()
+    key = token_key(world.db.secret)
+    with RecordingServer(pipelining=pipelining) as srv:
+        transport = SmtpTransport("127.0.0.1", srv.port, connections=3, timeout=2)
+        result = run_campaign(world.db, world.settings, cid, transport)
+    assert result.state == "finished"
+    assert result.counts == {"sent": 20}
+    assert srv.received_by() == {a: 1 for a in confirmed}
+    assert not set(srv.received_by()) & set(unconfirmed + blocked)
+    message_ids = set()
+    log = world.log(cid)
+    for received in srv.messages:
+        msg = received.message
+        for name in REQUIRED:
+            assert msg[name], name
+        assert msg["To"].addresses[0].addr_spec == received.rcpt
+        assert msg["To"].addresses[0].display_name.startswith("Leser ")
+        assert received.mail_from == "newsletter@isa.example.org"
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        assert "Mehr lesen: https://www.isa-portal.de/news?id=7&lang=de" in text
+        assert 'href="https://www.isa-portal.de/news?id=7&amp;lang=de"' in html
+        https = re.findall(r"<(https://[^>]+)>", msg["List-Unsubscribe"])[0]
+        subscriber_id, list_id = verify(key, "unsubscribe", https.rsplit("/", 1)[1])
+        assert int(list_id) == world.list_id
+        assert log[received.rcpt].subscriber_id == int(subscriber_id)
+        assert https in text and https in html
+        message_ids.add(msg["Message-ID"])
+        row = log[received.rcpt]
+        assert row.message_id == msg["Message-ID"].strip("<>")
+        assert row.queue_id and row.smtp_reply.startswith("250 2.0.0 Ok: queued as")
+        assert row.claimed_at and row.finished_at and row.attempts == 1
+    assert len(message_ids) == 20
+
+
+def test_unsubscribe_after_creation_is_honoured_at_send_time(world: World) -> None:
+    a, b, c = world.add(3)
+    cid = world.campaign()
+    with world.db.session() as s:
+        unsubscribe(s, b, "news")
+        suppress(s, c, "complaint")
+    with RecordingServer() as srv:
+        run_campaign(world.db, world.settings, cid, SmtpTransport("127.0.0.1", srv.port))
+    assert srv.received_by() == {a: 1}
+    log = world.log(cid)
+    assert log[b].status == log[c].status == "skipped"
+    assert world.state(cid) == "finished"
+
+
+def test_verp_return_path_names_the_delivery(world: World) -> None:
+    world.configure(verp=True, bounce_domain="bounces.isa.example.org")
+    (a,) = world.add(1)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        run_campaign(world.db, world.settings, cid, SmtpTransport("127.0.0.1", srv.port))
+    (received,) = srv.messages
+    local, _, domain = received.mail_from.partition("@")
+    assert domain == "bounces.isa.example.org"
+    assert local.startswith("bounces+")
+    (delivery_id,) = verify(token_key(world.db.secret), "bounce", local.removeprefix("bounces+"))
+    assert int(delivery_id) == world.log(cid)[a].id
+
+
+def test_maildir_outbox_gets_one_file_per_message(world: World) -> None:
+    addrs = world.add(5)
+    cid = world.campaign()
+    outbox = world.tmp / "outbox"
+    result = run_campaign(world.db, world.settings, cid, MaildirTransport(outbox))
+    assert result.counts == {"sent": 5}
+    assert not list((outbox / "tmp").iterdir())
+    box = mailbox.Maildir(outbox, create=False)
+    got = sorted(
+        email.message_from_bytes(box.get_bytes(k), policy=default)["To"].addresses[0].addr_spec
+        for k in box.iterkeys()
+    )
+    assert got == sorted(addrs)
+    log = world.log(cid)
+    assert all((outbox / "new" / log[a].queue_id).exists() for a in addrs)
+
+
+def test_dry_run_composes_everything_and_changes_nothing(world: World) -> None:
+    world.add(10)
+    cid = world.campaign()
+    report = dry_run_campaign(world.db, world.settings, cid)
+    assert report.messages == 10 and report.bytes > 10 * 1000
+    assert world.counts(cid) == {"queued": 10}
+    assert world.state(cid) == "draft"
