@@ -1,0 +1,116 @@
+"""Fault injection: a real SMTP server that defers, rejects, drops and stalls."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from delivery_helpers import World
+from smtp_server import RecordingServer
+
+from newsletter.campaigns.sender import run_campaign
+from newsletter.errors import OperationFailed
+from newsletter.subscribers.suppressions import is_suppressed
+from newsletter.transports.smtp import SmtpTransport
+
+
+def _send(world: World, srv: RecordingServer, cid: int, **kw: object) -> object:
+    transport = SmtpTransport("127.0.0.1", srv.port, connections=2, timeout=0.5)
+    return run_campaign(world.db, world.settings, cid, transport, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fault", ["421", "451", "drop", "stall"])
+def test_temporary_failures_are_deferred_then_sent(world: World, fault: str) -> None:
+    ok, flaky = world.add(2)
+    cid = world.campaign()
+    with RecordingServer(stall_seconds=1.5) as srv:
+        srv.fault(flaky, fault)
+        result = _send(world, srv, cid)
+    assert result.counts == {"sent": 2}  # type: ignore[attr-defined]
+    assert srv.received_by() == {ok: 1, flaky: 1}
+    row = world.log(cid)[flaky]
+    assert row.attempts == 2
+    assert row.smtp_reply.startswith("250 ")
+    first = row.history.splitlines()[0]
+    expected = {
+        "421": "421 4.3.2 Service shutting down",
+        "451": "451 4.7.1 Greylisted, try again later",
+        "drop": "connection lost: connection closed by server",
+        "stall": "connection lost: timed out",
+    }[fault]
+    assert first.endswith(expected)
+    assert world.state(cid) == "finished"
+
+
+def test_no_such_user_bounces_and_suppresses(world: World) -> None:
+    ok, gone = world.add(2)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        srv.fault(gone, "550")
+        result = _send(world, srv, cid)
+    assert result.counts == {"sent": 1, "bounced": 1}  # type: ignore[attr-defined]
+    row = world.log(cid)[gone]
+    assert (row.status, row.smtp_code, row.attempts) == ("bounced", 550, 1)
+    assert row.smtp_reply == f"550 5.1.1 <{gone}>: Recipient address rejected: User unknown"
+    with world.db.session() as s:
+        assert is_suppressed(s, gone) and not is_suppressed(s, ok)
+    # the next campaign leaves the bounced address out
+    assert world.campaign(again=True) and world.counts(cid + 1) == {"queued": 1}
+
+
+def test_permanent_rejection_fails_without_retry(world: World) -> None:
+    (spam,) = world.add(1)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        srv.fault(spam, "554")
+        result = _send(world, srv, cid)
+    assert result.counts == {"failed": 1}  # type: ignore[attr-defined]
+    row = world.log(cid)[spam]
+    assert (row.smtp_code, row.smtp_reply, row.attempts) == (
+        554,
+        "554 5.7.1 Message rejected as spam",
+        1,
+    )
+    with world.db.session() as s:
+        assert not is_suppressed(s, spam)
+
+
+def test_retry_limit_turns_deferral_into_failure(world: World) -> None:
+    world.configure(max_attempts=3)
+    (grey,) = world.add(1)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        srv.fault(grey, "451", "451", "451", "451")
+        started = time.monotonic()
+        result = _send(world, srv, cid)
+    assert result.counts == {"failed": 1}  # type: ignore[attr-defined]
+    row = world.log(cid)[grey]
+    assert row.attempts == 3 and row.smtp_code == 451
+    assert len(row.history.splitlines()) == 2
+    # backoff 0.05 s then 0.1 s: exponential, not immediate
+    assert time.monotonic() - started >= 0.15
+    assert world.state(cid) == "finished"
+
+
+def test_no_wait_leaves_the_campaign_finished_with_deferred(world: World) -> None:
+    world.configure(retry_base_seconds=3600)
+    _, grey = world.add(2)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        srv.fault(grey, "451")
+        result = _send(world, srv, cid, wait_for_retries=False)
+    assert result.state == "finished with 1 deferred"  # type: ignore[attr-defined]
+    assert world.state(cid) == "finished with 1 deferred"
+
+
+def test_unreachable_server_pauses_without_burning_attempts(world: World) -> None:
+    world.add(3)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        port = srv.port
+    transport = SmtpTransport("127.0.0.1", port, connections=2, timeout=0.5)
+    with pytest.raises(OperationFailed, match=r"cannot connect to 127\.0\.0\.1.*campaigns resume"):
+        run_campaign(world.db, world.settings, cid, transport)
+    assert world.counts(cid) == {"queued": 3}
+    assert all(d.attempts == 0 for d in world.log(cid).values())
+    assert world.state(cid) == "paused"
