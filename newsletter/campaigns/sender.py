@@ -215,6 +215,7 @@ class _Runner:
         self.in_flight: set[int] = set()
         self.pending: deque[Job] = deque()
         self.last_report = 0.0
+        self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
 
     # -- workers -------------------------------------------------------------
@@ -360,9 +361,10 @@ class _Runner:
         if self.on_progress is None:
             return
         now = time.monotonic()
-        if not force and now - self.last_report < 0.1:
+        # throttled, except when what we are waiting for changes
+        if not force and waiting == self.last_waiting and now - self.last_report < 0.1:
             return
-        self.last_report = now
+        self.last_report, self.last_waiting = now, waiting
         c = self.counts
         open_ = c.get("queued", 0) + c.get("sending", 0)
         if self.wait_for_retries:
