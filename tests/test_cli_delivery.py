@@ -1,0 +1,158 @@
+"""The delivery commands as a user runs them: exact messages and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from delivery_helpers import ROOT, World
+from smtp_server import RecordingServer
+
+from newsletter.cli import cli
+
+ISSUE = ROOT / "issues" / "2021-07.yaml"
+
+
+@pytest.fixture
+def config(world: World, tmp_path: Path) -> Path:
+    path = tmp_path / "newsletter.toml"
+    path.write_text(
+        f'[organisation]\nsender_email = "newsletter@isa.example.org"\n'
+        f'[database]\nurl = "{world.settings.database_url}"\n'
+        f'[delivery]\ntransport = "maildir"\noutbox = "outbox"\nretry_base_seconds = 0.05\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), *args], input=input)
+
+
+def test_create_send_show_and_log(world: World, config: Path, tmp_path: Path) -> None:
+    world.add(3)
+    r = run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    assert r.exit_code == 0, r.output
+    assert r.output == (
+        "Created campaign 1: issue 2021-07 to list news, 3 recipients.\n"
+        "Send it with: newsletter campaigns send 1\n"
+    )
+    r = run(config, "campaigns", "send", "1", "--dry-run")
+    assert r.exit_code == 0
+    assert r.output.startswith("Dry run: composed 3 messages, ")
+    assert r.output.endswith("; nothing was sent.\n")
+
+    r = run(config, "campaigns", "send", "1", input="n\n")
+    assert r.exit_code == 1
+    outbox = tmp_path / "outbox"
+    assert r.output.startswith(
+        f'Send campaign 1 (issue 2021-07, "ISA-Newsletter Juli 2021") to 3 recipients via '
+        f"maildir outbox {outbox}? [y/N]: n\nAborted!"
+    )
+
+    r = run(config, "campaigns", "send", "1", "--yes")
+    assert r.exit_code == 0, r.output
+    assert r.output == "Campaign 1: finished (3 sent)\n"
+    assert len(list((outbox / "new").iterdir())) == 3
+
+    r = run(config, "campaigns", "show", "1")
+    assert "State:      finished\n" in r.output
+    assert "Recipients: 3\n" in r.output
+    assert "  sent              3\n" in r.output
+
+    r = run(config, "campaigns", "list", "--format", "json")
+    (row,) = json.loads(r.output)
+    assert row | {"created": None} == {
+        "id": 1,
+        "kind": "campaign",
+        "issue": "2021-07",
+        "list": "news",
+        "state": "finished",
+        "recipients": 3,
+        "sent": 3,
+        "created": None,
+    }
+
+    r = run(config, "log", "1", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert [x["status"] for x in rows] == ["sent"] * 3
+    assert all(x["message_id"].endswith("@isa.example.org") for x in rows)
+    assert "open" not in r.output.splitlines()[0] and "click" not in r.output.splitlines()[0]
+    r = run(config, "log", "1", "--status", "failed", "--format", "json")
+    assert json.loads(r.output) == []
+
+
+def test_same_issue_twice_is_refused_unless_again(world: World, config: Path) -> None:
+    world.add(1)
+    assert run(config, "campaigns", "create", str(ISSUE), "--list", "news").exit_code == 0
+    r = run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    assert r.exit_code == 2
+    assert r.output == (
+        "Error: issue 2021-07 already went to list news in campaign 1 (draft); "
+        "use --again to send it once more\n"
+    )
+    r = run(config, "campaigns", "create", str(ISSUE), "--list", "news", "--again")
+    assert r.exit_code == 0 and "Created campaign 2" in r.output
+
+
+def test_proof_is_sent_and_logged_as_proof(world: World, config: Path) -> None:
+    with RecordingServer() as srv:
+        r = run(
+            config,
+            "send",
+            str(ISSUE),
+            "--to",
+            "editor@example.org",
+            "--transport",
+            "smtp",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            str(srv.port),
+        )
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("Proof of 2021-07 to editor@example.org: sent (250 2.0.0 Ok")
+    assert srv.received_by() == {"editor@example.org": 1}
+    assert srv.messages[0].message["Subject"] == "ISA-Newsletter Juli 2021"
+    r = run(config, "campaigns", "list", "--format", "json")
+    assert [c["kind"] for c in json.loads(r.output)] == ["proof"]
+    # a proof does not count as having sent the issue to the list
+    world.add(1)
+    assert run(config, "campaigns", "create", str(ISSUE), "--list", "news").exit_code == 0
+
+
+def test_pause_and_cancel(world: World, config: Path) -> None:
+    world.add(2)
+    run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    r = run(config, "campaigns", "pause", "1")
+    assert r.output == "Campaign 1 paused; continue with: newsletter campaigns resume 1\n"
+    r = run(config, "campaigns", "cancel", "1")
+    assert r.output == "Campaign 1 cancelled; 2 deliveries will not be sent.\n"
+    r = run(config, "campaigns", "resume", "1")
+    assert r.exit_code == 2 and r.output == "Error: campaign 1 is cancelled\n"
+    r = run(config, "campaigns", "show", "99")
+    assert r.exit_code == 2
+    assert r.output == "Error: no campaign 99; see: newsletter campaigns list\n"
+
+
+def test_demo_runs_twice(tmp_path: Path) -> None:
+    (tmp_path / "issues").mkdir()
+    shutil.copy(ISSUE, tmp_path / "issues")
+    (tmp_path / "subscribers").mkdir()
+    (tmp_path / "subscribers" / "sample.csv").write_text(
+        "email,name\n" + "".join(f"leser{i}@example.com,Leser {i}\n" for i in range(5)),
+        encoding="utf-8",
+    )
+    config = tmp_path / "newsletter.toml"
+    config.write_text('[organisation]\nname = "ISA"\n', encoding="utf-8")
+    for _ in range(2):
+        r = run(config, "demo", "--dir", str(tmp_path / "demo"))
+        assert r.exit_code == 0, r.output
+        assert "Imported 5 sample subscribers" in r.output
+        assert "  sent            5\n" in r.output
+        assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 5
