@@ -176,6 +176,10 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
 
     Recipients are the confirmed, non-suppressed subscribers at this moment;
     anyone who unsubscribes before the send is still skipped.
+
+    \b
+    Example:
+      newsletter campaigns create issues/2021-07.yaml --list isa
     """
     from newsletter.issuefile import load_issue
     from newsletter.render import render_issue
@@ -201,7 +205,13 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
 def send_cmd(
     app: App, campaign_id: int, yes: bool, dry_run: bool, no_wait: bool, **opts: Any
 ) -> None:
-    """Send a draft campaign. Ctrl-C pauses after the messages in flight."""
+    """Send a draft campaign. Ctrl-C pauses after the messages in flight.
+
+    \b
+    Examples:
+      newsletter campaigns send 3 --dry-run
+      newsletter campaigns send 3 --transport smtp --connections 4
+    """
     db = _db(app)
     if dry_run:
         report = sender.dry_run_campaign(db, app.settings, campaign_id)
@@ -249,7 +259,15 @@ def send_cmd(
 def resume_cmd(
     app: App, campaign_id: int, resend_unknown: bool, no_wait: bool, force: bool, **opts: Any
 ) -> None:
-    """Continue a paused, interrupted or deferred campaign where it stopped."""
+    """Continue a paused, interrupted or deferred campaign where it stopped.
+
+    Messages that were in flight when a sender died are marked unknown and
+    not sent again unless --resend-unknown.
+
+    \b
+    Example:
+      newsletter campaigns resume 3
+    """
     db = _db(app)
     transport = _transport(app, opts)
     with _progress_bar(f"campaign {campaign_id}") as update:
@@ -272,7 +290,12 @@ def resume_cmd(
 @pass_app
 @handle_errors
 def list_cmd(app: App, fmt: str) -> None:
-    """All campaigns with their state and recipient counts."""
+    """All campaigns with their state and recipient counts.
+
+    \b
+    Example:
+      newsletter campaigns list --format json
+    """
     with _db(app).session() as s:
         rows = [c.row() for c in store.list_campaigns(s)]
     _emit(rows, fmt, ["id", "kind", "issue", "list", "state", "recipients", "sent", "created"])
@@ -283,7 +306,12 @@ def list_cmd(app: App, fmt: str) -> None:
 @pass_app
 @handle_errors
 def show_cmd(app: App, campaign_id: int) -> None:
-    """One campaign: subject, state, transport and totals per delivery status."""
+    """One campaign: subject, state, transport and totals per delivery status.
+
+    \b
+    Example:
+      newsletter campaigns show 3
+    """
     with _db(app).session() as s:
         c = store.summarize(s, store.get_campaign(s, campaign_id))
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
@@ -308,7 +336,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
 @pass_app
 @handle_errors
 def pause_cmd(app: App, campaign_id: int) -> None:
-    """Pause a campaign; a running sender stops after its messages in flight."""
+    """Pause a campaign; a running sender stops after its messages in flight.
+
+    \b
+    Example:
+      newsletter campaigns pause 3
+    """
     with _db(app).session() as s:
         store.pause_campaign(s, campaign_id)
     click.echo(
@@ -321,7 +354,12 @@ def pause_cmd(app: App, campaign_id: int) -> None:
 @pass_app
 @handle_errors
 def cancel_cmd(app: App, campaign_id: int) -> None:
-    """Cancel every delivery not yet sent; what was sent stays in the log."""
+    """Cancel every delivery not yet sent; what was sent stays in the log.
+
+    \b
+    Example:
+      newsletter campaigns cancel 3
+    """
     with _db(app).session() as s:
         n = store.cancel_campaign(s, campaign_id)
     click.echo(f"Campaign {campaign_id} cancelled; {n} deliveries will not be sent.")
@@ -344,7 +382,12 @@ def cancel_cmd(app: App, campaign_id: int) -> None:
 @pass_app
 @handle_errors
 def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts: Any) -> None:
-    """Send one proof of ISSUE exactly as subscribers would get it."""
+    """Send one proof of ISSUE exactly as subscribers would get it.
+
+    \b
+    Example:
+      newsletter send issues/2021-07.yaml --to editor@example.org
+    """
     from newsletter.issuefile import load_issue
     from newsletter.render import render_issue
 
@@ -377,7 +420,16 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
 @pass_app
 @handle_errors
 def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> None:
-    """The delivery log of a campaign: one row per recipient, replies verbatim."""
+    """The delivery log of a campaign: one row per recipient, replies verbatim.
+
+    It records each attempt's outcome and nothing about reading: no opens,
+    no clicks.
+
+    \b
+    Examples:
+      newsletter log 3 --status deferred --status unknown
+      newsletter log 3 --format csv > log.csv
+    """
     columns = [
         "id",
         "address",
@@ -436,6 +488,10 @@ def demo_cmd(app: App, directory: Path) -> None:
     Imports subscribers/sample.csv, renders the newest issues/*.yaml and
     delivers it to DIR/outbox. Each run starts DIR afresh (its own database
     and outbox), so it can be repeated and never touches your real database.
+
+    \b
+    Example:
+      newsletter demo
     """
     from newsletter.demo import run_demo
 
