@@ -34,7 +34,6 @@ def upgrade() -> None:
         _when("created_at"),
         _when("updated_at"),
     )
-    op.create_index("ix_subscriber_key_hash", "subscriber", ["key_hash"])
     op.create_table(
         "mailing_list",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -95,7 +94,6 @@ def upgrade() -> None:
         sa.Column("detail", sa.String),
     )
     op.create_index("ix_consent_event_subscriber_id", "consent_event", ["subscriber_id"])
-    op.create_index("ix_consent_event_subject_hash", "consent_event", ["subject_hash"])
     op.create_table(
         "newsletter_meta",
         sa.Column("key", sa.String(64), primary_key=True),
@@ -105,12 +103,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("newsletter_meta")
-    op.drop_index("ix_consent_event_subject_hash", "consent_event")
     op.drop_index("ix_consent_event_subscriber_id", "consent_event")
     op.drop_table("consent_event")
     op.drop_table("suppression")
     op.drop_index("ix_subscription_list_status", "subscription")
     op.drop_table("subscription")
     op.drop_table("mailing_list")
-    op.drop_index("ix_subscriber_key_hash", "subscriber")
     op.drop_table("subscriber")
