@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any, TextIO
 
 
-def cell(value: Any) -> str:
-    """How a value looks in a CSV cell or table: ISO times, JSON objects, empty None."""
+def cell(value: Any, *, short: bool = False) -> str:
+    """How a value looks in a CSV cell or table: ISO times, JSON objects, empty None.
+
+    ``short`` is for tables read by people: times to the minute.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.strftime("%Y-%m-%d %H:%M") if short else value.isoformat()
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict | list):
@@ -27,7 +30,8 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps(default=…)`` for our values: ISO 8601 times."""
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
@@ -55,7 +59,7 @@ def write_json(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: T
                 {c: row.get(c) for c in columns},
                 ensure_ascii=False,
                 sort_keys=False,
-                default=_json_default,
+                default=json_default,
             )
         )
         n += 1

@@ -87,3 +87,4 @@ def main(argv: list[str] | None = None, prog_name: str = "newsletter") -> None:
 
 from newsletter.cli import issues as _issues  # noqa: E402,F401
 from newsletter.cli import delivery as _delivery  # noqa: E402,F401
+from newsletter.cli import subscribers as _subscribers  # noqa: E402,F401

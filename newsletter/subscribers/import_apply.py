@@ -177,7 +177,7 @@ class Applier:
             if list_id is not None:
                 state = memberships.get((it.key, list_id))
                 if state == "unsubscribed" and it.status != "unsubscribed":
-                    counts.skipped["unsubscribed"] += 1
+                    counts.skipped["unsubscribed from the list"] += 1
                     continue
                 if state is None or _upgrades(state, it.status):
                     memberships[(it.key, list_id)] = it.status

@@ -1,0 +1,78 @@
+"""``newsletter db``: schema upgrades; and how every subscriber command opens the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlmodel import Session
+
+from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.db import Database, head_revision
+
+
+@contextmanager
+def session(app: App) -> Iterator[Session]:
+    """A committed-on-success session on the configured database (migrated if empty)."""
+    db = Database.from_settings(app.settings)
+    try:
+        with db.session() as s:
+            yield s
+    finally:
+        db.dispose()
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Manage the subscriber database (SQLite by default, any SQLAlchemy URL).
+
+    \b
+    Examples:
+      newsletter db upgrade
+      newsletter --database sqlite:///other.sqlite db upgrade
+    """
+
+
+@db_group.command("upgrade")
+@pass_app
+@handle_errors
+def upgrade_cmd(app: App) -> None:
+    """Bring the database schema up to date (safe to run any time).
+
+    A new, empty database is set up automatically on first use; an existing
+    one is only changed by this command, so take a backup first.
+
+    \b
+    Example:
+      newsletter db upgrade
+    """
+    db = Database.from_settings(app.settings, upgrade=False)
+    try:
+        before, after = db.upgrade()
+    finally:
+        db.dispose()
+    if before == after:
+        click.echo(f"{db.display}: already at revision {after} (latest).")
+    else:
+        click.echo(f"{db.display}: upgraded from {before or 'empty'} to {after}.")
+
+
+@db_group.command("status")
+@pass_app
+@handle_errors
+def status_cmd(app: App) -> None:
+    """Show the database URL and its schema revision.
+
+    \b
+    Example:
+      newsletter db status
+    """
+    db = Database.from_settings(app.settings, upgrade=False)
+    try:
+        current = db.revision()
+    finally:
+        db.dispose()
+    head = head_revision()
+    state = "up to date" if current == head else f"needs upgrade to {head}"
+    click.echo(f"{db.display}: revision {current or 'none (empty)'}, {state}.")

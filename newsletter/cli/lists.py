@@ -1,0 +1,161 @@
+"""``newsletter lists``: create, show, rename and delete mailing lists."""
+
+from __future__ import annotations
+
+import click
+
+from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.database import session
+from newsletter.cli.output import output_options, write_rows
+from newsletter.subscribers import lists as lists_lib
+
+COLUMNS = ["slug", "name", "language", "double_opt_in", "confirmed", "unconfirmed",
+           "unsubscribed", "total"]  # fmt: skip
+
+
+def _row(s: lists_lib.ListSummary) -> dict:
+    return {**vars(s), "total": s.total}
+
+
+@cli.group("lists")
+def lists_group() -> None:
+    """Mailing lists: who can subscribe to what.
+
+    \b
+    Examples:
+      newsletter lists create news --name "Monthly news" --language de
+      newsletter lists list
+    """
+
+
+@lists_group.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+@click.option("--description", help="One line shown on the subscription page.")
+@click.option("--language", help="Default language of the list, e.g. de, en, zh.")
+@click.option(
+    "--double-opt-in/--single-opt-in",
+    default=True,
+    show_default=True,
+    help="Whether new subscribers must confirm by email before they get mail.",
+)
+@pass_app
+@handle_errors
+def create_cmd(
+    app: App,
+    slug: str,
+    name: str | None,
+    description: str | None,
+    language: str | None,
+    double_opt_in: bool,
+) -> None:
+    """Create the mailing list SLUG (lower-case letters, digits and '-').
+
+    \b
+    Example:
+      newsletter lists create news --name "Monthly news" --language de
+    """
+    with session(app) as s:
+        ml = lists_lib.create_list(
+            s, slug, name, description=description, language=language,
+            double_opt_in=double_opt_in,
+        )  # fmt: skip
+        click.echo(f"Created list {ml.slug} ({ml.name}).")
+
+
+@lists_group.command("list")
+@output_options
+@pass_app
+@handle_errors
+def list_cmd(app: App, fmt: str) -> None:
+    """Show every list with its number of subscribers per status.
+
+    \b
+    Examples:
+      newsletter lists list
+      newsletter lists list --format csv
+    """
+    with session(app) as s:
+        rows = [_row(x) for x in lists_lib.list_summaries(s)]
+    write_rows(rows, COLUMNS, fmt, title="Mailing lists",
+               headers={"double_opt_in": "double opt-in"},
+               empty="No lists yet. Create one with: newsletter lists create SLUG")  # fmt: skip
+
+
+@lists_group.command("show")
+@click.argument("slug")
+@output_options
+@pass_app
+@handle_errors
+def show_cmd(app: App, slug: str, fmt: str) -> None:
+    """Show one list: its settings and subscriber counts.
+
+    \b
+    Example:
+      newsletter lists show news
+    """
+    with session(app) as s:
+        ml = lists_lib.get_list(s, slug)
+        summary = lists_lib.list_summaries(s, slug)[0]
+        row = {**_row(summary), "description": ml.description, "created_at": ml.created_at}
+    if fmt != "table":
+        write_rows([row], [*COLUMNS, "description", "created_at"], fmt)
+        return
+    opt_in = "double opt-in" if row["double_opt_in"] else "single opt-in"
+    click.echo(f"{ml.slug}: {ml.name}")
+    if ml.description:
+        click.echo(f"  {ml.description}")
+    click.echo(f"  language: {ml.language or '(organisation default)'}, {opt_in}")
+    click.echo(f"  created: {ml.created_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(
+        f"  subscribers: {summary.confirmed} confirmed, {summary.unconfirmed} unconfirmed, "
+        f"{summary.unsubscribed} unsubscribed"
+    )
+
+
+@lists_group.command("rename")
+@click.argument("slug")
+@click.option("--slug", "new_slug", help="New slug.")
+@click.option("--name", help="New display name.")
+@click.option("--description", help="New description ('' to clear it).")
+@pass_app
+@handle_errors
+def rename_cmd(
+    app: App, slug: str, new_slug: str | None, name: str | None, description: str | None
+) -> None:
+    """Change a list's slug, display name or description.
+
+    Subscriptions stay attached. Scripts that use the old slug must be updated.
+
+    \b
+    Example:
+      newsletter lists rename news --slug monthly --name "Monthly news"
+    """
+    with session(app) as s:
+        ml = lists_lib.rename_list(s, slug, new_slug=new_slug, name=name, description=description)
+        click.echo(f"List {slug} is now {ml.slug} ({ml.name}).")
+
+
+@lists_group.command("delete")
+@click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+@handle_errors
+def delete_cmd(app: App, slug: str, yes: bool) -> None:
+    """Delete a list and its subscriptions.
+
+    Subscribers, the consent log and all suppressions are kept, so nobody who
+    unsubscribed or bounced can be mailed through another list.
+
+    \b
+    Example:
+      newsletter lists delete old-news --yes
+    """
+    with session(app) as s:
+        summary = lists_lib.list_summaries(s, slug)[0]
+        if not yes and summary.total:
+            click.confirm(
+                f"Delete {slug} and its {summary.total} subscription(s)?", abort=True, err=True
+            )
+        removed = lists_lib.delete_list(s, slug)
+    click.echo(f"Deleted list {slug} ({removed} subscription(s) removed).")
