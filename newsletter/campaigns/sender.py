@@ -248,8 +248,11 @@ class _Runner:
         for t in self.threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         late = self._drain(block=False)
-        if late:
-            self._apply(self.ledger.step(late, []))
+        try:
+            if late:
+                self._apply(self.ledger.step(late, []))
+        finally:
+            self.ledger.close()
 
     # -- the loop ------------------------------------------------------------
 
