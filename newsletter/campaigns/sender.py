@@ -36,6 +36,7 @@ from newsletter.tokens import bounce_token, token_key, unsubscribe_token
 from newsletter.transports import Outcome, Transport
 
 _POLL = 0.2  # seconds between checks for Ctrl-C and `campaigns pause`
+_COALESCE = 0.0005  # seconds to wait for more finished messages before a transaction
 
 Result = tuple[Job, Outcome | BaseException]
 
@@ -333,6 +334,12 @@ class _Runner:
         try:
             if block:
                 out.append(self.results.get(timeout=timeout))
+                # With several connections, gather the results that arrive within
+                # a moment: one transaction for several messages costs little more
+                # than for one, and the workers are busy meanwhile.
+                deadline = time.monotonic() + _COALESCE
+                while len(out) < len(self.in_flight) and (left := deadline - time.monotonic()) > 0:
+                    out.append(self.results.get(timeout=left))
             while True:
                 out.append(self.results.get_nowait())
         except queue.Empty:
