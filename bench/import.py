@@ -43,12 +43,14 @@ def generate(path: Path, rows: int) -> None:
         w.writerow(["email", "name", "language", "status", "attributes"])
         for i in range(rows):
             first, last = rnd.choice(FIRST), rnd.choice(LAST)
-            local = f"{first.lower()}.{i}" if rnd.random() < 0.02 else f"user{i}.{rnd.randrange(99)}"
+            local = (
+                f"{first.lower()}.{i}" if rnd.random() < 0.02 else f"user{i}.{rnd.randrange(99)}"
+            )
             email = f"{local}@{DOMAINS[i % len(DOMAINS)]}"
             if i % 100_000 == 99_999:
                 email = f"broken{i}-at-example.org"
             attrs = json.dumps({"city": "Köln", "since": 2019}) if i % 3 == 0 else ""
-            w.writerow([email, f"{first} {last}", rnd.choice("de en zh".split()), "", attrs])
+            w.writerow([email, f"{first} {last}", rnd.choice(["de", "en", "zh"]), "", attrs])
 
 
 def peak_rss_mb() -> float:

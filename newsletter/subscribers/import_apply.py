@@ -165,6 +165,11 @@ class Applier:
                 counts.suppressions_added += 1
                 if not it.keep_person:
                     continue
+            state = memberships.get((it.key, list_id)) if list_id is not None else None
+            if state == "unsubscribed" and it.status != "unsubscribed":
+                # Skipped entirely: not even their name is updated from the file.
+                counts.skipped["unsubscribed from the list"] += 1
+                continue
             person = people.get(it.key)
             changed: list[str] = []
             if person is None:
@@ -174,21 +179,16 @@ class Applier:
             else:
                 changed = _merge(person, it)
                 outcome = "updated" if changed else "unchanged"
-            if list_id is not None:
-                state = memberships.get((it.key, list_id))
-                if state == "unsubscribed" and it.status != "unsubscribed":
-                    counts.skipped["unsubscribed from the list"] += 1
-                    continue
-                if state is None or _upgrades(state, it.status):
-                    memberships[(it.key, list_id)] = it.status
-                    detail = self.consent if it.status == "confirmed" else None
-                    events.append((it, self._event(_ACTION[it.status], it, it.list_slug, detail)))
-                    if state is None:
-                        subscriptions.append((it, self._subscription(it, list_id)))
-                        outcome = "new"
-                    else:
-                        status_changes.append(self._status_change(person, it, list_id))
-                        outcome = "updated"
+            if list_id is not None and (state is None or _upgrades(state, it.status)):
+                memberships[(it.key, list_id)] = it.status
+                detail = self.consent if it.status == "confirmed" else None
+                events.append((it, self._event(_ACTION[it.status], it, it.list_slug, detail)))
+                if state is None:
+                    subscriptions.append((it, self._subscription(it, list_id)))
+                    outcome = "new"
+                else:
+                    status_changes.append(self._status_change(person, it, list_id))
+                    outcome = "updated"
             if changed and not person.new:
                 events.append((it, self._event("update", it, None, ", ".join(changed))))
             setattr(counts, outcome, getattr(counts, outcome) + 1)

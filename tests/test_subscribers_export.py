@@ -1,0 +1,105 @@
+"""``newsletter subscribers export``: streamed, and lossless through import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from subscriber_helpers import FIXTURES
+
+from newsletter.db import Database
+from newsletter.subscribers.export import EXPORT_COLUMNS, export, export_rows
+from newsletter.subscribers.importing import import_file
+
+
+def _populate(db: Database) -> None:
+    """Two lists; confirmed, unconfirmed, unsubscribed and suppressed people; attributes."""
+    with db.session() as s:
+        import_file(s, FIXTURES / "own.csv", list_slug="news", consent_note="restore")
+        import_file(s, FIXTURES / "listmonk.csv", list_slug="events")
+        import_file(s, FIXTURES / "excel_semicolon_bom.csv", list_slug="events")
+
+
+def test_export_import_export_is_lossless(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    cli_run("lists", "create", "events")
+    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    _populate(db)
+    db.dispose()
+    first = cli_run("subscribers", "export").output
+    rows = list(csv.DictReader(io.StringIO(first)))
+    assert len(rows) == 8  # own.csv 4, listmonk 2 (+1 suppression only), excel 2
+    assert {r["status"] for r in rows} == {"confirmed", "unconfirmed", "unsubscribed"}
+    assert {r["suppressed"] for r in rows} == {"", "bounced"}
+    (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    url = f"sqlite:///{other / 'restored.sqlite'}"
+    for slug in ("news", "events"):
+        cli_run("--database", url, "lists", "create", slug)
+    r = cli_run(
+        "--database",
+        url,
+        "subscribers",
+        "import",
+        "backup.csv",
+        "--consent-note",
+        "restored from backup",
+    )
+    assert r.exit_code == 0, r.output
+    second = cli_run("--database", url, "subscribers", "export").output
+    assert second == first
+
+
+def test_every_stored_field_is_in_the_export(news: Database) -> None:
+    _populate_news_only(news)
+    with news.session() as s:
+        rows = {r["email"]: r for r in export_rows(s, "news")}
+    anna = rows["anna.mueller@example.org"]
+    assert anna["name"] == "Anna Müller" and anna["language"] == "de"
+    assert anna["attributes"] == {"city": "Köln"}
+    assert anna["status"] == "confirmed" and anna["confirmed_at"].isoformat() == (
+        "2021-03-01T09:05:00+00:00"
+    )
+    assert rows["john.smith@example.com"]["unsubscribed_at"].year == 2022
+    assert rows["bounced@example.com"]["suppressed"] == "bounced"
+
+
+def _populate_news_only(db: Database) -> None:
+    with db.session() as s:
+        import_file(s, FIXTURES / "own.csv", list_slug="news", consent_note="restore")
+
+
+def test_csv_and_json_exports(news: Database) -> None:
+    _populate_news_only(news)
+    with news.session() as s:
+        out = io.StringIO()
+        assert export(s, out, list_slug="news") == 4
+        parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert list(parsed[0]) == list(EXPORT_COLUMNS)
+        assert parsed[0]["attributes"] == '{"city":"Köln"}'
+        out = io.StringIO()
+        assert export(s, out, list_slug="news", fmt="json") == 4
+    records = json.loads(out.getvalue())
+    assert records[0]["attributes"] == {"city": "Köln"}
+    assert records[0]["confirmed_at"] == "2021-03-01T09:05:00+00:00"
+    assert len(out.getvalue().splitlines()) == 6  # "[", one object per line, "]"
+
+
+def test_export_is_a_stream(news: Database) -> None:
+    _populate_news_only(news)
+    with news.session() as s:
+        rows = export_rows(s)
+        assert iter(rows) is rows  # a generator: rows are produced as they are written
+        assert next(rows)["email"] == "anna.mueller@example.org"
+
+
+def test_export_to_a_file_says_how_many(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    cli_run("subscribers", "add", "a@example.org", "--list", "news")
+    r = cli_run("subscribers", "export", "--list", "news", "-o", "news.csv")
+    assert (r.exit_code, r.stderr, r.stdout) == (0, "Exported 1 row to news.csv.\n", "")
+    assert (tmp_path / "news.csv").read_text(encoding="utf-8").startswith("email,name,")
