@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.errors import BadInput
 from newsletter.models import utcnow
+from newsletter.subscribers import gdpr
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
 
@@ -285,15 +286,47 @@ def iter_log(
     yield from session.exec(query)
 
 
-def forget_deliveries(session: Session, subscriber_id: int) -> int:
-    """Erase a person from the delivery log (GDPR Art. 17); the counts stay true.
+def _rows_of(person: gdpr.Person) -> sa.ColumnElement[bool]:
+    cond = sa.func.lower(Delivery.address) == person.key
+    if person.subscriber_id is not None:
+        cond = sa.or_(cond, Delivery.subscriber_id == person.subscriber_id)
+    return cond
 
-    Rows keep their status so campaign totals remain right, but lose the
-    address, name, message id and server replies (which often quote the address).
+
+def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, object]] | None:
+    """Art. 15: every message we tried to send this person, and how it went."""
+    rows = session.execute(
+        select(Delivery, Campaign.issue_slug)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)  # type: ignore[arg-type]
+        .where(_rows_of(person))
+        .order_by(Delivery.id)  # type: ignore[arg-type]
+    ).all()
+    return [
+        {
+            "campaign": d.campaign_id,
+            "issue": issue,
+            "address": d.address,
+            "status": d.status,
+            "attempts": d.attempts,
+            "reply": d.smtp_reply,
+            "message_id": d.message_id,
+            "queued_at": d.queued_at,
+            "finished_at": d.finished_at,
+        }
+        for d, issue in rows
+    ] or None
+
+
+def forget_deliveries(session: Session, person: gdpr.Person) -> int:
+    """Art. 17: erase a person from the delivery log; the campaign totals stay true.
+
+    Rows keep their status so counts remain right, but lose the address,
+    name, message id and server replies (which often quote the address).
+    A queued delivery without an address is skipped at send time.
     """
     result = session.execute(
         sa.update(Delivery)
-        .where(Delivery.subscriber_id == subscriber_id)  # type: ignore[arg-type]
+        .where(_rows_of(person))
         .values(
             subscriber_id=None,
             address=None,
@@ -303,5 +336,9 @@ def forget_deliveries(session: Session, subscriber_id: int) -> int:
             history=None,
             queue_id=None,
         )
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount  # type: ignore[attr-defined]
+
+
+gdpr.register("deliveries", collect=collect_deliveries, scrub=forget_deliveries)
