@@ -219,7 +219,7 @@ class CampaignSummary:
             "state": self.state,
             "recipients": self.recipients,
             "sent": self.counts.get("sent", 0),
-            "created": self.created_at.strftime("%Y-%m-%d %H:%M"),
+            "created": self.created_at,
         }
 
 

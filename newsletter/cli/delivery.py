@@ -7,8 +7,6 @@ bar (which says when a rate limit or a retry holds sending back), listings.
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -26,16 +24,15 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from rich.text import Text
 
 from newsletter.campaigns import sender, store
 from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.output import output_options, write_rows
 from newsletter.db import Database
 from newsletter.transports import Transport, open_transport
 
 F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = click.Choice(["table", "csv", "json"])
 STATUSES = [
     "queued",
     "sending",
@@ -140,21 +137,6 @@ def _print_result(result: sender.RunResult) -> None:
             "mid-message); see: newsletter log "
             f"{result.campaign_id} --status unknown"
         )
-
-
-def _emit(rows: Iterable[dict[str, Any]], fmt: str, columns: list[str]) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(list(rows), indent=2, default=str, ensure_ascii=False))
-    elif fmt == "csv":
-        w = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
-        w.writeheader()
-        for row in rows:
-            w.writerow(row)
-    else:
-        table = Table(*columns, box=None, header_style="bold")
-        for row in rows:
-            table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
-        Console(soft_wrap=True).print(table)
 
 
 # -- campaigns ---------------------------------------------------------------
@@ -286,7 +268,7 @@ def resume_cmd(
 
 
 @campaigns.command("list")
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@output_options
 @pass_app
 @handle_errors
 def list_cmd(app: App, fmt: str) -> None:
@@ -298,7 +280,14 @@ def list_cmd(app: App, fmt: str) -> None:
     """
     with _db(app).session() as s:
         rows = [c.row() for c in store.list_campaigns(s)]
-    _emit(rows, fmt, ["id", "kind", "issue", "list", "state", "recipients", "sent", "created"])
+    columns = ["id", "kind", "issue", "list", "state", "recipients", "sent", "created"]
+    write_rows(
+        rows,
+        columns,
+        fmt,
+        empty="No campaigns yet. Create one with: "
+        "newsletter campaigns create ISSUE.yaml --list SLUG",
+    )
 
 
 @campaigns.command("show")
@@ -416,7 +405,7 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
     type=click.Choice(STATUSES),
     help="Only these statuses (repeatable).",
 )
-@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@output_options
 @pass_app
 @handle_errors
 def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> None:
@@ -456,19 +445,15 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
                     "reply": d.smtp_reply,
                     "queue_id": d.queue_id,
                     "message_id": d.message_id,
-                    "queued": _iso(d.queued_at),
-                    "claimed": _iso(d.claimed_at),
-                    "finished": _iso(d.finished_at),
+                    "queued": d.queued_at,
+                    "claimed": d.claimed_at,
+                    "finished": d.finished_at,
                     "history": d.history,
                 }
 
     if fmt == "table":
         columns = ["id", "address", "status", "attempts", "reply"]
-    _emit(rows(), fmt, columns)
-
-
-def _iso(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    write_rows(rows(), columns, fmt, empty="No deliveries match.")
 
 
 @cli.command("demo")
