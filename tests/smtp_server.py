@@ -89,11 +89,16 @@ class RecordingHandler:
 class RecordingServer:
     """Context manager: ``with RecordingServer() as srv: … srv.port …``."""
 
-    def __init__(self, **handler_options: object):
+    def __init__(self, server_options: dict[str, object] | None = None, **handler_options: object):
+        """``server_options`` go to aiosmtpd (TLS contexts, AUTH); the rest to the handler."""
         self.handler = RecordingHandler(**handler_options)  # type: ignore[arg-type]
         self.port = _free_port()
         self.controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=None
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=None,
+            **(server_options or {}),  # type: ignore[arg-type]
         )
 
     def __enter__(self) -> RecordingServer:

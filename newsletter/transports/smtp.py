@@ -111,7 +111,7 @@ class SmtpChannel:
                 conn.starttls(context=t.ssl_context())
                 conn.ehlo()
             if t.username:
-                conn.login(t.username, t.password or "")
+                self._login(conn)
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportUnavailable(
                 f"{t.host}:{t.port} refused the login for {t.username}: {exc.smtp_code} "
@@ -124,6 +124,19 @@ class SmtpChannel:
         self.size_limit = int(size) if size.isdigit() else 0
         self.sent_on_conn = 0
         return conn
+
+    def _login(self, conn: smtplib.SMTP) -> None:
+        """AUTH PLAIN when offered (over TLS it is the simplest), else smtplib's pick.
+
+        One mechanism only: smtplib.login() tries the next one after a 535,
+        which with some servers turns a wrong password into a timeout.
+        """
+        t = self.t
+        if "plain" in conn.esmtp_features.get("auth", "").lower().split():
+            conn.user, conn.password = t.username or "", t.password or ""
+            conn.auth("PLAIN", conn.auth_plain)
+        else:
+            conn.login(t.username or "", t.password or "")
 
     def _reply(self, conn: smtplib.SMTP) -> tuple[int, str]:
         """Read one (possibly multi-line) reply, kept verbatim."""
