@@ -70,3 +70,41 @@ def test_sigkill_then_resume_sends_everyone_exactly_once(world: World, tmp_path:
     assert f"{len(unknown)} unknown" in world.state(cid) or not unknown
     if unknown:
         assert "unknown outcome" in resumed.stdout
+
+
+def test_ctrl_c_pauses_cleanly_and_resume_finishes(world: World, tmp_path: Path) -> None:
+    addresses = world.add(200)
+    cid = world.campaign()
+    config = tmp_path / "newsletter.toml"
+    with RecordingServer() as srv:
+        config.write_text(
+            f'[database]\nurl = "{world.settings.database_url}"\n'
+            f'[delivery]\ntransport = "smtp"\nrate_per_second = 100.0\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {srv.port}\npool = 2\n',
+            encoding="utf-8",
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            _cli(config, "campaigns", "send", str(cid), "--yes"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while len(srv.messages) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "Paused. Continue with: newsletter campaigns resume" in out
+        counts = world.counts(cid)
+        assert world.state(cid) == "paused"
+        assert set(counts) == {"sent", "queued"}  # nothing in flight, nothing unknown
+        assert counts["sent"] == len(srv.messages) < 200
+        resumed = subprocess.run(
+            _cli(config, "campaigns", "resume", str(cid)), env=env, capture_output=True, text=True
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stdout.startswith(f"Campaign {cid}: finished (200 sent)")
+    assert srv.received_by() == {a: 1 for a in addresses}
