@@ -42,6 +42,7 @@ class DemoReport:
     issue: Path
     imported: ImportReport
     campaign_id: int
+    recipients: int
     result: RunResult
 
 
@@ -96,8 +97,8 @@ def run_demo(
         with db.session() as s:
             campaign = store.create_campaign(s, rendered, DEMO_LIST, source=str(issue_path))
             assert campaign.id is not None
-            cid = campaign.id
+            cid, recipients = campaign.id, campaign.recipients
         result = run_campaign(db, settings, cid, MaildirTransport(outbox), on_progress=on_progress)
     finally:
         db.dispose()
-    return DemoReport(directory, database, outbox, issue_path, imported, cid, result)
+    return DemoReport(directory, database, outbox, issue_path, imported, cid, recipients, result)

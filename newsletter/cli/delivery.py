@@ -484,11 +484,20 @@ def demo_cmd(app: App, directory: Path) -> None:
     with _progress_bar("demo") as update:
         report = run_demo(app.settings, root, directory=directory, on_progress=update)
     imp = report.imported
-    click.echo(f"Imported {imp.new} sample subscribers ({len(imp.rejected)} rows rejected).")
-    click.echo(f"Rendered {report.issue} and sent it as campaign {report.campaign_id}:")
+    db_option = f"--database sqlite:///{report.database}"
+    click.echo(
+        f"Imported {imp.new} sample subscribers ({len(imp.rejected)} rows rejected); "
+        f"{report.recipients} are confirmed and not suppressed."
+    )
+    issue = (
+        report.issue.relative_to(Path.cwd())
+        if report.issue.is_relative_to(Path.cwd())
+        else report.issue
+    )
+    click.echo(f"Rendered {issue} and sent it as campaign {report.campaign_id}:")
     for status, n in sorted(report.result.counts.items()):
         click.echo(f"  {status:<10} {n:>6}")
-    click.echo(f"Messages:  {report.outbox}/new/  (open one with any mail client)")
-    click.echo(
-        f"Log:       newsletter --database sqlite:///{report.database} log {report.campaign_id}"
-    )
+    click.echo("Where to look:")
+    click.echo(f"  messages  {report.outbox}/new/ (one file per message; any mail client opens it)")
+    click.echo(f"  log       newsletter {db_option} log {report.campaign_id}")
+    click.echo(f"  totals    newsletter {db_option} campaigns show {report.campaign_id}")
