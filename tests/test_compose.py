@@ -9,6 +9,7 @@ import random
 import re
 import subprocess
 import time
+from dataclasses import replace
 from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
@@ -19,8 +20,9 @@ from delivery_helpers import ROOT, FakeRendered, make_settings
 
 from newsletter import qp
 from newsletter.compose import MailingListInfo, MessageTemplate, Recipient
+from newsletter.config import Dkim
 from newsletter.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
-from newsletter.signing import DkimSigner
+from newsletter.signing import signer_from_settings
 from newsletter.tokens import TokenError, token_key, unsubscribe_token, verify
 
 KEY = token_key(b"test secret")
@@ -226,7 +228,9 @@ def test_dkim_signature_verifies(tmp_path: Path) -> None:
         assert name == b"nl2024._domainkey.isa.example.org."
         return record
 
-    signer = DkimSigner("nl2024", "isa.example.org", key.read_bytes())
+    settings = replace(make_settings(tmp_path), dkim=Dkim(selector="nl2024", key_file=str(key)))
+    signer = signer_from_settings(settings)  # the domain defaults to the sender's
+    assert signer is not None and signer_from_settings(make_settings(tmp_path)) is None
     data = _template(tmp_path, sign=signer).compose(_recipient(5))
     assert data.startswith(b"DKIM-Signature:")
     assert dkim.verify(data, dnsfunc=dns)
