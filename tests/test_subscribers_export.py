@@ -103,3 +103,24 @@ def test_export_to_a_file_says_how_many(cli_run, tmp_path: Path) -> None:
     r = cli_run("subscribers", "export", "--list", "news", "-o", "news.csv")
     assert (r.exit_code, r.stderr, r.stdout) == (0, "Exported 1 row to news.csv.\n", "")
     assert (tmp_path / "news.csv").read_text(encoding="utf-8").startswith("email,name,")
+
+
+def test_the_fast_csv_path_matches_the_typed_rows(news: Database) -> None:
+    """export() formats driver values itself; it must equal formatting export_rows()."""
+    from newsletter.subscribers import add_subscriber
+    from newsletter.tabular import write_csv
+
+    _populate_news_only(news)
+    with news.session() as s:
+        add_subscriber(
+            s,
+            "zoe@example.org",
+            ["news"],
+            name='Zoë "Z" Zimmer, Jr.',
+            attributes={"b": 1, "a": "ü", "n": None},
+        )
+        fast, typed = io.StringIO(), io.StringIO()
+        export(s, fast)
+        write_csv(export_rows(s), EXPORT_COLUMNS, typed)
+    assert fast.getvalue() == typed.getvalue()
+    assert '"{""a"":""ü"",""b"":1,""n"":null}"' in fast.getvalue()

@@ -376,3 +376,12 @@ def test_library_errors_carry_the_file(tmp_path: Path, news: Database) -> None:
         import_file(s, bad, list_slug="news")
     assert caught.value.problems[0].file == str(bad)
     assert caught.value.problems[0].line == 2
+
+
+def test_utf16_with_bom(news: Database, tmp_path: Path) -> None:
+    path = tmp_path / "unicode.csv"
+    path.write_text("email\tname\nli.na@example.org\t李娜\n", encoding="utf-16")
+    with news.session() as s:
+        r = import_file(s, path, list_slug="news")
+    assert (r.encoding, r.delimiter, r.new) == ("utf-16", "\t", 1)
+    assert people(news)["li.na@example.org"][0] == "李娜"

@@ -7,7 +7,10 @@ same file and a restored backup cannot mail someone who bounced.
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import sqlalchemy as sa
@@ -16,7 +19,7 @@ from sqlmodel import Session
 from newsletter.models import MailingList, Subscriber, Subscription, Suppression
 from newsletter.subscribers.importers.own import COLUMNS
 from newsletter.subscribers.lists import get_list
-from newsletter.tabular import write_csv, write_json
+from newsletter.tabular import cell, write_json
 
 EXPORT_COLUMNS = COLUMNS
 
@@ -76,15 +79,73 @@ def export(
     progress: Progress | None = None,
 ) -> int:
     """Write the export to ``out`` as ``csv`` or ``json``; returns the number of rows."""
-    rows: Iterator[dict[str, Any]] = export_rows(session, list_slug)
+    total = count_rows(session, list_slug) if progress is not None else 0
+    if fmt == "json":
+        rows: Iterator[Any] = export_rows(session, list_slug)
+        if progress is not None:
+            rows = _counting(rows, total, progress)
+        return write_json(rows, EXPORT_COLUMNS, out)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    cells = _csv_cells(session, list_slug)
     if progress is not None:
-        total = count_rows(session, list_slug)
-        rows = _counting(rows, total, progress)
-    writer = write_json if fmt == "json" else write_csv
-    return writer(rows, EXPORT_COLUMNS, out)
+        cells = _counting(cells, total, progress)
+    n = 0
+    for chunk in _chunks(cells, 1000):
+        writer.writerows(chunk)
+        n += len(chunk)
+    return n
 
 
-def _counting(rows: Iterator[dict[str, Any]], total: int, progress: Progress) -> Iterator[dict]:
+def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
+    """The CSV cells of :func:`export_rows`, formatted straight from stored values.
+
+    SQLAlchemy's per-row type processing costs more than the query itself at a
+    million rows, so this reads the driver's values: times are SQLite's
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` text (or datetimes elsewhere), attributes
+    JSON text. ``tests/test_subscribers_export.py`` checks the output is
+    identical to formatting :func:`export_rows` with ``tabular.cell``.
+    """
+    conn = session.connection()
+    sql = _query(session, list_slug).compile(
+        dialect=conn.dialect, compile_kwargs={"literal_binds": True}
+    )
+    result = conn.exec_driver_sql(str(sql)).yield_per(2000)
+    times = (5, 6, 7, 8)
+    for raw in result:
+        row = ["" if v is None else v for v in raw]
+        for i in times:
+            if row[i]:
+                row[i] = _iso(row[i])
+        attributes = row[9]
+        if attributes and attributes != "{}":
+            row[9] = cell(json.loads(attributes))
+        yield row
+
+
+def _iso(value: str | datetime) -> str:
+    """What ``datetime.isoformat()`` gives for the stored UTC time."""
+    if isinstance(value, datetime):
+        return cell(value.astimezone(UTC))
+    date, _, clock = value.partition(" ")
+    seconds, _, fraction = clock.partition(".")
+    if fraction.strip("0"):
+        return f"{date}T{seconds}.{fraction}+00:00"
+    return f"{date}T{seconds}+00:00"
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _counting(rows: Iterator[Any], total: int, progress: Progress) -> Iterator[Any]:
     n = 0
     for n, row in enumerate(rows, 1):
         yield row

@@ -181,7 +181,7 @@ class Applier:
                 outcome = "updated" if changed else "unchanged"
             if list_id is not None and (state is None or _upgrades(state, it.status)):
                 memberships[(it.key, list_id)] = it.status
-                detail = self.consent if it.status == "confirmed" else None
+                detail = self.consent if it.status != "unsubscribed" else None
                 events.append((it, self._event(_ACTION[it.status], it, it.list_slug, detail)))
                 if state is None:
                     subscriptions.append((it, self._subscription(it, list_id)))

@@ -96,7 +96,7 @@ class SeenKeys:
     def _alloc(self, capacity: int) -> None:
         self._hi = array("Q", bytes(8 * capacity))
         self._lo = array("Q", bytes(8 * capacity))
-        self._line = array("L", bytes(array("L").itemsize * capacity))
+        self._line = array("I", bytes(4 * capacity))
         self._mask = capacity - 1
         self._count = 0
 
@@ -119,15 +119,18 @@ class SeenKeys:
             i = (i + 1) & mask
 
     def _grow(self) -> None:
-        old = [(h, lo, ln) for h, lo, ln in zip(self._hi, self._lo, self._line, strict=True) if h]
-        self._alloc((self._mask + 1) * 2)
-        his, los, lines, mask = self._hi, self._lo, self._line, self._mask
-        for h, lo, ln in old:
-            i = h & mask
-            while his[i]:
-                i = (i + 1) & mask
-            his[i], los[i], lines[i] = h, lo, ln
-        self._count = len(old)
+        # Re-insert straight from the old arrays: building a list of entries
+        # first would cost more memory than the table itself.
+        his, los, lines = self._hi, self._lo, self._line
+        self._alloc(len(his) * 2)
+        new_his, new_los, new_lines, mask = self._hi, self._lo, self._line, self._mask
+        for j, h in enumerate(his):
+            if h:
+                i = h & mask
+                while new_his[i]:
+                    i = (i + 1) & mask
+                new_his[i], new_los[i], new_lines[i] = h, los[j], lines[j]
+        self._count = sum(1 for h in his if h)
 
 
 def read_batches(options: ReadOptions, src: CsvFile | None = None) -> Iterator[Batch]:
