@@ -20,6 +20,9 @@ def _load_script():
 
 
 cs = _load_script()
+# The converter puts scripts/ on sys.path for its helper modules; the tests use them directly.
+st = importlib.import_module("seed_text")
+sp = importlib.import_module("seed_parse")
 SEED = cs.default_seed()
 needs_seed = pytest.mark.skipif(not SEED.exists(), reason=f"seed archive not found at {SEED}")
 
@@ -30,7 +33,7 @@ def lines(*texts: str) -> list:
 
 # --- dehyphenation ----------------------------------------------------------------------------
 
-VOCAB = cs.vocabulary("Anstrengungen Industriestädteallianz Magnetschwebebahn betonte Startups")
+VOCAB = st.vocabulary("Anstrengungen Industriestädteallianz Magnetschwebebahn betonte Startups")
 
 
 @pytest.mark.parametrize(
@@ -48,7 +51,7 @@ VOCAB = cs.vocabulary("Anstrengungen Industriestädteallianz Magnetschwebebahn b
     ],
 )
 def test_dehyphenate_joins_line_break_hyphens(seed, expected):
-    assert cs.dehyphenate(seed, VOCAB) == expected
+    assert st.dehyphenate(seed, VOCAB) == expected
 
 
 @pytest.mark.parametrize(
@@ -70,21 +73,21 @@ def test_dehyphenate_joins_line_break_hyphens(seed, expected):
     ],
 )
 def test_dehyphenate_keeps_real_hyphens(real):
-    assert cs.dehyphenate(real, VOCAB) == real
+    assert st.dehyphenate(real, VOCAB) == real
 
 
 def test_dehyphenate_uses_the_seed_vocabulary():
-    vocab = cs.vocabulary("Anstrengungen. Ein Nano-faser-Test, noch ein Nano-faser-Test.")
+    vocab = st.vocabulary("Anstrengungen. Ein Nano-faser-Test, noch ein Nano-faser-Test.")
     assert "anstrengungen" in vocab and "nano-faser" in vocab
     # the joined word occurs elsewhere: join; the hyphenated pair recurs, the joined never: keep
-    assert cs.dehyphenate("Anstren-gungen mit Nano-faser", vocab) == "Anstrengungen mit Nano-faser"
+    assert st.dehyphenate("Anstren-gungen mit Nano-faser", vocab) == "Anstrengungen mit Nano-faser"
     # a hyphen seen once, joined form unknown: a line-break artefact by default
-    assert cs.dehyphenate("Kreislauf-wirtschaft", vocab) == "Kreislaufwirtschaft"
+    assert st.dehyphenate("Kreislauf-wirtschaft", vocab) == "Kreislaufwirtschaft"
 
 
 def test_dehyphenate_reports_every_decision():
     report = cs.Report()
-    cs.dehyphenate("Anstren-gungen und deutsch-chinesische", VOCAB, report, where=54)
+    st.dehyphenate("Anstren-gungen und deutsch-chinesische", VOCAB, report, where=54)
     assert [e.split()[0] for e in report.entries] == ["hyphen/join", "hyphen/keep"]
     assert "54" in report.entries[0] and "Anstren-gungen" in report.entries[0]
 
@@ -93,19 +96,19 @@ def test_dehyphenate_reports_every_decision():
 
 
 def test_join_title_joins_split_titles():
-    assert cs.join_title(["ISA-Videokonferenz der", "Wirtschaftsförderungen und Beiräte"]) == (
+    assert st.join_title(["ISA-Videokonferenz der", "Wirtschaftsförderungen und Beiräte"]) == (
         "ISA-Videokonferenz der Wirtschaftsförderungen und Beiräte"
     )
-    assert cs.join_title(["„… PRAGMATISCH UND", "ÄUSSERST EFFIZIENT“"]) == (
+    assert st.join_title(["„… PRAGMATISCH UND", "ÄUSSERST EFFIZIENT“"]) == (
         "„… PRAGMATISCH UND ÄUSSERST EFFIZIENT“"
     )
 
 
 def test_join_lines_rejoins_a_word_split_at_the_line_end():
-    joined = cs.join_lines(["Die Chinesisch-Deutsche Industriestädte-", "allianz (ISA) hat"])
+    joined = st.join_lines(["Die Chinesisch-Deutsche Industriestädte-", "allianz (ISA) hat"])
     assert joined == "Die Chinesisch-Deutsche Industriestädte-allianz (ISA) hat"
     assert (
-        cs.dehyphenate(joined, VOCAB) == "Die Chinesisch-Deutsche Industriestädteallianz (ISA) hat"
+        st.dehyphenate(joined, VOCAB) == "Die Chinesisch-Deutsche Industriestädteallianz (ISA) hat"
     )
 
 
@@ -127,7 +130,7 @@ def test_join_lines_rejoins_a_word_split_at_the_line_end():
     ],
 )
 def test_is_continuation(prev, nxt, expected):
-    assert cs.is_continuation(prev, nxt) is expected
+    assert st.is_continuation(prev, nxt) is expected
 
 
 # --- link labels --------------------------------------------------------------------------------
@@ -155,7 +158,7 @@ def test_is_continuation(prev, nxt, expected):
     ],
 )
 def test_link_label_detects_labels_without_url(line, label):
-    assert cs.link_label(line) == label
+    assert st.link_label(line) == label
 
 
 @pytest.mark.parametrize(
@@ -169,7 +172,7 @@ def test_link_label_detects_labels_without_url(line, label):
     ],
 )
 def test_link_label_leaves_prose_alone(prose):
-    assert cs.link_label(prose) is None
+    assert st.link_label(prose) is None
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -256,7 +259,7 @@ def test_extract_speakers_keeps_the_sentence():
         "Geschäftsführerin, German Industry & Commerce", "Greater China GmbH", "", "und", "",
         "Ang Ye", "Team Leader", "", "werden einen Überblick geben.",
     )  # fmt: skip
-    rest, speakers = cs.extract_speakers(block)
+    rest, speakers = sp.extract_speakers(block)
     assert [(name, [ln.text for ln in role]) for name, role in speakers] == [
         (
             "Sabine Dietlmeier",
@@ -271,7 +274,7 @@ def test_extract_speakers_keeps_the_sentence():
 
 def test_merge_duplicates_keeps_one_article_with_both_labels():
     art = {"title": "Bericht", "paragraphs": ["„In aufstrebenden …“"]}
-    merged = cs.merge_duplicates(
+    merged = sp.merge_duplicates(
         [
             {**art, "links": [{"label": "Lesen Sie hier den Bericht"}]},
             {**art, "links": [{"label": "Lesen Sie hier das vollständige Interview"}]},
