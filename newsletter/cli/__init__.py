@@ -85,6 +85,8 @@ def main(argv: list[str] | None = None, prog_name: str = "newsletter") -> None:
     cli.main(args=argv, prog_name=prog_name)
 
 
-from newsletter.cli import issues as _issues  # noqa: E402,F401
+from newsletter.cli import campaigns as _campaigns  # noqa: E402,F401
 from newsletter.cli import delivery as _delivery  # noqa: E402,F401
+from newsletter.cli import demo as _demo  # noqa: E402,F401
+from newsletter.cli import issues as _issues  # noqa: E402,F401
 from newsletter.cli import subscribers as _subscribers  # noqa: E402,F401
