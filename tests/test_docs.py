@@ -51,3 +51,15 @@ def test_issue_format_doc_example_validates() -> None:
     issue, _ = parse_issue(example.group(1), "docs/issue-format.md")
     assert issue.events[0].speakers and issue.articles[0].sections
     assert yaml.safe_load(example.group(1))["issue"]["language"] == "de"
+
+
+def test_cli_reference_is_up_to_date() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_cli_reference.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
