@@ -75,8 +75,10 @@ def phase(name: str, db: Path, csv_path: Path, export_path: Path) -> None:
         with database.session() as session, export_path.open("w", encoding="utf-8") as out:
             result = {"rows": export(session, out, list_slug="news")}
     result["seconds"] = time.perf_counter() - start
-    result["self_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, child = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    result["self_rss_mb"], result["child_rss_mb"] = own.ru_maxrss / 1024, child.ru_maxrss / 1024
+    result["self_cpu"] = own.ru_utime + own.ru_stime
+    result["child_cpu"] = child.ru_utime + child.ru_stime
     print(json.dumps(result))
 
 
@@ -120,6 +122,7 @@ def main() -> None:
         f"{imp['rejected']} rejected, in {imp['seconds']:.1f} s = {rate:,.0f} rows/s "
         f"= {rate / BASELINE_ROWS_PER_S:.1f}× listmonk's 10k rows/s; peak RSS {rss:.0f} MB "
         f"(main {imp['self_rss_mb']:.0f}, reader {imp['child_rss_mb']:.0f}); "
+        f"CPU main {imp['self_cpu']:.1f} s, reader {imp['child_cpu']:.1f} s; "
         f"target ≤ {TARGET_SECONDS:.0f} s and < {TARGET_RSS_MB:.0f} MB: "
         f"{'met' if imp['seconds'] <= TARGET_SECONDS and rss < TARGET_RSS_MB else 'MISSED'}"
     )
@@ -131,6 +134,9 @@ def main() -> None:
         f"({export_path.stat().st_size / 1e6:.0f} MB written)"
     )
     print(f"database: {db.stat().st_size / 1e6:.0f} MB")
+    load = Path("/proc/loadavg")
+    if load.exists():  # other work on the machine stretches wall-clock times
+        print(f"load average (1/5/15 min): {' '.join(load.read_text().split()[:3])}")
 
 
 if __name__ == "__main__":

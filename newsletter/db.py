@@ -35,6 +35,9 @@ from sqlmodel import Session
 
 from newsletter.config import Settings, read_secret
 from newsletter.errors import ConfigError, OperationFailed
+from newsletter.hashing import hash_with
+
+__all__ = ["Database", "DatabaseError", "database_of", "hash_with", "head_revision", "key_hash"]
 
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -254,9 +257,3 @@ def database_of(session: Session) -> Database:
 def key_hash(session: Session, key: str) -> str:
     """The keyed hash of an address key, as stored in ``key_hash`` columns."""
     return hash_with(database_of(session).secret, key)
-
-
-def hash_with(secret: bytes, key: str) -> str:
-    # BLAKE2 keyed mode is a MAC: without the secret a leaked database does
-    # not let anyone test guessed addresses against forgotten people.
-    return hashlib.blake2b(key.encode("utf-8"), key=secret, digest_size=16).hexdigest()

@@ -11,12 +11,26 @@ address itself. Change these tables only together with a new migration in
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from newsletter.subscribers.status import Reason, Status
+
+__all__ = [
+    "ConsentEvent",
+    "MailingList",
+    "Meta",
+    "Reason",
+    "Status",
+    "Subscriber",
+    "Subscription",
+    "Suppression",
+    "UTCDateTime",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -45,24 +59,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
-
-
-class Status(StrEnum):
-    """A subscription's state; only ``confirmed`` subscriptions receive mail."""
-
-    UNCONFIRMED = "unconfirmed"
-    CONFIRMED = "confirmed"
-    UNSUBSCRIBED = "unsubscribed"
-
-
-class Reason(StrEnum):
-    """Why an address is suppressed; every reason blocks all lists."""
-
-    UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
-    COMPLAINT = "complaint"
-    MANUAL = "manual"
-    FORGOTTEN = "forgotten"
 
 
 def _when(**kw: Any) -> Any:

@@ -14,40 +14,44 @@ flush but never commit (``Database.session()`` commits when the block ends)::
 Delivery must use :func:`recipients` to choose who gets mail, and check
 :func:`is_suppressed` again right before sending; bounces and complaints call
 :func:`suppress`, unsubscribe links call :func:`unsubscribe`.
+
+The names below are imported on first use, so a process that only needs the
+light modules (the import's reader process) does not load SQLAlchemy.
 """
 
-from newsletter.models import Reason, Status
-from newsletter.subscribers.addresses import Address, AddressError, parse_address
-from newsletter.subscribers.errors import (
-    ImportError_,
-    SubscriberError,
-    UnknownList,
-    UnknownSubscriber,
-)
-from newsletter.subscribers.lists import (
-    create_list,
-    delete_list,
-    get_list,
-    list_summaries,
-    rename_list,
-)
-from newsletter.subscribers.people import (
-    add_subscriber,
-    edit_subscriber,
-    get_subscriber,
-    iter_subscribers,
-    recipients,
-    remove_subscriber,
-    unsubscribe,
-)
-from newsletter.subscribers.suppressions import (
-    is_suppressed,
-    iter_suppressions,
-    suppress,
-    suppression_for,
-    unsuppress,
-)
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Address": "addresses",
+    "AddressError": "addresses",
+    "parse_address": "addresses",
+    "ImportError_": "errors",
+    "SubscriberError": "errors",
+    "UnknownList": "errors",
+    "UnknownSubscriber": "errors",
+    "Reason": "status",
+    "Status": "status",
+    "create_list": "lists",
+    "delete_list": "lists",
+    "get_list": "lists",
+    "list_summaries": "lists",
+    "rename_list": "lists",
+    "add_subscriber": "people",
+    "edit_subscriber": "people",
+    "get_subscriber": "people",
+    "iter_subscribers": "people",
+    "recipients": "people",
+    "remove_subscriber": "people",
+    "unsubscribe": "people",
+    "is_suppressed": "suppressions",
+    "iter_suppressions": "suppressions",
+    "suppress": "suppressions",
+    "suppression_for": "suppressions",
+    "unsuppress": "suppressions",
+}
 __all__ = [
     "Address",
     "AddressError",
@@ -76,3 +80,46 @@ __all__ = [
     "unsubscribe",
     "unsuppress",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from newsletter.subscribers.addresses import Address, AddressError, parse_address
+    from newsletter.subscribers.errors import (
+        ImportError_,
+        SubscriberError,
+        UnknownList,
+        UnknownSubscriber,
+    )
+    from newsletter.subscribers.lists import (
+        create_list,
+        delete_list,
+        get_list,
+        list_summaries,
+        rename_list,
+    )
+    from newsletter.subscribers.people import (
+        add_subscriber,
+        edit_subscriber,
+        get_subscriber,
+        iter_subscribers,
+        recipients,
+        remove_subscriber,
+        unsubscribe,
+    )
+    from newsletter.subscribers.status import Reason, Status
+    from newsletter.subscribers.suppressions import (
+        is_suppressed,
+        iter_suppressions,
+        suppress,
+        suppression_for,
+        unsuppress,
+    )

@@ -14,8 +14,11 @@ import gc
 import json
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import tempfile
+import threading
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,13 +26,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from newsletter.db import hash_with
 from newsletter.errors import BadInput, Problem
+from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import ImportError_, SubscriberError
+from newsletter.subscribers.fields import check_language
 from newsletter.subscribers.importers import RowProblem, detect_format
 from newsletter.subscribers.importers.csvfile import CsvFile
-from newsletter.subscribers.lists import check_language
 
 # Above this size the reading half gets its own process.
 WORKER_THRESHOLD_BYTES = 4 << 20
@@ -152,7 +155,11 @@ def read_batches(options: ReadOptions, src: CsvFile | None = None) -> Iterator[B
             except (RowProblem, AddressError, SubscriberError) as exc:
                 batch.problems.append(Problem(str(exc), file=file, line=record.line))
                 continue
-            first = seen.add(hash_with(secret, f"{item.list_slug}\n{item.key}"), item.line)
+            # With one target list the address hash identifies the row already.
+            digest = (
+                item.hash if options.target else hash_with(secret, f"{item.list_slug}\n{item.key}")
+            )
+            first = seen.add(digest, item.line)
             if first is not None:
                 batch.problems.append(
                     Problem(f"{item.email}: duplicate of line {first}", file=file, line=item.line)
@@ -215,8 +222,9 @@ def batches(options: ReadOptions, src: CsvFile, *, parallel: bool) -> Iterator[B
     """``read_batches`` in this process, or in a child process when ``parallel``.
 
     The child is a plain ``python -m`` process rather than multiprocessing's
-    spawn, which would re-import the caller's ``__main__``. The pipe buffer
-    bounds how far the reader can run ahead.
+    spawn, which would re-import the caller's ``__main__``. A thread drains
+    the pipe into a small queue: a pipe alone holds 64 KB, a tenth of a batch,
+    and the two processes would take turns instead of working at once.
     """
     if not parallel:
         yield from read_batches(options, src)
@@ -227,39 +235,62 @@ def batches(options: ReadOptions, src: CsvFile, *, parallel: bool) -> Iterator[B
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p),
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", __name__],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    try:
-        # The secret travels over the pipe, never on the command line.
-        pickle.dump(options, proc.stdin)
-        proc.stdin.close()
-        while True:
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        received: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=3)
+        stop = threading.Event()
+        drain = threading.Thread(target=_drain, args=(proc.stdout, received, stop), daemon=True)
+        try:
+            # The secret travels over the pipe, never on the command line.
+            pickle.dump(options, proc.stdin)
+            proc.stdin.close()
+            drain.start()
+            while True:
+                kind, payload = received.get()
+                if kind == "batch":
+                    yield payload
+                elif kind == "done":
+                    return
+                elif kind == "error":
+                    raise ImportError_(payload)
+                else:
+                    proc.wait()
+                    errors.seek(0)
+                    detail = errors.read().decode(errors="replace").strip()[-500:]
+                    raise RuntimeError(f"import reader failed: {payload or detail}")
+        finally:
+            stop.set()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            drain.join(timeout=5) if drain.is_alive() else None
+            proc.stdout.close()
+
+
+def _drain(pipe: Any, out: queue.Queue[tuple[str, Any]], stop: threading.Event) -> None:
+    """Unpickle messages from the reader process until it is done or we stop."""
+    while not stop.is_set():
+        try:
+            message = pickle.load(pipe)
+        except EOFError:
+            message = ("died", None)
+        except Exception as exc:  # a broken pipe after kill, or a corrupt stream
+            message = ("died", f"{type(exc).__name__}: {exc}")
+        while not stop.is_set():
             try:
-                kind, payload = pickle.load(proc.stdout)
-            except EOFError:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"import reader process died: {err.strip()[-500:]}") from None
-            if kind == "batch":
-                yield payload
-            elif kind == "done":
-                return
-            elif kind == "error":
-                raise ImportError_(payload)
-            else:
-                raise RuntimeError(f"import reader failed: {payload}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
+                out.put(message, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        if message[0] != "batch":
+            return
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from newsletter.models import Reason, Status
+from newsletter.subscribers.status import Reason, Status
 
 
 class RowProblem(ValueError):

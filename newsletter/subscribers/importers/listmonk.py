@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.models import Reason, Status
 from newsletter.subscribers.importers import ParsedRow, RowProblem, parse_attributes, parse_time
+from newsletter.subscribers.status import Reason, Status
 
 NAME = "listmonk"
 TITLE = "listmonk export"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.models import Reason, Status
 from newsletter.subscribers.importers import ParsedRow, parse_time
+from newsletter.subscribers.status import Reason, Status
 
 NAME = "mailchimp"
 TITLE = "Mailchimp audience export"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.models import Reason
 from newsletter.subscribers.importers import (
     ParsedRow,
     RowProblem,
@@ -16,6 +15,7 @@ from newsletter.subscribers.importers import (
     parse_status,
     parse_time,
 )
+from newsletter.subscribers.status import Reason
 
 NAME = "newsletter"
 TITLE = "newsletter export"
@@ -34,6 +34,9 @@ COLUMNS = (
 )
 
 
+_KNOWN = frozenset(COLUMNS)
+
+
 def matches(columns: Sequence[str]) -> bool:
     return "email" in columns
 
@@ -43,14 +46,14 @@ def has_list_column(columns: Sequence[str]) -> bool:
 
 
 def extra_columns(columns: Sequence[str]) -> list[str]:
-    return [c for c in columns if c and c not in COLUMNS]
+    return [c for c in columns if c and c not in _KNOWN]
 
 
 def convert(values: dict[str, str]) -> ParsedRow:
     get = values.get
     attributes = parse_attributes(get("attributes", ""), "attributes")
     for column, value in values.items():
-        if column and column not in COLUMNS and value.strip():
+        if column not in _KNOWN and column and value.strip():
             attributes.setdefault(column, value.strip())
     row = ParsedRow(
         email=values["email"],
