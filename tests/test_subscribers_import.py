@@ -181,7 +181,8 @@ def test_dry_run_changes_nothing(cli_run, tmp_path: Path) -> None:
     assert r.stdout.splitlines()[1:] == [
         "Extra columns stored as attributes: address, phone number",
         "Would import: 2 new, 1 updated, 0 unchanged, 0 rejected, 0 skipped.",
-        "Warning: 1 role address (postmaster@, info@ …) reach a team or a machine, not a person.",
+        "Warning: 1 role address (postmaster@, info@ …); these reach a team or a machine, "
+        "not a person who opted in.",
         "Dry run: nothing was changed.",
     ]
     assert cli_run("subscribers", "export").output == before

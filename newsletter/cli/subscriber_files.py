@@ -42,8 +42,8 @@ def format_report(r: ImportReport) -> list[str]:
         lines.append(f"Suppressions from the file: {r.suppressions_added}.")
     if r.role_addresses:
         lines.append(
-            f"Warning: {_plural(r.role_addresses, 'role address')} (postmaster@, info@ …) "
-            "reach a team or a machine, not a person."
+            f"Warning: {_plural(r.role_addresses, 'role address')} (postmaster@, info@ …); "
+            "these reach a team or a machine, not a person who opted in."
         )
     if r.dry_run:
         lines.append("Dry run: nothing was changed.")
