@@ -16,7 +16,7 @@ from newsletter.subscribers.importing import ImportReport, import_file
 
 
 def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 _ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
@@ -32,14 +32,14 @@ def format_report(r: ImportReport) -> list[str]:
         lines.append(f"Extra columns stored as attributes: {', '.join(r.extra_columns)}")
     lines.append(
         f"{'Imported' if r.applied and not r.dry_run else 'Would import'}: "
-        f"{r.new} new, {r.updated} updated, {r.unchanged} unchanged, "
-        f"{len(r.rejected)} rejected, {sum(r.skipped.values())} skipped."
+        f"{r.new:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged, "
+        f"{len(r.rejected):,} rejected, {sum(r.skipped.values()):,} skipped."
     )
     if r.skipped:
-        why = ", ".join(f"{n} {reason}" for reason, n in sorted(r.skipped.items()))
+        why = ", ".join(f"{n:,} {reason}" for reason, n in sorted(r.skipped.items()))
         lines.append(f"Skipped because an import never resubscribes them: {why}.")
     if r.suppressions_added:
-        lines.append(f"Suppressions from the file: {r.suppressions_added}.")
+        lines.append(f"Suppressions from the file: {r.suppressions_added:,}.")
     if r.role_addresses:
         lines.append(
             f"Warning: {_plural(r.role_addresses, 'role address')} (postmaster@, info@ …); "

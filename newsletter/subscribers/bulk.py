@@ -42,6 +42,11 @@ class Bulk:
     def json(value: Any) -> str:
         return json.dumps(value)
 
+    @staticmethod
+    def from_json(value: str | dict[str, Any]) -> dict[str, Any]:
+        """A JSON column as read by the driver: text on SQLite, already a dict on PostgreSQL."""
+        return json.loads(value) if isinstance(value, str) else dict(value)
+
     def placeholders(self, n: int) -> str:
         return ", ".join([self.ph] * n)
 

@@ -8,7 +8,6 @@ same file and a restored backup cannot mail someone who bounced.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.models import MailingList, Subscriber, Subscription, Suppression
+from newsletter.subscribers.bulk import Bulk
 from newsletter.subscribers.importers.own import COLUMNS
 from newsletter.subscribers.lists import get_list
 from newsletter.tabular import cell, write_json
@@ -119,7 +119,7 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
                 row[i] = _iso(row[i])
         attributes = row[9]
         if attributes and attributes != "{}":
-            row[9] = cell(json.loads(attributes))
+            row[9] = cell(Bulk.from_json(attributes))
         yield row
 
 

@@ -117,7 +117,7 @@ class Applier:
             )
         )
         people = {
-            key: _Person(pid, name, language, json.loads(attributes))
+            key: _Person(pid, name, language, bulk.from_json(attributes))
             for pid, key, name, language, attributes in bulk.select_in(
                 "SELECT id, key, name, language, attributes FROM subscriber WHERE key IN ({})",
                 {it.key for it in items},
