@@ -16,7 +16,7 @@ from newsletter.cli import App, cli, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.models import Status
-from newsletter.subscribers import people
+from newsletter.subscribers import listing, people
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.errors import SubscriberError
 
@@ -105,7 +105,7 @@ def add_cmd(
             )
 
 
-def _list_row(sub: Any, infos: list[people.SubscriptionInfo], reason: str | None) -> dict:
+def _list_row(sub: Any, infos: list[listing.SubscriptionInfo], reason: str | None) -> dict:
     return {
         "id": sub.id,
         "email": sub.email,
@@ -137,7 +137,7 @@ def list_cmd(
     with session(app) as s:
         rows = (
             _list_row(*x)
-            for x in people.iter_subscribers(s, list_slug=list_slug, status=status, search=search)
+            for x in listing.iter_subscribers(s, list_slug=list_slug, status=status, search=search)
         )
         write_rows(rows, LIST_COLUMNS, fmt, title="Subscribers", empty="No subscribers found.")
 
@@ -157,7 +157,7 @@ def show_cmd(app: App, who: str) -> None:
 
     with session(app) as s:
         sub = people.get_subscriber(s, who)
-        infos = people.subscriptions_of(s, [sub.id])[sub.id]  # type: ignore[list-item,index]
+        infos = listing.subscriptions_of(s, [sub.id])[sub.id]  # type: ignore[list-item,index]
         blocked = suppression_for(s, sub.email)
     click.echo(f"{sub.email} (id {sub.id})")
     click.echo(f"  name: {sub.name or '-'}")

@@ -42,7 +42,7 @@ _EXPORTS = {
     "add_subscriber": "people",
     "edit_subscriber": "people",
     "get_subscriber": "people",
-    "iter_subscribers": "people",
+    "iter_subscribers": "listing",
     "recipients": "people",
     "remove_subscriber": "people",
     "unsubscribe": "people",
@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         UnknownList,
         UnknownSubscriber,
     )
+    from newsletter.subscribers.listing import iter_subscribers
     from newsletter.subscribers.lists import (
         create_list,
         delete_list,
@@ -110,7 +111,6 @@ if TYPE_CHECKING:
         add_subscriber,
         edit_subscriber,
         get_subscriber,
-        iter_subscribers,
         recipients,
         remove_subscriber,
         unsubscribe,
