@@ -144,14 +144,17 @@ class Applier:
         status_changes: list[tuple] = []
         suppressions: list[tuple] = []
         events: list[tuple[Item, list]] = []
+        list_ids: dict[str | None, int | None] = {None: None}
+        outcomes: Counter[str] = Counter()
         for it in items:
-            try:
-                list_id = self._list_id(it)
-            except KeyError:
-                self.problems.append(
-                    Problem(f"list: unknown list {it.list_slug!r}", file=self.file, line=it.line)
-                )
-                continue
+            list_id = list_ids.get(it.list_slug, -1)
+            if list_id == -1:
+                try:
+                    list_id = list_ids[it.list_slug] = self._list_id(it)
+                except KeyError:
+                    message = f"list: unknown list {it.list_slug!r}"
+                    self.problems.append(Problem(message, file=self.file, line=it.line))
+                    continue
             reason = suppressed.get(it.hash)
             if reason is not None and it.hash not in self.suppressed_here:
                 counts.skipped[f"suppressed ({reason})"] += 1
@@ -191,9 +194,12 @@ class Applier:
                     outcome = "updated"
             if changed and not person.new:
                 events.append((it, self._event("update", it, None, ", ".join(changed))))
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            outcomes[outcome] += 1
             if it.role:
                 counts.role_addresses += 1
+        counts.new += outcomes["new"]
+        counts.updated += outcomes["updated"]
+        counts.unchanged += outcomes["unchanged"]
         self._write(people, subscriptions, status_changes, suppressions, events)
 
     def _subscription(self, it: Item, list_id: int) -> list:

@@ -157,8 +157,8 @@ class CsvFile:
             for cells in reader:
                 line = previous_end + 1 + offset
                 previous_end = reader.line_num
-                if not cells or not any(c.strip() for c in cells):
-                    continue
+                if not "".join(cells).strip():
+                    continue  # a blank line, or only empty cells
                 if len(cells) != width:
                     yield Problem(
                         f"has {len(cells)} fields, the header has {width}"
