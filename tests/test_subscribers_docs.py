@@ -1,4 +1,4 @@
-"""docs/subscribers.md shows real output: every ``$ newsletter …`` line is run here.
+"""docs/subscribers.md and the README show real output: every ``$ newsletter …`` line is run here.
 
 The commands run in order, in an empty directory holding ``subscribers/sample.csv``
 and any file shown in a ```` ```csv FILENAME ```` block, and their output must
@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "subscribers.md"
+DOCS = {ROOT / "docs" / "subscribers.md": 15, ROOT / "README.md": 7}  # document: commands
 BLOCK = re.compile(r"```(console|csv) ?(\S*)\n(.*?)```", re.S)
 TIMES = re.compile(r"\d{4}-\d\d-\d\d([ T]\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00| UTC)?)?")
 
@@ -65,18 +65,19 @@ def _replay(text: str) -> tuple[str, list[tuple[str, str, str]]]:
     return "".join(pieces), checks
 
 
-def test_docs_show_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("doc", list(DOCS), ids=lambda p: p.name)
+def test_docs_show_real_output(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "120")  # rich tables as wide as the document allows
     for var in ("NEWSLETTER_CONFIG", "NEWSLETTER_DATABASE_URL", "NEWSLETTER_SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
     (tmp_path / "subscribers").mkdir()
     shutil.copy(ROOT / "subscribers" / "sample.csv", tmp_path / "subscribers" / "sample.csv")
-    text = DOC.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     updated, checks = _replay(text)
     if os.environ.get("UPDATE_DOCS"):
-        DOC.write_text(updated, encoding="utf-8")
+        doc.write_text(updated, encoding="utf-8")
         return
-    assert len(checks) >= 15
+    assert len(checks) >= DOCS[doc]
     for command, shown, got in checks:
         assert _normalise(got) == _normalise(shown), command
