@@ -124,3 +124,46 @@ def test_the_fast_csv_path_matches_the_typed_rows(news: Database) -> None:
         write_csv(export_rows(s), EXPORT_COLUMNS, typed)
     assert fast.getvalue() == typed.getvalue()
     assert '"{""a"":""ü"",""b"":1,""n"":null}"' in fast.getvalue()
+
+
+def test_json_export_round_trips_through_import(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    cli_run("lists", "create", "events")
+    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    _populate(db)
+    db.dispose()
+    first_csv = cli_run("subscribers", "export").output
+    (tmp_path / "backup.json").write_text(
+        cli_run("subscribers", "export", "--format", "json").output, encoding="utf-8"
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    url = f"sqlite:///{other / 'restored.sqlite'}"
+    for slug in ("news", "events"):
+        cli_run("--database", url, "lists", "create", slug)
+    r = cli_run(
+        "--database", url, "subscribers", "import", "backup.json", "--consent-note", "restored"
+    )
+    assert r.exit_code == 0, r.output
+    assert "backup.json: newsletter export (UTF-8, JSON), 8 rows" in r.output
+    assert cli_run("--database", url, "subscribers", "export").output == first_csv
+
+
+def test_json_from_other_tools_and_broken_json(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    people = [
+        {"email": "wang.wei@example.net", "name": "王伟", "language": "zh"},
+        {"email": "not-an-address", "name": "Nobody", "language": "en"},
+    ]
+    (tmp_path / "pretty.json").write_text(json.dumps(people, indent=2, ensure_ascii=False))
+    r = cli_run("subscribers", "import", "pretty.json", "--list", "news")
+    assert r.exit_code == 2
+    assert "pretty.json:7: invalid address 'not-an-address'" in r.output
+    r = cli_run("subscribers", "import", "pretty.json", "--list", "news", "--skip-invalid")
+    assert r.exit_code == 0 and "1 new" in r.output
+    (tmp_path / "broken.json").write_text(
+        '[\n{"email": "a@example.org", "name": "A"},\n{"email": "b@example.org", "name": \n]\n'
+    )
+    r = cli_run("subscribers", "import", "broken.json", "--list", "news")
+    assert r.exit_code == 2
+    assert "broken.json:3: invalid JSON on this line" in r.output

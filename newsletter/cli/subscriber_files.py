@@ -19,15 +19,19 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n:,} {word}s"
 
 
-_ENCODINGS = {"utf-8-sig": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
+_ENCODINGS = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 def format_report(r: ImportReport) -> list[str]:
     """The summary lines an import prints (stdout), after any problems (stderr)."""
     encoding = _ENCODINGS.get(r.encoding, r.encoding)
-    delimiter = _DELIMITERS.get(r.delimiter, repr(r.delimiter))
-    lines = [f"{r.file}: {r.format} ({encoding}, {delimiter}-separated), {_plural(r.rows, 'row')}"]
+    layout = (
+        "JSON"
+        if r.delimiter == "json"
+        else f"{_DELIMITERS.get(r.delimiter, repr(r.delimiter))}-separated"
+    )
+    lines = [f"{r.file}: {r.format} ({encoding}, {layout}), {_plural(r.rows, 'row')}"]
     if r.extra_columns:
         lines.append(f"Extra columns stored as attributes: {', '.join(r.extra_columns)}")
     lines.append(

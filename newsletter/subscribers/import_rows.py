@@ -33,6 +33,7 @@ from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.fields import check_language
 from newsletter.subscribers.importers import RowProblem, detect_format
 from newsletter.subscribers.importers.csvfile import CsvFile
+from newsletter.subscribers.importers.jsonfile import JsonFile, open_table
 
 # Above this size the reading half gets its own process.
 WORKER_THRESHOLD_BYTES = 4 << 20
@@ -136,9 +137,9 @@ class SeenKeys:
         self._count = sum(1 for h in his if h)
 
 
-def read_batches(options: ReadOptions, src: CsvFile | None = None) -> Iterator[Batch]:
+def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) -> Iterator[Batch]:
     """Parse and validate the file; yields batches of valid items and problems."""
-    src = src or CsvFile(options.path)
+    src = src or open_table(options.path)
     fmt = detect_format(src.columns)
     assert fmt is not None, "checked by import_file before reading"
     seen = SeenKeys()
@@ -218,7 +219,7 @@ def _child_main() -> None:
     out.flush()
 
 
-def batches(options: ReadOptions, src: CsvFile, *, parallel: bool) -> Iterator[Batch]:
+def batches(options: ReadOptions, src: CsvFile | JsonFile, *, parallel: bool) -> Iterator[Batch]:
     """``read_batches`` in this process, or in a child process when ``parallel``.
 
     The child is a plain ``python -m`` process rather than multiprocessing's

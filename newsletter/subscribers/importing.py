@@ -32,7 +32,7 @@ from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.import_apply import Applier
 from newsletter.subscribers.import_rows import WORKER_THRESHOLD_BYTES, ReadOptions, batches
 from newsletter.subscribers.importers import detect_format
-from newsletter.subscribers.importers.csvfile import CsvFile
+from newsletter.subscribers.importers.jsonfile import open_table
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import require_consent_note
 
@@ -88,7 +88,7 @@ def import_file(
         raise SubscriberError("--status must be unconfirmed or confirmed", field="status")
     require_consent_note(status, consent_note)
     target = get_list(session, list_slug) if list_slug else None
-    src = CsvFile(path)
+    src = open_table(path)
     try:
         fmt = detect_format(src.columns)
         if fmt is None:
