@@ -111,3 +111,31 @@ def test_get_list_error_type(news: Database) -> None:
     with news.session() as s, pytest.raises(UnknownList) as caught:
         get_list(s, "nope")
     assert str(caught.value) == "list: unknown list 'nope'; existing lists: news"
+
+
+def test_delete_never_silently_loses_an_unsubscription(cli_run, tmp_path) -> None:
+    cli_run("lists", "create", "news")
+    (tmp_path / "people.csv").write_text("email\na@example.org\nb@example.org\n")
+    cli_run("subscribers", "import", "people.csv", "--list", "news")
+    cli_run("subscribers", "unsubscribe", "a@example.org", "--list", "news")
+    r = cli_run("lists", "delete", "news", "--yes")
+    assert r.exit_code == 2
+    assert "1 people unsubscribed from news; deleting the list would forget that" in r.output
+    r = cli_run("lists", "delete", "news", "--yes", "--suppress-unsubscribed")
+    assert (r.exit_code, r.output) == (0, "Deleted list news (2 subscription(s) removed).\n")
+    # the same file into a new list of the same name: a@ stays out, b@ comes back
+    cli_run("lists", "create", "news")
+    r = cli_run("subscribers", "import", "people.csv", "--list", "news")
+    assert "1 skipped" in r.output and "1 suppressed (unsubscribed)" in r.output
+    r = cli_run("subscribers", "list", "--list", "news", "--format", "csv")
+    assert "b@example.org" in r.output and "a@example.org" not in r.output
+
+
+def test_delete_can_forget_unsubscriptions_when_told(cli_run) -> None:
+    cli_run("lists", "create", "news")
+    cli_run("subscribers", "add", "a@example.org", "--list", "news")
+    cli_run("subscribers", "unsubscribe", "a@example.org", "--list", "news")
+    r = cli_run("lists", "delete", "news", "--yes", "--forget-unsubscribed")
+    assert r.exit_code == 0
+    r = cli_run("suppressions", "list", "--format", "csv")
+    assert "a@example.org" not in r.output

@@ -139,17 +139,31 @@ def rename_cmd(
 @lists_group.command("delete")
 @click.argument("slug")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--suppress-unsubscribed",
+    "unsubscribed",
+    flag_value="suppress",
+    help="Put people who unsubscribed from this list on the suppression list.",
+)
+@click.option(
+    "--forget-unsubscribed",
+    "unsubscribed",
+    flag_value="forget",
+    help="Delete even though people unsubscribed from it (their choice is lost).",
+)
 @pass_app
 @handle_errors
-def delete_cmd(app: App, slug: str, yes: bool) -> None:
+def delete_cmd(app: App, slug: str, yes: bool, unsubscribed: str | None) -> None:
     """Delete a list and its subscriptions.
 
     Subscribers, the consent log and all suppressions are kept, so nobody who
-    unsubscribed or bounced can be mailed through another list.
+    unsubscribed or bounced can be mailed through another list. A list that
+    people unsubscribed from is only deleted with --suppress-unsubscribed or
+    --forget-unsubscribed, so that their choice is not silently lost.
 
     \b
     Example:
-      newsletter lists delete old-news --yes
+      newsletter lists delete old-news --suppress-unsubscribed --yes
     """
     with session(app) as s:
         summary = lists_lib.list_summaries(s, slug)[0]
@@ -157,5 +171,5 @@ def delete_cmd(app: App, slug: str, yes: bool) -> None:
             click.confirm(
                 f"Delete {slug} and its {summary.total} subscription(s)?", abort=True, err=True
             )
-        removed = lists_lib.delete_list(s, slug)
+        removed = lists_lib.delete_list(s, slug, unsubscribed=unsubscribed or "refuse")
     click.echo(f"Deleted list {slug} ({removed} subscription(s) removed).")

@@ -115,13 +115,48 @@ def rename_list(
     return ml
 
 
-def delete_list(session: Session, slug: str) -> int:
+def delete_list(
+    session: Session, slug: str, *, unsubscribed: str = "refuse", source: str = "cli"
+) -> int:
     """Delete a list and its subscriptions; returns how many subscriptions went.
 
     Subscribers themselves and all suppressions stay, so nobody who
-    unsubscribed or bounced can be mailed through another list.
+    unsubscribed or bounced can be mailed through another list. An
+    unsubscription from *this* list, though, lives only in its subscription
+    row: deleting it would let a later import into a new list of the same
+    name subscribe that person again. So unless the caller says what to do
+    with them (``unsubscribed="suppress"``: put them on the suppression list;
+    ``"forget"``: drop them knowingly) a list with unsubscribed members is
+    not deleted.
     """
+    from newsletter.models import Reason, Subscriber
+    from newsletter.subscribers.suppressions import suppress
+
+    if unsubscribed not in ("refuse", "suppress", "forget"):
+        raise ValueError(unsubscribed)
     ml = get_list(session, slug)
+    gone = session.exec(
+        select(Subscriber.email)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)  # type: ignore[arg-type]
+        .where(Subscription.list_id == ml.id, Subscription.status == Status.UNSUBSCRIBED.value)
+    ).all()
+    if gone and unsubscribed == "refuse":
+        raise SubscriberError(
+            f"{len(gone)} people unsubscribed from {slug}; deleting the list would forget that, "
+            "and a later import into a list of the same name could subscribe them again. "
+            "Use --suppress-unsubscribed to block them from every list, or "
+            "--forget-unsubscribed to delete anyway",
+            field="list",
+        )
+    if unsubscribed == "suppress":
+        for email in gone:
+            suppress(
+                session,
+                email,
+                Reason.UNSUBSCRIBED,
+                detail=f"unsubscribed from {slug}, a list since deleted",
+                source=source,
+            )
     removed = session.execute(
         sa.select(sa.func.count()).where(Subscription.list_id == ml.id)
     ).scalar_one()
