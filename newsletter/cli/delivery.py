@@ -210,7 +210,8 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
             for d in store.iter_log(s, campaign_id, list(statuses) or None):
                 yield {
                     "id": d.id,
-                    "address": d.address,
+                    # Tables are read by people: say why an address is missing.
+                    "address": d.address or ("(forgotten)" if fmt == "table" else None),
                     "status": d.status,
                     "attempts": d.attempts,
                     "code": d.smtp_code,
