@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from newsletter.errors import BadInput, IssueError, Problem
 from newsletter.fsutil import write_atomic
 from newsletter.issuefile import load_issue_with_warnings
 from newsletter.model import Issue
-from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
+from newsletter.render import GMAIL_CLIP_BYTES, Rendered, for_web, render_issue
 from newsletter.render.i18n import get_locale
 
 
@@ -63,9 +63,15 @@ def render_files(
     out_dir: Path,
     settings: Settings,
     fmt: str = "both",
-    progress: Callable[[Path], None] | None = None,
+    *,
+    keep_placeholders: bool = False,
 ) -> list[Path]:
-    """Render every file into ``out_dir``; raise before writing anything if one is invalid."""
+    """Render every file into ``out_dir``; raise before writing anything if one is invalid.
+
+    The files are for reading and for the web archive, where no recipient is
+    known, so the per-recipient placeholders become their public values
+    unless ``keep_placeholders`` (for feeding another mailer).
+    """
     problems: list[Problem] = []
     issues: list[tuple[Path, Issue]] = []
     stems: dict[str, Path] = {}
@@ -83,19 +89,15 @@ def render_files(
     outputs: list[tuple[Path, str]] = []
     for p, issue in issues:
         r = render_issue(issue, settings)
+        if not keep_placeholders:
+            r = for_web(r, settings)
         if fmt in ("html", "both"):
             outputs.append((out_dir / f"{p.stem}.html", r.html))
         if fmt in ("text", "both"):
             outputs.append((out_dir / f"{p.stem}.txt", r.text))
-        if progress:
-            progress(p)
     for target, content in outputs:
         write_atomic(target, content)
     return [t for t, _ in outputs]
-
-
-def next_month(d: dt.date) -> dt.date:
-    return dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
 
 
 def scaffold_issue(month: str, issues_dir: Path, settings: Settings) -> Path:

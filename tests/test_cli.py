@@ -78,6 +78,14 @@ def test_render_writes_html_and_text(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["2021-07.html", "2021-07.txt"]
+    html = (out / "2021-07.html").read_text(encoding="utf-8")
+    assert "%%" not in html and 'href="https://newsletter.example.org/unsubscribe"' in html
+    raw = CliRunner().invoke(
+        cli,
+        ["render", str(ROOT / "issues" / "2021-07.yaml"), "-o", str(out), "--keep-placeholders"],
+    )
+    assert raw.exit_code == 0
+    assert "%%UNSUBSCRIBE_URL%%" in (out / "2021-07.txt").read_text(encoding="utf-8")
     only_text = CliRunner().invoke(
         cli, ["render", str(ROOT / "issues" / "2021-06.yaml"), "-o", str(out), "--format", "text"]
     )

@@ -87,12 +87,21 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
     show_default=True,
     help="Which parts to write.",
 )
+@click.option(
+    "--keep-placeholders",
+    is_flag=True,
+    help="Leave %%UNSUBSCRIBE_URL%% and %%RECIPIENT_NAME%% in place (for another mailer).",
+)
 @pass_app
 @handle_errors
-def render_cmd(app: App, files: tuple[Path, ...], out_dir: Path, fmt: str) -> None:
+def render_cmd(
+    app: App, files: tuple[Path, ...], out_dir: Path, fmt: str, keep_placeholders: bool
+) -> None:
     """Render issue files to HTML and plain text.
 
-    Every file is validated first; if any is invalid nothing is written.
+    Every file is validated first; if any is invalid nothing is written. The
+    output is what the web archive shows: the unsubscribe link points to the
+    general unsubscribe page, since no recipient is known.
 
     \b
     Examples:
@@ -100,7 +109,9 @@ def render_cmd(app: App, files: tuple[Path, ...], out_dir: Path, fmt: str) -> No
       newsletter render issues/*.yaml -o out/ --format html
     """
     try:
-        written = render_files(list(files), out_dir, app.settings, fmt)
+        written = render_files(
+            list(files), out_dir, app.settings, fmt, keep_placeholders=keep_placeholders
+        )
     except IssueError as exc:
         for p in exc.problems:
             click.echo(str(p), err=True)

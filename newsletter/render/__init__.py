@@ -7,7 +7,7 @@ No per-recipient work happens here; the output carries the placeholders of
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -89,6 +89,23 @@ def render_issue(issue: Issue, settings: Settings) -> Rendered:
         view_url=url,
         timings=timings,
     )
+
+
+def for_web(rendered: Rendered, settings: Settings) -> Rendered:
+    """The issue as the public archive shows it: no recipient, so no personal parts.
+
+    The unsubscribe link points to the site's general unsubscribe page and a
+    personal greeting loses its name.
+    """
+    url = f"{settings.delivery.base_url.rstrip('/')}/unsubscribe"
+    values = {UNSUBSCRIBE_URL: url, RECIPIENT_NAME: ""}
+
+    def fill(s: str) -> str:
+        for placeholder, value in values.items():
+            s = s.replace(placeholder, value)
+        return s
+
+    return replace(rendered, html=fill(rendered.html), text=fill(rendered.text))
 
 
 def _when(loc, ev: Event) -> str:  # type: ignore[no-untyped-def]
