@@ -46,11 +46,27 @@ def _stmt(**values: Any) -> sa.Update:
 
 
 _P = sa.bindparam
-_CLAIM = _stmt(
-    status=DeliveryStatus.SENDING.value,
-    attempts=_D.c.attempts + 1,
-    claimed_at=_P("b_now"),
-    message_id=_P("b_mid"),
+# A claim is a compare-and-swap: it takes the delivery only in the state it
+# was fetched in, and only while this run still holds the campaign. A cancel,
+# a pause or a second sender in between makes it take nothing, so the
+# message is not sent (and never sent twice).
+_CLAIM = (
+    sa.update(_D)
+    .where(_BY_ID, _D.c.status == _P("b_from"))
+    .where(
+        sa.exists().where(
+            _C.c.id == _D.c.campaign_id,
+            _C.c.status == CampaignStatus.SENDING.value,
+            _C.c.runner_pid == _P("b_pid"),
+            _C.c.runner_host == _P("b_host"),
+        )
+    )
+    .values(
+        status=DeliveryStatus.SENDING.value,
+        attempts=_D.c.attempts + 1,
+        claimed_at=_P("b_now"),
+        message_id=_P("b_mid"),
+    )
 )
 _FINAL = _stmt(
     status=_P("b_status"),
@@ -114,6 +130,10 @@ class _Prepared:
         if rows:
             conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
 
+    def changed(self, conn: sa.Connection, row: dict[str, Any]) -> bool:
+        """Run for one row; whether it changed one (drivers' executemany counts are vague)."""
+        return conn.exec_driver_sql(self.sql, self.params(row)).rowcount == 1
+
 
 @dataclass
 class Job:
@@ -132,10 +152,14 @@ class Job:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What one transaction changed, for the in-memory counters."""
+    """What one transaction changed, for the in-memory counters.
+
+    ``claimed`` are the claims that took: only those may be sent.
+    """
 
     moves: list[tuple[str, str]]
     error: str | None
+    claimed: list[Job]
 
 
 def take(
@@ -158,6 +182,13 @@ def take(
             raise store.CampaignError(f"campaign {campaign_id} is being sent by {where}")
         if not resume:
             raise store.CampaignError(f"campaign {campaign_id} was interrupted; {resume_hint}")
+    elif status == CampaignStatus.PAUSED and store.runner_alive(campaign):
+        # paused, but the sender is still finishing its messages in flight:
+        # a second sender now would race it for the same deliveries
+        raise store.CampaignError(
+            f"campaign {campaign_id} is pausing: process {campaign.runner_pid} on "
+            f"{campaign.runner_host} is finishing its messages in flight; try again shortly"
+        )
     elif status == CampaignStatus.DRAFT and resume:
         raise store.CampaignError(
             f"campaign {campaign_id} was never started; start it with: "
@@ -241,6 +272,9 @@ class Ledger:
         self._requeue = _Prepared(_REQUEUE, dialect)
         self._unknown = _Prepared(_UNKNOWN, dialect)
         self._conn: sa.Connection | None = None
+        # what ``take`` wrote into the campaign: claims check it is still ours
+        self.pid = campaign.runner_pid
+        self.host = campaign.runner_host
 
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
@@ -372,17 +406,29 @@ class Ledger:
                             actor="sender",
                         )
                 session.flush()
-            self._claim.run(
-                conn, [{"b_id": j.id, "b_mid": j.message_id, "b_now": now} for j in claims]
-            )
+            claimed = [
+                job
+                for job in claims
+                if self._claim.changed(
+                    conn,
+                    {
+                        "b_id": job.id,
+                        "b_from": job.status,
+                        "b_mid": job.message_id,
+                        "b_now": now,
+                        "b_pid": self.pid,
+                        "b_host": self.host,
+                    },
+                )
+            ]
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
-        for job in claims:
+        for job in claimed:
             job.attempts += 1
             moves.append((job.status, DeliveryStatus.SENDING))
-        return Recorded(moves, error)
+        return Recorded(moves, error, claimed)
 
     def iter_open(self) -> Iterator[Job]:
         """Every delivery still to be attempted, by id, read-only (for dry runs)."""
@@ -421,9 +467,13 @@ class Ledger:
             ).scalar()
         return when.timestamp() if when is not None else None
 
-    def campaign_status(self) -> str | None:
+    def still_ours(self) -> bool:
+        """Whether the campaign is still sending, by this run (not paused, cancelled, taken)."""
         with self.db.engine.connect() as conn:
-            return conn.execute(sa.select(_C.c.status).where(_C.c.id == self.cid)).scalar()
+            row = conn.execute(
+                sa.select(_C.c.status, _C.c.runner_pid, _C.c.runner_host).where(_C.c.id == self.cid)
+            ).first()
+        return row is not None and tuple(row) == (CampaignStatus.SENDING, self.pid, self.host)
 
     def recent_starts(self) -> list[float]:
         """Send times of the last hour (any campaign), to seed the rate limiter."""

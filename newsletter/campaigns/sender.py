@@ -25,7 +25,7 @@ from typing import Any
 
 from newsletter.campaigns import ledger, store
 from newsletter.campaigns.ledger import Job, Ledger
-from newsletter.campaigns.models import Campaign, CampaignStatus
+from newsletter.campaigns.models import Campaign
 from newsletter.compose import MailingListInfo, MessageTemplate, Recipient, sender_domain
 from newsletter.config import Settings
 from newsletter.db import Database
@@ -283,12 +283,17 @@ class _Runner:
                     self.compose(job)
                 claims.append(job)
             if finished or claims:
-                self._apply(self.ledger.step(finished, claims))
+                recorded = self.ledger.step(finished, claims)
+                self._apply(recorded)
                 finished = []
-                for job in claims:
+                for job in recorded.claimed:
                     self.in_flight.add(job.id)
                     self.jobs.put(job)
-                self.attempted += len(claims)
+                self.attempted += len(recorded.claimed)
+                if len(recorded.claimed) < len(claims):
+                    # cancelled, paused or taken over since we fetched: find out now
+                    self.last_status_check = 0.0
+                    self._check_external_stop()
             if self.error:
                 self.stop.set()
             if self.in_flight:
@@ -362,7 +367,7 @@ class _Runner:
         if now - self.last_status_check < 1.0:
             return
         self.last_status_check = now
-        if self.ledger.campaign_status() != CampaignStatus.SENDING:
+        if not self.ledger.still_ours():
             self.stop.set()
 
     def _report(

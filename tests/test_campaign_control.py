@@ -1,0 +1,87 @@
+"""Pause, cancel and resume while a sender is still running: nobody gets the issue twice."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from delivery_helpers import World
+
+from newsletter.campaigns import store
+from newsletter.campaigns.sender import run_campaign
+from newsletter.transports import Outcome
+from newsletter.transports.maildir import MaildirTransport
+
+
+class GatedMaildir(MaildirTransport):
+    """A real Maildir outbox whose first message waits at the gate, as a slow server would.
+
+    ``entered`` is set when the first message reaches the transport; the test
+    acts on the campaign meanwhile (another process, in real life) and then
+    opens ``gate``.
+    """
+
+    def __init__(self, outbox: Path):
+        super().__init__(outbox)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(10)
+        return super().send(sender, recipient, data)
+
+
+def _delivered(outbox: Path) -> list[Path]:
+    return sorted((outbox / "new").iterdir())
+
+
+def _start(world: World, cid: int, transport: MaildirTransport) -> threading.Thread:
+    thread = threading.Thread(
+        target=run_campaign, args=(world.db, world.settings, cid, transport), daemon=True
+    )
+    thread.start()
+    assert transport.entered.wait(10)  # type: ignore[attr-defined]
+    return thread
+
+
+def test_cancel_while_sending_sends_nothing_more(world: World) -> None:
+    world.add(20)
+    cid = world.campaign()
+    outbox = world.tmp / "outbox"
+    transport = GatedMaildir(outbox)
+    thread = _start(world, cid, transport)
+    with world.db.session() as s:
+        cancelled = store.cancel_campaign(s, cid)
+    transport.gate.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    # only the message already in flight went out; the log says so
+    assert len(_delivered(outbox)) == 1
+    assert world.counts(cid) == {"sent": 1, "cancelled": cancelled}
+    assert world.state(cid) == "cancelled"
+
+
+def test_resume_while_the_paused_sender_still_runs_is_refused(world: World) -> None:
+    world.add(20)
+    cid = world.campaign()
+    outbox = world.tmp / "outbox"
+    transport = GatedMaildir(outbox)
+    thread = _start(world, cid, transport)
+    with world.db.session() as s:
+        store.pause_campaign(s, cid)
+    with pytest.raises(store.CampaignError, match=f"campaign {cid} is pausing: process"):
+        run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
+    transport.gate.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    # the first sender stopped at once: its message in flight, nothing more
+    assert len(_delivered(outbox)) == 1
+    assert world.counts(cid) == {"sent": 1, "queued": 19}
+    assert world.state(cid) == "paused"
+    result = run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
+    assert result.state == "finished" and result.counts == {"sent": 20}
+    recipients = [p.read_bytes().split(b"\n")[1] for p in _delivered(outbox)]
+    assert len(recipients) == len(set(recipients)) == 20
