@@ -167,3 +167,21 @@ def test_json_from_other_tools_and_broken_json(cli_run, tmp_path: Path) -> None:
     r = cli_run("subscribers", "import", "broken.json", "--list", "news")
     assert r.exit_code == 2
     assert "broken.json:3: invalid JSON on this line" in r.output
+
+
+def test_json_on_one_line_and_json_that_is_not_utf8(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    people = [{"email": "anna@example.org", "name": "Anna"}, {"email": "bad", "name": "B"}]
+    (tmp_path / "compact.json").write_text(json.dumps(people))
+    r = cli_run("subscribers", "import", "compact.json", "--list", "news", "--dry-run")
+    assert r.exit_code == 2
+    assert "compact.json:1: invalid address 'bad'" in r.output
+    assert "Would import: 1 new, 0 updated, 0 unchanged, 1 rejected" in r.output
+    (tmp_path / "latin1.json").write_bytes(
+        b'[\n{"email": "anna@example.org"},\n{"email": "m\xfcller@example.org"}\n]\n'
+    )
+    r = cli_run("subscribers", "import", "latin1.json", "--list", "news")
+    assert r.exit_code == 2
+    assert r.output == (
+        "Error: latin1.json:3: invalid UTF-8 (byte 0xfc); JSON files must be UTF-8\n"
+    )

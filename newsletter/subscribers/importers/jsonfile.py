@@ -2,14 +2,16 @@
 
 ``subscribers export --format json`` writes one object per line inside the
 array, so its files stream back in constant memory, line by line, with the
-real line number of each row. Other JSON arrays (pretty-printed by some tool)
-are parsed whole; each object's line is found from its offset. Cells become
-the same strings a CSV file would hold, so every format converter works on
-either kind of file unchanged.
+real line number of each row. Other JSON arrays (pretty-printed by some tool,
+or all on one line as ``json.dump`` writes them) are parsed whole; each
+object's line is found from its offset. Cells become the same strings a CSV
+file would hold, so every format converter works on either kind of file
+unchanged.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 from newsletter.errors import Problem
 from newsletter.subscribers.errors import ImportError_
 from newsletter.subscribers.importers.csvfile import CsvFile, Record
+
+BOM = codecs.BOM_UTF8
 
 
 def _fail(path: Path, message: str, line: int | None = None) -> ImportError_:
@@ -63,7 +67,9 @@ class JsonFile:
         self.path = Path(path)
         try:
             self.size = self.path.stat().st_size
-            self._file = self.path.open("r", encoding="utf-8-sig")
+            # Binary, decoded line by line: a byte that is not UTF-8 is then
+            # reported on its line instead of escaping as a UnicodeDecodeError.
+            self._file = self.path.open("rb")
         except OSError as exc:
             raise _fail(self.path, f"cannot read: {exc.strerror}") from exc
         self._consumed = 0
@@ -83,8 +89,9 @@ class JsonFile:
         self._file.seek(0)
         seen_any = False
         for number, raw in enumerate(self._file, 1):
-            self._consumed += len(raw.encode("utf-8"))
-            text = raw.strip().removesuffix(",")
+            self._consumed += len(raw)
+            text = self._decode(raw.removeprefix(BOM) if number == 1 else raw, number)
+            text = text.strip().removesuffix(",")
             if text in ("[", "]", "[]", ""):
                 continue
             try:
@@ -92,15 +99,28 @@ class JsonFile:
             except json.JSONDecodeError:
                 if seen_any:
                     raise _fail(self.path, "invalid JSON on this line", number) from None
-                # Not one object per line: some other tool's layout.
+                value = None
+            if not seen_any and not isinstance(value, dict):
+                # Not one object per line: some other tool's layout, or the
+                # whole array on one line.
                 yield from self._whole_file()
                 return
             seen_any = True
             yield number, value
 
+    def _decode(self, raw: bytes, line: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _fail(
+                self.path,
+                f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}); JSON files must be UTF-8",
+                line + raw.count(b"\n", 0, exc.start),
+            ) from None
+
     def _whole_file(self) -> Iterator[tuple[int, Any]]:
         self._file.seek(0)
-        text = self._file.read()
+        text = self._decode(self._file.read().removeprefix(BOM), 1)
         self._consumed = self.size
         try:
             data = json.loads(text)
