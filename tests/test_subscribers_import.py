@@ -13,8 +13,8 @@ from subscriber_helpers import FIXTURES
 
 from newsletter.db import Database
 from newsletter.models import ConsentEvent, Subscriber, Subscription, Suppression
-from newsletter.subscribers import add_subscriber, is_suppressed, suppress
-from newsletter.subscribers.errors import ImportError_
+from newsletter.subscribers import add_subscriber, is_suppressed, suppress, unsubscribe
+from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.importing import import_file
 
 
@@ -386,3 +386,19 @@ def test_utf16_with_bom(news: Database, tmp_path: Path) -> None:
         r = import_file(s, path, list_slug="news")
     assert (r.encoding, r.delimiter, r.new) == ("utf-16", "\t", 1)
     assert people(news)["li.na@example.org"][0] == "李娜"
+
+
+def test_a_blank_consent_note_is_no_consent_note(news: Database) -> None:
+    with news.session() as s:
+        r = import_file(s, FIXTURES / "own.csv", list_slug="news", consent_note="   ")
+    needs_note = 'status confirmed needs --consent-note "…" (where consent comes from)'
+    assert [(p.line, p.message) for p in r.rejected] == [(2, needs_note), (5, needs_note)]
+    assert not r.applied and count(news, Subscriber) == 0
+    with news.session() as s:
+        add_subscriber(s, "anna@example.org", ["news"])
+        unsubscribe(s, "anna@example.org", "news")
+    with (
+        pytest.raises(SubscriberError, match="--resubscribe needs --consent-note"),
+        news.session() as s,
+    ):
+        add_subscriber(s, "anna@example.org", ["news"], resubscribe=True, consent_note=" ")

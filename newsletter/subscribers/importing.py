@@ -34,7 +34,7 @@ from newsletter.subscribers.import_rows import WORKER_THRESHOLD_BYTES, ReadOptio
 from newsletter.subscribers.importers import detect_format
 from newsletter.subscribers.importers.jsonfile import open_table
 from newsletter.subscribers.lists import get_list
-from newsletter.subscribers.people import require_consent_note
+from newsletter.subscribers.people import consent_note_or_none, require_consent_note
 
 Progress = Callable[[int, int], None]
 
@@ -86,6 +86,7 @@ def import_file(
     status = Status(status)
     if status == Status.UNSUBSCRIBED:
         raise SubscriberError("--status must be unconfirmed or confirmed", field="status")
+    consent_note = consent_note_or_none(consent_note)
     require_consent_note(status, consent_note)
     target = get_list(session, list_slug) if list_slug else None
     src = open_table(path)

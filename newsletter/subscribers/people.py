@@ -27,9 +27,14 @@ from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.suppressions import suppress
 
 
+def consent_note_or_none(consent_note: str | None) -> str | None:
+    """The note without surrounding blanks; a blank note is no note at all."""
+    return (consent_note or "").strip() or None
+
+
 def require_consent_note(status: Status | str, consent_note: str | None) -> None:
     """Confirming someone without their click needs a recorded reason (GDPR Art. 7)."""
-    if Status(status) == Status.CONFIRMED and not (consent_note and consent_note.strip()):
+    if Status(status) == Status.CONFIRMED and not consent_note_or_none(consent_note):
         raise SubscriberError(
             'marking subscribers as confirmed needs --consent-note "…" saying where their '
             "consent comes from (it is kept in the consent log)",
@@ -76,6 +81,7 @@ def add_subscriber(
     status = Status(status)
     if status == Status.UNSUBSCRIBED:
         raise SubscriberError("use unsubscribe to unsubscribe someone", field="status")
+    consent_note = consent_note_or_none(consent_note)
     require_consent_note(status, consent_note)
     if resubscribe and not consent_note:
         raise SubscriberError('--resubscribe needs --consent-note "…"', field="consent-note")
