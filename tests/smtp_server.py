@@ -3,9 +3,12 @@
 Faults are scripted per recipient address, consumed one per attempt, so a
 test reads as "451 then accepted": ``server.fault("a@example.org", "451")``.
 
-RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user).
+RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user), ``421-close``
+(421, then the connection is closed, as Postfix does when it shuts down).
 DATA-time faults: ``554`` (rejected), ``drop`` (connection closed before the
 final reply), ``stall`` (no reply for ``stall_seconds``).
+Replies to RSET are scripted with ``server.fault_rset(reply, …)``; a ``421``
+one closes the connection after the reply.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ RCPT_FAULTS = {
     "421": "421 4.3.2 Service shutting down",
     "451": "451 4.7.1 Greylisted, try again later",
     "550": "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+    "421-close": "421 4.3.2 Server shutting down, closing connection",
 }
 DATA_FAULTS = {"554": "554 5.7.1 Message rejected as spam", "drop": None, "stall": None}
 
@@ -46,6 +50,7 @@ class RecordingHandler:
     stall_seconds: float = 2.0
     messages: list[Received] = field(default_factory=list)
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
+    rset_faults: deque[str] = field(default_factory=deque)
     connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,10 +62,22 @@ class RecordingHandler:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
+    async def handle_RSET(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if not self.rset_faults:
+            return "250 OK"
+        reply = self.rset_faults.popleft()
+        if reply.startswith("421"):
+            await _reply_and_close(server, reply)
+        return reply
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         queue = self.faults.get(address.lower())
         if queue and queue[0] in RCPT_FAULTS:
-            return RCPT_FAULTS[queue.popleft()].format(rcpt=address)
+            action = queue.popleft()
+            reply = RCPT_FAULTS[action].format(rcpt=address)
+            if action == "421-close":
+                await _reply_and_close(server, reply)
+            return reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -116,11 +133,24 @@ class RecordingServer:
     def fault(self, address: str, *actions: str) -> None:
         self.handler.faults[address.lower()].extend(actions)
 
+    def fault_rset(self, *replies: str) -> None:
+        self.handler.rset_faults.extend(replies)
+
     def received_by(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
         for m in self.messages:
             counts[m.rcpt.lower()] += 1
         return dict(counts)
+
+
+async def _reply_and_close(server, reply: str) -> None:  # type: ignore[no-untyped-def]
+    """Send ``reply`` and close at once, leaving pipelined commands unanswered.
+
+    aiosmtpd then pushes the returned reply again into the closed transport,
+    which drops it.
+    """
+    await server.push(reply)
+    server.transport.close()
 
 
 def _free_port() -> int:

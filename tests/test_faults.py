@@ -114,3 +114,40 @@ def test_unreachable_server_pauses_without_burning_attempts(world: World) -> Non
     assert world.counts(cid) == {"queued": 3}
     assert all(d.attempts == 0 for d in world.log(cid).values())
     assert world.state(cid) == "paused"
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_421_then_close_is_deferred_with_the_reply_verbatim(world: World, pipelining: bool) -> None:
+    ok, closing = world.add(2)
+    cid = world.campaign()
+    with RecordingServer(pipelining=pipelining) as srv:
+        srv.fault(closing, "421-close")
+        transport = SmtpTransport("127.0.0.1", srv.port, timeout=0.5)
+        result = run_campaign(world.db, world.settings, cid, transport)
+    assert result.counts == {"sent": 2}
+    assert srv.received_by() == {ok: 1, closing: 1}
+    row = world.log(cid)[closing]
+    assert row.attempts == 2
+    assert row.history.splitlines()[0].endswith(
+        "421 4.3.2 Server shutting down, closing connection"
+    )
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize(
+    "reply", ["421 4.4.2 Idle timeout, closing connection", "503 5.5.1 Error: bad sequence"]
+)
+def test_a_reused_connection_that_fails_rset_is_replaced_without_losing_an_attempt(
+    world: World, pipelining: bool, reply: str
+) -> None:
+    addresses = world.add(3)
+    cid = world.campaign()
+    with RecordingServer(pipelining=pipelining) as srv:
+        srv.fault_rset(reply)
+        transport = SmtpTransport("127.0.0.1", srv.port, timeout=0.5)
+        result = run_campaign(world.db, world.settings, cid, transport)
+    # nothing of the second message had reached the server: sending it again is safe
+    assert result.counts == {"sent": 3}
+    assert srv.received_by() == {a: 1 for a in addresses}
+    assert all(d.attempts == 1 and d.history is None for d in world.log(cid).values())
+    assert srv.handler.connections == 2

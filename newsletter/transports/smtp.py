@@ -6,10 +6,13 @@ and re-scans every message for dot-stuffing. With PIPELINING (RFC 2920) one
 message costs two round trips: ``RSET MAIL RCPT DATA`` in one write, then the
 body. ``compose`` never starts a line with ``.``, so the body goes out as is.
 
-Every reply is kept verbatim. A dropped connection or a timeout defers the
-message (the server may or may not have it) and the next message reconnects;
-failing to connect at all raises ``TransportUnavailable`` before anything is
-sent, so the run can stop instead of burning retries.
+Every reply is kept verbatim, a 421 sent just before the server hangs up
+included. A dropped connection or a timeout defers the message (the server
+may or may not have it) and the next message reconnects; a reused connection
+that fails before the body is sent (an idle timeout) is replaced at once,
+since the server cannot have the message. Failing to connect at all raises
+``TransportUnavailable`` before anything is sent, so the run can stop
+instead of burning retries.
 """
 
 from __future__ import annotations
@@ -80,6 +83,10 @@ class SmtpTransport:
 
     def open_channel(self) -> SmtpChannel:
         return SmtpChannel(self)
+
+
+class _Stale(Exception):
+    """A reused connection failed before the message's body was sent."""
 
 
 class SmtpChannel:
@@ -162,34 +169,64 @@ class SmtpChannel:
             self.close()
         if self.conn is None:
             self.conn = self._connect()
-        conn = self.conn
         try:
-            return self._transaction(conn, sender, recipient, data)
+            try:
+                return self._transaction(self.conn, sender, recipient, data)
+            except _Stale:
+                # An idle connection the server has given up on; nothing of
+                # this message reached it, so a fresh connection is safe.
+                self._drop()
+                self.conn = self._connect()
+                return self._transaction(self.conn, sender, recipient, data)
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             what = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
             return Outcome(DEFERRED, None, f"connection lost: {what}")
+
+    def _replies(self, conn: smtplib.SMTP, commands: list[str]) -> list[tuple[int, str]]:
+        """Send the commands (pipelined when offered) and read their replies.
+
+        Stops at the first error reply without pipelining; with pipelining, a
+        server that closes after an error reply (421 does) leaves the later
+        commands unanswered, and the replies read so far are returned.
+        """
+        replies: list[tuple[int, str]] = []
+        try:
+            if self.pipelining:
+                conn.sock.sendall("".join(commands).encode("utf-8"))
+                for _ in commands:
+                    replies.append(self._reply(conn))
+            else:
+                for cmd in commands:
+                    conn.sock.sendall(cmd.encode("utf-8"))
+                    replies.append(self._reply(conn))
+                    if replies[-1][0] >= 400:
+                        break
+        except (OSError, smtplib.SMTPException):
+            if not any(code >= 400 for code, _ in replies):
+                raise
+            self._drop()
+        return replies
 
     def _transaction(self, conn: smtplib.SMTP, sender: str, rcpt: str, data: bytes) -> Outcome:
         mail = f"MAIL FROM:<{sender}>"
         if self.size_limit or "size" in conn.esmtp_features:
             mail += f" SIZE={len(data)}"
         commands = [f"{mail}\r\n", f"RCPT TO:<{rcpt}>\r\n", "DATA\r\n"]
-        if self.sent_on_conn:
+        reused = self.sent_on_conn > 0
+        if reused:
             commands.insert(0, "RSET\r\n")
         self.sent_on_conn += 1
-        if self.pipelining:
-            conn.sock.sendall("".join(commands).encode("utf-8"))
-            replies = [self._reply(conn) for _ in commands]
-        else:
-            replies = []
-            for cmd in commands:
-                conn.sock.sendall(cmd.encode("utf-8"))
-                replies.append(self._reply(conn))
-                if replies[-1][0] >= 400:
-                    break
-        if self.sent_on_conn > 1:
-            replies.pop(0)  # RSET's reply says nothing about this message
+        try:
+            replies = self._replies(conn, commands)
+        except (OSError, smtplib.SMTPException) as exc:
+            if reused and not isinstance(exc, TimeoutError | socket.timeout):
+                raise _Stale(str(exc)) from exc
+            raise
+        if reused:
+            code, text = replies.pop(0)
+            if code >= 400:  # about the connection, not this message
+                raise _Stale(text)
         for code, text in replies[:2]:
             if code >= 400:
                 if code == 421 or (len(replies) > 2 and replies[2][0] == 354):
@@ -197,6 +234,8 @@ class SmtpChannel:
                 return classify(code, text)
         code, text = replies[2]
         if code != 354:
+            if code == 421:
+                self._drop()
             return classify(code, text)
         if data.startswith(b".") or b"\n." in data:
             data = data.replace(b"\n.", b"\n..")
