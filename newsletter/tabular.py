@@ -3,6 +3,12 @@
 Both writers emit one row at a time, so a million-row export needs no more
 memory than a ten-row listing. JSON output puts one object per line inside
 the array, which keeps it greppable and lets the importer read it line by line.
+
+CSV files get opened in spreadsheets, and a name like ``=HYPERLINK(…)`` typed
+into a signup form would run there as a formula. So CSV cells starting with
+``= + - @``, tab or carriage return get a leading ``'`` (OWASP's advice; the
+spreadsheet then shows the text). :func:`unescape_formula` undoes it exactly,
+so an export still imports back unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +36,28 @@ def cell(value: Any, *, short: bool = False) -> str:
     return str(value)
 
 
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def escape_formula(text: str) -> str:
+    """``text`` made safe for a spreadsheet cell: ``'`` before a formula start.
+
+    Text that already starts with quotes before a formula start gets one more,
+    so :func:`unescape_formula` can tell the two apart.
+    """
+    first = text[:1]
+    if first in _FORMULA_START or (first == "'" and text.lstrip("'")[:1] in _FORMULA_START):
+        return "'" + text
+    return text
+
+
+def unescape_formula(text: str) -> str:
+    """The text :func:`escape_formula` was given."""
+    if text[:1] == "'" and text.lstrip("'")[:1] in _FORMULA_START:
+        return text[1:]
+    return text
+
+
 def json_default(value: Any) -> Any:
     """``json.dumps(default=…)`` for our values: ISO 8601 times."""
     if isinstance(value, datetime):
@@ -38,12 +66,12 @@ def json_default(value: Any) -> Any:
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], out: TextIO) -> int:
-    """Write a header and the rows; returns the number of rows."""
+    """Write a header and the rows (formulas defused); returns the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     n = 0
     for row in rows:
-        writer.writerow([cell(row.get(c)) for c in columns])
+        writer.writerow([escape_formula(cell(row.get(c))) for c in columns])
         n += 1
     return n
 

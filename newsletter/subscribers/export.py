@@ -2,7 +2,9 @@
 
 The columns are exactly what ``import`` reads back (``importers/own.py``),
 including each person's suppression, so export → import → export gives the
-same file and a restored backup cannot mail someone who bounced.
+same file and a restored backup cannot mail someone who bounced. CSV cells
+that a spreadsheet would run as a formula are defused (``tabular.escape_formula``)
+and restored by the import.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from newsletter.models import MailingList, Subscriber, Subscription, Suppression
 from newsletter.subscribers.bulk import Bulk
 from newsletter.subscribers.importers.own import COLUMNS
 from newsletter.subscribers.lists import get_list
-from newsletter.tabular import cell, write_json
+from newsletter.tabular import cell, escape_formula, write_json
 
 EXPORT_COLUMNS = COLUMNS
 
@@ -114,6 +116,9 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
     times = (5, 6, 7, 8)
     for raw in result:
         row = ["" if v is None else v for v in raw]
+        # Email and name are the only free text: the other cells are times,
+        # JSON, or validated slugs, codes and states that cannot start a formula.
+        row[0], row[1] = escape_formula(row[0]), escape_formula(row[1])
         for i in times:
             if row[i]:
                 row[i] = _iso(row[i])

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,9 +31,10 @@ from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.fields import check_language
-from newsletter.subscribers.importers import RowProblem, detect_format
+from newsletter.subscribers.importers import RowProblem, detect_format, own
 from newsletter.subscribers.importers.csvfile import CsvFile
 from newsletter.subscribers.importers.jsonfile import JsonFile, open_table
+from newsletter.tabular import unescape_formula
 
 # Above this size the reading half gets its own process.
 WORKER_THRESHOLD_BYTES = 4 << 20
@@ -142,6 +143,9 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
     src = src or open_table(options.path)
     fmt = detect_format(src.columns)
     assert fmt is not None, "checked by import_file before reading"
+    convert = fmt.convert
+    if fmt.name == own.NAME and isinstance(src, CsvFile):
+        convert = _unescaping(convert)
     seen = SeenKeys()
     batch = Batch()
     secret, file = options.secret, str(src.path)
@@ -152,7 +156,7 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
                 batch.problems.append(record)
                 continue
             try:
-                item = _item(options, record.line, fmt.convert(record.values), secret)
+                item = _item(options, record.line, convert(record.values), secret)
             except (RowProblem, AddressError, SubscriberError) as exc:
                 batch.problems.append(Problem(str(exc), file=file, line=record.line))
                 continue
@@ -173,6 +177,19 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
                 batch = Batch()
         batch.bytes_read = src.size
         yield batch
+
+
+def _unescaping(convert: Callable[[dict[str, str]], Any]) -> Callable[[dict[str, str]], Any]:
+    """``convert`` on the cells as they were before our CSV export defused formulas."""
+
+    def unescaped(values: dict[str, str]) -> Any:
+        for value in values.values():
+            if value[:1] == "'":
+                values = {k: unescape_formula(v) for k, v in values.items()}
+                break
+        return convert(values)
+
+    return unescaped
 
 
 def _item(options: ReadOptions, line: int, row: Any, secret: bytes) -> Item:
