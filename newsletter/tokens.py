@@ -21,6 +21,7 @@ import re
 from newsletter.errors import BadInput
 
 _PART = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 _MAC_BYTES = 15  # 120 bits: forging is hopeless, and it base32-encodes without padding
 
 
@@ -54,8 +55,16 @@ def sign(key: bytes, purpose: str, *parts: str | int) -> str:
 
 def verify(key: bytes, purpose: str, token: str) -> list[str]:
     """Return the parts of a valid token, or raise ``TokenError``."""
-    payload, _, mac = token.strip().lower().rpartition("-")
-    if not payload or not hmac.compare_digest(mac, _mac(key, purpose, payload)):
+    # The shape first: compare_digest refuses non-ASCII text with a TypeError,
+    # and lower() would fold look-alikes such as the Kelvin sign into ASCII.
+    token = token.strip()
+    if not token.isascii():
+        raise TokenError("invalid or expired link token")
+    token = token.lower()
+    if not _TOKEN.fullmatch(token):
+        raise TokenError("invalid or expired link token")
+    payload, _, mac = token.rpartition("-")
+    if not hmac.compare_digest(mac, _mac(key, purpose, payload)):
         raise TokenError("invalid or expired link token")
     return payload.split("-")
 
