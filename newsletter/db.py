@@ -86,6 +86,10 @@ class Database:
         self.base_dir = base_dir or Path.cwd()
         self._key_file = key_file
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite and (self.url.database or "").startswith("~"):
+            # SQLite would take "~" as a directory name; the key file and the
+            # parent directory are placed by the expanded path, so open that.
+            self.url = self.url.set(database=str(Path(self.url.database).expanduser()))
         if self.is_sqlite and self.sqlite_path is not None:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -126,3 +126,16 @@ def test_a_different_secret_key_is_refused(db: Database, monkeypatch: pytest.Mon
     with pytest.raises(ConfigError, match="secret key differs"):
         other.secret  # noqa: B018
     other.dispose()
+
+
+def test_a_sqlite_path_under_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
+    db = Database("sqlite:///~/data/newsletter.sqlite")
+    db.ensure_schema()
+    assert db.secret
+    db.dispose()
+    assert (tmp_path / "data" / "newsletter.sqlite").exists()
+    assert (tmp_path / "data" / "newsletter.sqlite.key").exists()
