@@ -213,6 +213,13 @@ class Database:
         every suppression would silently stop matching, so that is refused.
         """
         if not os.environ.get(SECRET_ENV) and not os.environ.get(f"{SECRET_ENV}_FILE"):
+            if not self.key_file.exists() and self._stored_fingerprint() is not None:
+                # A new random key could never match; do not leave one behind.
+                raise ConfigError(
+                    "the secret key file is missing, and this database's address hashes "
+                    f"were made with it. Restore it from a backup, or set ${SECRET_ENV}.",
+                    file=str(self.key_file),
+                )
             _create_key_file(self.key_file)
         value = read_secret(SECRET_ENV, file_setting=str(self.key_file))
         if not value:
@@ -221,13 +228,19 @@ class Database:
         self._check_fingerprint(key)
         return key
 
+    def _stored_fingerprint(self, connection: sa.Connection | None = None) -> str | None:
+        table = sa.table("newsletter_meta", sa.column("key"), sa.column("value"))
+        query = sa.select(table.c.value).where(table.c.key == _FINGERPRINT)
+        if connection is not None:
+            return connection.execute(query).scalar()
+        with self.engine.connect() as own:
+            return own.execute(query).scalar()
+
     def _check_fingerprint(self, key: bytes) -> None:
         fingerprint = hashlib.blake2b(b"fingerprint", key=key, digest_size=16).hexdigest()
         table = sa.table("newsletter_meta", sa.column("key"), sa.column("value"))
         with self.engine.begin() as connection:
-            stored = connection.execute(
-                sa.select(table.c.value).where(table.c.key == _FINGERPRINT)
-            ).scalar()
+            stored = self._stored_fingerprint(connection)
             if stored is None:
                 connection.execute(sa.insert(table).values(key=_FINGERPRINT, value=fingerprint))
             elif stored != fingerprint:

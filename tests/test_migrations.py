@@ -139,3 +139,17 @@ def test_a_sqlite_path_under_the_home_directory(
     db.dispose()
     assert (tmp_path / "data" / "newsletter.sqlite").exists()
     assert (tmp_path / "data" / "newsletter.sqlite.key").exists()
+
+
+def test_a_missing_key_file_is_not_replaced_by_a_new_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "kept in a password manager")
+    assert db.secret  # the database now records this key's fingerprint
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    other = Database(str(db.url))
+    with pytest.raises(ConfigError, match="secret key file is missing") as exc:
+        other.secret  # noqa: B018
+    other.dispose()
+    assert str(exc.value).startswith(f"{other.key_file}: ")
+    assert not other.key_file.exists()
