@@ -38,7 +38,9 @@ _M_UNSUB = "%%M_UNSUBSCRIBE_URL%%"
 _M_NAME = "%%M_RECIPIENT_NAME%%"
 _MARKERS = re.compile(rb"%%[TM]_[A-Z_]+%%")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Control characters and everything str.splitlines() breaks at: the email
+# package refuses them in headers (a ValueError at send time) or folds there.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
 class RenderedIssue(Protocol):
@@ -77,9 +79,14 @@ def unsubscribe_url(settings: Settings, token: str) -> str:
     return f"{settings.delivery.base_url.rstrip('/')}/unsubscribe/{token}"
 
 
+def one_line(text: str) -> str:
+    """``text`` for a header: line breaks and other controls become one space."""
+    return _CONTROL.sub(" ", text).strip()
+
+
 def clean_name(name: str | None) -> str:
     """A display name safe for a header: no control characters, bounded length."""
-    return _CONTROL.sub(" ", name or "").strip()[:200]
+    return one_line(name or "")[:200]
 
 
 class MessageTemplate:
@@ -123,12 +130,12 @@ class MessageTemplate:
         mailto = settings.delivery.unsubscribe_mailto or org.sender_email
         # "=_" can never occur in quoted-printable text, so the boundary is safe.
         msg = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(12)}", policy=SMTP)
-        msg["From"] = formataddr((org.sender_name, org.sender_email))
+        msg["From"] = formataddr((one_line(org.sender_name), org.sender_email))
         if org.reply_to:
             msg["Reply-To"] = org.reply_to
-        msg["Subject"] = rendered.subject
+        msg["Subject"] = one_line(rendered.subject)
         msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
-        msg["List-Id"] = formataddr((mailing_list.name, f"{mailing_list.slug}.{domain}"))
+        msg["List-Id"] = formataddr((one_line(mailing_list.name), f"{mailing_list.slug}.{domain}"))
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         if language:
             msg["Content-Language"] = language

@@ -249,3 +249,22 @@ def test_dkim_signature_verifies(tmp_path: Path) -> None:
         assert name in signed
     tampered = data.replace(b"unsubscribe/5-1-", b"unsubscribe/6-1-")
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_line_breaks_in_subject_sender_and_list_name_become_spaces(tmp_path: Path) -> None:
+    # a YAML block scalar ("subject: |") or a pasted list name can carry them
+    settings = make_settings(tmp_path)
+    org = replace(settings.organisation, sender_name="ISA\r\nBcc: x@example.net")
+    template = MessageTemplate.build(
+        FakeRendered(subject="Neuigkeiten\naus der\u2028Städteallianz\r\n"),
+        replace(settings, organisation=org),
+        MailingListInfo("news", "ISA\nNewsletter"),
+    )
+    data = template.compose(_recipient(1, name="Jörg\u2028Müller"))
+    msg = _parse(data)
+    assert msg["Subject"] == "Neuigkeiten aus der Städteallianz"
+    assert msg["From"] == '"ISA Bcc: x@example.net" <newsletter@isa.example.org>'
+    assert msg["List-Id"] == "ISA Newsletter <news.isa.example.org>"
+    assert msg["To"] == "Jörg Müller <user1@example.com>"
+    assert msg["Bcc"] is None and not msg.defects
+    assert _content(msg, "plain").startswith("Hallo Jörg Müller,\n")
