@@ -37,7 +37,15 @@ from newsletter.config import Settings, read_secret
 from newsletter.errors import ConfigError, OperationFailed
 from newsletter.hashing import hash_with
 
-__all__ = ["Database", "DatabaseError", "database_of", "hash_with", "head_revision", "key_hash"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "database_of",
+    "hash_with",
+    "head_revision",
+    "key_hash",
+    "known_revision",
+]
 
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
 _MIGRATIONS = Path(__file__).with_name("migrations")
@@ -61,6 +69,22 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this version of the code has migration ``revision`` (an older one may not)."""
+    return any(
+        r.revision == revision
+        for r in ScriptDirectory.from_config(_alembic_config()).walk_revisions()
+    )
+
+
+def _newer_schema(db: Database, current: str) -> DatabaseError:
+    return DatabaseError(
+        f"database {db.display} is at schema revision {current}, which this version of "
+        f"newsletter does not know (it knows up to {head_revision()}): the database was "
+        "upgraded by a newer version. Use that version, or restore a backup made before."
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -135,6 +159,8 @@ class Database:
     def upgrade(self, target: str = "head") -> tuple[str | None, str | None]:
         """Migrate to ``target``; returns (revision before, revision after)."""
         before = self.revision()
+        if before is not None and not known_revision(before):
+            raise _newer_schema(self, before)
         try:
             with self.engine.begin() as connection:
                 command.upgrade(_alembic_config(connection), target)
@@ -155,6 +181,8 @@ class Database:
         if current is None:
             self.upgrade()
             return
+        if not known_revision(current):
+            raise _newer_schema(self, current)
         raise DatabaseError(
             f"database {self.display} is at schema revision {current}, this version "
             f"needs {head}; back it up, then run: newsletter db upgrade"

@@ -153,3 +153,24 @@ def test_a_missing_key_file_is_not_replaced_by_a_new_one(
     other.dispose()
     assert str(exc.value).startswith(f"{other.key_file}: ")
     assert not other.key_file.exists()
+
+
+def test_a_database_from_a_newer_version_is_named_as_such(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    with db.engine.begin() as c:
+        c.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    db.dispose()
+    newer = (
+        "Error: database sqlite:///newsletter.sqlite is at schema revision 9999, which this "
+        f"version of newsletter does not know (it knows up to {head_revision()}): the database "
+        "was upgraded by a newer version. Use that version, or restore a backup made before.\n"
+    )
+    for command in (["lists", "list"], ["db", "upgrade"]):
+        r = cli_run(*command)
+        assert (r.exit_code, r.output) == (1, newer)
+    r = cli_run("db", "status")
+    assert r.output == (
+        "sqlite:///newsletter.sqlite: revision 9999, newer than this version of newsletter "
+        f"(which knows up to {head_revision()}).\n"
+    )

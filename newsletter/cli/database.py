@@ -9,7 +9,7 @@ import click
 from sqlmodel import Session
 
 from newsletter.cli import App, cli, handle_errors, pass_app
-from newsletter.db import Database, head_revision
+from newsletter.db import Database, head_revision, known_revision
 
 
 @contextmanager
@@ -74,5 +74,10 @@ def status_cmd(app: App) -> None:
     finally:
         db.dispose()
     head = head_revision()
-    state = "up to date" if current == head else f"needs upgrade to {head}"
+    if current == head:
+        state = "up to date"
+    elif current is not None and not known_revision(current):
+        state = f"newer than this version of newsletter (which knows up to {head})"
+    else:
+        state = f"needs upgrade to {head}"
     click.echo(f"{db.display}: revision {current or 'none (empty)'}, {state}.")
