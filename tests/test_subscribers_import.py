@@ -402,3 +402,26 @@ def test_a_blank_consent_note_is_no_consent_note(news: Database) -> None:
         news.session() as s,
     ):
         add_subscriber(s, "anna@example.org", ["news"], resubscribe=True, consent_note=" ")
+
+
+def test_fields_longer_than_their_columns_are_row_errors(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    (tmp_path / "long.csv").write_text(
+        "email,name,language\n"
+        f"anna@example.org,{'A' * 400},de\n"
+        f"bert@example.org,{'B' * 5000},en\n"
+        f"cem@example.org,Cem,de-{'-'.join(['Abcdefgh'] * 4)}\n",
+        encoding="utf-8",
+    )
+    r = cli_run("subscribers", "import", "long.csv", "--list", "news")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines() == [
+        "long.csv:3: name: too long (5,000 characters, at most 400)",
+        "long.csv:4: language: invalid language "
+        "'de-Abcdefgh-Abcdefgh-Abcdefgh-Abcdefgh': use a code like de, en or zh-Hans",
+    ]
+    r = cli_run("subscribers", "add", "bert@example.org", "--name", "B" * 401)
+    assert (r.exit_code, r.output) == (2, "Error: name: too long (401 characters, at most 400)\n")
+    cli_run("subscribers", "add", "bert@example.org", "--name", "Bert")
+    r = cli_run("subscribers", "edit", "bert@example.org", "--name", "B" * 401)
+    assert (r.exit_code, r.output) == (2, "Error: name: too long (401 characters, at most 400)\n")

@@ -1,4 +1,8 @@
-"""Small fields checked in several places: list slugs and language tags."""
+"""Small fields checked in several places: list slugs, language tags and names.
+
+The length limits are the column sizes in ``newsletter/models.py``: SQLite
+would store anything, PostgreSQL would fail the whole import on the row.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from newsletter.subscribers.errors import SubscriberError
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+NAME_MAX = 400
+LANGUAGE_MAX = 35
 
 
 def check_slug(slug: str) -> str:
@@ -28,8 +34,18 @@ def check_language(language: str | None) -> str | None:
     if language is None or not language.strip():
         return None
     language = language.strip()
-    if not _LANGUAGE.fullmatch(language):
+    if len(language) > LANGUAGE_MAX or not _LANGUAGE.fullmatch(language):
         raise SubscriberError(
             f"invalid language {language!r}: use a code like de, en or zh-Hans", field="language"
         )
     return language
+
+
+def check_name(name: str | None) -> str | None:
+    """A person's name fits its column (a pasted paragraph does not)."""
+    if name is not None and len(name) > NAME_MAX:
+        raise SubscriberError(
+            f"too long ({len(name):,} characters, at most {NAME_MAX})",
+            field="name",
+        )
+    return name

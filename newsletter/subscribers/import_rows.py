@@ -30,7 +30,7 @@ from newsletter.errors import BadInput, Problem
 from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import ImportError_, SubscriberError
-from newsletter.subscribers.fields import check_language
+from newsletter.subscribers.fields import check_language, check_name
 from newsletter.subscribers.importers import RowProblem, detect_format, own
 from newsletter.subscribers.importers.csvfile import CsvFile
 from newsletter.subscribers.importers.jsonfile import JsonFile, open_table
@@ -206,7 +206,7 @@ def _item(options: ReadOptions, line: int, row: Any, secret: bytes) -> Item:
         addr.is_role,
         options.target or row.list_slug,
         status,
-        row.name,
+        check_name(row.name),
         check_language(row.language) if row.language else None,
         json.dumps(row.attributes, ensure_ascii=False) if row.attributes else "{}",
         row.suppress.value if row.suppress else None,

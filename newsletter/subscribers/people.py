@@ -23,6 +23,7 @@ from newsletter.models import utcnow as _now
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
+from newsletter.subscribers.fields import check_name
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.suppressions import suppress
 
@@ -91,6 +92,7 @@ def add_subscriber(
     if blocked is not None:
         raise _suppressed_error(blocked, addr.email)
     language = check_language(language)
+    check_name(name)
     mls = [get_list(session, slug) for slug in lists]
     sub = session.exec(select(Subscriber).where(Subscriber.key == addr.key)).first()
     if sub is None:
@@ -208,7 +210,7 @@ def _apply_changes(
             sub.email = addr.email
             changed.append("email")
     if name is not None and (name or None) != sub.name:
-        sub.name = name or None
+        sub.name = check_name(name) or None
         changed.append("name")
     if language is not None and (language or None) != sub.language:
         sub.language = check_language(language)
