@@ -27,6 +27,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from typing import Protocol
 
+import idna
+
 from newsletter import placeholders, qp
 from newsletter.config import Settings
 
@@ -77,6 +79,20 @@ def sender_domain(settings: Settings) -> str:
 def unsubscribe_url(settings: Settings, token: str) -> str:
     """The one personalised URL: GET shows a confirmation, POST unsubscribes (RFC 8058)."""
     return f"{settings.delivery.base_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def envelope_address(address: str) -> str:
+    """``address`` with its domain in ASCII (IDNA 2008), as SMTP and headers carry it.
+
+    Subscriber addresses are stored as email-validator normalises them, with
+    the Unicode domain (``anna@bücher.example.org``).
+    """
+    if address.isascii():
+        return address
+    local, _, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    return f"{local}@{idna.encode(domain).decode('ascii')}"
 
 
 def one_line(text: str) -> str:
@@ -185,8 +201,17 @@ class MessageTemplate:
         return self._sign(data) if self._sign else data
 
 
+_STANDIN = "to@example.invalid"
+
+
 def _to_line(name: str, address: str) -> bytes:
     """The To header: fast for the usual names, stdlib folding for long non-ASCII ones."""
+    address = envelope_address(address)
+    if not address.isascii():
+        # A UTF-8 mailbox name (RFC 6532, sent only over SMTPUTF8): the email
+        # package refuses one, so fold for an ASCII stand-in and swap it in.
+        head, _, tail = _to_line(name, _STANDIN).rpartition(_STANDIN.encode("ascii"))
+        return head + address.encode("utf-8") + tail
     value = formataddr((name, address))
     if value.isascii() and (name.isascii() or len(value) - len(address) <= 78):
         return b"To: %s\r\n" % value.encode("ascii")

@@ -268,3 +268,22 @@ def test_line_breaks_in_subject_sender_and_list_name_become_spaces(tmp_path: Pat
     assert msg["To"] == "Jörg Müller <user1@example.com>"
     assert msg["Bcc"] is None and not msg.defects
     assert _content(msg, "plain").startswith("Hallo Jörg Müller,\n")
+
+
+def test_an_international_domain_is_written_in_ascii(tmp_path: Path) -> None:
+    # email-validator stores the Unicode form, even when the ASCII one was imported
+    data = _template(tmp_path).compose(
+        Recipient("anna@bücher.example.org", "Anna", "tok-abc", "c0ffee.1@isa.example.org")
+    )
+    assert b"\r\nTo: Anna <anna@xn--bcher-kva.example.org>\r\n" in b"\r\n" + data
+    assert _parse(data)["To"].addresses[0].domain == "xn--bcher-kva.example.org"
+
+
+def test_a_non_ascii_mailbox_name_is_written_in_utf8(tmp_path: Path) -> None:
+    # RFC 6532: only over SMTPUTF8, which the SMTP transport asks for
+    data = _template(tmp_path).compose(
+        Recipient("jörg@straße.example", "Jörg Müller", "tok-abc", "c0ffee.1@isa.example.org")
+    )
+    to = next(line for line in data.split(b"\r\n") if line.startswith(b"To: "))
+    assert to.endswith(" <jörg@xn--strae-oqa.example>".encode())
+    assert _parse(data)["To"].addresses[0].display_name == "Jörg Müller"

@@ -8,10 +8,12 @@ import re
 from email.policy import default
 
 import pytest
+import sqlalchemy as sa
 from delivery_helpers import World
 from smtp_server import RecordingServer
 
 from newsletter.campaigns.sender import dry_run_campaign, run_campaign
+from newsletter.models import Subscriber
 from newsletter.subscribers.people import unsubscribe
 from newsletter.subscribers.suppressions import suppress
 from newsletter.tokens import token_key, verify
@@ -128,3 +130,29 @@ def test_dry_run_composes_everything_and_changes_nothing(world: World) -> None:
     assert report.messages == 10 and report.bytes > 10 * 1000
     assert world.counts(cid) == {"queued": 10}
     assert world.state(cid) == "draft"
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_international_addresses_are_sent_not_crashed_on(world: World, smtputf8: bool) -> None:
+    ascii_one, idn, utf8 = world.add(3)
+    with world.db.session() as s:
+        for old, new in ((idn, "anna@bücher.example.org"), (utf8, "jörg@example.org")):
+            s.execute(sa.update(Subscriber).where(Subscriber.email == old).values(email=new))
+    cid = world.campaign()
+    with RecordingServer({"enable_SMTPUTF8": smtputf8}) as srv:
+        result = run_campaign(world.db, world.settings, cid, SmtpTransport("127.0.0.1", srv.port))
+    # the IDN domain goes out in ASCII; a UTF-8 mailbox needs SMTPUTF8
+    expected = {ascii_one: 1, "anna@xn--bcher-kva.example.org": 1}
+    row = world.log(cid)["jörg@example.org"]
+    if smtputf8:
+        assert result.counts == {"sent": 3}
+        assert srv.received_by() == {**expected, "jörg@example.org": 1}
+        (received,) = [m for m in srv.messages if m.rcpt == "jörg@example.org"]
+        assert received.data.startswith("To: Leser 2 <jörg@example.org>\r\n".encode())
+    else:
+        # a final failure that says why, not a crash of the whole run
+        assert result.counts == {"sent": 2, "failed": 1}
+        assert srv.received_by() == expected
+        assert row.smtp_reply == (
+            f"not sent: the mailbox name needs SMTPUTF8, which 127.0.0.1:{srv.port} does not offer"
+        )

@@ -146,6 +146,7 @@ class Job:
     attempts: int
     status: str
     sender: str = ""
+    rcpt: str = ""  # the address as the envelope carries it (ASCII domain)
     message_id: str = ""
     data: bytes = b""
 

@@ -26,7 +26,13 @@ from typing import Any
 from newsletter.campaigns import ledger, store
 from newsletter.campaigns.ledger import Job, Ledger
 from newsletter.campaigns.models import Campaign
-from newsletter.compose import MailingListInfo, MessageTemplate, Recipient, sender_domain
+from newsletter.compose import (
+    MailingListInfo,
+    MessageTemplate,
+    Recipient,
+    envelope_address,
+    sender_domain,
+)
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import OperationFailed
@@ -177,6 +183,7 @@ class Composer:
             job.sender = f"bounces+{bounce_token(self.key, job.id)}@{self.verp_domain}"
         else:
             job.sender = self.sender
+        job.rcpt = envelope_address(job.address)
         token = unsubscribe_token(self.key, job.subscriber_id or 0, self.list_id)
         job.data = self.template.compose(Recipient(job.address, job.name, token, job.message_id))
 
@@ -232,9 +239,7 @@ class _Runner:
         try:
             while (job := self.jobs.get()) is not None:
                 try:
-                    outcome: Outcome | BaseException = channel.send(
-                        job.sender, job.address, job.data
-                    )
+                    outcome: Outcome | BaseException = channel.send(job.sender, job.rcpt, job.data)
                 except BaseException as exc:  # the dispatcher decides what it means
                     outcome = exc
                 self.results.put((job, outcome))
@@ -410,5 +415,5 @@ def dry_run_campaign(db: Database, settings: Settings, campaign_id: int) -> DryR
     started = time.perf_counter()
     for job in Ledger(db, campaign, settings.delivery).iter_open():
         compose(job)
-        sink.send(job.sender, job.address, job.data)
+        sink.send(job.sender, job.rcpt, job.data)
     return DryRunReport(sink.messages, sink.bytes, time.perf_counter() - started)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from newsletter.config import Settings, read_secret
 from newsletter.errors import ConfigError
-from newsletter.transports import DEFERRED, Outcome, TransportUnavailable, classify
+from newsletter.transports import DEFERRED, FAILED, Outcome, TransportUnavailable, classify
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _MAXLINE = 8192
@@ -212,6 +212,16 @@ class SmtpChannel:
         mail = f"MAIL FROM:<{sender}>"
         if self.size_limit or "size" in conn.esmtp_features:
             mail += f" SIZE={len(data)}"
+        if not (sender.isascii() and rcpt.isascii()):
+            # a UTF-8 mailbox name (RFC 6531); compose gives domains in ASCII
+            if "smtputf8" not in conn.esmtp_features:
+                return Outcome(
+                    FAILED,
+                    None,
+                    f"not sent: the mailbox name needs SMTPUTF8, "
+                    f"which {self.t.host}:{self.t.port} does not offer",
+                )
+            mail += " SMTPUTF8"
         commands = [f"{mail}\r\n", f"RCPT TO:<{rcpt}>\r\n", "DATA\r\n"]
         reused = self.sent_on_conn > 0
         if reused:
