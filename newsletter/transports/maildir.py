@@ -3,7 +3,8 @@
 The embedded default, so a fresh checkout "sends" without a mail server; any
 mail client or ``mutt -f outbox`` can read the result. Each file is written
 under ``tmp/`` and renamed into ``new/`` (the Maildir protocol), so a reader
-never sees half a message, even after a crash.
+never sees half a message, even after a crash; the file is fsynced first, so
+a power loss cannot leave an empty message behind a "sent" log entry.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ class MaildirTransport:
         try:
             with open(tmp, "xb") as f:
                 f.write(envelope + data.replace(b"\r\n", b"\n"))
+                # The log will say "sent": the bytes must be on disk before the
+                # rename makes the message visible (as Postfix's local delivery does).
+                f.flush()
+                os.fsync(f.fileno())
             os.rename(tmp, self.outbox / "new" / name)
         except OSError as exc:
             raise TransportUnavailable(
