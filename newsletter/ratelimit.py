@@ -31,8 +31,13 @@ class RateLimiter:
             self.windows.append((60.0, per_minute))
         if per_hour:
             self.windows.append((3600.0, per_hour))
-        depth = max((k for _, k in self.windows), default=0)
+        depth = self.depth
         self._starts: deque[float] = deque(sorted(history)[-depth:] if depth else (), depth)
+
+    @property
+    def depth(self) -> int:
+        """How many recent starts the limiter needs to remember: its largest limit."""
+        return max((k for _, k in self.windows), default=0)
 
     @property
     def limited(self) -> bool:

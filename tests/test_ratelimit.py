@@ -78,3 +78,14 @@ def test_rate_limit_waits_visibly_and_survives_a_new_run(world: World) -> None:
     waits = [p for p in seen if p.waiting == "rate limit"]
     assert waits and all(p.wait_seconds is not None and p.wait_seconds <= 0.25 for p in waits)
     assert seen[-1].done == 3 and seen[-1].waiting is None
+
+
+def test_seeding_reads_only_as_many_starts_as_the_largest_limit() -> None:
+    limiter = RateLimiter(per_second=2, per_minute=30)
+    assert limiter.depth == 30
+    recent = RateLimiter(per_second=2, per_minute=30, history=[float(t) for t in range(70, 100)])
+    for t in range(100):
+        limiter.record(float(t))
+    # the 30 newest starts decide; older ones change nothing
+    assert limiter.delay(100.0) == recent.delay(100.0) == 30.0
+    assert RateLimiter().depth == 0 and not RateLimiter().limited

@@ -476,9 +476,18 @@ class Ledger:
             ).first()
         return row is not None and tuple(row) == (CampaignStatus.SENDING, self.pid, self.host)
 
-    def recent_starts(self) -> list[float]:
-        """Send times of the last hour (any campaign), to seed the rate limiter."""
+    def recent_starts(self, limit: int) -> list[float]:
+        """The last ``limit`` send times of the last hour (any campaign), oldest first.
+
+        Seeds the rate limiter, which never needs more starts than its largest
+        limit: after a big campaign the last hour can hold far more rows.
+        """
         since = datetime.now(UTC) - timedelta(hours=1)
         with self.db.engine.connect() as conn:
-            rows = conn.execute(sa.select(_D.c.claimed_at).where(_D.c.claimed_at >= since))
-            return [r.timestamp() for r in rows.scalars() if r is not None]
+            rows = conn.execute(
+                sa.select(_D.c.claimed_at)
+                .where(_D.c.claimed_at >= since)
+                .order_by(_D.c.claimed_at.desc())
+                .limit(limit)
+            )
+            return sorted(r.timestamp() for r in rows.scalars() if r is not None)

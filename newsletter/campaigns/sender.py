@@ -212,8 +212,10 @@ class _Runner:
         self.started = time.monotonic()
         d = settings.delivery
         rates = (d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
-        history = self.ledger.recent_starts() if any(rates) else []
-        self.limiter = RateLimiter(*rates, history=history)
+        self.limiter = RateLimiter(*rates)
+        if self.limiter.limited:  # limits hold across runs: seed from the log
+            for start in self.ledger.recent_starts(self.limiter.depth):
+                self.limiter.record(start)
         with db.session() as s:
             self.counts = store.status_counts(s, self.cid)
         self.total = sum(self.counts.values())
