@@ -62,7 +62,7 @@ def write_rows(
     ``headers`` renames columns in the table only (csv/json keep the keys,
     which are stable for scripts); ``empty`` is shown instead of an empty table.
     """
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if fmt == "csv":
         return write_csv(rows, columns, out)
     if fmt == "json":

@@ -158,7 +158,7 @@ def export_cmd(
         enabled = progress_enabled(show_progress) and output is not None
         with progress_bar("Exporting", enabled=enabled) as progress:
             if output is None:
-                n = export(s, click.get_text_stream("stdout"), list_slug=list_slug, fmt=fmt)
+                n = export(s, sys.stdout, list_slug=list_slug, fmt=fmt)
             else:
                 with output.open("w", encoding="utf-8", newline="") as out:
                     n = export(s, out, list_slug=list_slug, fmt=fmt, progress=progress)

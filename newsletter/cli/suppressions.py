@@ -76,7 +76,7 @@ def add_cmd(app: App, email: str, reason: str, detail: str | None) -> None:
 @pass_app
 @handle_errors
 def remove_cmd(app: App, email: str) -> None:
-    """Lift a suppression, e.g. after a bounce that was the receiver's fault.
+    """Lift a suppression (for example after a bounce that was the receiver's fault).
 
     Subscriptions are not restored: the person is mailed again only on lists
     where they are still confirmed.
