@@ -170,6 +170,22 @@ def _validate(s: Settings, file: str, problems: list[Problem]) -> None:
         problems.append(Problem("must be at least 1", file=file, field="smtp.pool"))
 
 
+def _sqlite_relative_to(url: str, base: Path) -> str:
+    """A relative SQLite path in the config file means: next to the config file.
+
+    Like every other path in the file (outbox, templates, DKIM key), so the
+    same config works from any working directory. URLs given on the command
+    line or in ``$NEWSLETTER_DATABASE_URL`` stay relative to the current one.
+    """
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url[len(prefix) :]
+    if not path or path.startswith(("/", "~", ":memory:")) or path.startswith("file:"):
+        return url
+    return prefix + str(base / path)
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path``, ``$NEWSLETTER_CONFIG`` or ``./newsletter.toml``.
 
@@ -197,7 +213,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
             if not isinstance(value, dict) or not isinstance(value.get("url", ""), str):
                 problems.append(Problem("must be a table with url", file=str(p), field="database"))
             elif "url" in value:
-                kwargs["database_url"] = value["url"]
+                kwargs["database_url"] = _sqlite_relative_to(value["url"], p.resolve().parent)
             continue
         cls = _SECTIONS.get(key)
         if cls is None:

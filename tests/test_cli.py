@@ -101,3 +101,18 @@ def test_bad_config_is_reported_with_field(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert f"{cfg}: organisation.nmae: unknown key organisation.nmae" in result.output
+
+
+def test_relative_sqlite_path_in_config_is_next_to_the_config(tmp_path: Path, monkeypatch) -> None:
+    from newsletter.config import load_settings
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "newsletter.toml").write_text('[database]\nurl = "sqlite:///data/nl.sqlite"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    assert load_settings(site / "newsletter.toml").database_url == (
+        f"sqlite:///{site / 'data' / 'nl.sqlite'}"
+    )
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "sqlite:///here.sqlite")
+    assert load_settings(site / "newsletter.toml").database_url == "sqlite:///here.sqlite"
