@@ -156,3 +156,12 @@ def test_demo_runs_twice(tmp_path: Path) -> None:
         assert "Imported 5 sample subscribers" in r.output
         assert "  sent            5\n" in r.output
         assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 5
+
+
+def test_proof_to_a_bad_address_is_bad_input(world: World, config: Path) -> None:
+    for bad in ("editor@example", "editor@example.org\r\nRCPT TO:<x@example.net>", ""):
+        r = run(config, "send", str(ISSUE), "--to", bad, "--transport", "dry-run")
+        assert r.exit_code == 2, (bad, r.output)
+        assert r.output.startswith("Error: --to: "), r.output
+    r = run(config, "campaigns", "list", "--format", "json")
+    assert json.loads(r.output) == []  # nothing was created or logged

@@ -21,6 +21,7 @@ from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, Deli
 from newsletter.errors import BadInput
 from newsletter.models import utcnow
 from newsletter.subscribers import gdpr
+from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
 
@@ -131,7 +132,15 @@ def create_proof(
     list_slug: str | None = None,
     source: str | None = None,
 ) -> Campaign:
-    """A one-recipient campaign marked ``proof``: logged, but never blocks the real send."""
+    """A one-recipient campaign marked ``proof``: logged, but never blocks the real send.
+
+    The address is validated like a subscriber's, so a typo (or a line
+    break that would end up in the SMTP envelope) is bad input, not a send.
+    """
+    try:
+        address = parse_address(address).email
+    except AddressError as exc:
+        raise AddressError(f"--to: {exc}") from exc
     ml = get_list(session, list_slug) if list_slug else None
     campaign = Campaign(
         uid=secrets.token_hex(8),
