@@ -31,6 +31,8 @@ import idna
 
 from newsletter import placeholders, qp
 from newsletter.config import Settings
+from newsletter.model import LANGUAGES
+from newsletter.render.i18n import get_locale
 
 # Markers used only inside the serialized template. Each says which encoding
 # its value needs: raw for headers, QP for the text part, QP of escaped HTML.
@@ -38,6 +40,8 @@ _T_UNSUB = "%%T_UNSUBSCRIBE_URL%%"
 _T_NAME = "%%T_RECIPIENT_NAME%%"
 _M_UNSUB = "%%M_UNSUBSCRIBE_URL%%"
 _M_NAME = "%%M_RECIPIENT_NAME%%"
+_T_GREET = "%%T_GREETING%%"
+_M_GREET = "%%M_GREETING%%"
 _MARKERS = re.compile(rb"%%[TM]_[A-Z_]+%%")
 
 # Control characters and everything str.splitlines() breaks at: the email
@@ -120,6 +124,7 @@ class MessageTemplate:
         mailto: str,
         name_fallback: str,
         sign: Callable[[bytes], bytes] | None,
+        greetings: tuple[str, str] = ("{name},", ""),
     ):
         self._chunks = chunks
         self._keys = keys
@@ -127,6 +132,7 @@ class MessageTemplate:
         self._mailto = mailto.encode("ascii")
         self._name_fallback = name_fallback
         self._sign = sign
+        self._greet_named, self._greet_anonymous = greetings
 
     @classmethod
     def build(
@@ -158,18 +164,27 @@ class MessageTemplate:
         text_markers = {
             placeholders.UNSUBSCRIBE_URL: _T_UNSUB,
             placeholders.RECIPIENT_NAME: _T_NAME,
+            placeholders.GREETING: _T_GREET,
         }
         html_markers = {
             placeholders.UNSUBSCRIBE_URL: _M_UNSUB,
             placeholders.RECIPIENT_NAME: _M_NAME,
+            placeholders.GREETING: _M_GREET,
         }
         msg.attach(_qp_part("plain", rendered.text, text_markers))
         msg.attach(_qp_part("html", rendered.html, html_markers))
         data = msg.as_bytes()
         pieces = _MARKERS.split(data)
         keys = [m.decode("ascii") for m in _MARKERS.findall(data)]
+        loc = get_locale(language if language in LANGUAGES else org.language)
         return cls(
-            pieces, keys, settings.delivery.base_url.rstrip("/"), mailto, name_fallback, sign
+            pieces,
+            keys,
+            settings.delivery.base_url.rstrip("/"),
+            mailto,
+            name_fallback,
+            sign,
+            (loc["greeting_named"], loc["greeting_anonymous"]),
         )
 
     def compose(self, recipient: Recipient) -> bytes:
@@ -177,12 +192,15 @@ class MessageTemplate:
         token = recipient.unsubscribe_token
         url = f"{self._base_url}/unsubscribe/{token}"
         name = clean_name(recipient.name)
-        greeting = name or self._name_fallback
+        shown = name or self._name_fallback
+        salutation = self._greet_named.format(name=name) if name else self._greet_anonymous
         values = {
             _T_UNSUB: qp.encode_value(url),
-            _T_NAME: qp.encode_value(greeting),
+            _T_NAME: qp.encode_value(shown),
+            _T_GREET: qp.encode_value(salutation),
             _M_UNSUB: qp.encode_value(html_lib.escape(url)),
-            _M_NAME: qp.encode_value(html_lib.escape(greeting)),
+            _M_NAME: qp.encode_value(html_lib.escape(shown)),
+            _M_GREET: qp.encode_value(html_lib.escape(salutation)),
         }
         # The per-recipient headers lead; the stdlib built and folded the rest.
         # They are ASCII by construction (ids, tokens, URLs) except To.

@@ -9,5 +9,8 @@ keeps the newsletter free of click tracking.
 
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 RECIPIENT_NAME = "%%RECIPIENT_NAME%%"
+# The whole salutation ("Hallo Anna Müller," / "Hallo,"), so a subscriber
+# without a name never reads "Hallo ,": compose picks the localised form.
+GREETING = "%%GREETING%%"
 
-ALL = (UNSUBSCRIBE_URL, RECIPIENT_NAME)
+ALL = (UNSUBSCRIBE_URL, RECIPIENT_NAME, GREETING)

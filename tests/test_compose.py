@@ -287,3 +287,34 @@ def test_a_non_ascii_mailbox_name_is_written_in_utf8(tmp_path: Path) -> None:
     to = next(line for line in data.split(b"\r\n") if line.startswith(b"To: "))
     assert to.endswith(" <jörg@xn--strae-oqa.example>".encode())
     assert _parse(data)["To"].addresses[0].display_name == "Jörg Müller"
+
+
+class _Greeting:
+    subject = "Gruß"
+    html = "<html><body><p>%%GREETING%%</p><a href='%%UNSUBSCRIBE_URL%%'>x</a></body></html>"
+    text = "%%GREETING%%\n\nAbmelden: %%UNSUBSCRIBE_URL%%\n"
+
+
+@pytest.mark.parametrize(
+    ("language", "name", "text", "html"),
+    [
+        ("de", "Jörg Müller", "Hallo Jörg Müller,", "Hallo Jörg Müller,"),
+        ("de", None, "Hallo,", "Hallo,"),
+        ("en", "Tom & <Jerry>", "Hello Tom & <Jerry>,", "Hello Tom &amp; &lt;Jerry&gt;,"),
+        ("en", "", "Hello,", "Hello,"),
+        ("zh", "王伟", "王伟，您好！", "王伟，您好！"),
+        ("zh", None, "您好！", "您好！"),
+    ],
+)
+def test_greeting_is_localised_and_never_leaves_a_gap(
+    tmp_path: Path, language: str, name: str | None, text: str, html: str
+) -> None:
+    t = MessageTemplate.build(
+        _Greeting(),  # type: ignore[arg-type]
+        make_settings(tmp_path),
+        MailingListInfo("news", "News"),
+        language=language,
+    )
+    msg = _parse(t.compose(_recipient(3, name=name)))
+    assert _content(msg, "plain").startswith(text + "\n")
+    assert f"<p>{html}</p>" in _content(msg, "html")

@@ -207,3 +207,21 @@ def test_second_organisation_renders_with_same_templates() -> None:
     assert "ISA" not in r.html and "ISA" not in r.text
     assert "#0b6e4f" in r.html
     assert 'lang="en"' in r.html
+
+
+def test_greeting_placeholder_for_templates_and_the_archive(tmp_path: Path) -> None:
+    from newsletter.render import for_web
+
+    custom = tmp_path / "templates"
+    custom.mkdir()
+    (custom / "header.mjml.j2").write_text(
+        "<mj-section><mj-column><mj-text><p>{{ greeting }}</p></mj-text></mj-column></mj-section>",
+        encoding="utf-8",
+    )
+    config = tmp_path / "newsletter.toml"
+    config.write_text('[organisation]\ntemplates_dir = "templates"\n')
+    settings = load_settings(config)
+    issue, _ = parse_issue(CHROME.format(lang="de"), "g.yaml")
+    r = render_issue(issue, settings)
+    assert re.search(r"<p[^>]*>%%GREETING%%</p>", r.html)
+    assert re.search(r"<p[^>]*>Hallo,</p>", for_web(r, settings).html)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from newsletter.config import Settings
 from newsletter.model import Event, Issue
-from newsletter.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
 from newsletter.render.i18n import get_locale
 from newsletter.render.text import render_text
@@ -68,6 +68,7 @@ def render_issue(issue: Issue, settings: Settings) -> Rendered:
         # A template that wants a personal greeting writes {{ recipient_name }};
         # compose fills in each subscriber's name (escaped) at send time.
         "recipient_name": RECIPIENT_NAME,
+        "greeting": GREETING,
         "when_label": lambda ev: _when(loc, ev),
     }
     source = theme.render_mjml(context)
@@ -95,10 +96,11 @@ def for_web(rendered: Rendered, settings: Settings) -> Rendered:
     """The issue as the public archive shows it: no recipient, so no personal parts.
 
     The unsubscribe link points to the site's general unsubscribe page and a
-    personal greeting loses its name.
+    personal greeting becomes the anonymous one.
     """
     url = f"{settings.delivery.base_url.rstrip('/')}/unsubscribe"
-    values = {UNSUBSCRIBE_URL: url, RECIPIENT_NAME: ""}
+    anonymous = get_locale(rendered.language)["greeting_anonymous"]
+    values = {UNSUBSCRIBE_URL: url, RECIPIENT_NAME: "", GREETING: anonymous}
 
     def fill(s: str) -> str:
         for placeholder, value in values.items():
