@@ -225,3 +225,15 @@ def test_greeting_placeholder_for_templates_and_the_archive(tmp_path: Path) -> N
     r = render_issue(issue, settings)
     assert re.search(r"<p[^>]*>%%GREETING%%</p>", r.html)
     assert re.search(r"<p[^>]*>Hallo,</p>", for_web(r, settings).html)
+
+
+def test_every_locale_has_every_chrome_string() -> None:
+    from newsletter.render.i18n import get_locale
+
+    keys = {code: set(get_locale(code).strings) for code in ("de", "en", "zh")}
+    assert keys["de"] == keys["en"] == keys["zh"]
+    for code in keys:
+        loc = get_locale(code)
+        assert len(list(loc.strings["months"])) == 12  # type: ignore[arg-type]
+        assert len(list(loc.strings["weekdays"])) == 7  # type: ignore[arg-type]
+        assert "{name}" in loc["greeting_named"]
