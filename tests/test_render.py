@@ -237,3 +237,36 @@ def test_every_locale_has_every_chrome_string() -> None:
         assert len(list(loc.strings["months"])) == 12  # type: ignore[arg-type]
         assert len(list(loc.strings["weekdays"])) == 7  # type: ignore[arg-type]
         assert "{name}" in loc["greeting_named"]
+
+
+def test_cjk_text_wraps_by_display_width_without_losing_characters() -> None:
+    from newsletter.render.wrap import wrap
+
+    source = "中德工业城市联盟（ISA）成立于2016年4月。" * 12 + " Foshan 佛山市 und Aachen."
+    lines = wrap(source, 78)
+    assert len(lines) > 3
+    assert all(display_width(line) <= 78 for line in lines)
+    assert "".join(lines).replace(" ", "") == source.replace(" ", "")
+    assert not any(line.startswith(("，", "。", "）")) for line in lines)  # no closing mark first
+
+
+def test_check_warns_when_html_would_be_clipped_by_gmail(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    big = CHROME.format(lang="en").replace(
+        'paragraphs: ["x"]', "paragraphs: [" + ", ".join(['"' + "word " * 400 + '"'] * 60) + "]"
+    )
+    f = tmp_path / "big.yaml"
+    f.write_text(big, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(ROOT / "newsletter.toml"), "check", str(f)])
+    assert result.exit_code == 0
+    assert re.search(
+        r"warning: rendered HTML is \d+ KB; Gmail clips messages over 102 KB", result.output
+    )
+    strict = runner.invoke(
+        cli, ["--config", str(ROOT / "newsletter.toml"), "check", "--strict", str(f)]
+    )
+    assert strict.exit_code == 2
