@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from newsletter.campaigns import store  # noqa: E402
-from newsletter.campaigns.sender import Progress, message_template, run_campaign  # noqa: E402
+from newsletter.campaigns.composer import message_template  # noqa: E402
+from newsletter.campaigns.sender import Progress, run_campaign  # noqa: E402
 from newsletter.compose import Recipient  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.db import Database, hash_with  # noqa: E402

@@ -1,0 +1,68 @@
+"""Per-recipient messages for a campaign: envelope, tokens and bytes.
+
+The campaign's snapshot is rendered into a template once per run; each
+delivery then costs only the cheap per-recipient substitution. Used by the
+real run and by the dry run alike, so both compose the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsletter.campaigns.ledger import Job
+from newsletter.campaigns.models import Campaign
+from newsletter.compose import (
+    MailingListInfo,
+    MessageTemplate,
+    Recipient,
+    envelope_address,
+    sender_domain,
+)
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.signing import signer_from_settings
+from newsletter.tokens import bounce_token, token_key, unsubscribe_token
+
+
+@dataclass
+class _Snapshot:
+    subject: str
+    html: str
+    text: str
+
+
+def message_template(settings: Settings, campaign: Campaign) -> MessageTemplate:
+    """The campaign's snapshot as a template: rendered once per run."""
+    return MessageTemplate.build(
+        _Snapshot(campaign.subject, campaign.html, campaign.text),
+        settings,
+        MailingListInfo(campaign.list_slug, campaign.list_name),
+        language=campaign.language,
+        sign=signer_from_settings(settings),
+    )
+
+
+class Composer:
+    """Per-recipient envelope, tokens and bytes for one campaign's template."""
+
+    def __init__(self, db: Database, settings: Settings, campaign: Campaign):
+        self.key = token_key(db.secret)
+        self.domain = sender_domain(settings)
+        self.uid = campaign.uid
+        self.list_id = campaign.list_id or 0
+        self.template = message_template(settings, campaign)
+        d = settings.delivery
+        self.verp_domain = (d.bounce_domain or self.domain) if d.verp else None
+        self.sender = settings.organisation.sender_email
+
+    def __call__(self, job: Job) -> None:
+        # Deterministic per delivery, so a retry carries the same Message-ID
+        # and a receiver can drop the duplicate of a message we had to retry.
+        job.message_id = f"{self.uid}.{job.id}@{self.domain}"
+        if self.verp_domain:
+            job.sender = f"bounces+{bounce_token(self.key, job.id)}@{self.verp_domain}"
+        else:
+            job.sender = self.sender
+        job.rcpt = envelope_address(job.address)
+        token = unsubscribe_token(self.key, job.subscriber_id or 0, self.list_id)
+        job.data = self.template.compose(Recipient(job.address, job.name, token, job.message_id))

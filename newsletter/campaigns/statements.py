@@ -1,0 +1,121 @@
+"""The delivery state machine's UPDATE statements, and how the hot path runs them.
+
+Kept apart from :mod:`newsletter.campaigns.ledger` so the SQL of each
+transition can be read in one place: every state change a delivery can make
+is one statement here. They are built at import and compiled once per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.models import UTCDateTime
+
+UNKNOWN_REPLY = (
+    "outcome unknown: the sender stopped while this message was in flight; "
+    "not sent again unless resumed with --resend-unknown"
+)
+SKIPPED_REPLY = "not sent: unsubscribed, suppressed or removed since the campaign was created"
+
+# One letter each: the tables appear in nearly every expression of the ledger.
+D = Delivery.__table__  # type: ignore[attr-defined]
+C = Campaign.__table__  # type: ignore[attr-defined]
+_BY_ID = D.c.id == sa.bindparam("b_id")
+P = sa.bindparam
+
+
+def _stmt(**values: Any) -> sa.Update:
+    return sa.update(D).where(_BY_ID).values(**values)
+
+
+# A claim is a compare-and-swap: it takes the delivery only in the state it
+# was fetched in, and only while this run still holds the campaign. A cancel,
+# a pause or a second sender in between makes it take nothing, so the
+# message is not sent (and never sent twice).
+CLAIM = (
+    sa.update(D)
+    .where(_BY_ID, D.c.status == P("b_from"))
+    .where(
+        sa.exists().where(
+            C.c.id == D.c.campaign_id,
+            C.c.status == CampaignStatus.SENDING.value,
+            C.c.runner_pid == P("b_pid"),
+            C.c.runner_host == P("b_host"),
+        )
+    )
+    .values(
+        status=DeliveryStatus.SENDING.value,
+        attempts=D.c.attempts + 1,
+        claimed_at=P("b_now"),
+        message_id=P("b_mid"),
+    )
+)
+FINAL = _stmt(
+    status=P("b_status"),
+    smtp_code=P("b_code"),
+    smtp_reply=P("b_reply"),
+    queue_id=P("b_queue"),
+    finished_at=P("b_now"),
+    next_attempt_at=None,
+)
+DEFER = _stmt(
+    status=DeliveryStatus.DEFERRED.value,
+    smtp_code=P("b_code"),
+    smtp_reply=P("b_reply"),
+    next_attempt_at=P("b_next"),
+    history=sa.func.coalesce(D.c.history, "") + P("b_line"),
+)
+REQUEUE = _stmt(
+    status=DeliveryStatus.QUEUED.value,
+    attempts=D.c.attempts - 1,
+    claimed_at=None,
+    next_attempt_at=None,
+)
+UNKNOWN = _stmt(
+    status=DeliveryStatus.UNKNOWN.value, smtp_reply=P("b_reply"), finished_at=P("b_now")
+)
+SKIP = _stmt(
+    status=DeliveryStatus.SKIPPED.value,
+    smtp_reply=SKIPPED_REPLY,
+    finished_at=P("b_now"),
+    next_attempt_at=None,
+)
+
+
+class Prepared:
+    """A statement compiled once for the engine's dialect, run as driver SQL.
+
+    The hot path (one outcome and one claim per message) spends most of its
+    time in SQLAlchemy's per-execution bookkeeping; compiling once and
+    handing parameters straight to the driver makes a step ~4x cheaper,
+    on any backend, while the statements stay SQLAlchemy expressions.
+    """
+
+    def __init__(self, stmt: sa.Update, dialect: sa.Dialect):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.defaults = dict(compiled.params)
+        self.order = compiled.positiontup if compiled.positional else None
+        to_db = UTCDateTime().bind_processor(dialect)
+        self.convert = {n for n in self.defaults if n in ("b_now", "b_next")}
+        self.to_db = to_db or (lambda v: v)
+
+    def params(self, values: dict[str, Any]) -> Any:
+        merged = self.defaults | values
+        for name in self.convert:
+            merged[name] = self.to_db(merged[name])
+        if self.order is None:
+            return merged
+        return tuple(merged[n] for n in self.order)
+
+    def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
+
+    def changed(self, conn: sa.Connection, row: dict[str, Any]) -> bool:
+        """Run for one row; whether it changed one (drivers' executemany counts are vague)."""
+        return conn.exec_driver_sql(self.sql, self.params(row)).rowcount == 1
