@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+from click.testing import Result
 from subscriber_helpers import FIXTURES
 
 from newsletter.db import Database
@@ -22,33 +23,34 @@ def _populate(db: Database) -> None:
         import_file(s, FIXTURES / "excel_semicolon_bom.csv", list_slug="events")
 
 
-def test_export_import_export_is_lossless(cli_run, tmp_path: Path) -> None:
+def _two_lists(cli_run, tmp_path: Path) -> None:
+    """The working directory's database with lists news and events, filled from fixtures."""
     cli_run("lists", "create", "news")
     cli_run("lists", "create", "events")
     db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
     _populate(db)
     db.dispose()
+
+
+def _restore(cli_run, tmp_path: Path, backup: str, note: str) -> tuple[str, Result]:
+    """Import ``backup`` into a fresh database with the same lists; (its URL, the result)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    url = f"sqlite:///{other / 'restored.sqlite'}"
+    for slug in ("news", "events"):
+        cli_run("--database", url, "lists", "create", slug)
+    return url, cli_run("--database", url, "subscribers", "import", backup, "--consent-note", note)
+
+
+def test_export_import_export_is_lossless(cli_run, tmp_path: Path) -> None:
+    _two_lists(cli_run, tmp_path)
     first = cli_run("subscribers", "export").output
     rows = list(csv.DictReader(io.StringIO(first)))
     assert len(rows) == 8  # own.csv 4, listmonk 2 (+1 suppression only), excel 2
     assert {r["status"] for r in rows} == {"confirmed", "unconfirmed", "unsubscribed"}
     assert {r["suppressed"] for r in rows} == {"", "bounced"}
     (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
-
-    other = tmp_path / "other"
-    other.mkdir()
-    url = f"sqlite:///{other / 'restored.sqlite'}"
-    for slug in ("news", "events"):
-        cli_run("--database", url, "lists", "create", slug)
-    r = cli_run(
-        "--database",
-        url,
-        "subscribers",
-        "import",
-        "backup.csv",
-        "--consent-note",
-        "restored from backup",
-    )
+    url, r = _restore(cli_run, tmp_path, "backup.csv", "restored from backup")
     assert r.exit_code == 0, r.output
     second = cli_run("--database", url, "subscribers", "export").output
     assert second == first
@@ -127,23 +129,12 @@ def test_the_fast_csv_path_matches_the_typed_rows(news: Database) -> None:
 
 
 def test_json_export_round_trips_through_import(cli_run, tmp_path: Path) -> None:
-    cli_run("lists", "create", "news")
-    cli_run("lists", "create", "events")
-    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
-    _populate(db)
-    db.dispose()
+    _two_lists(cli_run, tmp_path)
     first_csv = cli_run("subscribers", "export").output
     (tmp_path / "backup.json").write_text(
         cli_run("subscribers", "export", "--format", "json").output, encoding="utf-8"
     )
-    other = tmp_path / "other"
-    other.mkdir()
-    url = f"sqlite:///{other / 'restored.sqlite'}"
-    for slug in ("news", "events"):
-        cli_run("--database", url, "lists", "create", slug)
-    r = cli_run(
-        "--database", url, "subscribers", "import", "backup.json", "--consent-note", "restored"
-    )
+    url, r = _restore(cli_run, tmp_path, "backup.json", "restored")
     assert r.exit_code == 0, r.output
     assert "backup.json: newsletter export (UTF-8, JSON), 8 rows" in r.output
     assert cli_run("--database", url, "subscribers", "export").output == first_csv
