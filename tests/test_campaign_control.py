@@ -10,7 +10,7 @@ from delivery_helpers import World
 
 from newsletter.campaigns import store
 from newsletter.campaigns.sender import run_campaign
-from newsletter.transports import Outcome
+from newsletter.transports import DEFERRED, Outcome
 from newsletter.transports.maildir import MaildirTransport
 
 
@@ -85,3 +85,29 @@ def test_resume_while_the_paused_sender_still_runs_is_refused(world: World) -> N
     assert result.state == "finished" and result.counts == {"sent": 20}
     recipients = [p.read_bytes().split(b"\n")[1] for p in _delivered(outbox)]
     assert len(recipients) == len(set(recipients)) == 20
+
+
+class GatedDeferring(GatedMaildir):
+    """The message in flight during the cancel comes back "try again later"."""
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.gate.wait(10)
+            return Outcome(DEFERRED, 451, "451 4.3.0 try again later", None)
+        return super().send(sender, recipient, data)
+
+
+def test_a_message_deferred_during_cancel_ends_cancelled(world: World) -> None:
+    world.add(5)
+    cid = world.campaign()
+    transport = GatedDeferring(world.tmp / "outbox")
+    thread = _start(world, cid, transport)
+    with world.db.session() as s:
+        cancelled = store.cancel_campaign(s, cid)
+    transport.gate.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    # no delivery is left waiting for a retry that a cancelled campaign never makes
+    assert world.counts(cid) == {"cancelled": cancelled + 1}
+    assert world.state(cid) == "cancelled"

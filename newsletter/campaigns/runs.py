@@ -99,6 +99,8 @@ def release(db: Database, campaign_id: int, *, paused: bool, finished: bool) -> 
     with db.session() as s:
         c = store.get_campaign(s, campaign_id)
         s.refresh(c)
+        if c.status == CampaignStatus.CANCELLED and c.runner_pid == os.getpid():
+            store.cancel_open_deliveries(s, campaign_id)
         counts = store.status_counts(s, campaign_id)
         if c.runner_pid == os.getpid():
             values: dict[str, Any] = {"runner_pid": None, "runner_host": None}

@@ -271,6 +271,19 @@ def cancel_campaign(session: Session, campaign_id: int) -> int:
     campaign = get_campaign(session, campaign_id)
     if campaign.status == CampaignStatus.CANCELLED:
         raise CampaignError(f"campaign {campaign_id} is already cancelled")
+    cancelled = cancel_open_deliveries(session, campaign_id)
+    campaign.status = CampaignStatus.CANCELLED.value
+    session.add(campaign)
+    return cancelled
+
+
+def cancel_open_deliveries(session: Session, campaign_id: int) -> int:
+    """Mark queued and deferred deliveries cancelled; returns how many.
+
+    Also run when a sender lets go of a cancelled campaign: a message that
+    was in flight during the cancel and came back "try later" must not stay
+    deferred for a retry that will never come.
+    """
     open_states = [DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value]
     result = session.execute(
         sa.update(Delivery)
@@ -278,8 +291,6 @@ def cancel_campaign(session: Session, campaign_id: int) -> int:
         .where(Delivery.status.in_(open_states))  # type: ignore[attr-defined]
         .values(status=DeliveryStatus.CANCELLED.value, finished_at=utcnow(), next_attempt_at=None)
     )
-    campaign.status = CampaignStatus.CANCELLED.value
-    session.add(campaign)
     return result.rowcount  # type: ignore[attr-defined]
 
 
