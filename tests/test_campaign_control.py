@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from pathlib import Path
 
@@ -111,3 +113,20 @@ def test_a_message_deferred_during_cancel_ends_cancelled(world: World) -> None:
     # no delivery is left waiting for a retry that a cancelled campaign never makes
     assert world.counts(cid) == {"cancelled": cancelled + 1}
     assert world.state(cid) == "cancelled"
+
+
+def test_force_takes_over_a_paused_campaign_whose_sender_id_is_in_use(world: World) -> None:
+    world.add(3)
+    cid = world.campaign()
+    with world.db.session() as s:
+        c = store.get_campaign(s, cid)
+        # a crashed sender whose process id now belongs to a live process (ours)
+        c.status, c.runner_pid = "paused", os.getpid()
+        c.runner_host = socket.gethostname()
+        s.add(c)
+    outbox = world.tmp / "outbox"
+    with pytest.raises(store.CampaignError, match="resume with --force"):
+        run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
+    run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True, force=True)
+    assert len(_delivered(outbox)) == 3
+    assert world.counts(cid) == {"sent": 3}

@@ -41,12 +41,14 @@ def take(
             raise store.CampaignError(f"campaign {campaign_id} is being sent by {where}")
         if not resume:
             raise store.CampaignError(f"campaign {campaign_id} was interrupted; {resume_hint}")
-    elif status == CampaignStatus.PAUSED and store.runner_alive(campaign):
+    elif status == CampaignStatus.PAUSED and not force and store.runner_alive(campaign):
         # paused, but the sender is still finishing its messages in flight:
-        # a second sender now would race it for the same deliveries
+        # a second sender now would race it for the same deliveries. (If that
+        # process died and its id was reused, the operator says so with --force.)
         raise store.CampaignError(
             f"campaign {campaign_id} is pausing: process {campaign.runner_pid} on "
-            f"{campaign.runner_host} is finishing its messages in flight; try again shortly"
+            f"{campaign.runner_host} is finishing its messages in flight; try again shortly "
+            "(or, if that process is gone, resume with --force)"
         )
     elif status == CampaignStatus.DRAFT and resume:
         raise store.CampaignError(

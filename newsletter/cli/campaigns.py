@@ -128,7 +128,10 @@ def send_cmd(
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for retries of deferred messages.")
 @click.option(
-    "--force", is_flag=True, help="Take over a campaign marked as sending on another host."
+    "--force",
+    is_flag=True,
+    help="Take over a campaign whose recorded sender cannot be checked (another host) "
+    "or is gone although its process id is in use again.",
 )
 @transport_options
 @pass_app
