@@ -203,3 +203,14 @@ def test_suppressions_add_list_remove(cli_run) -> None:
     assert r.exit_code == 2  # only 'forget' may claim that
     r = cli_run("suppressions", "remove", "SPAM@example.com")
     assert (r.exit_code, r.output) == (0, "Removed the suppression of SPAM@example.com (manual).\n")
+
+
+def test_search_is_literal_not_a_like_pattern(cli_run) -> None:
+    cli_run("lists", "create", "news")
+    for address in ("a_b@example.org", "axb@example.org", "100%@example.net", "1000@example.net"):
+        cli_run("subscribers", "add", address, "--list", "news")
+        cli_run("suppressions", "add", address)
+    r = cli_run("subscribers", "list", "--search", "a_b", "--format", "csv")
+    assert "a_b@example.org" in r.output and "axb@example.org" not in r.output
+    r = cli_run("suppressions", "list", "--search", "100%", "--format", "csv")
+    assert "100%@example.net" in r.output and "1000@example.net" not in r.output

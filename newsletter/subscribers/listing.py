@@ -76,8 +76,8 @@ def iter_subscribers(
         needle = search.lower()
         query = query.where(
             sa.or_(
-                sa.func.lower(Subscriber.email).contains(needle),
-                sa.func.lower(Subscriber.name).contains(needle),
+                sa.func.lower(Subscriber.email).contains(needle, autoescape=True),
+                sa.func.lower(Subscriber.name).contains(needle, autoescape=True),
             )
         )
     last_id = 0

@@ -100,5 +100,7 @@ def iter_suppressions(
     if reason:
         query = query.where(Suppression.reason == Reason(reason).value)
     if search:
-        query = query.where(sa.func.lower(Suppression.address).contains(search.lower()))
+        query = query.where(
+            sa.func.lower(Suppression.address).contains(search.lower(), autoescape=True)
+        )
     yield from session.exec(query.execution_options(yield_per=1000))
