@@ -49,7 +49,7 @@ def test_data_prints_everything_as_json(cli_run) -> None:
         ("confirm", "consent: Stadtfest"),
         ("unsubscribe", "phone"),
     ]
-    assert data["suppression"] is None
+    assert data["suppressions"] == []
 
 
 def test_forget_leaves_no_plaintext_anywhere_in_the_files(cli_run, tmp_path: Path) -> None:
@@ -139,3 +139,19 @@ def test_tables_added_later_take_part_through_the_registry(news: Database) -> No
     finally:
         gdpr._collectors.pop("test-log")
         gdpr._scrubbers.pop("test-log")
+
+
+def test_data_lists_every_suppression_of_every_address_the_person_had(cli_run) -> None:
+    import json
+
+    cli_run("lists", "create", "news")
+    cli_run("subscribers", "add", "old@example.org", "--list", "news")
+    cli_run("suppressions", "add", "old@example.org", "--detail", "asked by phone")
+    r = cli_run("subscribers", "edit", "old@example.org", "--email", "new@example.org")
+    assert r.exit_code == 0, r.output
+    cli_run("suppressions", "add", "new@example.org")
+    data = json.loads(cli_run("subscribers", "data", "new@example.org").output)
+    assert [(s["address"], s["detail"]) for s in data["suppressions"]] == [
+        ("old@example.org", "asked by phone"),
+        ("new@example.org", None),
+    ]

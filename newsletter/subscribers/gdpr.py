@@ -104,19 +104,23 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
             }
             for s in subscriptions_of(session, [person.subscriber_id])[person.subscriber_id]
         ]
-    suppression = session.exec(
-        select(Suppression).where(Suppression.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
-    ).first()
-    data["suppression"] = (
+    # Art. 15 asks for everything: a person with earlier addresses can have
+    # several suppressions, one per address.
+    suppressions = session.exec(
+        select(Suppression)
+        .where(Suppression.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+        .order_by(Suppression.created_at)  # type: ignore[arg-type]
+    ).all()
+    data["suppressions"] = [
         {
-            "reason": suppression.reason,
-            "since": suppression.created_at,
-            "detail": suppression.detail,
-            "source": suppression.source,
+            "address": row.address,
+            "reason": row.reason,
+            "since": row.created_at,
+            "detail": row.detail,
+            "source": row.source,
         }
-        if suppression
-        else None
-    )
+        for row in suppressions
+    ]
     events = session.exec(
         select(ConsentEvent).where(_events_of(person)).order_by(ConsentEvent.id)  # type: ignore[arg-type]
     ).all()
