@@ -155,3 +155,17 @@ def test_data_lists_every_suppression_of_every_address_the_person_had(cli_run) -
         ("old@example.org", "asked by phone"),
         ("new@example.org", None),
     ]
+
+
+def test_a_new_address_keeps_a_complaint_but_not_a_bounce(cli_run) -> None:
+    cli_run("lists", "create", "news")
+    for person, reason in (("angry", "complaint"), ("full", "bounced")):
+        cli_run("subscribers", "add", f"{person}@example.org", "--list", "news")
+        r = cli_run("suppressions", "add", f"{person}@example.org", "--reason", reason)
+        assert r.exit_code == 0, r.output
+        new = f"{person}@example.net"
+        r = cli_run("subscribers", "edit", f"{person}@example.org", "--email", new)
+        assert r.exit_code == 0, r.output
+    listed = cli_run("suppressions", "list", "--format", "csv").output
+    assert "angry@example.net,complaint" in listed  # the person's will follows them
+    assert "full@example.net" not in listed  # a bounce was the old mailbox's problem

@@ -205,7 +205,22 @@ def _apply_changes(
             blocked = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
             if blocked is not None:
                 raise _suppressed_error(blocked, addr.email)
+            carried = session.exec(
+                select(Suppression).where(Suppression.key_hash == sub.key_hash)
+            ).first()
             sub.key, sub.key_hash = addr.key, h
+            # A complaint, an unsubscription or a manual block is the person's
+            # (or the admin's) will and follows them to the new address; a bounce
+            # belongs to the old mailbox only, so a new address is a fresh start.
+            if carried is not None and carried.reason != Reason.BOUNCED.value:
+                suppress(
+                    session,
+                    addr.email,
+                    Reason(carried.reason),
+                    detail=f"carried over from the previous address ({carried.reason})",
+                    source=source,
+                    actor=actor,
+                )
         if addr.email != sub.email:
             sub.email = addr.email
             changed.append("email")
