@@ -24,10 +24,12 @@ TARGET = ROOT / "docs" / "cli.md"
 
 def _walk(group: click.Group, path: tuple[str, ...] = ()):
     yield path, group
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads lazily registered commands
+        cmd = group.get_command(ctx, name)
         if isinstance(cmd, click.Group):
             yield from _walk(cmd, (*path, name))
-        else:
+        elif cmd is not None:
             yield (*path, name), cmd
 
 

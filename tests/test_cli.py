@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads lazily registered commands
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, f"newsletter {' '.join((*prefix, name))} does not load"
         yield (*prefix, name), cmd
         if isinstance(cmd, click.Group):
             yield from _commands(cmd, (*prefix, name))
@@ -35,6 +38,21 @@ def test_every_command_has_help(path: tuple[str, ...], cmd: click.Command) -> No
     assert "Usage: newsletter " + " ".join(path) in result.output
     if not isinstance(cmd, click.Group):
         assert "Example" in cmd.help, f"newsletter {' '.join(path)} --help shows no example"
+
+
+def test_start_up_loads_only_what_the_command_needs() -> None:
+    """`newsletter render` must not pay for the database and SMTP stack (nor --version)."""
+    heavy = ("sqlalchemy", "alembic", "dkim", "cryptography", "aiosmtpd")
+    code = (
+        "import sys\nfrom newsletter.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    for args in (["--version"], ["render", str(ROOT / "issues" / "2021-07.yaml"), "--help"]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip().splitlines()[-1] == "[]", (args, out.stdout)
 
 
 def test_version_and_module_entry_point() -> None:

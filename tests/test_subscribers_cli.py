@@ -15,7 +15,7 @@ MY_GROUPS = ("lists", "subscribers", "suppressions", "db")
 def _commands() -> list[tuple[str, click.Command]]:
     found = []
     for group_name in MY_GROUPS:
-        group = cli.commands[group_name]
+        group = cli.get_command(click.Context(cli), group_name)
         assert isinstance(group, click.Group)
         found.append((group_name, group))
         found += [(f"{group_name} {n}", c) for n, c in group.commands.items()]

@@ -7,6 +7,7 @@ errors become exit codes here and nowhere else: 0 ok, 1 operation failed,
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from functools import cached_property, wraps
@@ -55,9 +56,40 @@ def handle_errors(func: F) -> F:
 
 pass_app = click.make_pass_decorator(App)
 
+# Which module defines each top-level command. Modules are imported only when
+# their command runs (or help lists it): `newsletter render` must not pay for
+# SQLAlchemy, Alembic and the SMTP stack at start-up.
+LAZY_COMMANDS = {
+    "new": "issues",
+    "check": "issues",
+    "render": "issues",
+    "lists": "lists",
+    "subscribers": "subscribers",
+    "suppressions": "suppressions",
+    "db": "database",
+    "campaigns": "campaigns",
+    "send": "delivery",
+    "log": "delivery",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands register themselves when their module loads."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = LAZY_COMMANDS.get(cmd_name)
+        if module and cmd_name not in self.commands:
+            importlib.import_module(f"newsletter.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
 
 @click.group(
     name="newsletter",
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Examples:\n\n\b\n  newsletter demo\n  newsletter check issues/2021-07.yaml\n"
     "  newsletter render issues/*.yaml -o out/",
@@ -83,10 +115,3 @@ def cli(ctx: click.Context, config: Path | None, database: str | None) -> None:
 
 def main(argv: list[str] | None = None, prog_name: str = "newsletter") -> None:
     cli.main(args=argv, prog_name=prog_name)
-
-
-from newsletter.cli import campaigns as _campaigns  # noqa: E402,F401
-from newsletter.cli import delivery as _delivery  # noqa: E402,F401
-from newsletter.cli import demo as _demo  # noqa: E402,F401
-from newsletter.cli import issues as _issues  # noqa: E402,F401
-from newsletter.cli import subscribers as _subscribers  # noqa: E402,F401
