@@ -133,6 +133,7 @@ class MessageTemplate:
         self._name_fallback = name_fallback
         self._sign = sign
         self._greet_named, self._greet_anonymous = greetings
+        self._used = frozenset(keys)
 
     @classmethod
     def build(
@@ -194,14 +195,17 @@ class MessageTemplate:
         name = clean_name(recipient.name)
         shown = name or self._name_fallback
         salutation = self._greet_named.format(name=name) if name else self._greet_anonymous
-        values = {
-            _T_UNSUB: qp.encode_value(url),
-            _T_NAME: qp.encode_value(shown),
-            _T_GREET: qp.encode_value(salutation),
-            _M_UNSUB: qp.encode_value(html_lib.escape(url)),
-            _M_NAME: qp.encode_value(html_lib.escape(shown)),
-            _M_GREET: qp.encode_value(html_lib.escape(salutation)),
+        # Quoted-printable encoding is the per-recipient cost that matters, so
+        # only the markers this templates actually use are encoded.
+        raw = {
+            _T_UNSUB: url,
+            _T_NAME: shown,
+            _T_GREET: salutation,
+            _M_UNSUB: html_lib.escape(url),
+            _M_NAME: html_lib.escape(shown),
+            _M_GREET: html_lib.escape(salutation),
         }
+        values = {key: qp.encode_value(raw[key]) for key in self._used}
         # The per-recipient headers lead; the stdlib built and folded the rest.
         # They are ASCII by construction (ids, tokens, URLs) except To.
         out = [
