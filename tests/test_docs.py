@@ -63,3 +63,22 @@ def test_cli_reference_is_up_to_date() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_demo_output_is_real(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    for folder in ("issues", "subscribers"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.copy(ROOT / "newsletter.toml", tmp_path / "newsletter.toml")
+    monkeypatch.chdir(tmp_path)
+    for var in ("NEWSLETTER_CONFIG", "NEWSLETTER_DATABASE_URL", "NEWSLETTER_SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    shown = re.search(
+        r"it prints \(`tests/test_docs.py` checks this\):\n\n```text\n(.*?)```", README, re.S
+    )
+    assert shown
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert result.output == shown.group(1)
+    assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 47
