@@ -61,6 +61,14 @@ class Recorded:
     claimed: list[Job]
 
 
+# What a Job is read from; both the send path and dry runs select exactly this.
+JOB_COLUMNS = (D.c.id, D.c.address, D.c.name, D.c.subscriber_id, D.c.attempts, D.c.status)
+
+
+def _job(r: Any) -> Job:
+    return Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status)
+
+
 class Ledger:
     """The per-run database side of the sender, for one campaign."""
 
@@ -103,12 +111,7 @@ class Ledger:
             )
         return (
             sa.select(
-                D.c.id,
-                D.c.address,
-                D.c.name,
-                D.c.subscriber_id,
-                D.c.attempts,
-                D.c.status,
+                *JOB_COLUMNS,
                 sa.case((eligible, True), else_=False).label("eligible"),
             )
             .select_from(D)
@@ -136,11 +139,7 @@ class Ledger:
             skipped = [r for r in rows if not r.eligible]
             if skipped:
                 conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
-        jobs = [
-            Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status)
-            for r in rows
-            if r.eligible
-        ]
+        jobs = [_job(r) for r in rows if r.eligible]
         return jobs, [(r.status, DeliveryStatus.SKIPPED.value) for r in skipped]
 
     def step(
@@ -244,14 +243,7 @@ class Ledger:
         while True:
             with self.db.engine.connect() as conn:
                 rows = conn.execute(
-                    sa.select(
-                        D.c.id,
-                        D.c.address,
-                        D.c.name,
-                        D.c.subscriber_id,
-                        D.c.attempts,
-                        D.c.status,
-                    )
+                    sa.select(*JOB_COLUMNS)
                     .where(D.c.campaign_id == self.cid, D.c.status.in_(open_), D.c.id > last)
                     .order_by(D.c.id)
                     .limit(PAGE)
@@ -260,7 +252,7 @@ class Ledger:
                 return
             for r in rows:
                 if r.address is not None:
-                    yield Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status)
+                    yield _job(r)
             last = rows[-1].id
 
     def next_retry(self) -> float | None:
