@@ -29,7 +29,8 @@ class Record:
     """Cell values by lower-cased, stripped column name."""
 
 
-def _fail(path: Path, message: str, line: int | None = None) -> ImportError_:
+def file_error(path: Path, message: str, line: int | None = None) -> ImportError_:
+    """One located problem with a subscriber file, as the error an import raises."""
     return ImportError_([Problem(message, file=str(path), line=line)])
 
 
@@ -43,7 +44,7 @@ def detect_encoding(path: Path) -> str:
     try:
         f = path.open("rb")
     except OSError as exc:
-        raise _fail(path, f"cannot read: {exc.strerror}") from exc
+        raise file_error(path, f"cannot read: {exc.strerror}") from exc
     with f:
         head = f.read(4)
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -53,7 +54,9 @@ def detect_encoding(path: Path) -> str:
         fallback_line: int | None = None
         for number, raw in enumerate(f, 1):
             if b"\0" in raw:
-                raise _fail(path, "not a text file (contains NUL bytes); export it as CSV", number)
+                raise file_error(
+                    path, "not a text file (contains NUL bytes); export it as CSV", number
+                )
             if raw.isascii():
                 continue
             try:
@@ -63,7 +66,7 @@ def detect_encoding(path: Path) -> str:
                 if fallback_line is None:
                     fallback_line = number
                 if saw_utf8:
-                    raise _fail(
+                    raise file_error(
                         path,
                         f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}) in a file that is "
                         "otherwise UTF-8; fix the line or save the file again as UTF-8",
@@ -73,14 +76,14 @@ def detect_encoding(path: Path) -> str:
                 try:
                     raw.decode("cp1252")
                 except UnicodeDecodeError as exc:
-                    raise _fail(
+                    raise file_error(
                         path,
                         f"neither UTF-8 nor Windows-1252 text (byte 0x{raw[exc.start]:02x}); "
                         "save the file as CSV UTF-8",
                         number,
                     ) from None
                 if saw_utf8:
-                    raise _fail(path, "mixes UTF-8 and Windows-1252 text", number)
+                    raise file_error(path, "mixes UTF-8 and Windows-1252 text", number)
     return "cp1252" if fallback_line is not None else "utf-8-sig"
 
 
@@ -130,7 +133,7 @@ class CsvFile:
         first = self._text.readline()
         if not first.strip():
             self.close()
-            raise _fail(self.path, "empty file: expected a header row with an email column", 1)
+            raise file_error(self.path, "empty file: expected a header row with an email column", 1)
         self.delimiter = _sniff_delimiter(first)
         header = next(csv.reader([first], delimiter=self.delimiter))
         self.header = [h.strip() for h in header]
@@ -139,7 +142,7 @@ class CsvFile:
         for name in self.columns:
             if name and name in seen:
                 self.close()
-                raise _fail(self.path, f"column {name!r} appears twice in the header", 1)
+                raise file_error(self.path, f"column {name!r} appears twice in the header", 1)
             seen.add(name)
 
     @property
@@ -169,9 +172,9 @@ class CsvFile:
                     continue
                 yield Record(line, dict(zip(columns, cells, strict=True)))
         except csv.Error as exc:
-            raise _fail(self.path, f"malformed CSV: {exc}", reader.line_num + offset) from exc
+            raise file_error(self.path, f"malformed CSV: {exc}", reader.line_num + offset) from exc
         except UnicodeDecodeError as exc:
-            raise _fail(self.path, f"cannot decode as {self.encoding}: {exc.reason}") from exc
+            raise file_error(self.path, f"cannot decode as {self.encoding}: {exc.reason}") from exc
 
     def close(self) -> None:
         self._text.close()

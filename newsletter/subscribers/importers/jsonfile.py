@@ -18,14 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.errors import Problem
-from newsletter.subscribers.errors import ImportError_
-from newsletter.subscribers.importers.csvfile import CsvFile, Record
+from newsletter.subscribers.importers.csvfile import CsvFile, Record, file_error
 
 BOM = codecs.BOM_UTF8
-
-
-def _fail(path: Path, message: str, line: int | None = None) -> ImportError_:
-    return ImportError_([Problem(message, file=str(path), line=line)])
 
 
 def looks_like_json(path: Path) -> bool:
@@ -71,14 +66,14 @@ class JsonFile:
             # reported on its line instead of escaping as a UnicodeDecodeError.
             self._file = self.path.open("rb")
         except OSError as exc:
-            raise _fail(self.path, f"cannot read: {exc.strerror}") from exc
+            raise file_error(self.path, f"cannot read: {exc.strerror}") from exc
         self._consumed = 0
         self._first = self._peek_first_object()
         self.header = list(self._first[1].keys()) if self._first else []
         self.columns = [h.strip().lower() for h in self.header]
         if not self.columns:
             self.close()
-            raise _fail(self.path, "empty JSON array: expected objects with an email field", 1)
+            raise file_error(self.path, "empty JSON array: expected objects with an email field", 1)
 
     @property
     def bytes_read(self) -> int:
@@ -98,7 +93,7 @@ class JsonFile:
                 value = json.loads(text)
             except json.JSONDecodeError:
                 if seen_any:
-                    raise _fail(self.path, "invalid JSON on this line", number) from None
+                    raise file_error(self.path, "invalid JSON on this line", number) from None
                 value = None
             if not seen_any and not isinstance(value, dict):
                 # Not one object per line: some other tool's layout, or the
@@ -112,7 +107,7 @@ class JsonFile:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _fail(
+            raise file_error(
                 self.path,
                 f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}); JSON files must be UTF-8",
                 line + raw.count(b"\n", 0, exc.start),
@@ -125,9 +120,9 @@ class JsonFile:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise _fail(self.path, f"invalid JSON: {exc.msg}", exc.lineno) from None
+            raise file_error(self.path, f"invalid JSON: {exc.msg}", exc.lineno) from None
         if not isinstance(data, list):
-            raise _fail(self.path, "expected a JSON array of objects", 1)
+            raise file_error(self.path, "expected a JSON array of objects", 1)
         decoder = json.JSONDecoder()
         pos = text.index("[") + 1
         line, counted = 1, 0
@@ -142,7 +137,7 @@ class JsonFile:
     def _peek_first_object(self) -> tuple[int, dict[str, Any]] | None:
         for line, value in self._objects():
             if not isinstance(value, dict):
-                raise _fail(self.path, "expected an object ({…}) for each subscriber", line)
+                raise file_error(self.path, "expected an object ({…}) for each subscriber", line)
             return line, value
         return None
 
