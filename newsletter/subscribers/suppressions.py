@@ -54,16 +54,7 @@ def suppress(
         key_hash=h, address=addr.email, reason=reason.value, detail=detail, source=source
     )
     session.add(row)
-    subscriber_id = session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first()
-    audit.record(
-        session,
-        "suppress",
-        addr.key,
-        source=source,
-        subscriber_id=subscriber_id,
-        actor=actor,
-        detail=reason.value,
-    )
+    _log(session, "suppress", addr.key, source, actor, reason.value)
     session.flush()
     return row
 
@@ -78,18 +69,25 @@ def unsuppress(
     if row is None:
         raise SubscriberError(f"{addr.email} is not suppressed", field="address")
     session.delete(row)
-    subscriber_id = session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first()
+    _log(session, "unsuppress", addr.key, source, actor, row.reason)
+    session.flush()
+    return row
+
+
+def _log(
+    session: Session, action: str, key: str, source: str, actor: str | None, detail: str
+) -> None:
+    """Consent-log a (un)suppression, linked to the subscriber with that address if any."""
+    subscriber_id = session.exec(select(Subscriber.id).where(Subscriber.key == key)).first()
     audit.record(
         session,
-        "unsuppress",
-        addr.key,
+        action,
+        key,
         source=source,
         subscriber_id=subscriber_id,
         actor=actor,
-        detail=row.reason,
+        detail=detail,
     )
-    session.flush()
-    return row
 
 
 def iter_suppressions(
