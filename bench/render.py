@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.issuefile import load_issue  # noqa: E402
+from newsletter.issue.load import load_issue  # noqa: E402
 from newsletter.render import render_issue  # noqa: E402
 
 TARGET_SECONDS = 2.0

@@ -38,13 +38,13 @@ sys.path.insert(0, str(ROOT))
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
 from newsletter.campaigns.sender import Progress, run_campaign  # noqa: E402
-from newsletter.compose import Recipient  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.db import Database, hash_with  # noqa: E402
-from newsletter.issuefile import load_issue  # noqa: E402
-from newsletter.models import Subscriber, Subscription  # noqa: E402
+from newsletter.issue.load import load_issue  # noqa: E402
+from newsletter.message.compose import Recipient  # noqa: E402
 from newsletter.render import render_issue  # noqa: E402
 from newsletter.subscribers.lists import create_list  # noqa: E402
+from newsletter.subscribers.tables import Subscriber, Subscription  # noqa: E402
 from newsletter.transports.smtp import SmtpTransport  # noqa: E402
 
 SINK = "/usr/sbin/smtp-sink"

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from newsletter.campaigns import store
 from newsletter.config import Delivery, Organisation, Settings, Smtp
 from newsletter.db import Database, hash_with
-from newsletter.models import Subscriber, Subscription
 from newsletter.subscribers.lists import create_list
+from newsletter.subscribers.tables import Subscriber, Subscription
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG_LINE = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 12

@@ -8,7 +8,7 @@ from delivery_helpers import World
 from smtp_server import RecordingServer
 from sqlmodel import SQLModel
 
-import newsletter.campaigns.models  # noqa: F401  (registers the tables)
+import newsletter.campaigns.tables  # noqa: F401  (registers the tables)
 from newsletter.campaigns.sender import run_campaign
 from newsletter.subscribers import gdpr
 from newsletter.transports.smtp import SmtpTransport

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from newsletter import __version__
 from newsletter.cli import cli
-from newsletter.issuefile import load_issue
+from newsletter.issue.load import load_issue
 
 ROOT = Path(__file__).resolve().parents[1]
 

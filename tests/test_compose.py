@@ -18,11 +18,11 @@ import dkim
 import pytest
 from delivery_helpers import ROOT, FakeRendered, make_settings
 
-from newsletter import qp
-from newsletter.compose import MailingListInfo, MessageTemplate, Recipient
 from newsletter.config import Dkim
-from newsletter.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
-from newsletter.signing import signer_from_settings
+from newsletter.message import qp
+from newsletter.message.compose import MailingListInfo, MessageTemplate, Recipient
+from newsletter.message.dkim import signer_from_settings
+from newsletter.message.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.tokens import TokenError, token_key, unsubscribe_token, verify
 
 KEY = token_key(b"test secret")
@@ -147,7 +147,7 @@ def _links(msg: EmailMessage) -> list[str]:
 @pytest.fixture(scope="module")
 def isa_issue() -> object:
     from newsletter.config import load_settings
-    from newsletter.issuefile import load_issue
+    from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
     return render_issue(

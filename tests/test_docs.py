@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from newsletter.cli import cli
-from newsletter.issuefile import parse_issue
+from newsletter.issue.load import parse_issue
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

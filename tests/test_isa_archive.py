@@ -89,7 +89,7 @@ def test_archive_has_18_issues(seed_months):
 
 @pytest.mark.parametrize("slug", SLUGS)
 def test_rendered_issue_keeps_the_seed_text(slug, seed_months, settings):
-    from newsletter.issuefile import load_issue
+    from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
     issue = load_issue(ROOT / "issues" / f"{slug}.yaml")

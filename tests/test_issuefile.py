@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from newsletter.cli import cli
 from newsletter.errors import IssueError
-from newsletter.issuefile import load_issue, load_issue_with_warnings, parse_issue
+from newsletter.issue.load import load_issue, load_issue_with_warnings, parse_issue
 
 MINIMAL = """\
 issue:

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import newsletter.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import newsletter.subscribers.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from newsletter.db import Database, DatabaseError, head_revision
 from newsletter.errors import ConfigError
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.issuefile import load_issue
+from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 
 ROOT = Path(__file__).resolve().parents[1]

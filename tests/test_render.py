@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.issuefile import load_issue, parse_issue
-from newsletter.placeholders import UNSUBSCRIBE_URL
+from newsletter.issue.load import load_issue, parse_issue
+from newsletter.message.placeholders import UNSUBSCRIBE_URL
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
 from newsletter.render.wrap import display_width
 
@@ -228,7 +228,7 @@ def test_greeting_placeholder_for_templates_and_the_archive(tmp_path: Path) -> N
 
 
 def test_every_locale_has_every_chrome_string() -> None:
-    from newsletter.render.i18n import get_locale
+    from newsletter.i18n import get_locale
 
     keys = {code: set(get_locale(code).strings) for code in ("de", "en", "zh")}
     assert keys["de"] == keys["en"] == keys["zh"]

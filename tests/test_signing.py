@@ -11,7 +11,7 @@ import dkim
 import pytest
 
 from newsletter.errors import ConfigError
-from newsletter.signing import DkimSigner
+from newsletter.message.dkim import DkimSigner
 
 
 @pytest.fixture(scope="module")

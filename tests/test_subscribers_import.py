@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from subscriber_helpers import FIXTURES
 
 from newsletter.db import Database
-from newsletter.models import ConsentEvent, Subscriber, Subscription, Suppression
 from newsletter.subscribers import add_subscriber, is_suppressed, suppress, unsubscribe
 from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.importing import import_file
+from newsletter.subscribers.tables import ConsentEvent, Subscriber, Subscription, Suppression
 
 
 def people(db: Database) -> dict[str, tuple]:

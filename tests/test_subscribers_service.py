@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from newsletter.db import Database
-from newsletter.models import Reason
 from newsletter.subscribers import (
     SubscriberError,
     add_subscriber,
@@ -18,6 +17,7 @@ from newsletter.subscribers import (
     unsubscribe,
     unsuppress,
 )
+from newsletter.subscribers.tables import Reason
 
 
 def _who(db: Database, slug: str = "news") -> list[str]:

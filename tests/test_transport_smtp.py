@@ -13,9 +13,9 @@ from delivery_helpers import World
 from smtp_server import RecordingServer
 
 from newsletter.campaigns.sender import dry_run_campaign, run_campaign
-from newsletter.models import Subscriber
 from newsletter.subscribers.people import unsubscribe
 from newsletter.subscribers.suppressions import suppress
+from newsletter.subscribers.tables import Subscriber
 from newsletter.tokens import token_key, verify
 from newsletter.transports.maildir import MaildirTransport
 from newsletter.transports.smtp import SmtpTransport

@@ -1,5 +1,5 @@
 """Campaigns: one issue to one list, snapshotted, sent, and logged per recipient."""
 
-from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 
 __all__ = ["Campaign", "CampaignStatus", "Delivery", "DeliveryStatus"]

@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from newsletter.campaigns.ledger import Job
-from newsletter.campaigns.models import Campaign
-from newsletter.compose import (
+from newsletter.campaigns.tables import Campaign
+from newsletter.config import Settings
+from newsletter.db import Database
+from newsletter.message.compose import (
     MailingListInfo,
     MessageTemplate,
     Recipient,
     envelope_address,
     sender_domain,
 )
-from newsletter.config import Settings
-from newsletter.db import Database
-from newsletter.signing import signer_from_settings
+from newsletter.message.dkim import signer_from_settings
 from newsletter.tokens import bounce_token, token_key, unsubscribe_token
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from newsletter.campaigns import store
 from newsletter.campaigns.composer import Composer
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
-from newsletter.campaigns.models import Campaign
+from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.ratelimit import RateLimiter

@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.campaigns import statements
-from newsletter.campaigns.models import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.campaigns.statements import SKIP, UNKNOWN_REPLY, C, D, P, Prepared
+from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.db import Database
 from newsletter.errors import BadInput
-from newsletter.models import Reason, Subscriber, Subscription, Suppression
 from newsletter.subscribers.suppressions import suppress
+from newsletter.subscribers.tables import Reason, Subscriber, Subscription, Suppression
 from newsletter.transports import BOUNCED, DEFERRED, Outcome, TransportUnavailable
 
 PAGE = 500

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.campaigns import store
-from newsletter.campaigns.models import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
+from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.db import Database
 
 

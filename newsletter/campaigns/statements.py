@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from newsletter.models import UTCDateTime
+from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.db.columns import UTCDateTime
 
 UNKNOWN_REPLY = (
     "outcome unknown: the sender stopped while this message was in flight; "

@@ -17,9 +17,9 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.db.columns import utcnow
 from newsletter.errors import BadInput
-from newsletter.models import utcnow
 from newsletter.subscribers import gdpr
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from newsletter.campaigns import sender, store
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.cli.delivery import (
     STATUSES,
     open_db,
@@ -58,7 +58,7 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
     Example:
       newsletter campaigns create issues/2021-07.yaml --list isa
     """
-    from newsletter.issuefile import load_issue
+    from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
     rendered = render_issue(load_issue(issue), app.settings)

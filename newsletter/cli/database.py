@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 from sqlmodel import Session
 
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.db import Database, head_revision, known_revision
 
 

@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 from newsletter.campaigns import sender, store
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.cli.output import output_options, write_rows
 from newsletter.db import Database
 from newsletter.transports import Transport, open_transport
@@ -149,7 +149,7 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
     Example:
       newsletter send issues/2021-07.yaml --to editor@example.org
     """
-    from newsletter.issuefile import load_issue
+    from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
     rendered = render_issue(load_issue(issue), app.settings)

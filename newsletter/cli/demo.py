@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.cli.delivery import send_progress
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from newsletter.authoring import check_file, render_files, scaffold_issue
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.errors import IssueError
+from newsletter.workbench.authoring import check_file, render_files, scaffold_issue
 
 
 @cli.command("new")

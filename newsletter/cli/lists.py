@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.subscribers import lists as lists_lib

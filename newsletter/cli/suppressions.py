@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
-from newsletter.models import Reason
 from newsletter.subscribers import suppressions as lib
+from newsletter.subscribers.tables import Reason
 
 COLUMNS = ["address", "reason", "created_at", "source", "detail"]
 # "forgotten" is only set by 'subscribers forget', never by hand.

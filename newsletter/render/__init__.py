@@ -1,7 +1,7 @@
 """Render an issue once: HTML and plain text from the same model.
 
 No per-recipient work happens here; the output carries the placeholders of
-``newsletter.placeholders`` for ``compose`` to fill.
+``newsletter.message.placeholders`` for ``compose`` to fill.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from functools import cache
 from pathlib import Path
 
 from newsletter.config import Settings
-from newsletter.model import Event, Issue
-from newsletter.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.i18n import get_locale
+from newsletter.issue.model import Event, Issue
+from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
-from newsletter.render.i18n import get_locale
 from newsletter.render.text import render_text
 
 GMAIL_CLIP_BYTES = 102 * 1024

@@ -7,10 +7,10 @@ the legal footer, with links as numbered references listed at the end.
 
 from __future__ import annotations
 
-from newsletter import placeholders
 from newsletter.config import Organisation
-from newsletter.model import Article, Event, Issue, Link
-from newsletter.render.i18n import Locale
+from newsletter.i18n import Locale
+from newsletter.issue.model import Article, Event, Issue, Link
+from newsletter.message import placeholders
 from newsletter.render.inline import References, to_text
 from newsletter.render.wrap import display_width, wrap
 

@@ -14,7 +14,8 @@ from functools import cache
 from sqlmodel import Session
 
 from newsletter.db import key_hash
-from newsletter.models import ConsentEvent, utcnow
+from newsletter.db.columns import utcnow
+from newsletter.subscribers.tables import ConsentEvent
 
 
 @cache

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.models import MailingList, Subscriber, Subscription, Suppression
 from newsletter.subscribers.bulk import Bulk
 from newsletter.subscribers.importers.own import COLUMNS
 from newsletter.subscribers.lists import get_list
+from newsletter.subscribers.tables import MailingList, Subscriber, Subscription, Suppression
 from newsletter.tabular import cell, escape_formula, write_json
 
 EXPORT_COLUMNS = COLUMNS

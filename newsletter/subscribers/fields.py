@@ -1,6 +1,6 @@
 """Small fields checked in several places: list slugs, language tags and names.
 
-The length limits are the column sizes in ``newsletter/models.py``: SQLite
+The length limits are the column sizes in ``newsletter/subscribers/tables.py``: SQLite
 would store anything, PostgreSQL would fail the whole import on the row.
 """
 

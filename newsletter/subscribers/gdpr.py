@@ -23,10 +23,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.db import key_hash
-from newsletter.models import ConsentEvent, Reason, Subscriber, Subscription, Suppression
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.listing import subscriptions_of
+from newsletter.subscribers.tables import (
+    ConsentEvent,
+    Reason,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
 
 Collector = Callable[[Session, "Person"], Any]
 """Returns a JSON-able section of :func:`personal_data`, or None when empty."""

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlmodel import Session
 
+from newsletter.db.columns import utcnow
 from newsletter.errors import Problem
-from newsletter.models import utcnow
 from newsletter.subscribers.bulk import Bulk
 from newsletter.subscribers.errors import UnknownList
 from newsletter.subscribers.import_rows import Item

@@ -26,7 +26,6 @@ from sqlmodel import Session
 
 from newsletter.db import database_of
 from newsletter.errors import Problem
-from newsletter.models import Status
 from newsletter.subscribers import audit
 from newsletter.subscribers.errors import ImportError_, SubscriberError
 from newsletter.subscribers.import_apply import Applier
@@ -35,6 +34,7 @@ from newsletter.subscribers.importers import detect_format
 from newsletter.subscribers.importers.jsonfile import open_table
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import consent_note_or_none, require_consent_note
+from newsletter.subscribers.tables import Status
 
 Progress = Callable[[int, int], None]
 

@@ -14,8 +14,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.models import MailingList, Status, Subscriber, Subscription, Suppression
 from newsletter.subscribers.lists import get_list
+from newsletter.subscribers.tables import MailingList, Status, Subscriber, Subscription, Suppression
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.models import MailingList, Status, Subscription
 from newsletter.subscribers.errors import SubscriberError, UnknownList
 from newsletter.subscribers.fields import check_language, check_slug
+from newsletter.subscribers.tables import MailingList, Status, Subscription
 
 
 def get_list(session: Session, slug: str) -> MailingList:
@@ -129,8 +129,8 @@ def delete_list(
     ``"forget"``: drop them knowingly) a list with unsubscribed members is
     not deleted.
     """
-    from newsletter.models import Reason, Subscriber
     from newsletter.subscribers.suppressions import suppress
+    from newsletter.subscribers.tables import Reason, Subscriber
 
     if unsubscribed not in ("refuse", "suppress", "forget"):
         raise ValueError(unsubscribed)

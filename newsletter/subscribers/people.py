@@ -18,14 +18,21 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.db import key_hash
-from newsletter.models import MailingList, Reason, Status, Subscriber, Subscription, Suppression
-from newsletter.models import utcnow as _now
+from newsletter.db.columns import utcnow as _now
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
 from newsletter.subscribers.fields import check_name
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.suppressions import suppress
+from newsletter.subscribers.tables import (
+    MailingList,
+    Reason,
+    Status,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
 
 
 def consent_note_or_none(consent_note: str | None) -> str | None:

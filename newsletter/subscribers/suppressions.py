@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.db import key_hash
-from newsletter.models import Reason, Subscriber, Suppression
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.errors import SubscriberError
+from newsletter.subscribers.tables import Reason, Subscriber, Suppression
 
 
 def suppression_for(session: Session, address: str) -> Suppression | None:

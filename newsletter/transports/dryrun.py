@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from newsletter.transports import SENT, Outcome
+from newsletter.transports.base import SENT, Outcome
 
 
 class DryRunTransport:

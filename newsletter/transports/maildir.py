@@ -15,7 +15,7 @@ import socket
 import time
 from pathlib import Path
 
-from newsletter.transports import SENT, Outcome, TransportUnavailable
+from newsletter.transports.base import SENT, Outcome, TransportUnavailable
 
 _counter = itertools.count()
 

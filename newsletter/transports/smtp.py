@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from newsletter.config import Settings, read_secret
 from newsletter.errors import ConfigError
-from newsletter.transports import DEFERRED, FAILED, Outcome, TransportUnavailable, classify
+from newsletter.transports.base import DEFERRED, FAILED, Outcome, TransportUnavailable, classify
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _MAXLINE = 8192

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.subscribers.importers import ParsedRow, RowProblem, parse_attributes, parse_time
+from newsletter.subscribers.importers.base import (
+    ParsedRow,
+    RowProblem,
+    parse_attributes,
+    parse_time,
+)
 from newsletter.subscribers.status import Reason, Status
 
 NAME = "listmonk"

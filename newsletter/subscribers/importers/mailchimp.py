@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.subscribers.importers import ParsedRow, parse_time
+from newsletter.subscribers.importers.base import ParsedRow, parse_time
 from newsletter.subscribers.status import Reason, Status
 
 NAME = "mailchimp"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from newsletter.subscribers.importers import (
+from newsletter.subscribers.importers.base import (
     ParsedRow,
     RowProblem,
     parse_attributes,

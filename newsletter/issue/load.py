@@ -1,8 +1,8 @@
-"""Load an issue YAML file into an :class:`~newsletter.model.Issue`, with located errors.
+"""Load an issue YAML file into an :class:`~newsletter.issue.model.Issue`, with located errors.
 
 We walk PyYAML's node tree (C-accelerated when available) instead of the
 constructed objects because only nodes know their line and column; the schema
-in ``issueschema.py`` validates it and this module builds the model.
+in ``schema.py`` validates it and this module builds the model.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import IssueError, Problem
-from newsletter.issueschema import ISSUE, Ctx, validate_mapping
-from newsletter.model import (
+from newsletter.issue.model import (
     Article,
     Editorial,
     Event,
@@ -25,6 +24,7 @@ from newsletter.model import (
     Person,
     ProgrammeItem,
 )
+from newsletter.issue.schema import ISSUE, Ctx, validate_mapping
 
 try:  # pragma: no cover - depends on how PyYAML was built
     _Loader: type = yaml.CSafeLoader

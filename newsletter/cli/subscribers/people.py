@@ -1,10 +1,4 @@
-"""``newsletter subscribers``: add, list, show, edit, unsubscribe and remove people.
-
-File commands (import, export) live in ``cli/subscriber_files.py`` and the
-GDPR ones (data, forget) in ``cli/gdpr.py``; both attach to the group
-defined here, and are imported at the bottom together with the ``lists``,
-``suppressions`` and ``db`` groups, so ``newsletter.cli`` needs one import.
-"""
+"""``newsletter subscribers add|list|show|edit|unsubscribe|remove``: one person at a time."""
 
 from __future__ import annotations
 
@@ -12,39 +6,13 @@ from typing import Any
 
 import click
 
-from newsletter.cli import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
-from newsletter.models import Status
+from newsletter.cli.subscribers import LIST_COLUMNS, STATUS, parse_attributes, subscribers_group
 from newsletter.subscribers import listing, people
 from newsletter.subscribers.addresses import parse_address
-from newsletter.subscribers.errors import SubscriberError
-
-LIST_COLUMNS = ["id", "email", "name", "language", "lists", "suppressed", "created_at"]
-STATUS = click.Choice([s.value for s in Status])
-
-
-def parse_attributes(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``--attr city=Köln`` pairs; values stay strings (JSON is for files)."""
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise SubscriberError(f"--attr {pair!r}: use KEY=VALUE", field="attr")
-        result[key.strip()] = value
-    return result
-
-
-@cli.group("subscribers")
-def subscribers_group() -> None:
-    """People who receive the newsletter, with their consent and history.
-
-    \b
-    Examples:
-      newsletter subscribers add anna@example.org --list news --name "Anna Müller"
-      newsletter subscribers import export.csv --list news --dry-run
-      newsletter subscribers list --list news --status confirmed
-    """
+from newsletter.subscribers.tables import Status
 
 
 @subscribers_group.command("add")
@@ -261,11 +229,3 @@ def remove_cmd(app: App, who: str, yes: bool) -> None:
             click.confirm(f"Remove {sub.email} and their subscriptions?", abort=True, err=True)
         people.remove_subscriber(s, who)
     click.echo(f"Removed {sub.email}.")
-
-
-# The other subscriber commands and groups register themselves on import.
-from newsletter.cli import database as _database  # noqa: E402,F401
-from newsletter.cli import gdpr as _gdpr  # noqa: E402,F401
-from newsletter.cli import lists as _lists  # noqa: E402,F401
-from newsletter.cli import subscriber_files as _files  # noqa: E402,F401
-from newsletter.cli import suppressions as _suppressions  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """The issue schema: what an editor writes in ``issues/YYYY-MM.yaml``.
 
 Plain dataclasses with no I/O, so rendering and tests can build issues in
-memory. ``issuefile.py`` turns YAML into these objects and reports errors
+memory. ``load.py`` turns YAML into these objects and reports errors
 with line and column; nothing here knows about files.
 """
 

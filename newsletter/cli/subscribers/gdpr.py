@@ -6,7 +6,7 @@ import json
 
 import click
 
-from newsletter.cli import App, handle_errors, pass_app
+from newsletter.cli.app import App, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.subscribers import subscribers_group
 from newsletter.subscribers import gdpr

@@ -18,7 +18,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from newsletter.models import UTCDateTime, utcnow
+from newsletter.db.columns import UTCDateTime, utcnow
 
 
 class CampaignStatus(StrEnum):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli import App, handle_errors, pass_app
+from newsletter.cli.app import App, handle_errors, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import progress_bar, progress_enabled, progress_option
 from newsletter.cli.subscribers import STATUS, subscribers_group

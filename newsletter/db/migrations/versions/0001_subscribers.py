@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2024-06-01
 
-Hand-written and frozen: it does not import ``newsletter.models``, so later
+Hand-written and frozen: it does not import ``newsletter.subscribers.tables``, so later
 model changes cannot silently change what this step creates.
 """
 

@@ -3,7 +3,7 @@
 Each validator gets the YAML node (which knows its line and column), reports
 problems to the shared context and returns the value or None, so that every
 problem in a file is collected before the loader gives up (mkdocs' approach,
-with the positions mkdocs lacks). ``issuefile.py`` builds the model from the
+with the positions mkdocs lacks). ``load.py`` builds the model from the
 validated values.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from newsletter.errors import Problem
-from newsletter.model import LANGUAGES
+from newsletter.issue.model import LANGUAGES
 
 _constructor = yaml.constructor.SafeConstructor()
 

@@ -18,10 +18,10 @@ import yaml
 from newsletter.config import Settings
 from newsletter.errors import BadInput, IssueError, Problem
 from newsletter.fsutil import write_atomic
-from newsletter.issuefile import load_issue_with_warnings
-from newsletter.model import Issue
+from newsletter.i18n import get_locale
+from newsletter.issue.load import load_issue_with_warnings
+from newsletter.issue.model import Issue
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, for_web, render_issue
-from newsletter.render.i18n import get_locale
 
 
 @dataclass

@@ -29,10 +29,10 @@ from typing import Protocol
 
 import idna
 
-from newsletter import placeholders, qp
 from newsletter.config import Settings
-from newsletter.model import LANGUAGES
-from newsletter.render.i18n import get_locale
+from newsletter.i18n import get_locale
+from newsletter.issue.model import LANGUAGES
+from newsletter.message import placeholders, qp
 
 # Markers used only inside the serialized template. Each says which encoding
 # its value needs: raw for headers, QP for the text part, QP of escaped HTML.

@@ -18,7 +18,7 @@ from newsletter.campaigns.sender import Progress, RunResult, run_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import BadInput
-from newsletter.issuefile import load_issue
+from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 from newsletter.subscribers.importing import ImportReport, import_file
 from newsletter.subscribers.lists import create_list

@@ -5,18 +5,18 @@ mail exactly that) and ``key``, the normalised form every uniqueness and
 suppression check uses. ``key_hash`` is a keyed hash of ``key``: suppressions
 and the audit log can match a forgotten person by it without keeping the
 address itself. Change these tables only together with a new migration in
-``newsletter/migrations/versions/``; ``tests/test_migrations.py`` compares both.
+``newsletter/db/migrations/versions/``; ``tests/test_migrations.py`` compares both.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from newsletter.db.columns import UTCDateTime, utcnow
 from newsletter.subscribers.status import Reason, Status
 
 __all__ = [
@@ -28,37 +28,7 @@ __all__ = [
     "Subscriber",
     "Subscription",
     "Suppression",
-    "UTCDateTime",
-    "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend.
-
-    SQLite has no time zones, so values are stored as naive UTC there and
-    given their zone back on the way out; PostgreSQL keeps ``timestamptz``.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: pass an aware UTC datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
 
 
 def _when(**kw: Any) -> Any:

@@ -1,0 +1,118 @@
+"""The root ``newsletter`` group, its per-invocation state and the lazy command table.
+
+Commands parse arguments, call one library function, and print. Library
+errors become exit codes here and nowhere else: 0 ok, 1 operation failed,
+2 bad input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from functools import cached_property, wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from newsletter import __version__
+from newsletter.config import Settings, load_settings
+from newsletter.errors import NewsletterError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """Per-invocation state: settings are loaded only when a command needs them."""
+
+    def __init__(self, config: Path | None, database: str | None):
+        self.config_path = config
+        self.database = database
+
+    @cached_property
+    def settings(self) -> Settings:
+        s = load_settings(self.config_path)
+        if self.database:
+            from dataclasses import replace
+
+            s = replace(s, database_url=self.database)
+        return s
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into one clear message and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NewsletterError as exc:
+            click.echo(f"Error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_app = click.make_pass_decorator(App)
+
+# Which module defines each top-level command. Modules are imported only when
+# their command runs (or help lists it): `newsletter render` must not pay for
+# SQLAlchemy, Alembic and the SMTP stack at start-up.
+LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
+    "new": "issues",
+    "check": "issues",
+    "render": "issues",
+    "lists": "lists",
+    "subscribers": ("subscribers.people", "subscribers.files", "subscribers.gdpr"),
+    "suppressions": "suppressions",
+    "db": "database",
+    "campaigns": "campaigns",
+    "send": "delivery",
+    "log": "delivery",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands register themselves when their module loads."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        modules = LAZY_COMMANDS.get(cmd_name, ())
+        if cmd_name not in self.commands:
+            for module in (modules,) if isinstance(modules, str) else modules:
+                importlib.import_module(f"newsletter.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    name="newsletter",
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Examples:\n\n\b\n  newsletter demo\n  newsletter check issues/2021-07.yaml\n"
+    "  newsletter render issues/*.yaml -o out/",
+)
+@click.version_option(__version__, "--version", prog_name="newsletter")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="NEWSLETTER_CONFIG",
+    help="Settings file (default: ./newsletter.toml, else built-in defaults).",
+)
+@click.option(
+    "--database",
+    metavar="URL",
+    help="SQLAlchemy database URL (default: sqlite:///newsletter.sqlite, "
+    "or $NEWSLETTER_DATABASE_URL).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, database: str | None) -> None:
+    """Author, render and deliver an email newsletter, without tracking anyone."""
+    ctx.obj = App(config, database)
+
+
+def main(argv: list[str] | None = None, prog_name: str = "newsletter") -> None:
+    cli.main(args=argv, prog_name=prog_name)
