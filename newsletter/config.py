@@ -1,87 +1,274 @@
-"""``newsletter.toml``: the organisation profile and delivery settings.
+"""``newsletter.toml``: the organisation profile and delivery settings, as a validated schema.
 
 Secrets never live in this file: the SMTP password and the token key come from
 environment variables or from a file readable only by its owner (mode 0600),
 so the config can be committed and shared.
+
+Every key is declared once, below, as a dataclass field made with
+:func:`~newsletter.configschema.setting`: its default, the kind of value it
+takes (which checks it), one sentence of meaning and an example. Loading checks
+every key of the file, collects every problem with its ``file:line`` and
+reports them all at once (exit 2); ``docs/configuration.md`` is generated from
+the same fields, so the reference cannot drift.
+
+To add a key: add a field to its section class here, e.g.::
+
+    helo_name: str | None = setting(
+        None, Host(), "Name sent in EHLO.", example="mail.example.org"
+    )
+
+then run ``python scripts/gen_config_reference.py`` and commit
+``docs/configuration.md`` (``tests/test_config.py`` fails until you do). A
+new section (``[web]``) is a frozen dataclass with a docstring, which the
+reference shows, and a ``field(default_factory=Web)`` on :class:`Settings`.
+A check that involves two keys goes into :func:`_cross_checks`.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from newsletter.errors import ConfigError, Problem
+from newsletter import tomlfile
+from newsletter.configschema import (
+    Address,
+    Boolean,
+    Colour,
+    DatabaseUrl,
+    FilePath,
+    Host,
+    Integer,
+    Lines,
+    Number,
+    OneOf,
+    Problems,
+    Text,
+    Url,
+    build,
+    is_loopback,
+    setting,
+)
+from newsletter.errors import ConfigError
 
 CONFIG_ENV = "NEWSLETTER_CONFIG"
+DATABASE_ENV = "NEWSLETTER_DATABASE_URL"
 DEFAULT_CONFIG = "newsletter.toml"
 
 
 @dataclass(frozen=True)
 class Colours:
-    primary: str = "#1f4e79"
-    accent: str = "#c0392b"
-    text: str = "#1a1a1a"
-    muted: str = "#5c5c5c"
-    background: str = "#f2f4f7"
-    surface: str = "#ffffff"
+    """The theme's colours (`#rrggbb` or `#rgb`)."""
+
+    primary: str = setting("#1f4e79", Colour(), "Headings and the masthead.", example="#a3111c")
+    accent: str = setting("#c0392b", Colour(), "Links and highlights.", example="#a3111c")
+    text: str = setting("#1a1a1a", Colour(), "Body text.", example="#1a1a1a")
+    muted: str = setting("#5c5c5c", Colour(), "Captions, dates and the footer.", example="#595959")
+    background: str = setting("#f2f4f7", Colour(), "Around the message.", example="#f2f2f2")
+    surface: str = setting("#ffffff", Colour(), "Behind the text.", example="#ffffff")
 
 
 @dataclass(frozen=True)
 class Organisation:
     """Who sends the newsletter; every rendered issue carries this in its footer."""
 
-    name: str = "Example Newsletter"
-    website: str = "https://example.org"
-    sender_name: str = "Example Newsletter"
-    sender_email: str = "newsletter@example.org"
-    reply_to: str | None = None
-    postal_address: str = "Example Street 1, 12345 Example City"
-    about: tuple[str, ...] = ()
-    contact: tuple[str, ...] = ()
-    logo: str | None = None
-    logo_alt: str | None = None
-    language: str = "en"
-    templates_dir: str | None = None
+    name: str = setting(
+        "Example Newsletter", Text(one_line=True), "The organisation's name.", example="Riverside"
+    )
+    website: str = setting(
+        "https://example.org", Url(), "Linked from the footer.", example="https://example.net"
+    )
+    sender_name: str = setting(
+        "Example Newsletter",
+        Text(one_line=True),
+        "Display name in the From header.",
+        example="ISA-Newsletter",
+    )
+    sender_email: str = setting(
+        "newsletter@example.org",
+        Address(),
+        "Address in From and the envelope sender (Return-Path) unless VERP is on; "
+        "also the DKIM domain unless `dkim.domain` is set.",
+        example="newsletter@example.org",
+    )
+    reply_to: str | None = setting(
+        None,
+        Address(),
+        "Reply-To header; replies go to From without it.",
+        example="isa@example.org",
+    )
+    postal_address: str = setting(
+        "Example Street 1, 12345 Example City",
+        Text(),
+        "Postal address in the footer (required by CAN-SPAM and the German Impressum rules).",
+        example="Reinhardtstraße 34, 10117 Berlin",
+    )
+    about: tuple[str, ...] = setting(
+        (), Lines(), "Paragraphs about the organisation, in the footer.", example=["We are …"]
+    )
+    contact: tuple[str, ...] = setting(
+        (),
+        Lines(),
+        "Contact block in the footer; the first line is its heading.",
+        example=["Contact", "hello@example.org"],
+    )
+    logo: str | None = setting(
+        None, Url(), "Image URL shown in the header.", example="https://example.org/logo.png"
+    )
+    logo_alt: str | None = setting(
+        None,
+        Text(one_line=True),
+        "Alt text of the logo.",
+        default_doc="the organisation's name",
+        example="Riverside Makerspace logo",
+    )
+    language: str = setting(
+        "en", OneOf(("de", "en", "zh")), "Language of the footer and dates.", example="de"
+    )
+    templates_dir: str | None = setting(
+        None,
+        FilePath(),
+        "Folder whose templates override the default theme's, file by file (relative to this "
+        "file).",
+        example="templates",
+    )
     colours: Colours = field(default_factory=Colours)
 
 
 @dataclass(frozen=True)
 class Delivery:
-    transport: str = "maildir"  # smtp | maildir | dry-run
-    outbox: str = "outbox"
-    base_url: str = "https://newsletter.example.org"
-    unsubscribe_mailto: str | None = None
-    bounce_domain: str | None = None
-    verp: bool = False
-    rate_per_second: float | None = None
-    rate_per_minute: int | None = None
-    rate_per_hour: int | None = None
-    max_attempts: int = 5
-    retry_base_seconds: float = 60.0
+    """How and where messages go, and the links they carry."""
+
+    transport: str = setting(
+        "maildir",
+        OneOf(("smtp", "maildir", "dry-run")),
+        "Where messages go: an SMTP server (`[smtp]`), a Maildir outbox, or nowhere.",
+        example="smtp",
+    )
+    outbox: str = setting(
+        "outbox",
+        FilePath(),
+        "Maildir folder of the `maildir` transport (relative to this file).",
+        example="outbox",
+    )
+    base_url: str = setting(
+        "https://newsletter.example.org",
+        Url(secure=True),
+        "Public address of the web pages (unsubscribe, archive); goes into List-Unsubscribe.",
+        example="https://news.example.org",
+    )
+    unsubscribe_mailto: str | None = setting(
+        None,
+        Address(),
+        "Address of the mailto: in List-Unsubscribe.",
+        default_doc="`organisation.sender_email`",
+        example="unsubscribe@example.org",
+    )
+    bounce_domain: str | None = setting(
+        None,
+        Host(ip_allowed=False),
+        "Domain of the VERP return path.",
+        default_doc="the domain of `organisation.sender_email`",
+        example="bounces.example.org",
+    )
+    verp: bool = setting(
+        False,
+        Boolean(),
+        "Give each message its own return path (`bounces+TOKEN@bounce_domain`) so a bounce "
+        "names the delivery it belongs to.",
+        example=True,
+    )
+    rate_per_second: float | None = setting(
+        None, Number(), "At most this many messages per second.", example=5
+    )
+    rate_per_minute: int | None = setting(
+        None, Integer(1), "At most this many messages per minute.", example=200
+    )
+    rate_per_hour: int | None = setting(
+        None, Integer(1), "At most this many messages per hour.", example=5000
+    )
+    max_attempts: int = setting(
+        5, Integer(1, 100), "Attempts of a deferred message before it is failed.", example=8
+    )
+    retry_base_seconds: float = setting(
+        60.0,
+        Number(positive=False),
+        "Wait before the first retry; each further retry waits twice as long.",
+        example=300,
+    )
 
 
 @dataclass(frozen=True)
 class Smtp:
-    host: str = "127.0.0.1"
-    port: int = 25
-    security: str = "none"  # none | starttls | tls
-    username: str | None = None
-    pool: int = 1
-    timeout: float = 30.0
-    max_per_connection: int = 1000
-    verify_certificates: bool = True
-    ca_file: str | None = None
+    """The SMTP server of `delivery.transport = "smtp"`; the password is never in this file.
+
+    It comes from `$NEWSLETTER_SMTP_PASSWORD` or `$NEWSLETTER_SMTP_PASSWORD_FILE` (mode 0600).
+    """
+
+    host: str = setting(
+        "127.0.0.1", Host(), "The server to hand messages to.", example="mail.example.org"
+    )
+    port: int = setting(25, Integer(1, 65535), "Its TCP port.", example=587)
+    security: str = setting(
+        None,
+        OneOf(("none", "starttls", "tls")),
+        '`"starttls"`: upgrade with STARTTLS and refuse a server that does not offer it; '
+        '`"tls"`: implicit TLS (usually port 465); `"none"`: plain text, which may carry a '
+        "password only to this machine (127.0.0.1, ::1).",
+        default_doc='`"starttls"` when `username` is set, else `"none"`',
+        example="starttls",
+    )
+    username: str | None = setting(
+        None, Text(one_line=True), "Log in (AUTH) with this name.", example="newsletter"
+    )
+    pool: int = setting(1, Integer(1, 100), "Connections used in parallel.", example=4)
+    timeout: float = setting(
+        30.0, Number(), "Seconds to wait for the server's reply to a command.", example=60
+    )
+    max_per_connection: int = setting(
+        1000, Integer(1), "Messages sent over one connection before it is renewed.", example=100
+    )
+    verify_certificates: bool = setting(
+        True,
+        Boolean(),
+        "Check the server's TLS certificate and name; turn off only for a test server.",
+        example=False,
+    )
+    ca_file: str | None = setting(
+        None,
+        FilePath(),
+        "PEM file of the CA that signed the server's certificate.",
+        default_doc="the system's CAs",
+        example="/etc/ssl/certs/internal-ca.pem",
+    )
+
+    def __post_init__(self) -> None:
+        # A password must not go out in clear just because nobody chose a security mode.
+        if self.security is None:
+            object.__setattr__(self, "security", "starttls" if self.username else "none")
 
 
 @dataclass(frozen=True)
 class Dkim:
-    selector: str | None = None
-    domain: str | None = None
-    key_file: str | None = None
+    """DKIM signing of every message; off while `key_file` is unset."""
+
+    selector: str | None = setting(
+        None,
+        Text(one_line=True),
+        "Selector of the public key in DNS (`<selector>._domainkey.<domain>`).",
+        example="news2024",
+    )
+    domain: str | None = setting(
+        None,
+        Host(ip_allowed=False),
+        "Signing domain (d=).",
+        default_doc="the domain of `organisation.sender_email`",
+        example="example.org",
+    )
+    key_file: str | None = setting(
+        None, FilePath(), "PEM private key (relative to this file).", example="dkim.pem"
+    )
 
 
 @dataclass(frozen=True)
@@ -90,7 +277,15 @@ class Settings:
     delivery: Delivery = field(default_factory=Delivery)
     smtp: Smtp = field(default_factory=Smtp)
     dkim: Dkim = field(default_factory=Dkim)
-    database_url: str = "sqlite:///newsletter.sqlite"
+    database_url: str = setting(
+        "sqlite:///newsletter.sqlite",
+        DatabaseUrl(),
+        "SQLAlchemy URL of the database; a relative SQLite path is relative to this file. "
+        "`--database` and `$NEWSLETTER_DATABASE_URL` override it.",
+        example="postgresql://newsletter@db.example.org/newsletter",
+        toml="database.url",
+        section_doc="Where subscribers, campaigns and the delivery log are kept.",
+    )
     source: Path | None = None
 
     @property
@@ -108,66 +303,19 @@ class Settings:
         return self.path(d) if d else None
 
 
-_SECTIONS = {"organisation": Organisation, "delivery": Delivery, "smtp": Smtp, "dkim": Dkim}
+# --- loading -----------------------------------------------------------------------------------
 
 
-def _build(cls: type, data: dict[str, Any], where: str, file: str, problems: list[Problem]) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        f = known.get(key)
-        if f is None:
-            problems.append(
-                Problem(f"unknown key {where}.{key}", file=file, field=f"{where}.{key}")
-            )
-            continue
-        if key == "colours":
-            if not isinstance(value, dict):
-                problems.append(Problem("must be a table", file=file, field=f"{where}.{key}"))
-                continue
-            kwargs[key] = _build(Colours, value, f"{where}.{key}", file, problems)
-            continue
-        if key in ("about", "contact"):
-            if isinstance(value, str):
-                value = tuple(line for line in value.strip().splitlines())
-            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-                value = tuple(value)
-            else:
-                problems.append(
-                    Problem("must be text or a list of text", file=file, field=f"{where}.{key}")
-                )
-                continue
-        expected = str(f.type)
-        if "int" in expected and "float" not in expected and isinstance(value, bool):
-            problems.append(Problem("must be a number", file=file, field=f"{where}.{key}"))
-            continue
-        if expected.startswith("int") and not isinstance(value, int):
-            problems.append(Problem("must be an integer", file=file, field=f"{where}.{key}"))
-            continue
-        if "float" in expected and not isinstance(value, int | float):
-            problems.append(Problem("must be a number", file=file, field=f"{where}.{key}"))
-            continue
-        if expected.startswith("str") and not isinstance(value, str):
-            problems.append(Problem("must be text", file=file, field=f"{where}.{key}"))
-            continue
-        if expected == "bool" and not isinstance(value, bool):
-            problems.append(Problem("must be true or false", file=file, field=f"{where}.{key}"))
-            continue
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def _validate(s: Settings, file: str, problems: list[Problem]) -> None:
-    if s.delivery.transport not in ("smtp", "maildir", "dry-run"):
-        problems.append(
-            Problem("must be smtp, maildir or dry-run", file=file, field="delivery.transport")
+def _cross_checks(s: Settings, problems: Problems) -> None:
+    """Checks that involve more than one key."""
+    if s.smtp.username and s.smtp.security == "none" and not is_loopback(s.smtp.host):
+        problems.add(
+            "smtp.security",
+            f'"none" would send the password of smtp.username in clear to {s.smtp.host}; '
+            'use "starttls" or "tls" (plain text is allowed only to 127.0.0.1 or ::1)',
         )
-    if s.smtp.security not in ("none", "starttls", "tls"):
-        problems.append(Problem("must be none, starttls or tls", file=file, field="smtp.security"))
-    if s.organisation.language not in ("de", "en", "zh"):
-        problems.append(Problem("must be de, en or zh", file=file, field="organisation.language"))
-    if s.smtp.pool < 1:
-        problems.append(Problem("must be at least 1", file=file, field="smtp.pool"))
+    if s.dkim.key_file and not s.dkim.selector:
+        problems.add("dkim.selector", "is required with dkim.key_file")
 
 
 def _sqlite_relative_to(url: str, base: Path) -> str:
@@ -186,6 +334,20 @@ def _sqlite_relative_to(url: str, base: Path) -> str:
     return prefix + str(base / path)
 
 
+def parse_settings(text: str, file: str, source: Path | None = None) -> Settings:
+    """Settings from a ``newsletter.toml``'s text; all problems in one :class:`ConfigError`."""
+    data = tomlfile.load(text, file)
+    problems = Problems(file, tomlfile.key_lines(text))
+    settings: Settings = build(Settings, data, problems, source=source)
+    if source is not None and isinstance(data.get("database"), dict):
+        relative = _sqlite_relative_to(settings.database_url, source.parent)
+        settings = replace(settings, database_url=relative)
+    _cross_checks(settings, problems)
+    if problems.found:
+        raise ConfigError(problems.found)
+    return settings
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path``, ``$NEWSLETTER_CONFIG`` or ``./newsletter.toml``.
 
@@ -194,45 +356,18 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     explicit = path is not None or CONFIG_ENV in os.environ
     p = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
-    data: dict[str, Any] = {}
-    source: Path | None = None
     if p.exists():
-        source = p.resolve()
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}", file=str(p)) from exc
+            text = p.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read: {exc}", file=str(p)) from exc
+        settings = parse_settings(text, str(p), p.resolve())
     elif explicit:
         raise ConfigError("config file not found", file=str(p))
-    problems: list[Problem] = []
-    kwargs: dict[str, Any] = {"source": source}
-    for key, value in data.items():
-        if key == "database":
-            if not isinstance(value, dict) or not isinstance(value.get("url", ""), str):
-                problems.append(Problem("must be a table with url", file=str(p), field="database"))
-            elif "url" in value:
-                kwargs["database_url"] = _sqlite_relative_to(value["url"], p.resolve().parent)
-            continue
-        cls = _SECTIONS.get(key)
-        if cls is None:
-            problems.append(Problem(f"unknown section [{key}]", file=str(p), field=key))
-            continue
-        if not isinstance(value, dict):
-            problems.append(Problem("must be a table", file=str(p), field=key))
-            continue
-        kwargs[key] = _build(cls, value, key, str(p), problems)
-    if problems:
-        raise ConfigError(problems)
-    settings = Settings(**kwargs)
-    _validate(settings, str(p), problems)
-    if problems:
-        raise ConfigError(problems)
-    env_db = os.environ.get("NEWSLETTER_DATABASE_URL")
+    else:
+        settings = Settings()
+    env_db = os.environ.get(DATABASE_ENV)
     if env_db:
-        from dataclasses import replace
-
         settings = replace(settings, database_url=env_db)
     return settings
 

@@ -19,6 +19,7 @@ FLOORS: list[set[str]] = [
     {
         "__init__",
         "config",
+        "configschema",
         "db",
         "errors",
         "fsutil",
@@ -27,6 +28,7 @@ FLOORS: list[set[str]] = [
         "ratelimit",
         "tabular",
         "tokens",
+        "tomlfile",
     },
     {"issue", "subscribers", "transports"},
     {"message"},

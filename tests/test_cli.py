@@ -118,7 +118,11 @@ def test_bad_config_is_reported_with_field(tmp_path: Path) -> None:
         cli, ["--config", str(cfg), "render", str(ROOT / "issues" / "2021-07.yaml")]
     )
     assert result.exit_code == 2
-    assert f"{cfg}: organisation.nmae: unknown key organisation.nmae" in result.output
+    assert result.output == (
+        f'{cfg}:2: organisation.language: must be "de", "en" or "zh", got \'fr\'\n'
+        f"{cfg}:3: organisation.nmae: unknown key organisation.nmae; "
+        "did you mean organisation.name?\n"
+    )
 
 
 def test_relative_sqlite_path_in_config_is_next_to_the_config(tmp_path: Path, monkeypatch) -> None:

@@ -1,0 +1,429 @@
+"""What ``config.py`` declares its settings with: one small validator per kind of value.
+
+mkdocs' ``config_options`` approach: every key is a dataclass field carrying a
+:class:`Setting` (a validator object, a sentence of documentation, an example);
+loading runs every validator, collects every problem and reports them all at
+once. The same declarations write ``docs/configuration.md``, so the reference
+cannot drift from the code. tomllib gives values without positions, so
+:func:`key_lines` re-reads the source for the line each key is on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import Field, dataclass, field, fields, is_dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from newsletter.errors import Problem
+from newsletter.tomlfile import line_of
+
+_LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
+
+
+class Kind:
+    """How one kind of value is checked and converted; ``describe`` names it in the docs."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def convert(self, value: Any) -> Any:
+        """The value to store, or :class:`ValueError` with the reason in the user's words."""
+        raise NotImplementedError
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a table"
+    return repr(value)
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    one_line: bool = False
+
+    def describe(self) -> str:
+        return "text"
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"must be text, got {_got(value)}")
+        if not value.strip():
+            raise ValueError("must not be empty")
+        if self.one_line and ("\n" in value or "\r" in value):
+            raise ValueError("must be a single line")
+        return value
+
+
+@dataclass(frozen=True)
+class FilePath(Text):
+    """A file or folder; relative paths are resolved against the settings file's folder."""
+
+    def describe(self) -> str:
+        return "path"
+
+
+@dataclass(frozen=True)
+class OneOf(Kind):
+    choices: tuple[str, ...]
+
+    def describe(self) -> str:
+        return " \\| ".join(f'`"{c}"`' for c in self.choices)
+
+    def convert(self, value: Any) -> str:
+        if value not in self.choices:
+            *head, last = (f'"{c}"' for c in self.choices)
+            raise ValueError(f"must be {', '.join(head)} or {last}, got {_got(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Integer(Kind):
+    minimum: int
+    maximum: int | None = None
+
+    def describe(self) -> str:
+        if self.maximum is None:
+            return f"integer ≥ {self.minimum}"
+        return f"integer {self.minimum}–{self.maximum}"
+
+    def convert(self, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"must be a whole number, got {_got(value)}")
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            upper = f" to {self.maximum}" if self.maximum is not None else " or more"
+            raise ValueError(f"must be {self.minimum}{upper}, got {value}")
+        return value
+
+
+@dataclass(frozen=True)
+class Number(Kind):
+    """A float; ``positive`` means strictly above zero (a timeout of 0 waits forever)."""
+
+    positive: bool = True
+
+    def describe(self) -> str:
+        return "number > 0" if self.positive else "number ≥ 0"
+
+    def convert(self, value: Any) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError(f"must be a number, got {_got(value)}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"must be a finite number, got {value}")
+        if value < 0 or (self.positive and value == 0):
+            raise ValueError(
+                f"must be {'more than' if self.positive else 'at least'} 0, got {value}"
+            )
+        return float(value)
+
+
+@dataclass(frozen=True)
+class Boolean(Kind):
+    def describe(self) -> str:
+        return "`true` \\| `false`"
+
+    def convert(self, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {_got(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Address(Kind):
+    """An email address, checked for syntax by email-validator (never with DNS: offline use)."""
+
+    def describe(self) -> str:
+        return "email address"
+
+    def convert(self, value: Any) -> str:
+        from email_validator import EmailNotValidError, validate_email
+
+        text = Text(one_line=True).convert(value).strip()
+        try:
+            validate_email(text, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"must be an email address, got {text!r}: {exc}") from None
+        return text
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _is_hostname(text: str) -> bool:
+    try:
+        ascii_name = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_name.rstrip(".").split(".")
+    return len(ascii_name) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: the only places a password may travel in clear."""
+    host = host.strip("[]")
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Host(Kind):
+    """A host name or an IP address (IPv6 with or without brackets)."""
+
+    ip_allowed: bool = True
+
+    def describe(self) -> str:
+        return "host name or IP address" if self.ip_allowed else "domain name"
+
+    def convert(self, value: Any) -> str:
+        text = Text(one_line=True).convert(value).strip()
+        if self.ip_allowed:
+            try:
+                ipaddress.ip_address(text.strip("[]"))
+                return text.strip("[]")
+            except ValueError:
+                pass
+        if not _is_hostname(text) or (not self.ip_allowed and "." not in text):
+            what = "a host name or IP address" if self.ip_allowed else "a domain name"
+            raise ValueError(f"must be {what}, got {text!r}")
+        return text
+
+
+@dataclass(frozen=True)
+class Url(Kind):
+    """An absolute URL; ``secure`` allows only https, or http to this machine for testing."""
+
+    secure: bool = False
+
+    def describe(self) -> str:
+        return "https URL (http only for localhost)" if self.secure else "http(s) URL"
+
+    def convert(self, value: Any) -> str:
+        text = Text(one_line=True).convert(value).strip()
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        ok = parts.scheme == "https" or (
+            parts.scheme == "http" and (not self.secure or is_loopback(host))
+        )
+        if not ok or not host or any(c.isspace() for c in text):
+            need = "an https URL (http only for localhost)" if self.secure else "an http(s) URL"
+            raise ValueError(f"must be {need}, got {text!r}")
+        return text
+
+
+@dataclass(frozen=True)
+class Colour(Kind):
+    def describe(self) -> str:
+        return "colour `#rrggbb`"
+
+    def convert(self, value: Any) -> str:
+        if not isinstance(value, str) or not re.fullmatch(
+            r"#[0-9A-Fa-f]{3}|#[0-9A-Fa-f]{6}", value
+        ):
+            raise ValueError(f'must be a colour like "#1f4e79", got {_got(value)}')
+        return value
+
+
+@dataclass(frozen=True)
+class Lines(Kind):
+    """Paragraphs or lines: a list of text, or one text with one item per line."""
+
+    def describe(self) -> str:
+        return "list of text"
+
+    def convert(self, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(line for line in value.strip().splitlines())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ValueError(f"must be text or a list of text, got {_got(value)}")
+
+
+@dataclass(frozen=True)
+class DatabaseUrl(Kind):
+    """Only the shape is checked here; the database layer checks the rest when it opens it."""
+
+    def describe(self) -> str:
+        return "database URL"
+
+    def convert(self, value: Any) -> str:
+        text = Text(one_line=True).convert(value).strip()
+        if not re.match(r"[A-Za-z][A-Za-z0-9+]*://", text):
+            # not echoed: a mistyped URL may still hold a password
+            raise ValueError(
+                "must be a database URL like sqlite:///newsletter.sqlite or "
+                "postgresql://user@host/db"
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``newsletter.toml`` key: how to check it and what the reference says about it."""
+
+    kind: Kind
+    doc: str
+    example: Any
+    default_doc: str | None = None
+    """Shown instead of the default value, when the default depends on other keys."""
+    toml: str | None = None
+    """The dotted key in the file, for a ``Settings`` field that is not in a section table."""
+    section_doc: str | None = None
+
+
+def setting(
+    default: Any,
+    kind: Kind,
+    doc: str,
+    *,
+    example: Any,
+    default_doc: str | None = None,
+    toml: str | None = None,
+    section_doc: str | None = None,
+) -> Any:
+    """A dataclass field that is a settings key (see ``config.py`` for how to add one)."""
+    meta = Setting(kind, doc, example, default_doc, toml, section_doc)
+    return field(default=default, metadata={"setting": meta})
+
+
+def setting_of(f: Field) -> Setting | None:
+    return f.metadata.get("setting")
+
+
+# --- the schema as a list of keys, and building settings from a TOML document -----------------
+
+
+def _section_classes(cls: type, prefix: str = "") -> Iterator[tuple[str, type]]:
+    """``[table]`` names and their dataclasses: a field whose default is made by a dataclass."""
+    for f in fields(cls):
+        sub = f.default_factory
+        if is_dataclass(sub):
+            name = f"{prefix}{f.name}"
+            yield name, sub  # type: ignore[misc]
+            yield from _section_classes(sub, f"{name}.")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    """Dotted, as in the file: ``smtp.port``."""
+    setting: Setting
+    default: Any
+    attribute: str
+    """The dataclass field the value goes to."""
+
+
+def sections(root: type) -> list[tuple[str, str]]:
+    """Every ``[table]`` and its description, in declaration order."""
+    found = [(name, inspect.cleandoc(cls.__doc__ or "")) for name, cls in _section_classes(root)]
+    for f in fields(root):
+        s = setting_of(f)
+        if s and s.toml and s.section_doc:
+            found.append((s.toml.rpartition(".")[0], s.section_doc))
+    return found
+
+
+def keys(root: type) -> list[Key]:
+    """Every key of the file, section by section."""
+    found: list[Key] = []
+    for name, cls in _section_classes(root):
+        for f in fields(cls):
+            s = setting_of(f)
+            if s is not None:
+                found.append(Key(f"{name}.{f.name}", s, f.default, f.name))
+    for f in fields(root):
+        s = setting_of(f)
+        if s is not None and s.toml:
+            found.append(Key(s.toml, s, f.default, f.name))
+    return found
+
+
+@dataclass
+class Problems:
+    """Every problem of one file, located by the line of the key it is about."""
+
+    file: str
+    lines: dict[str, int]
+    found: list[Problem] = field(default_factory=list)
+
+    def add(self, key: str, message: str) -> None:
+        line = line_of(self.lines, key)
+        if line is None:
+            self.found.append(Problem(message, file=self.file, field=key))
+        else:
+            self.found.append(Problem(f"{key}: {message}", file=self.file, line=line, field=key))
+        self.found.sort(key=lambda p: p.line or 0)
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    table, _, bare = name.rpartition(".")
+    same_table = [k.rpartition(".")[2] for k in known if k.rpartition(".")[0] == table]
+    close = difflib.get_close_matches(bare, same_table, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {table}.{close[0]}?"
+    elsewhere = [k for k in known if k.rpartition(".")[2] == bare]
+    close = elsewhere or difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def build(root: type, data: dict[str, Any], problems: Problems, **extra: Any) -> Any:
+    """``root`` built from a TOML document; each bad or unknown key is added to ``problems``.
+
+    A bad value leaves the default in place, so one mistake does not hide the next.
+    """
+    all_keys = keys(root)
+    known = [k.name for k in all_keys]
+    by_table: dict[str, dict[str, Key]] = {}
+    for k in all_keys:
+        table, _, bare = k.name.rpartition(".")
+        by_table.setdefault(table, {})[bare] = k
+    classes = dict(_section_classes(root))
+    values: dict[str, dict[str, Any]] = {name: {} for name in ["", *classes]}
+
+    def walk(table: str, value: Any) -> None:
+        if not isinstance(value, dict):
+            problems.add(table, f"must be a table ([{table}]), got {type(value).__name__}")
+            return
+        for key, item in value.items():
+            name = f"{table}.{key}"
+            if name in classes:
+                walk(name, item)
+            elif key in by_table.get(table, {}):
+                k = by_table[table][key]
+                try:
+                    converted = k.setting.kind.convert(item)
+                except ValueError as exc:
+                    problems.add(name, str(exc))
+                    continue
+                values[table if table in classes else ""][k.attribute] = converted
+            else:
+                problems.add(name, f"unknown key {name}{_did_you_mean(name, known)}")
+
+    tables = list(dict.fromkeys(n for n in [*classes, *by_table] if "." not in n))
+    for key, value in data.items():
+        if key in tables:
+            walk(key, value)
+        else:
+            close = difflib.get_close_matches(key, tables, n=1, cutoff=0.6)
+            hint = f"; did you mean [{close[0]}]?" if close else f" (known: {', '.join(tables)})"
+            problems.add(key, f"unknown section [{key}]{hint}")
+
+    def make(cls: type, prefix: str) -> Any:
+        kwargs = dict(values[prefix])
+        for f in fields(cls):
+            name = f"{prefix}.{f.name}" if prefix else f.name
+            if name in classes:
+                kwargs[f.name] = make(classes[name], name)
+        return cls(**kwargs)
+
+    values[""].update(extra)
+    return make(root, "")
