@@ -134,6 +134,12 @@ class Boolean(Kind):
         return value
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(
+    rf"{_ATOM}(?:\.{_ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+[A-Za-z]{{2,63}}"
+)
+
+
 @dataclass(frozen=True)
 class Address(Kind):
     """An email address, checked for syntax by email-validator (never with DNS: offline use)."""
@@ -142,9 +148,11 @@ class Address(Kind):
         return "email address"
 
     def convert(self, value: Any) -> str:
+        text = Text(one_line=True).convert(value).strip()
+        if _PLAIN_ADDRESS.fullmatch(text):
+            return text  # the common shape; spares every command importing email-validator
         from email_validator import EmailNotValidError, validate_email
 
-        text = Text(one_line=True).convert(value).strip()
         try:
             validate_email(text, check_deliverability=False)
         except EmailNotValidError as exc:
