@@ -47,16 +47,10 @@ def view_url(issue: Issue, settings: Settings) -> str:
     return f"{settings.delivery.base_url.rstrip('/')}/archive/{issue.slug}.html"
 
 
-def render_issue(issue: Issue, settings: Settings) -> Rendered:
-    """Render ``issue`` with the organisation's theme into HTML and text."""
-    timings: dict[str, float] = {}
+def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
     org = settings.organisation
     loc = get_locale(issue.language)
-    url = view_url(issue, settings)
-
-    t0 = time.perf_counter()
-    theme = _theme(settings.templates_dir)
-    context = {
+    return {
         "issue": issue,
         "org": org,
         "colours": org.colours,
@@ -71,13 +65,31 @@ def render_issue(issue: Issue, settings: Settings) -> Rendered:
         "greeting": GREETING,
         "when_label": lambda ev: _when(loc, ev),
     }
-    source = theme.render_mjml(context)
+
+
+def issue_mjml(issue: Issue, settings: Settings) -> str:
+    """The MJML source of ``issue`` in the organisation's theme.
+
+    Public so the same source can be fed to another MJML compiler
+    (``bench/render.py --vs-node`` does, to compare with the reference).
+    """
+    theme = _theme(settings.templates_dir)
+    return theme.render_mjml(_context(issue, settings, view_url(issue, settings)))
+
+
+def render_issue(issue: Issue, settings: Settings) -> Rendered:
+    """Render ``issue`` with the organisation's theme into HTML and text."""
+    timings: dict[str, float] = {}
+    url = view_url(issue, settings)
+
+    t0 = time.perf_counter()
+    source = issue_mjml(issue, settings)
     t1 = time.perf_counter()
     raw_html = mjml_to_html(source)
     t2 = time.perf_counter()
     html = inline_css(raw_html)
     t3 = time.perf_counter()
-    text = render_text(issue, org, loc, url)
+    text = render_text(issue, settings.organisation, get_locale(issue.language), url)
     t4 = time.perf_counter()
     timings.update(jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
     return Rendered(

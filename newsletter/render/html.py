@@ -1,4 +1,4 @@
-"""HTML part: Jinja2 → MJML → mjml-python → premailer.
+"""HTML part: Jinja2 → MJML → mjml-python → css-inline.
 
 The Jinja2 environment is built once per theme and reused for every issue in
 the process, because template compilation dominates a cold render.
@@ -6,13 +6,12 @@ the process, because template compilation dominates a cold render.
 
 from __future__ import annotations
 
-import logging
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import cssutils
+import css_inline
 import mjml
 from jinja2 import (
     ChoiceLoader,
@@ -24,14 +23,9 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 from markupsafe import Markup
-from premailer import Premailer
 
 from newsletter.errors import BadInput, OperationFailed
 from newsletter.render.inline import to_html
-
-# cssutils reports every vendor property (mso-*, -webkit-*) as an error on
-# stderr; those are intended, so silence it once for the process.
-cssutils.log.setLevel(logging.CRITICAL)
 
 FONTS = (
     "-apple-system, 'Segoe UI', Helvetica, Arial, 'PingFang SC', 'Hiragino Sans GB', "
@@ -91,18 +85,33 @@ def mjml_to_html(source: str) -> str:
         raise OperationFailed(f"MJML could not be compiled: {exc}") from exc
 
 
+# keep_at_rules: @media rules cannot be inlined, so they stay in one <style>
+# in <head>. The attribute rewriting (apply_width_attributes) stays off: mjml
+# writes pixel widths on images for Outlook desktop, which ignores CSS widths.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+# A <style media="…"> applies only where its query matches (mjml's
+# Thunderbird fix is one); inlining it would apply it everywhere.
+_MEDIA_STYLE = re.compile(r"<style\b[^>]*\smedia=[^>]*>.*?</style>", re.S | re.I)
+_HELD = "<!--newsletter:held-style:{}-->"
+
+
 def inline_css(html: str) -> str:
-    """Inline the theme's CSS; keep ``@media`` rules and Outlook conditional comments."""
-    return Premailer(
-        html,
-        keep_style_tags=False,
-        remove_classes=False,
-        strip_important=False,
-        disable_validation=True,
-        disable_leftover_css=False,
-        allow_network=False,
-        allow_loading_external_files=False,
-        disable_link_rewrites=True,
-        cssutils_logging_level=logging.CRITICAL,
-        exclude_pseudoclasses=True,
-    ).transform(pretty_print=False)
+    """Inline the theme's CSS; keep ``@media`` rules and Outlook conditional comments.
+
+    css-inline (Rust, html5ever) leaves comments, and with them Outlook's
+    ``<!--[if mso]>`` blocks, as they are. Styles with a ``media`` attribute
+    are held out of the inliner and put back where they were.
+    """
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(match.group(0))
+        return _HELD.format(len(held) - 1)
+
+    try:
+        out = _INLINER.inline(_MEDIA_STYLE.sub(hold, html))
+    except css_inline.InlineError as exc:
+        raise OperationFailed(f"CSS could not be inlined: {exc}") from exc
+    for i, style in enumerate(held):
+        out = out.replace(_HELD.format(i), style, 1)
+    return out
