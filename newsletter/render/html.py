@@ -6,6 +6,7 @@ the process, because template compilation dominates a cold render.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from importlib import resources
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 import css_inline
 import mjml
 from jinja2 import (
+    BytecodeCache,
     ChoiceLoader,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
@@ -35,6 +38,26 @@ FONTS = (
 
 def default_theme_dir() -> Path:
     return Path(str(resources.files("newsletter").joinpath("theme", "default")))
+
+
+class _TemplateCache(FileSystemBytecodeCache):
+    """Compiled templates kept between processes: compiling the theme is most of a cold render.
+
+    Jinja2 keys each entry by template path and checks the source's checksum,
+    so an edited template is recompiled. A cache that cannot be written costs
+    speed, never a render.
+    """
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def _template_cache() -> BytecodeCache | None:
+    try:
+        return _TemplateCache()  # a 0700 folder of this user's in the temp dir
+    except (OSError, RuntimeError):  # RuntimeError: that folder is not safely ours
+        return None
 
 
 class Theme:
@@ -59,6 +82,7 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
+            bytecode_cache=_template_cache(),
         )
         self.env.filters["md"] = lambda s: Markup(to_html(s))
 
