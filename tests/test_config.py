@@ -1,4 +1,4 @@
-"""``newsletter.toml`` as a user meets it: every problem at once with its line, and the reference."""
+"""``newsletter.toml`` as a user meets it: every problem at once with its line; the reference."""
 
 from __future__ import annotations
 
@@ -83,12 +83,12 @@ def test_a_zero_timeout_stops_a_proof_before_anything_is_created(tmp_path: Path)
     [
         ('[delivery]\nbase_url = "http://example.org"', "must be an https URL"),
         ('[delivery]\nbase_url = "https://"', "must be an https URL"),
-        ('[delivery]\nrate_per_minute = 1.5', "must be a whole number, got 1.5"),
+        ("[delivery]\nrate_per_minute = 1.5", "must be a whole number, got 1.5"),
         ('[delivery]\nverp = "yes"', "must be true or false, got 'yes'"),
         ('[delivery]\ntransport = "smpt"', 'must be "smtp", "maildir" or "dry-run"'),
-        ('[smtp]\nport = true', "must be a whole number, got true"),
+        ("[smtp]\nport = true", "must be a whole number, got true"),
         ('[smtp]\nhost = "mail server"', "must be a host name or IP address"),
-        ('[smtp]\ntimeout = nan', "must be a finite number"),
+        ("[smtp]\ntimeout = nan", "must be a finite number"),
         ('[organisation]\nreply_to = "a@b@example.org"', "must be an email address"),
         ('[organisation]\nsender_name = "A\\nBcc: x@example.net"', "must be a single line"),
         ('[organisation.colours]\ntext = "black"', 'must be a colour like "#1f4e79"'),
@@ -132,15 +132,13 @@ def test_smtp_security_defaults_to_starttls_when_a_username_is_set() -> None:
 
 
 def test_a_toml_syntax_error_names_line_and_column() -> None:
-    assert problems('[smtp]\nport = = 1\n') == [
-        "newsletter.toml:2:8: invalid TOML: Invalid value"
-    ]
+    assert problems("[smtp]\nport = = 1\n") == ["newsletter.toml:2:8: invalid TOML: Invalid value"]
 
 
 def test_key_lines_skip_what_is_inside_strings_and_arrays() -> None:
     text = (
         '# a = 1\n[organisation]\nabout = [\n  "x = 1",\n  """\nlanguage = 2\n""",\n]\n'
-        "colours.primary = '#fff'\nlanguage = \"de\" # trailing\n[ smtp ]\n\"port\" = 1\n"
+        'colours.primary = \'#fff\'\nlanguage = "de" # trailing\n[ smtp ]\n"port" = 1\n'
     )
     assert key_lines(text) == {
         "organisation": 2,
