@@ -105,3 +105,55 @@ def test_starttls_required_but_not_offered() -> None:
         channel = SmtpTransport("127.0.0.1", srv.port, security="starttls").open_channel()
         with pytest.raises(TransportUnavailable, match="does not offer STARTTLS"):
             channel.send("a@example.org", "b@example.org", DATA)
+
+
+def test_a_username_without_a_security_setting_requires_starttls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "s3cret")
+    with RecordingServer(server_options={"auth_require_tls": False}) as srv:
+        settings = Settings(smtp=Smtp(host="127.0.0.1", port=srv.port, username="news"))
+        channel = SmtpTransport.from_settings(settings).open_channel()
+        with pytest.raises(TransportUnavailable, match="does not offer STARTTLS; refusing"):
+            channel.send("a@example.org", "b@example.org", DATA)
+    assert srv.messages == []
+
+
+def _plain_auth_server(attempts: list[bytes]) -> RecordingServer:
+    def authenticator(server, session, envelope, mechanism, data):  # type: ignore[no-untyped-def]
+        attempts.append(data.password)
+        return _authenticator(server, session, envelope, mechanism, data)
+
+    return RecordingServer(
+        server_options={"auth_require_tls": False, "authenticator": authenticator}
+    )
+
+
+def test_auth_in_clear_only_to_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "s3cret")
+    attempts: list[bytes] = []
+    with _plain_auth_server(attempts) as srv:
+        smtp = Smtp(host="127.0.0.1", port=srv.port, security="none", username="news")
+        channel = SmtpTransport.from_settings(Settings(smtp=smtp)).open_channel()
+        assert channel.send("a@example.org", "b@example.org", DATA).status == "sent"
+        channel.close()
+    assert attempts == [b"s3cret"]
+
+
+def test_auth_in_clear_to_another_machine_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests may only reach 127.0.0.1, so the transport is told this server is elsewhere."""
+    import newsletter.transports.smtp as smtp_module
+
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", "s3cret")
+    monkeypatch.setattr(smtp_module, "is_loopback", lambda address: False)
+    attempts: list[bytes] = []
+    with _plain_auth_server(attempts) as srv:
+        t = SmtpTransport("127.0.0.1", srv.port, username="news", password="s3cret")
+        channel = t.open_channel()
+        with pytest.raises(TransportUnavailable) as info:
+            channel.send("a@example.org", "b@example.org", DATA)
+    assert str(info.value) == (
+        f"refusing to send the password for news to 127.0.0.1:{srv.port} in clear; "
+        'set [smtp] security = "starttls" or "tls"'
+    )
+    assert attempts == [] and srv.messages == []

@@ -12,7 +12,8 @@ may or may not have it) and the next message reconnects; a reused connection
 that fails before the body is sent (an idle timeout) is replaced at once,
 since the server cannot have the message. Failing to connect at all raises
 ``TransportUnavailable`` before anything is sent, so the run can stop
-instead of burning retries.
+instead of burning retries. A password never crosses an unencrypted
+connection except to this machine (a local relay on 127.0.0.1 or ::1).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import ssl
 from dataclasses import dataclass
 
 from newsletter.config import Settings, read_secret
+from newsletter.configschema import is_loopback
 from newsletter.errors import ConfigError
 from newsletter.transports.base import DEFERRED, FAILED, Outcome, TransportUnavailable, classify
 
@@ -118,6 +120,12 @@ class SmtpChannel:
                 conn.starttls(context=t.ssl_context())
                 conn.ehlo()
             if t.username:
+                if t.security == "none" and not is_loopback(conn.sock.getpeername()[0]):
+                    conn.close()
+                    raise TransportUnavailable(
+                        f"refusing to send the password for {t.username} to {t.host}:{t.port} "
+                        'in clear; set [smtp] security = "starttls" or "tls"'
+                    )
                 self._login(conn)
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportUnavailable(
