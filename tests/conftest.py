@@ -1,4 +1,68 @@
-"""Shared pytest fixtures. Each feature's helpers live in their own module."""
+"""Shared pytest fixtures. Each feature's helpers live in their own module.
 
+Database tests run on SQLite or PostgreSQL (``--backend postgresql`` or
+``NEWSLETTER_TEST_BACKEND=postgresql``); ``database_helpers.py`` says how a
+test gets its database on both.
+"""
+
+from __future__ import annotations
+
+import pytest
+from database_helpers import (  # noqa: F401  (fixtures: the backend and per-test databases)
+    BACKEND_ENV,
+    BACKENDS,
+    backend,
+    close_backend,
+    database_url,
+    new_database_url,
+    open_backend,
+    selected_backend,
+)
 from delivery_helpers import world  # noqa: F401  (fixture: a database with a list)
-from subscriber_helpers import cli_run, db, news  # noqa: F401  (fixtures: SQLite + CLI)
+from subscriber_helpers import cli_run, db, news  # noqa: F401  (fixtures: a database + CLI)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help=f"database backend for every database test (default: ${BACKEND_ENV} or sqlite)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    selected_backend(config)
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): the test is about SQLite itself; skipped on PostgreSQL"
+    )
+    config.addinivalue_line(
+        "markers", "empty_database: the test's database_url is empty, not migrated"
+    )
+    config.addinivalue_line(
+        "markers", "postgresql_only: the test needs PostgreSQL; skipped on the SQLite run"
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    open_backend(session.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    close_backend(session.config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database backend: {selected_backend(config)}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = selected_backend(config)
+    for item in items:
+        only = item.get_closest_marker("sqlite_only")
+        if chosen != "sqlite" and only is not None:
+            if not only.args:
+                raise pytest.UsageError(f"{item.nodeid}: say why with sqlite_only(reason)")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
+        if chosen != "postgresql" and item.get_closest_marker("postgresql_only"):
+            item.add_marker(pytest.mark.skip(reason="PostgreSQL only: needs --backend postgresql"))

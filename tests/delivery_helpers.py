@@ -1,4 +1,4 @@
-"""Fixtures for the delivery tests: a real SQLite database with subscribers, and issues.
+"""Fixtures for the delivery tests: a real database with subscribers, and issues.
 
 Imported by the test modules (``from delivery_helpers import world``) rather
 than living in conftest.py, so the delivery tests carry their own setup.
@@ -48,7 +48,8 @@ class FakeRendered:
     view_url: str = "https://newsletter.example.org/archive/2021-07.html"
 
 
-def make_settings(tmp: Path, **delivery: Any) -> Settings:
+def make_settings(tmp: Path, database_url: str | None = None, **delivery: Any) -> Settings:
+    """Settings as if read from ``tmp/newsletter.toml``: the key file and outbox live in ``tmp``."""
     return Settings(
         organisation=Organisation(
             name="ISA",
@@ -64,16 +65,17 @@ def make_settings(tmp: Path, **delivery: Any) -> Settings:
             **delivery,
         ),
         smtp=Smtp(timeout=2.0),
-        database_url=f"sqlite:///{tmp / 'newsletter.sqlite'}",
+        database_url=database_url or "sqlite:///:memory:",
+        source=tmp / "newsletter.toml",
     )
 
 
 class World:
     """A database with a list ``news``; helpers to add people and campaigns."""
 
-    def __init__(self, tmp: Path, **delivery: Any):
+    def __init__(self, tmp: Path, database_url: str, **delivery: Any):
         self.tmp = tmp
-        self.settings = make_settings(tmp, **delivery)
+        self.settings = make_settings(tmp, database_url, **delivery)
         self.db = Database.from_settings(self.settings)
         with self.db.session() as s:
             ml = create_list(s, "news", "ISA-Newsletter")
@@ -141,7 +143,7 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = World(tmp_path)
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    w = World(tmp_path, database_url)
     yield w
     w.db.dispose()

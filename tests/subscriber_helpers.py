@@ -1,7 +1,8 @@
-"""Fixtures for the subscriber tests: real SQLite files and the real CLI.
+"""Fixtures for the subscriber tests: a real database and the real CLI.
 
 Imported by conftest.py, so every test module can ask for ``db``, ``news``
-or ``cli_run``; nothing is mocked.
+or ``cli_run``; nothing is mocked. All three use the test's ``database_url``
+(database_helpers.py), so they share one database on either backend.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "subscribers"
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
-    """A migrated SQLite file with its own key file, both in tmp_path."""
+def db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Database]:
+    """The test's migrated database; its key file is in tmp_path (next to the SQLite file)."""
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY", raising=False)
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY_FILE", raising=False)
-    database = Database(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    database = Database(database_url, base_dir=tmp_path)
     database.ensure_schema()
     yield database
     database.dispose()
@@ -39,8 +40,15 @@ def news(db: Database) -> Database:
 
 
 @pytest.fixture
-def cli_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Run ``newsletter ARGS`` in tmp_path against tmp_path/newsletter.sqlite."""
+def cli_run(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
+    """Run ``newsletter ARGS`` in tmp_path against the test's ``database_url``.
+
+    On SQLite that is the default ``newsletter.sqlite`` in the working
+    directory, so messages show the URL a user would see; on PostgreSQL it is
+    passed in ``$NEWSLETTER_DATABASE_URL``.
+    """
     monkeypatch.chdir(tmp_path)
     for var in (
         "NEWSLETTER_CONFIG",
@@ -49,6 +57,8 @@ def cli_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Re
         "NEWSLETTER_SECRET_KEY_FILE",
     ):
         monkeypatch.delenv(var, raising=False)
+    if not database_url.startswith("sqlite:"):
+        monkeypatch.setenv("NEWSLETTER_DATABASE_URL", database_url)
 
     def run(*args: str, input: str | None = None) -> Result:
         return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)

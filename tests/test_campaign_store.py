@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from database_helpers import Backend
 from delivery_helpers import World
 from smtp_server import RecordingServer
 from sqlmodel import SQLModel
@@ -22,7 +23,7 @@ def test_models_match_migration_0002(world: World) -> None:
     assert mine == []
 
 
-def test_data_export_and_forget_cover_the_delivery_log(world: World) -> None:
+def test_data_export_and_forget_cover_the_delivery_log(world: World, backend: Backend) -> None:
     keep, gone = world.add(2)
     cid = world.campaign()
     with RecordingServer() as srv:
@@ -40,5 +41,6 @@ def test_data_export_and_forget_cover_the_delivery_log(world: World) -> None:
     assert erased.status == "sent"  # the totals stay true
     assert (erased.subscriber_id, erased.message_id, erased.smtp_reply) == (None, None, None)
     assert world.counts(cid) == {"sent": 2}
-    raw = world.tmp.joinpath("newsletter.sqlite").read_bytes()
-    assert gone.encode() not in raw
+    if backend.name == "sqlite":  # secure_delete; PostgreSQL keeps dead rows until VACUUM
+        raw = world.tmp.joinpath("newsletter.sqlite").read_bytes()
+        assert gone.encode() not in raw

@@ -23,34 +23,34 @@ def _populate(db: Database) -> None:
         import_file(s, FIXTURES / "excel_semicolon_bom.csv", list_slug="events")
 
 
-def _two_lists(cli_run, tmp_path: Path) -> None:
-    """The working directory's database with lists news and events, filled from fixtures."""
+def _two_lists(cli_run, database_url: str) -> None:
+    """The test's database with lists news and events, filled from fixtures."""
     cli_run("lists", "create", "news")
     cli_run("lists", "create", "events")
-    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    db = Database(database_url)
     _populate(db)
     db.dispose()
 
 
-def _restore(cli_run, tmp_path: Path, backup: str, note: str) -> tuple[str, Result]:
+def _restore(cli_run, new_database_url, backup: str, note: str) -> tuple[str, Result]:
     """Import ``backup`` into a fresh database with the same lists; (its URL, the result)."""
-    other = tmp_path / "other"
-    other.mkdir()
-    url = f"sqlite:///{other / 'restored.sqlite'}"
+    url = new_database_url("restored")
     for slug in ("news", "events"):
         cli_run("--database", url, "lists", "create", slug)
     return url, cli_run("--database", url, "subscribers", "import", backup, "--consent-note", note)
 
 
-def test_export_import_export_is_lossless(cli_run, tmp_path: Path) -> None:
-    _two_lists(cli_run, tmp_path)
+def test_export_import_export_is_lossless(
+    cli_run, tmp_path: Path, database_url: str, new_database_url
+) -> None:
+    _two_lists(cli_run, database_url)
     first = cli_run("subscribers", "export").output
     rows = list(csv.DictReader(io.StringIO(first)))
     assert len(rows) == 8  # own.csv 4, listmonk 2 (+1 suppression only), excel 2
     assert {r["status"] for r in rows} == {"confirmed", "unconfirmed", "unsubscribed"}
     assert {r["suppressed"] for r in rows} == {"", "bounced"}
     (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
-    url, r = _restore(cli_run, tmp_path, "backup.csv", "restored from backup")
+    url, r = _restore(cli_run, new_database_url, "backup.csv", "restored from backup")
     assert r.exit_code == 0, r.output
     second = cli_run("--database", url, "subscribers", "export").output
     assert second == first
@@ -128,13 +128,15 @@ def test_the_fast_csv_path_matches_the_typed_rows(news: Database) -> None:
     assert '"{""a"":""ü"",""b"":1,""n"":null}"' in fast.getvalue()
 
 
-def test_json_export_round_trips_through_import(cli_run, tmp_path: Path) -> None:
-    _two_lists(cli_run, tmp_path)
+def test_json_export_round_trips_through_import(
+    cli_run, tmp_path: Path, database_url: str, new_database_url
+) -> None:
+    _two_lists(cli_run, database_url)
     first_csv = cli_run("subscribers", "export").output
     (tmp_path / "backup.json").write_text(
         cli_run("subscribers", "export", "--format", "json").output, encoding="utf-8"
     )
-    url, r = _restore(cli_run, tmp_path, "backup.json", "restored")
+    url, r = _restore(cli_run, new_database_url, "backup.json", "restored")
     assert r.exit_code == 0, r.output
     assert "backup.json: newsletter export (UTF-8, JSON), 8 rows" in r.output
     assert cli_run("--database", url, "subscribers", "export").output == first_csv
@@ -178,7 +180,9 @@ def test_json_on_one_line_and_json_that_is_not_utf8(cli_run, tmp_path: Path) -> 
     )
 
 
-def test_csv_cells_cannot_run_as_spreadsheet_formulas(cli_run, tmp_path: Path) -> None:
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(
+    cli_run, tmp_path: Path, database_url: str, new_database_url
+) -> None:
     """Names from a signup form reach Excel: formulas get a ' (OWASP), and import removes it."""
     from newsletter.subscribers import add_subscriber
     from newsletter.tabular import write_csv
@@ -191,7 +195,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(cli_run, tmp_path: Path) -
         "quote@example.org": "'=already quoted",
         "plain@example.org": "'apostrophe first",
     }
-    db = Database(f"sqlite:///{tmp_path / 'newsletter.sqlite'}")
+    db = Database(database_url)
     with db.session() as s:
         for email, name in people.items():
             add_subscriber(s, email, ["news"], name=name)
@@ -218,7 +222,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(cli_run, tmp_path: Path) -
     assert json_names == people  # JSON is for programs: values exactly as stored
 
     (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    url = new_database_url("restored")
     cli_run("--database", url, "lists", "create", "news")
     r = cli_run("--database", url, "subscribers", "import", "backup.csv")
     assert r.exit_code == 0, r.output

@@ -170,9 +170,8 @@ def test_skip_invalid_imports_the_rest(cli_run, tmp_path: Path) -> None:
     ]
 
 
-def test_dry_run_changes_nothing(cli_run, tmp_path: Path) -> None:
+def test_dry_run_changes_nothing(cli_run, tmp_path: Path, database_url: str) -> None:
     cli_run("lists", "create", "news")
-    db_file = tmp_path / "newsletter.sqlite"
     cli_run("subscribers", "add", "anna.mueller@example.org", "--list", "news")
     before = cli_run("subscribers", "export").output
     name = fixture(tmp_path, "mailchimp_subscribed.csv")
@@ -186,8 +185,10 @@ def test_dry_run_changes_nothing(cli_run, tmp_path: Path) -> None:
         "Dry run: nothing was changed.",
     ]
     assert cli_run("subscribers", "export").output == before
-    with sa.create_engine(f"sqlite:///{db_file}").connect() as c:
+    engine = sa.create_engine(database_url)
+    with engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM consent_event").scalar() == 1
+    engine.dispose()
 
 
 # -- never resubscribe --------------------------------------------------------
@@ -340,13 +341,15 @@ def test_unknown_list_and_missing_list(cli_run, tmp_path: Path) -> None:
     assert r.output == "Error: list: which list? give --list SLUG (the file has no list column)\n"
 
 
-def test_the_list_column_routes_rows_and_unknown_lists_are_row_errors(news: Database) -> None:
+def test_the_list_column_routes_rows_and_unknown_lists_are_row_errors(
+    news: Database, tmp_path: Path
+) -> None:
     with news.session() as s:
         r = import_file(s, FIXTURES / "own.csv", consent_note="restore")
     assert r.applied and r.new == 4
     path = FIXTURES.parent.parent / "fixtures" / "subscribers" / "own.csv"
     text = path.read_text(encoding="utf-8").replace(",news,", ",events,", 1)
-    other = Path(news.sqlite_path).with_name("events.csv")  # type: ignore[arg-type]
+    other = tmp_path / "events.csv"
     other.write_text(text, encoding="utf-8")
     with news.session() as s:
         r = import_file(s, other, consent_note="restore")

@@ -25,12 +25,14 @@ def session(app: App) -> Iterator[Session]:
 
 @cli.group("db")
 def db_group() -> None:
-    """Manage the subscriber database (SQLite by default, any SQLAlchemy URL).
+    """Manage the subscriber database (SQLite by default, or PostgreSQL).
 
     \b
     Examples:
       newsletter db upgrade
       newsletter --database sqlite:///other.sqlite db upgrade
+      NEWSLETTER_DATABASE_URL=postgresql+psycopg://newsletter@db.example.org/newsletter \
+        newsletter db status
     """
 
 
