@@ -62,7 +62,12 @@ class Colours:
     """The theme's colours (`#rrggbb` or `#rgb`)."""
 
     primary: str = setting("#1f4e79", Colour(), "Headings and the masthead.", example="#a3111c")
-    accent: str = setting("#c0392b", Colour(), "Links and highlights.", example="#a3111c")
+    accent: str = setting(
+        "#c0392b",
+        Colour(),
+        "Buttons; their label is white, or the text colour where white would be unreadable.",
+        example="#a3111c",
+    )
     text: str = setting("#1a1a1a", Colour(), "Body text.", example="#1a1a1a")
     muted: str = setting("#5c5c5c", Colour(), "Captions, dates and the footer.", example="#595959")
     background: str = setting("#f2f4f7", Colour(), "Around the message.", example="#f2f2f2")
@@ -132,6 +137,13 @@ class Organisation:
         "Folder whose templates override the default theme's, file by file (relative to this "
         "file).",
         example="templates",
+    )
+    contents: bool = setting(
+        False,
+        Boolean(),
+        'An "In this issue" list of the article titles, each a jump to its article, before the '
+        "editorial (issues with two articles or more).",
+        example=True,
     )
     colours: Colours = field(default_factory=Colours)
 

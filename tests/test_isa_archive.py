@@ -5,6 +5,10 @@ independently of ``scripts/convert_seed.py``, so a converter bug cannot hide
 itself. Each seed line must appear in both the plain-text and the HTML
 rendering, compared after normalising case, punctuation, quotes, dashes,
 hyphens and whitespace (so "Anstren-gungen" matches "Anstrengungen").
+
+The one exception is the label of a link whose address the archive lost
+("Lesen Sie mehr: Link"): the renderer leaves such a link out (issue 12), so
+that line must instead be recorded in the YAML as a link without URL.
 """
 
 from __future__ import annotations
@@ -97,7 +101,12 @@ def test_rendered_issue_keeps_the_seed_text(slug, seed_months, settings):
     outputs = {"text": normalise(rendered.text), "html": normalise(html_text(rendered.html))}
 
     wanted = [normalise(LINK_PLACEHOLDER_RE.sub("", line)) for line in seed_months[slug]]
-    wanted = [w for w in wanted if w]
+    lost = {normalise(link.label or "") for link in issue.all_links() if not link.url}
+    kept_in_yaml = {w for w in wanted if w in lost}
+    wanted = [w for w in wanted if w and w not in kept_in_yaml]
+    for line in seed_months[slug]:
+        if LINK_PLACEHOLDER_RE.search(line):
+            assert normalise(LINK_PLACEHOLDER_RE.sub("", line)) in lost, line
     for kind, output in outputs.items():
         missing = [w for w in wanted if w not in output]
         share = 1 - len(missing) / len(wanted)

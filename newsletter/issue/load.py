@@ -39,16 +39,22 @@ def _texts(values: list[Any] | None) -> tuple[str, ...]:
     return tuple(v for v in values or () if v)
 
 
-def _link(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None) -> Link | None:
-    """A link needs a URL or a label; a label alone is recorded but never clickable."""
+def _link(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None, what: str = "link") -> Link | None:
+    """A link needs a URL or a label; a label alone is recorded but never clickable.
+
+    A "read more" without its address is useless to a reader, so the renderer
+    leaves it out; a registration label ("at the door") still informs, so it
+    stays as text.
+    """
     if not pair or pair[0] is None:
         return None
     d, node = pair
     if not d.get("url"):
         if not d.get("label"):
-            ctx.error(node, "link needs a url, a label, or both")
+            ctx.error(node, f"{what} needs a url, a label, or both")
             return None
-        ctx.warn(node, f"link {d['label']!r} has no URL; it is shown as plain text")
+        shown = "it is shown as plain text" if what == "registration" else "it is left out"
+        ctx.warn(node, f"{what} {d['label']!r} has no URL; {shown}")
     return Link(d.get("label"), d.get("url"))
 
 
@@ -114,7 +120,7 @@ def _event(ctx: Ctx, pair: tuple[dict | None, yaml.Node]) -> Event | None:
             if p[0] and p[0].get("item")
         ),
         speakers=_people(d.get("speakers")),
-        registration=_link(ctx, d.get("registration")),
+        registration=_link(ctx, d.get("registration"), "registration"),
         image=_image(ctx, d.get("image")),
         links=_links(ctx, d.get("links")),
     )

@@ -11,14 +11,22 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
+from markupsafe import Markup
+
 from newsletter.config import Settings
 from newsletter.i18n import get_locale
 from newsletter.issue.model import Event, Issue
 from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.render.colour import readable_on
 from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
-from newsletter.render.text import render_text
+from newsletter.render.text import postal_address_shown, render_text
 
 GMAIL_CLIP_BYTES = 102 * 1024
+
+# After the preheader: pairs of a zero-width non-joiner and a no-break space fill
+# the inbox preview (about 140 characters) so it ends with the preheader instead of
+# running on into "View in browser". Invisible, and no spam rule scores them.
+PREHEADER_SPACER = Markup("&zwnj;&nbsp;" * 90)
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,10 @@ def view_url(issue: Issue, settings: Settings) -> str:
     return f"{settings.delivery.base_url.rstrip('/')}/archive/{issue.slug}.html"
 
 
+def _shows_contents(issue: Issue, settings: Settings) -> bool:
+    return settings.organisation.contents and len(issue.articles) > 1
+
+
 def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
     org = settings.organisation
     loc = get_locale(issue.language)
@@ -64,32 +76,48 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "recipient_name": RECIPIENT_NAME,
         "greeting": GREETING,
         "when_label": lambda ev: _when(loc, ev),
+        # The label colour for text on a brand colour (masthead, buttons).
+        "on": lambda background: readable_on(background, dark=org.colours.text),
+        "anchor": lambda key: f"nl-{key}",
+        "show_postal_address": not postal_address_shown(org),
+        "show_contents": _shows_contents(issue, settings),
+        "preheader_spacer": PREHEADER_SPACER,
     }
 
 
-def issue_mjml(issue: Issue, settings: Settings) -> str:
+def issue_mjml(issue: Issue, settings: Settings, *, theme: Theme | None = None) -> str:
     """The MJML source of ``issue`` in the organisation's theme.
 
     Public so the same source can be fed to another MJML compiler
     (``bench/render.py --vs-node`` does, to compare with the reference).
     """
-    theme = _theme(settings.templates_dir)
+    theme = theme or _theme(settings.templates_dir)
     return theme.render_mjml(_context(issue, settings, view_url(issue, settings)))
 
 
-def render_issue(issue: Issue, settings: Settings) -> Rendered:
-    """Render ``issue`` with the organisation's theme into HTML and text."""
+def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None) -> Rendered:
+    """Render ``issue`` with the organisation's theme into HTML and text.
+
+    The theme is cached per templates folder; the preview passes a fresh
+    ``theme`` after a template changed on disk.
+    """
     timings: dict[str, float] = {}
     url = view_url(issue, settings)
 
     t0 = time.perf_counter()
-    source = issue_mjml(issue, settings)
+    source = issue_mjml(issue, settings, theme=theme)
     t1 = time.perf_counter()
     raw_html = mjml_to_html(source)
     t2 = time.perf_counter()
     html = inline_css(raw_html)
     t3 = time.perf_counter()
-    text = render_text(issue, settings.organisation, get_locale(issue.language), url)
+    text = render_text(
+        issue,
+        settings.organisation,
+        get_locale(issue.language),
+        url,
+        contents=_shows_contents(issue, settings),
+    )
     t4 = time.perf_counter()
     timings.update(jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
     return Rendered(

@@ -28,7 +28,7 @@ from jinja2 import (
 from markupsafe import Markup
 
 from newsletter.errors import BadInput, OperationFailed
-from newsletter.render.inline import to_html
+from newsletter.render.inline import linkify, to_html
 
 FONTS = (
     "-apple-system, 'Segoe UI', Helvetica, Arial, 'PingFang SC', 'Hiragino Sans GB', "
@@ -85,6 +85,7 @@ class Theme:
             bytecode_cache=_template_cache(),
         )
         self.env.filters["md"] = lambda s: Markup(to_html(s))
+        self.env.filters["linkify"] = lambda s: Markup(linkify(s))
 
     def render_mjml(self, context: dict[str, Any]) -> str:
         try:

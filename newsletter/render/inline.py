@@ -7,7 +7,9 @@ for the email body, and plain text where links become numbered references.
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from html import escape as html_escape
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -72,3 +74,32 @@ def _walk(children: list[Token], out: list[str], refs: References) -> None:
             out.append("_")
         elif child.type in ("strong_open", "strong_close"):
             out.append("*")
+
+
+# Web and mail addresses in the organisation's own footer text (about, contact).
+# Written by the organisation, not by readers, so turning them into links is safe;
+# issue paragraphs use explicit Markdown links instead.
+_ADDRESS = re.compile(
+    r"(?P<mail>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?P<web>(?:https?://|www\.)[^\s<>\"']+)",
+    re.IGNORECASE,
+)
+_TRAILING = ".,;:!?)]»“”\"'"
+
+
+def linkify(text: str) -> str:
+    """``text`` as escaped HTML with its web and mail addresses as links."""
+    out: list[str] = []
+    pos = 0
+    for m in _ADDRESS.finditer(text):
+        shown = m.group(0).rstrip(_TRAILING)
+        end = m.start() + len(shown)
+        if m.group("mail"):
+            href = f"mailto:{shown}"
+        else:
+            href = shown if "://" in shown else f"https://{shown}"
+        out.append(html_escape(text[pos : m.start()]))
+        out.append(f'<a class="nl-link" href="{html_escape(href)}">{html_escape(shown)}</a>')
+        pos = end
+    out.append(html_escape(text[pos:]))
+    return "".join(out)

@@ -40,11 +40,9 @@ class _Text:
         self.out.extend(wrap(s, WIDTH, indent))
 
     def link(self, link: Link) -> None:
-        label = link.label or self.loc["read_more"]
+        # A link whose address was lost is left out, as in the HTML.
         if link.url:
-            self.plain(f"{label} [{self.refs.number(link.url)}]")
-        else:
-            self.plain(f"{label} ({self.loc['link_missing']})")
+            self.plain(f"{link.label or self.loc['read_more']} [{self.refs.number(link.url)}]")
 
     def article(self, art: Article, level: int = 2) -> None:
         self.out.extend(_heading(art.title, "=" if level == 2 else "-"))
@@ -98,13 +96,29 @@ class _Text:
             self.blank()
         if ev.registration:
             reg = ev.registration
-            self.link(Link(f"{self.loc['registration']}: {reg.label}", reg.url))
+            label = f"{self.loc['registration']}: {reg.label}"
+            if reg.url:
+                self.link(Link(label, reg.url))
+            else:  # "Registration: at the door" is information, not a link
+                self.plain(label)
         for link in ev.links:
             self.link(link)
         self.blank()
 
 
-def render_text(issue: Issue, org: Organisation, loc: Locale, view_url: str) -> str:
+def postal_address_shown(org: Organisation) -> bool:
+    """Whether the contact block already carries every part of the postal address.
+
+    The footer then shows the address once, in the contact block.
+    """
+    contact = " ".join(" ".join(org.contact).split())
+    parts = [" ".join(p.split()) for p in org.postal_address.replace("\n", ",").split(",")]
+    return bool(org.contact) and all(p in contact for p in parts if p)
+
+
+def render_text(
+    issue: Issue, org: Organisation, loc: Locale, view_url: str, *, contents: bool = False
+) -> str:
     """Render the whole issue as wrapped plain text (≤ 78 columns except long URLs)."""
     t = _Text(loc)
     title = issue.title or org.name
@@ -113,6 +127,13 @@ def render_text(issue: Issue, org: Organisation, loc: Locale, view_url: str) -> 
         t.plain(f"{loc['issue_no']} {issue.number}")
     t.plain(f"{loc['view_in_browser']}: {view_url}")
     t.blank()
+    if contents:
+        t.plain(loc["articles"])
+        for art in issue.articles:
+            t.out.extend(wrap(art.title, WIDTH, "  - ", "    "))
+        if issue.events:
+            t.plain(f"  - {loc['events']}")
+        t.blank()
     if issue.editorial:
         ed = issue.editorial
         if ed.salutation:
@@ -145,8 +166,9 @@ def render_text(issue: Issue, org: Organisation, loc: Locale, view_url: str) -> 
         for line in org.contact:
             t.plain(line)
         t.blank()
-    t.plain(org.postal_address.replace("\n", ", "))
-    t.blank()
+    if not postal_address_shown(org):
+        t.plain(org.postal_address.replace("\n", ", "))
+        t.blank()
     t.plain(loc["unsubscribe_text"])
     t.out.append(placeholders.UNSUBSCRIBE_URL)
     t.blank()
