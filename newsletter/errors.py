@@ -7,7 +7,17 @@ refused, a full disk. Each carries *where* so the message can name it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# scheme://user:password@ — greedy up to the last "@" of the token, since a
+# password may itself contain one.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]*):[^\s'\"]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``, for messages and logs."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 @dataclass(frozen=True)

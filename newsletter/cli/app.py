@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
-from functools import cached_property, wraps
+import traceback
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from newsletter import __version__
 from newsletter.config import Settings, load_settings
-from newsletter.errors import NewsletterError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from newsletter.errors import NewsletterError, redact
 
 
 class App:
@@ -38,20 +36,6 @@ class App:
 
             s = replace(s, database_url=self.database)
         return s
-
-
-def handle_errors(func: F) -> F:
-    """Turn library errors into one clear message and the documented exit code."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except NewsletterError as exc:
-            click.echo(f"Error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper  # type: ignore[return-value]
 
 
 pass_app = click.make_pass_decorator(App)
@@ -74,8 +58,46 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
 }
 
 
+def _failure(exc: Exception) -> tuple[str, int] | None:
+    """The message and exit code of an error we can explain, or None for a bug.
+
+    The one place errors become exit codes (as pip does in its ``main``): a
+    library error knows its code; a file system or database error is the
+    world's fault (exit 1). A traceback is shown only with ``--debug``.
+    """
+    if isinstance(exc, NewsletterError):
+        message, code = str(exc), exc.exit_code
+    elif isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else ""
+        message, code = f"{where}: {exc.strerror or exc}" if where else str(exc), 1
+    elif _is_database_error(exc):
+        message, code = f"database error: {getattr(exc, 'orig', None) or exc}", 1
+    else:
+        return None
+    message = redact(message)
+    return (message if "\n" in message else f"Error: {message}"), code
+
+
+def _is_database_error(exc: Exception) -> bool:
+    # Checked through sys.modules: importing SQLAlchemy here would slow every command.
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands register themselves when their module loads."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            failure = _failure(exc)
+            if failure is None:
+                raise
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            click.echo(failure[0], err=True)
+            ctx.exit(failure[1])
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
@@ -108,8 +130,9 @@ class LazyGroup(click.Group):
     help="SQLAlchemy database URL (default: sqlite:///newsletter.sqlite, "
     "or $NEWSLETTER_DATABASE_URL).",
 )
+@click.option("--debug", is_flag=True, help="Show the traceback of an error (for bug reports).")
 @click.pass_context
-def cli(ctx: click.Context, config: Path | None, database: str | None) -> None:
+def cli(ctx: click.Context, config: Path | None, database: str | None, debug: bool) -> None:
     """Author, render and deliver an email newsletter, without tracking anyone."""
     ctx.obj = App(config, database)
 

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from newsletter.campaigns import sender, store
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.delivery import (
     STATUSES,
     open_db,
@@ -47,7 +47,6 @@ def campaigns() -> None:
 @click.option("--list", "list_slug", required=True, metavar="SLUG", help="The mailing list.")
 @click.option("--again", is_flag=True, help="Allow sending an issue to the same list twice.")
 @pass_app
-@handle_errors
 def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
     """Render ISSUE and snapshot it with the list's current recipients.
 
@@ -78,7 +77,6 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
 @click.option("--no-wait", is_flag=True, help="Do not wait for retries of deferred messages.")
 @transport_options
 @pass_app
-@handle_errors
 def send_cmd(
     app: App, campaign_id: int, yes: bool, dry_run: bool, no_wait: bool, **opts: Any
 ) -> None:
@@ -135,7 +133,6 @@ def send_cmd(
 )
 @transport_options
 @pass_app
-@handle_errors
 def resume_cmd(
     app: App, campaign_id: int, resend_unknown: bool, no_wait: bool, force: bool, **opts: Any
 ) -> None:
@@ -168,7 +165,6 @@ def resume_cmd(
 @campaigns.command("list")
 @output_options
 @pass_app
-@handle_errors
 def list_cmd(app: App, fmt: str) -> None:
     """All campaigns with their state and recipient counts.
 
@@ -191,7 +187,6 @@ def list_cmd(app: App, fmt: str) -> None:
 @campaigns.command("show")
 @click.argument("campaign_id", type=int)
 @pass_app
-@handle_errors
 def show_cmd(app: App, campaign_id: int) -> None:
     """One campaign: subject, state, transport and totals per delivery status.
 
@@ -221,7 +216,6 @@ def show_cmd(app: App, campaign_id: int) -> None:
 @campaigns.command("pause")
 @click.argument("campaign_id", type=int)
 @pass_app
-@handle_errors
 def pause_cmd(app: App, campaign_id: int) -> None:
     """Pause a campaign; a running sender stops after its messages in flight.
 
@@ -239,7 +233,6 @@ def pause_cmd(app: App, campaign_id: int) -> None:
 @campaigns.command("cancel")
 @click.argument("campaign_id", type=int)
 @pass_app
-@handle_errors
 def cancel_cmd(app: App, campaign_id: int) -> None:
     """Cancel every delivery not yet sent; what was sent stays in the log.
 

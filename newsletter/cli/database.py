@@ -8,14 +8,18 @@ from contextlib import contextmanager
 import click
 from sqlmodel import Session
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.db import Database, head_revision, known_revision
 
 
 @contextmanager
-def session(app: App) -> Iterator[Session]:
-    """A committed-on-success session on the configured database (migrated if empty)."""
-    db = Database.from_settings(app.settings)
+def session(app: App, *, create: bool = False) -> Iterator[Session]:
+    """A committed-on-success session on the configured database (migrated if empty).
+
+    Only commands that store something new pass ``create``: a mistyped path
+    must not leave an empty database (and a new key) behind.
+    """
+    db = Database.from_settings(app.settings, create=create)
     try:
         with db.session() as s:
             yield s
@@ -38,12 +42,11 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @pass_app
-@handle_errors
 def upgrade_cmd(app: App) -> None:
     """Bring the database schema up to date (safe to run any time).
 
-    A new, empty database is set up automatically on first use; an existing
-    one is only changed by this command, so take a backup first.
+    Creates the database if it does not exist yet (in a folder that does);
+    an existing one is only changed by this command, so take a backup first.
 
     \b
     Example:
@@ -62,7 +65,6 @@ def upgrade_cmd(app: App) -> None:
 
 @db_group.command("status")
 @pass_app
-@handle_errors
 def status_cmd(app: App) -> None:
     """Show the database URL and its schema revision.
 
@@ -70,7 +72,7 @@ def status_cmd(app: App) -> None:
     Example:
       newsletter db status
     """
-    db = Database.from_settings(app.settings, upgrade=False)
+    db = Database.from_settings(app.settings, upgrade=False, create=False)
     try:
         current = db.revision()
     finally:

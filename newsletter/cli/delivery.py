@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.text import Text
 
 from newsletter.campaigns import sender, store
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.output import output_options, write_rows
 from newsletter.db import Database
 from newsletter.transports import Transport, open_transport
@@ -83,8 +83,8 @@ def open_transport_for(app: App, opts: dict[str, Any]) -> Transport:
     )
 
 
-def open_db(app: App) -> Database:
-    return Database.from_settings(app.settings)
+def open_db(app: App, *, create: bool = False) -> Database:
+    return Database.from_settings(app.settings, create=create)
 
 
 class _RateColumn(ProgressColumn):
@@ -141,7 +141,6 @@ def send_progress(label: str) -> Any:
 @click.option("--list", "list_slug", metavar="SLUG", help="List whose List-Id the proof carries.")
 @transport_options
 @pass_app
-@handle_errors
 def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts: Any) -> None:
     """Send one proof of ISSUE exactly as subscribers would get it.
 
@@ -153,7 +152,7 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
     from newsletter.render import render_issue
 
     rendered = render_issue(load_issue(issue), app.settings)
-    db = open_db(app)
+    db = open_db(app, create=True)
     transport = open_transport_for(app, opts)
     with db.session() as s:
         c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))
@@ -179,7 +178,6 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
 )
 @output_options
 @pass_app
-@handle_errors
 def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> None:
     """The delivery log of a campaign: one row per recipient, replies verbatim.
 

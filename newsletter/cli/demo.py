@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.delivery import send_progress
 
 
@@ -20,7 +20,6 @@ from newsletter.cli.delivery import send_progress
     help="Where the demo database and outbox go.",
 )
 @pass_app
-@handle_errors
 def demo_cmd(app: App, directory: Path) -> None:
     """Run the whole pipeline on sample data into a Maildir outbox.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.errors import IssueError
 from newsletter.workbench.authoring import check_file, render_files, scaffold_issue
 
@@ -22,7 +22,6 @@ from newsletter.workbench.authoring import check_file, render_files, scaffold_is
     help="Folder holding the issue files.",
 )
 @pass_app
-@handle_errors
 def new_cmd(app: App, month: str, issues_dir: Path) -> None:
     """Scaffold issues/MONTH.yaml from the structure of the previous issue.
 
@@ -38,7 +37,6 @@ def new_cmd(app: App, month: str, issues_dir: Path) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 2).")
 @pass_app
-@handle_errors
 def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
     """Validate issue files and report every problem as FILE:LINE:COL.
 
@@ -93,7 +91,6 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
     help="Leave %%UNSUBSCRIBE_URL%% and %%RECIPIENT_NAME%% in place (for another mailer).",
 )
 @pass_app
-@handle_errors
 def render_cmd(
     app: App, files: tuple[Path, ...], out_dir: Path, fmt: str, keep_placeholders: bool
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.subscribers import lists as lists_lib
@@ -40,7 +40,6 @@ def lists_group() -> None:
     help="Whether new subscribers must confirm by email before they get mail.",
 )
 @pass_app
-@handle_errors
 def create_cmd(
     app: App,
     slug: str,
@@ -55,7 +54,7 @@ def create_cmd(
     Example:
       newsletter lists create news --name "Monthly news" --language de
     """
-    with session(app) as s:
+    with session(app, create=True) as s:
         ml = lists_lib.create_list(
             s, slug, name, description=description, language=language,
             double_opt_in=double_opt_in,
@@ -66,7 +65,6 @@ def create_cmd(
 @lists_group.command("list")
 @output_options
 @pass_app
-@handle_errors
 def list_cmd(app: App, fmt: str) -> None:
     """Show every list with its number of subscribers per status.
 
@@ -86,7 +84,6 @@ def list_cmd(app: App, fmt: str) -> None:
 @click.argument("slug")
 @output_options
 @pass_app
-@handle_errors
 def show_cmd(app: App, slug: str, fmt: str) -> None:
     """Show one list: its settings and subscriber counts.
 
@@ -119,7 +116,6 @@ def show_cmd(app: App, slug: str, fmt: str) -> None:
 @click.option("--name", help="New display name.")
 @click.option("--description", help="New description ('' to clear it).")
 @pass_app
-@handle_errors
 def rename_cmd(
     app: App, slug: str, new_slug: str | None, name: str | None, description: str | None
 ) -> None:
@@ -152,7 +148,6 @@ def rename_cmd(
     help="Delete even though people unsubscribed from it (their choice is lost).",
 )
 @pass_app
-@handle_errors
 def delete_cmd(app: App, slug: str, yes: bool, unsubscribed: str | None) -> None:
     """Delete a list and its subscriptions.
 

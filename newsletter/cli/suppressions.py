@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.subscribers import suppressions as lib
@@ -31,7 +31,6 @@ def suppressions_group() -> None:
 @click.option("--search", help="Part of the address (case-insensitive).")
 @output_options
 @pass_app
-@handle_errors
 def list_cmd(app: App, reason: str | None, search: str | None, fmt: str) -> None:
     """List suppressed addresses, newest first (forgotten people show no address).
 
@@ -53,7 +52,6 @@ def list_cmd(app: App, reason: str | None, search: str | None, fmt: str) -> None
 @click.option("--reason", type=MANUAL_REASONS, default="manual", show_default=True)
 @click.option("--detail", help="Why, for later readers (no personal data please).")
 @pass_app
-@handle_errors
 def add_cmd(app: App, email: str, reason: str, detail: str | None) -> None:
     """Suppress an address on every list, whether or not it is a subscriber.
 
@@ -61,7 +59,7 @@ def add_cmd(app: App, email: str, reason: str, detail: str | None) -> None:
     Example:
       newsletter suppressions add someone@example.com --detail "asked by phone"
     """
-    with session(app) as s:
+    with session(app, create=True) as s:
         row = lib.suppress(s, email, reason, detail=detail)
     if row.reason != reason:
         click.echo(
@@ -74,7 +72,6 @@ def add_cmd(app: App, email: str, reason: str, detail: str | None) -> None:
 @suppressions_group.command("remove")
 @click.argument("email")
 @pass_app
-@handle_errors
 def remove_cmd(app: App, email: str) -> None:
     """Lift a suppression (for example after a bounce that was the receiver's fault).
 

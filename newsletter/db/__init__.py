@@ -9,6 +9,8 @@ schema check cannot be forgotten by a caller::
         for subscriber in recipients(session, "news"):
             ...
 
+A SQLite file is created only when the caller allows it (``create``) and its
+folder exists, so a mistyped path is an error instead of an empty database.
 A fresh database is migrated on first use; an older one must be upgraded
 explicitly with ``newsletter db upgrade`` so nobody migrates production data
 by accident.
@@ -34,7 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from newsletter.config import Settings, read_secret
-from newsletter.errors import ConfigError, OperationFailed
+from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
 
 __all__ = [
@@ -105,8 +107,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Database:
     """One database URL plus the secret key its address hashes are made with."""
 
-    def __init__(self, url: str, *, key_file: Path | None = None, base_dir: Path | None = None):
-        self.url = make_url(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        key_file: Path | None = None,
+        base_dir: Path | None = None,
+        create: bool = True,
+    ):
+        """Open ``url``; a missing SQLite file is created only with ``create`` and in a folder
+        that exists, so a typo in a path is reported instead of starting an empty database."""
+        try:
+            self.url = make_url(url)
+        except (sa.exc.ArgumentError, ValueError):
+            raise ConfigError(
+                f"not a database URL: {redact(url)!r} "
+                "(expected e.g. sqlite:///newsletter.sqlite or postgresql://user@host/db)"
+            ) from None
         self.base_dir = base_dir or Path.cwd()
         self._key_file = key_file
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -114,23 +131,26 @@ class Database:
             # SQLite would take "~" as a directory name; the key file and the
             # parent directory are placed by the expanded path, so open that.
             self.url = self.url.set(database=str(Path(self.url.database).expanduser()))
-        if self.is_sqlite and self.sqlite_path is not None:
-            self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        if self.sqlite_path is not None:
+            _check_sqlite_file(self.sqlite_path, create=create)
         try:
             self.engine = sa.create_engine(self.url)
         except (sa.exc.ArgumentError, ImportError) as exc:
-            raise ConfigError(f"cannot use database URL {url!r}: {exc}", file=None) from exc
+            raise ConfigError(f"cannot use database URL {self.display}: {exc}") from None
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, upgrade: bool = True) -> Database:
+    def from_settings(
+        cls, settings: Settings, *, upgrade: bool = True, create: bool = True
+    ) -> Database:
         """Open the configured database, creating the schema if it is empty.
 
         ``upgrade=False`` skips the schema check (``newsletter db upgrade``
-        uses it to do the upgrade itself).
+        uses it to do the upgrade itself); ``create=False`` refuses a SQLite
+        file that does not exist yet (commands that only read pass it).
         """
-        db = cls(settings.database_url, base_dir=settings.base_dir)
+        db = cls(settings.database_url, base_dir=settings.base_dir, create=create)
         if upgrade:
             db.ensure_schema()
         return db
@@ -278,6 +298,29 @@ class Database:
                     f"Restore {self.key_file} or ${SECRET_ENV}.",
                     file=str(self.key_file),
                 )
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_sqlite_file(path: Path, *, create: bool) -> None:
+    """A readable message where SQLite would fail later with a traceback (or create a file)."""
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                header = f.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            raise DatabaseError(f"cannot open database {path}: {exc.strerror}") from None
+        if header and header != _SQLITE_HEADER:
+            raise ConfigError(f"{path} is not a SQLite database")
+        return
+    if not path.parent.is_dir():
+        raise ConfigError(f"database {path} cannot be created: folder {path.parent} does not exist")
+    if not create:
+        raise ConfigError(
+            f"database {path} does not exist; create it with: newsletter db upgrade "
+            "(or by creating a list or importing subscribers)"
+        )
 
 
 def _create_key_file(path: Path) -> None:

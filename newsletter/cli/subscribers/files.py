@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.app import App, handle_errors, pass_app
+from newsletter.cli.app import App, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import progress_bar, progress_enabled, progress_option
 from newsletter.cli.subscribers import STATUS, subscribers_group
@@ -77,7 +77,6 @@ def format_report(r: ImportReport) -> list[str]:
 @click.option("--check-deliverability", is_flag=True, help="Also check each domain in DNS.")
 @progress_option
 @pass_app
-@handle_errors
 def import_cmd(
     app: App,
     file: Path,
@@ -104,7 +103,7 @@ def import_cmd(
         --status confirmed --consent-note "sample data"
     """
     with (
-        session(app) as s,
+        session(app, create=True) as s,
         progress_bar(f"Importing {file.name}", enabled=progress_enabled(show_progress),
                      unit="bytes") as progress,
     ):  # fmt: skip
@@ -140,7 +139,6 @@ def import_cmd(
 )
 @progress_option
 @pass_app
-@handle_errors
 def export_cmd(
     app: App, list_slug: str | None, fmt: str, output: Path | None, show_progress: bool | None
 ) -> None:

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from newsletter.cli.app import App, handle_errors, pass_app
+from newsletter.cli.app import App, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.subscribers import subscribers_group
 from newsletter.subscribers import gdpr
@@ -16,7 +16,6 @@ from newsletter.tabular import json_default
 @subscribers_group.command("data")
 @click.argument("email")
 @pass_app
-@handle_errors
 def data_cmd(app: App, email: str) -> None:
     """Print everything stored about a person as JSON (GDPR Art. 15).
 
@@ -36,7 +35,6 @@ def data_cmd(app: App, email: str) -> None:
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-@handle_errors
 def forget_cmd(app: App, email: str, yes: bool) -> None:
     """Erase a person's data (GDPR Art. 17), keeping only a hashed suppression.
 
@@ -50,7 +48,7 @@ def forget_cmd(app: App, email: str, yes: bool) -> None:
     """
     if not yes:
         click.confirm(f"Erase all data about {email}? This cannot be undone.", abort=True, err=True)
-    with session(app) as s:
+    with session(app, create=True) as s:
         report = gdpr.forget(s, email)
     what = "deleted the subscriber" if report.subscriber_deleted else "no subscriber found"
     click.echo(

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from newsletter.cli.app import App, handle_errors, pass_app
+from newsletter.cli.app import App, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.cli.subscribers import LIST_COLUMNS, STATUS, parse_attributes, subscribers_group
@@ -28,7 +28,6 @@ from newsletter.subscribers.tables import Status
 )
 @click.option("--check-deliverability", is_flag=True, help="Also check the domain in DNS.")
 @pass_app
-@handle_errors
 def add_cmd(
     app: App,
     email: str,
@@ -51,7 +50,7 @@ def add_cmd(
       newsletter subscribers add anna@example.org --list news --name "Anna Müller" \\
         --status confirmed --consent-note "signed up at the 2024 conference"
     """
-    with session(app) as s:
+    with session(app, create=True) as s:
         sub = people.add_subscriber(
             s,
             email,
@@ -91,7 +90,6 @@ def _list_row(sub: Any, infos: list[listing.SubscriptionInfo], reason: str | Non
 @click.option("--search", help="Part of the address or name (case-insensitive).")
 @output_options
 @pass_app
-@handle_errors
 def list_cmd(
     app: App, list_slug: str | None, status: str | None, search: str | None, fmt: str
 ) -> None:
@@ -113,7 +111,6 @@ def list_cmd(
 @subscribers_group.command("show")
 @click.argument("who", metavar="EMAIL_OR_ID")
 @pass_app
-@handle_errors
 def show_cmd(app: App, who: str) -> None:
     """Show one subscriber: data, subscriptions and suppression.
 
@@ -154,7 +151,6 @@ def show_cmd(app: App, who: str) -> None:
 @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Set an attribute.")
 @click.option("--unset-attr", "unset", multiple=True, metavar="KEY", help="Remove an attribute.")
 @pass_app
-@handle_errors
 def edit_cmd(
     app: App,
     who: str,
@@ -188,7 +184,6 @@ def edit_cmd(
 @click.option("--list", "list_slug", metavar="SLUG", help="Only this list (default: all lists).")
 @click.option("--note", help="Why, for the consent log (e.g. 'asked by phone').")
 @pass_app
-@handle_errors
 def unsubscribe_cmd(app: App, who: str, list_slug: str | None, note: str | None) -> None:
     """Unsubscribe from one list, or from all lists and suppress the address.
 
@@ -212,7 +207,6 @@ def unsubscribe_cmd(app: App, who: str, list_slug: str | None, note: str | None)
 @click.argument("who", metavar="EMAIL_OR_ID")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
-@handle_errors
 def remove_cmd(app: App, who: str, yes: bool) -> None:
     """Delete a subscriber entered by mistake (typo, test address).
 
