@@ -284,11 +284,76 @@ class Dkim:
 
 
 @dataclass(frozen=True)
+class Inbound:
+    """Reading bounces, complaints and unsubscribe mails (`newsletter inbound process`).
+
+    The bounce policy follows Mailman 3's defaults. The IMAP password comes from
+    `$NEWSLETTER_IMAP_PASSWORD` or `$NEWSLETTER_IMAP_PASSWORD_FILE` (mode 0600).
+    """
+
+    suppress_hard_bounces: bool = setting(
+        True,
+        Boolean(),
+        "Suppress an address at its first hard bounce (the mailbox does not exist); "
+        "`false` makes hard bounces only add to the score.",
+        example=False,
+    )
+    soft_bounce_score: float = setting(
+        0.5, Number(), "Added to the bounce score by a soft bounce, at most once a day.", example=1
+    )
+    bounce_score_threshold: float = setting(
+        5.0, Number(), "The address is suppressed when its bounce score reaches this.", example=3
+    )
+    bounce_score_reset_days: int = setting(
+        7, Integer(1), "Days without a bounce after which the score starts again.", example=14
+    )
+    processed_folder: str = setting(
+        ".Processed",
+        Text(one_line=True),
+        "Maildir subfolder that messages recognised as ours are moved to.",
+        example=".Bounces",
+    )
+    imap_processed_folder: str = setting(
+        "Processed",
+        Text(one_line=True),
+        "IMAP folder that messages recognised as ours are moved to.",
+        example="INBOX.Processed",
+    )
+    imap_flag: str = setting(
+        "$NewsletterProcessed",
+        Text(one_line=True),
+        "IMAP keyword set on messages recognised as ours.",
+        example="$Processed",
+    )
+    imap_move: bool = setting(
+        True,
+        Boolean(),
+        "Move messages recognised as ours to `imap_processed_folder`; `false` only flags them.",
+        example=False,
+    )
+    imap_ca_file: str | None = setting(
+        None,
+        FilePath(),
+        "PEM file of the CA that signed the IMAP server's certificate.",
+        default_doc="the system's CAs",
+        example="/etc/ssl/certs/internal-ca.pem",
+    )
+    webhook_max_age_seconds: int = setting(
+        300,
+        Integer(1),
+        "Relay webhook events older than this, or from further in the future, are refused "
+        "(replay protection).",
+        example=600,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: Organisation = field(default_factory=Organisation)
     delivery: Delivery = field(default_factory=Delivery)
     smtp: Smtp = field(default_factory=Smtp)
     dkim: Dkim = field(default_factory=Dkim)
+    inbound: Inbound = field(default_factory=Inbound)
     database_url: str = setting(
         "sqlite:///newsletter.sqlite",
         DatabaseUrl(),

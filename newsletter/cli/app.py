@@ -55,6 +55,8 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "send": "delivery",
     "log": "delivery",
     "demo": "demo",
+    "inbound": "inbound",
+    "bounces": "inbound",
 }
 
 

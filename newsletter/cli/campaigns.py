@@ -188,14 +188,20 @@ def list_cmd(app: App, fmt: str) -> None:
 @click.argument("campaign_id", type=int)
 @pass_app
 def show_cmd(app: App, campaign_id: int) -> None:
-    """One campaign: subject, state, transport and totals per delivery status.
+    """One campaign: subject, state, transport, totals per delivery status, complaint rate.
+
+    A complaint rate above 0.1 % prints a warning, above 0.3 % an error line
+    (Gmail's limits for bulk senders).
 
     \b
     Example:
       newsletter campaigns show 3
     """
+    from newsletter.inbound.review import complaint_rate
+
     with open_db(app).session() as s:
         c = store.summarize(s, store.get_campaign(s, campaign_id))
+        complaints = complaint_rate(s, campaign_id)
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")
@@ -211,6 +217,20 @@ def show_cmd(app: App, campaign_id: int) -> None:
     for status in STATUSES:
         if c.counts.get(status):
             click.echo(f"  {status:<10} {c.counts[status]:>8}")
+    if complaints.sent:
+        click.echo(
+            f"Complaints: {complaints.complaints} of {complaints.sent} sent ({complaints.rate:.2%})"
+        )
+    if complaints.level == "error":
+        click.echo(
+            f"error: complaint rate {complaints.rate:.2%} is above 0.3 %, the limit above which "
+            "Gmail rejects or junks bulk mail; check the list's consent and unsubscribe link"
+        )
+    elif complaints.level == "warning":
+        click.echo(
+            f"warning: complaint rate {complaints.rate:.2%} is above 0.1 %, Gmail's "
+            "recommended maximum"
+        )
 
 
 @campaigns.command("pause")

@@ -182,7 +182,8 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
     """The delivery log of a campaign: one row per recipient, replies verbatim.
 
     It records each attempt's outcome and nothing about reading: no opens,
-    no clicks.
+    no clicks. The bounce column names a bounce or complaint that came back
+    for the delivery later (see: newsletter bounces show ID).
 
     \b
     Examples:
@@ -201,10 +202,14 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
         "queued",
         "claimed",
         "finished",
+        "bounce",
     ]
 
     def rows() -> Iterable[dict[str, Any]]:
+        from newsletter.inbound.review import bounces_by_delivery
+
         with open_db(app).session() as s:
+            bounces = bounces_by_delivery(s, campaign_id)
             for d in store.iter_log(s, campaign_id, list(statuses) or None):
                 yield {
                     "id": d.id,
@@ -220,8 +225,9 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
                     "claimed": d.claimed_at,
                     "finished": d.finished_at,
                     "history": d.history,
+                    "bounce": bounces.get(d.id or 0),
                 }
 
     if fmt == "table":
-        columns = ["id", "address", "status", "attempts", "reply"]
+        columns = ["id", "address", "status", "attempts", "reply", "bounce"]
     write_rows(rows(), columns, fmt, empty="No deliveries match.")

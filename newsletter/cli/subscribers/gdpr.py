@@ -13,6 +13,12 @@ from newsletter.subscribers import gdpr
 from newsletter.tabular import json_default
 
 
+def _register_tables() -> None:
+    """Load the modules whose tables hold personal data; each registers with gdpr."""
+    import newsletter.campaigns.store
+    import newsletter.inbound.review  # noqa: F401
+
+
 @subscribers_group.command("data")
 @click.argument("email")
 @pass_app
@@ -26,6 +32,7 @@ def data_cmd(app: App, email: str) -> None:
     Example:
       newsletter subscribers data anna@example.org > anna.json
     """
+    _register_tables()
     with session(app) as s:
         data = gdpr.personal_data(s, email)
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
@@ -48,6 +55,7 @@ def forget_cmd(app: App, email: str, yes: bool) -> None:
     """
     if not yes:
         click.confirm(f"Erase all data about {email}? This cannot be undone.", abort=True, err=True)
+    _register_tables()
     with session(app, create=True) as s:
         report = gdpr.forget(s, email)
     what = "deleted the subscriber" if report.subscriber_deleted else "no subscriber found"

@@ -1,0 +1,187 @@
+"""Classify one inbound message: what it is, and the evidence of whose message it concerns.
+
+Pure: bytes in, a :class:`Classification` out, no database. The evidence is
+only what can be verified afterwards (a VERP token's MAC, a Message-ID of
+the exact form we write, our List-Id, a DSN's failed recipient);
+:mod:`newsletter.inbound.attribute` checks it against the delivery log.
+A message without such evidence is unrelated however bounce-like its text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import parseaddr
+
+from newsletter.inbound import autoreply, report
+from newsletter.inbound.mta import mta_failures
+from newsletter.inbound.status import judge, status_code
+from newsletter.inbound.tables import Kind
+from newsletter.inbound.unsubscribe import token_in_subject
+from newsletter.tokens import TokenError, verify
+
+_VERP = re.compile(rb"[A-Za-z0-9._=-]+\+([A-Za-z0-9]+(?:-[A-Za-z0-9]+)+)@")
+_ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "Cc")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What tells our mail from anyone else's: the token key and our domain."""
+
+    key: bytes
+    domain: str  # the sender domain: Message-IDs and List-Ids live there
+
+    def message_id_pattern(self) -> re.Pattern[bytes]:
+        return re.compile(rb"<?([A-Za-z0-9]+\.(\d+)@" + re.escape(self.domain.encode()) + rb")>?")
+
+    def list_id_pattern(self) -> re.Pattern[bytes]:
+        return re.compile(rb"<([a-z0-9][a-z0-9-]*)\." + re.escape(self.domain.encode()) + rb">")
+
+
+@dataclass
+class Evidence:
+    verp_deliveries: list[int] = field(default_factory=list)
+    message_ids: list[tuple[str, int]] = field(default_factory=list)  # (Message-ID, delivery id)
+    list_slugs: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)  # failed recipients a report names
+    returned_foreign: bool = False  # a returned message is there, and nothing in it is ours
+    unsubscribe: tuple[int, int] | None = None  # (subscriber id, list id) of a valid token
+
+
+@dataclass
+class Classification:
+    kind: str
+    content_hash: str
+    message_id: str | None
+    status: str | None = None
+    diagnostic: str | None = None
+    scored: bool = False
+    reasons: list[str] = field(default_factory=list)
+    evidence: Evidence = field(default_factory=Evidence)
+
+
+def _verp(key: bytes, data: bytes) -> list[int]:
+    found: list[int] = []
+    for m in _VERP.finditer(data):
+        try:
+            (delivery,) = verify(key, "bounce", m.group(1).decode("ascii"))
+        except (TokenError, ValueError):
+            continue
+        if int(delivery) not in found:
+            found.append(int(delivery))
+    return found
+
+
+def _header_bytes(msg: Message, names: tuple[str, ...]) -> bytes:
+    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
+    return "\n".join(values).encode("utf-8", "replace")
+
+
+def _evidence(ctx: Context, raw: bytes, msg: Message, returned: Message | None) -> Evidence:
+    ev = Evidence()
+    # The envelope headers first: they are what our return path was.
+    ev.verp_deliveries = _verp(ctx.key, _header_bytes(msg, _ENVELOPE_HEADERS))
+    for d in _verp(ctx.key, raw):
+        if d not in ev.verp_deliveries:
+            ev.verp_deliveries.append(d)
+    mid = ctx.message_id_pattern()
+    sources = [_header_bytes(msg, ("In-Reply-To", "References"))]
+    if returned is not None:
+        sources.append(_header_bytes(returned, ("Message-ID", "In-Reply-To", "References")))
+    sources.append(raw)  # qmail and others quote the original inline, as text
+    for data in sources:
+        for m in mid.finditer(data):
+            pair = (m.group(1).decode("ascii"), int(m.group(2)))
+            if pair not in ev.message_ids:
+                ev.message_ids.append(pair)
+    for m in ctx.list_id_pattern().finditer(raw):
+        slug = m.group(1).decode("ascii")
+        if slug not in ev.list_slugs:
+            ev.list_slugs.append(slug)
+    if returned is not None and not (ev.verp_deliveries or ev.message_ids or ev.list_slugs):
+        ev.returned_foreign = True
+    return ev
+
+
+def _unsubscribe_token(ctx: Context, subject: str) -> tuple[int, int] | None:
+    token = token_in_subject(subject)
+    if token is None:
+        return None
+    try:
+        subscriber, list_id = verify(ctx.key, "unsubscribe", token)
+    except (TokenError, ValueError):
+        return None
+    return int(subscriber), int(list_id)
+
+
+def classify(raw: bytes, ctx: Context) -> Classification:
+    """What ``raw`` is; attribution to a delivery is the caller's next step."""
+    msg = report.parse(raw)
+    returned = report.returned_headers(msg)
+    c = Classification(
+        Kind.UNRELATED,
+        hashlib.sha256(raw).hexdigest(),
+        (str(msg.get("Message-ID") or "").strip() or None),
+        evidence=_evidence(ctx, raw, msg, returned),
+    )
+    subject = report.text_of(msg.get("Subject"))
+    ctype = msg.get_content_type()
+    report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
+    arf = report.feedback_report(msg)
+    if arf is not None or str(report_type).lower() == "feedback-report":
+        c.kind = Kind.COMPLAINT
+        c.reasons.append(f"ARF feedback report ({(arf or Message()).get('Feedback-Type', '?')})")
+        for name in ("Original-Rcpt-To", "Removal-Recipient"):
+            if arf is not None and arf.get(name):
+                c.evidence.recipients.append(str(arf.get(name)).strip().strip("<>"))
+        if returned is not None and returned.get("To") and not c.evidence.recipients:
+            c.evidence.recipients.append(parseaddr(str(returned.get("To")))[1])
+        return c
+    failed = report.delivery_status(msg)
+    if failed:
+        return _from_dsn(c, failed)
+    token = _unsubscribe_token(ctx, subject)
+    if token is not None:
+        c.kind = Kind.UNSUBSCRIBE
+        c.evidence.unsubscribe = token
+        c.reasons.append("mail to the List-Unsubscribe address with a valid token")
+        return c
+    # Before the auto-reply markers: MTAs mark their own bounces Auto-Submitted.
+    failures = mta_failures(msg)
+    if failures:
+        f = next((f for f in failures if f.permanent), failures[0])
+        verdict = judge(None, f.diagnostic, permanent=f.permanent)
+        c.kind, c.scored, c.diagnostic = verdict.kind, verdict.scored, f.diagnostic
+        c.status = status_code(f.diagnostic)
+        c.evidence.recipients.extend(x.recipient for x in failures)
+        c.reasons.append(f"non-DSN bounce (flufl.bounce): {verdict.reason}")
+        return c
+    reasons = autoreply.challenge_reasons(msg)
+    if reasons:
+        c.kind, c.reasons = Kind.CHALLENGE, reasons
+        return c
+    reasons = autoreply.auto_reply_reasons(msg)
+    if reasons:
+        c.kind, c.reasons = Kind.AUTO_REPLY, reasons
+        return c
+    return c
+
+
+def _from_dsn(c: Classification, failed: list[report.Failed]) -> Classification:
+    c.evidence.recipients.extend(f.recipient for f in failed if f.recipient)
+    hard = [f for f in failed if f.action in ("failed", "error")]
+    if hard:
+        f = hard[0]
+        verdict = judge(f.status, f.diagnostic, permanent=True)
+        c.kind, c.scored = verdict.kind, verdict.scored
+        c.status, c.diagnostic = f.status or status_code(f.diagnostic), f.diagnostic
+        c.reasons.append(f"RFC 3464 DSN, Action: failed: {verdict.reason}")
+    elif any(f.action == "delayed" for f in failed):
+        f = next(f for f in failed if f.action == "delayed")
+        c.kind, c.status, c.diagnostic = Kind.DELAYED, f.status, f.diagnostic
+        c.reasons.append("RFC 3464 DSN, Action: delayed: the server is still trying")
+    else:
+        c.reasons.append(f"RFC 3464 DSN, Action: {failed[0].action}: not a failure")
+    return c

@@ -1,0 +1,132 @@
+"""Reading a report message with the stdlib ``email`` package: DSN fields, ARF fields,
+and the headers of the message that came back.
+
+RFC 3464 delivery-status reports and RFC 5965 feedback reports are both
+``multipart/report`` with a machine-readable part; the original message (or
+only its headers) rides along as ``message/rfc822`` or
+``text/rfc822-headers``. Nothing here decides anything: it only reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.header import decode_header, make_header
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser, HeaderParser
+from email.policy import compat32
+
+_PARSER = BytesParser(policy=compat32)
+_HEADERS = HeaderParser()
+_BYTES_HEADERS = BytesHeaderParser()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One per-recipient block of a DSN."""
+
+    recipient: str
+    action: str  # failed | delayed | delivered | relayed | expanded
+    status: str | None
+    diagnostic: str | None
+
+
+def parse(raw: bytes) -> Message:
+    """The message as the tolerant compat32 parser reads it (it never raises on bad MIME)."""
+    return _PARSER.parsebytes(raw)
+
+
+def text_of(value: object) -> str:
+    """A header value as text, encoded words decoded, never raising."""
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeError):
+        return str(value)
+
+
+def _address(field: str | None) -> str:
+    """``rfc822; anna@example.org`` → ``anna@example.org``."""
+    if not field:
+        return ""
+    kind, sep, rest = field.partition(";")
+    value = rest if sep else kind
+    return value.strip().strip("<>").strip()
+
+
+def parts(msg: Message) -> list[Message]:
+    """Every part of ``msg``, tolerant of a multipart whose payload is not a list."""
+    out = [msg]
+    payload = msg.get_payload()
+    if isinstance(payload, list):
+        for p in payload:
+            if isinstance(p, Message):
+                out.extend(parts(p))
+    return out
+
+
+def _blocks(part: Message) -> list[Message]:
+    """The header blocks of a ``message/delivery-status`` or ``feedback-report`` part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [b for b in payload if isinstance(b, Message)]
+    # A part the parser left as text (bad line endings, a body-less block):
+    # the fields are header blocks separated by blank lines.
+    text = payload if isinstance(payload, str) else ""
+    text = text.replace("\r\n", "\n")
+    return [_HEADERS.parsestr(chunk) for chunk in text.split("\n\n") if chunk.strip()]
+
+
+def delivery_status(msg: Message) -> list[Failed] | None:
+    """The per-recipient blocks of every DSN part, or None when there is no DSN part."""
+    found: list[Failed] | None = None
+    for part in parts(msg):
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        found = found if found is not None else []
+        for block in _blocks(part):
+            action = (block.get("Action") or "").strip().lower()
+            if not action:
+                continue  # the per-message block (Reporting-MTA, Arrival-Date)
+            recipient = _address(block.get("Original-Recipient")) or _address(
+                block.get("Final-Recipient")
+            )
+            found.append(
+                Failed(
+                    recipient,
+                    action.split()[0],
+                    (block.get("Status") or "").strip() or None,
+                    " ".join((block.get("Diagnostic-Code") or "").split()) or None,
+                )
+            )
+    return found
+
+
+def feedback_report(msg: Message) -> Message | None:
+    """The fields of an ARF ``message/feedback-report`` part, or None."""
+    for part in parts(msg):
+        if part.get_content_type() == "message/feedback-report":
+            blocks = _blocks(part)
+            merged = Message()
+            for block in blocks:
+                for k, v in block.items():
+                    merged[k] = v
+            return merged
+    return None
+
+
+def returned_headers(msg: Message) -> Message | None:
+    """The headers of the message a report returns (``message/rfc822`` or headers only)."""
+    for part in parts(msg)[1:]:
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                return payload[0]
+            if isinstance(payload, str):
+                return _HEADERS.parsestr(payload)
+        elif ctype == "text/rfc822-headers":
+            raw = part.get_payload(decode=True)
+            if isinstance(raw, bytes):
+                return _BYTES_HEADERS.parsebytes(raw)
+    return None

@@ -1,0 +1,76 @@
+"""The bounce table: every inbound message we recognised as ours, and what we did about it.
+
+One row per message (or webhook event): its classification, the address it
+was attributed to and how, the decision the policy took, and the raw
+message, zlib-compressed, so a person reviewing a suppression sees exactly
+what the receiving server said. ``content_hash`` makes processing a mailbox
+twice a no-op. Change this table only together with a new migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from newsletter.db.columns import UTCDateTime, utcnow
+
+
+class Kind(StrEnum):
+    """What an inbound message is."""
+
+    HARD = "hard"  # the mailbox does not exist or is disabled: suppress
+    SOFT = "soft"  # full, over quota, temporarily failing, or blocked: score
+    DELAYED = "delayed"  # a delay notice (DSN Action: delayed): not a bounce
+    AUTO_REPLY = "auto-reply"  # out of office, vacation: never counts
+    COMPLAINT = "complaint"  # an ARF feedback report: unsubscribe and suppress
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe mailto address
+    CHALLENGE = "challenge"  # challenge-response "verify you are human": never answered
+    UNRELATED = "unrelated"  # not ours, or not understood: left exactly where it was
+
+
+class Decision(StrEnum):
+    """What the policy did with a recorded message."""
+
+    SUPPRESSED = "suppressed"
+    SCORED = "scored"
+    UNSUBSCRIBED = "unsubscribed"
+    RECORDED = "recorded"  # kept for review, no effect (auto-replies, delays, policy blocks)
+    UNDONE = "undone"
+
+
+class Bounce(SQLModel, table=True):
+    __tablename__ = "bounce"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    source: str = Field(max_length=1000)  # maildir:PATH, mbox:PATH, imap:URL, webhook:ses …
+    kind: str = Field(max_length=16)
+    address: str | None = Field(default=None, max_length=320)
+    key_hash: str | None = Field(default=None, max_length=64, index=True)
+    subscriber_id: int | None = Field(
+        default=None, sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="SET NULL")]
+    )
+    delivery_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("delivery.id", ondelete="SET NULL")],
+    )
+    campaign_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("campaign.id", ondelete="SET NULL")],
+    )
+    attribution: str | None = Field(default=None, max_length=32)  # verp | message-id | …
+    status: str | None = Field(default=None, max_length=16)  # enhanced status code, e.g. 5.1.1
+    diagnostic: str | None = None
+    reasons: str | None = None  # why it was classified so, one reason a line
+    scored: bool = False  # whether it adds to the soft-bounce score
+    decision: str = Field(max_length=16)
+    score: float | None = None  # the soft-bounce score after this message
+    message_id: str | None = Field(default=None, max_length=998, index=True)
+    content_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    raw: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    undone_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
