@@ -131,9 +131,7 @@ def build_sent(tmp: Path) -> Sent:
     with db.session() as s:
         create_list(s, "news", "ISA-Newsletter")
         for address in PEOPLE:
-            add_subscriber(
-                s, address, ["news"], status="confirmed", consent_note="test fixture"
-            )
+            add_subscriber(s, address, ["news"], status="confirmed", consent_note="test fixture")
         c = store.create_campaign(s, FakeRendered(), "news")
         c.uid = UID
         s.add(c)
@@ -163,5 +161,3 @@ def tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-

@@ -8,7 +8,7 @@ languages, an ARF complaint, a mailto unsubscribe and mail that is not ours.
 from __future__ import annotations
 
 import pytest
-from inbound_helpers import EXPECTED, FIXTURES, Sent, sent  # noqa: F401  (fixture)
+from inbound_helpers import EXPECTED, FIXTURES, Sent
 from sqlmodel import select
 
 from newsletter.inbound.attribute import attribute
