@@ -83,7 +83,7 @@ EXPECTED: dict[str, tuple[str, str | None, str | None]] = {
 }
 
 
-def inbound_settings(tmp: Path) -> Settings:
+def inbound_settings(tmp: Path, database_url: str) -> Settings:
     return Settings(
         organisation=Organisation(
             name="ISA",
@@ -97,7 +97,7 @@ def inbound_settings(tmp: Path) -> Settings:
             unsubscribe_mailto="unsubscribe@isa.example.org",
             verp=True,
         ),
-        database_url=f"sqlite:///{tmp / 'newsletter.sqlite'}",
+        database_url=database_url,
     )
 
 
@@ -120,13 +120,13 @@ class Sent:
         return box
 
 
-def build_sent(tmp: Path) -> Sent:
+def build_sent(tmp: Path, database_url: str) -> Sent:
     """The fixtures' world: subscribers, list ``news`` (id 1), one sent campaign."""
     from delivery_helpers import FakeRendered
 
     from newsletter.campaigns import store
 
-    settings = inbound_settings(tmp)
+    settings = inbound_settings(tmp, database_url)
     db = Database.from_settings(settings)
     with db.session() as s:
         create_list(s, "news", "ISA-Newsletter")
@@ -146,10 +146,11 @@ def build_sent(tmp: Path) -> Sent:
 
 
 @pytest.fixture
-def sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sent]:
+def sent(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sent]:
+    """The fixtures' campaign, on this test's database (SQLite or PostgreSQL)."""
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY_FILE", raising=False)
-    world = build_sent(tmp_path)
+    world = build_sent(tmp_path, database_url)
     yield world
     world.db.dispose()
 

@@ -22,13 +22,13 @@ unsubscribe_mailto = "unsubscribe@isa.example.org"
 verp = true
 
 [database]
-url = "sqlite:///newsletter.sqlite"
+url = "{url}"
 """
 
 
 @pytest.fixture
 def run(sent: Sent, monkeypatch: pytest.MonkeyPatch):
-    (sent.tmp / "newsletter.toml").write_text(CONFIG)
+    (sent.tmp / "newsletter.toml").write_text(CONFIG.format(url=sent.settings.database_url))
     monkeypatch.chdir(sent.tmp)
     monkeypatch.delenv("NEWSLETTER_CONFIG", raising=False)
     monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
