@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.output import output_options, progress_bar, progress_enabled, write_rows
 
 KINDS = [
@@ -39,7 +39,6 @@ def inbound_group() -> None:
     help="Progress bar on stderr (default: only on a terminal).",
 )
 @pass_app
-@handle_errors
 def process_cmd(app: App, sources: tuple[str, ...], show_progress: bool | None) -> None:
     """Classify every message in each SOURCE and apply the bounce policy.
 
@@ -71,7 +70,7 @@ def process_cmd(app: App, sources: tuple[str, ...], show_progress: bool | None) 
         )
         for spec in sources
     ]
-    db = Database.from_settings(settings)
+    db = Database.from_settings(settings, create=True)
     report = ProcessReport()
     try:
         with progress_bar(
@@ -122,7 +121,6 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--kind", type=click.Choice(KINDS), help="Only this kind.")
 @output_options
 @pass_app
-@handle_errors
 def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
     """Recorded bounces, complaints and replies, newest first.
 
@@ -174,7 +172,6 @@ def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
 @bounces_group.command("show")
 @click.argument("bounce_id", type=int)
 @pass_app
-@handle_errors
 def show_cmd(app: App, bounce_id: int) -> None:
     """One bounce: classification, reasons, decision, and the message as it arrived.
 
@@ -210,7 +207,6 @@ def show_cmd(app: App, bounce_id: int) -> None:
 @bounces_group.command("undo")
 @click.argument("bounce_id", type=int)
 @pass_app
-@handle_errors
 def undo_cmd(app: App, bounce_id: int) -> None:
     """Lift the suppression a bounce caused (logged in the consent log).
 
