@@ -209,6 +209,20 @@ class Delivery:
         "Wait before the first retry; each further retry waits twice as long.",
         example=300,
     )
+    database_wait_seconds: float = setting(
+        60.0,
+        Number(),
+        "How long sending waits for a database another process keeps locked (a backup, a "
+        "long import) before it pauses the campaign; what was already sent is still recorded.",
+        example=300,
+    )
+    lease_seconds: float = setting(
+        60.0,
+        Number(),
+        "A sender renews its lease on a campaign six times in this period; one that has not "
+        "renewed it for this long counts as gone, on any host, and may be taken over.",
+        example=120,
+    )
 
 
 @dataclass(frozen=True)
@@ -237,6 +251,22 @@ class Smtp:
     pool: int = setting(1, Integer(1, 100), "Connections used in parallel.", example=4)
     timeout: float = setting(
         30.0, Number(), "Seconds to wait for the server's reply to a command.", example=60
+    )
+    final_reply_timeout: float = setting(
+        600.0,
+        Number(),
+        "Seconds to wait for the reply to the end of a message (RFC 5321 §4.5.3.2.6: ten "
+        "minutes). No reply in time means the outcome is unknown, and the message is not "
+        "sent again: the server may have accepted it.",
+        example=300,
+    )
+    helo_name: str | None = setting(
+        None,
+        Host(ip_allowed=False),
+        "Name this machine greets the server with (EHLO), on every connection.",
+        default_doc="the machine's FQDN if it has a dot, else the domain of "
+        "`organisation.sender_email`",
+        example="mail.example.org",
     )
     max_per_connection: int = setting(
         1000, Integer(1), "Messages sent over one connection before it is renewed.", example=100

@@ -4,9 +4,13 @@ Faults are scripted per recipient address, consumed one per attempt, so a
 test reads as "451 then accepted": ``server.fault("a@example.org", "451")``.
 
 RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user), ``421-close``
-(421, then the connection is closed, as Postfix does when it shuts down).
-DATA-time faults: ``554`` (rejected), ``drop`` (connection closed before the
-final reply), ``stall`` (no reply for ``stall_seconds``).
+(421, then the connection is closed, as Postfix does when it shuts down),
+``rcpt-drop`` (closed without a reply), ``rcpt-stall`` (no reply for
+``stall_seconds``, then closed).
+DATA-time faults, after the whole message arrived: ``554`` (rejected),
+``drop`` (connection closed before the final reply), ``stall`` (no reply for
+``stall_seconds``, then closed), ``slow`` (the message is stored, then the
+``250`` comes after ``stall_seconds``: a slow but working server).
 Replies to RSET are scripted with ``server.fault_rset(reply, …)``; a ``421``
 one closes the connection after the reply.
 """
@@ -30,7 +34,13 @@ RCPT_FAULTS = {
     "550": "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
     "421-close": "421 4.3.2 Server shutting down, closing connection",
 }
-DATA_FAULTS = {"554": "554 5.7.1 Message rejected as spam", "drop": None, "stall": None}
+DROP_FAULTS = {"rcpt-drop", "rcpt-stall"}
+DATA_FAULTS = {
+    "554": "554 5.7.1 Message rejected as spam",
+    "drop": None,
+    "stall": None,
+    "slow": None,
+}
 
 
 @dataclass
@@ -52,12 +62,14 @@ class RecordingHandler:
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     rset_faults: deque[str] = field(default_factory=deque)
     connections: int = 0
+    greetings: list[str] = field(default_factory=list)  # every EHLO name, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         session.host_name = hostname
         with self.lock:
             self.connections += 1
+            self.greetings.append(hostname)
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
@@ -72,6 +84,11 @@ class RecordingHandler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         queue = self.faults.get(address.lower())
+        if queue and queue[0] in DROP_FAULTS:
+            if queue.popleft() == "rcpt-stall":
+                await asyncio.sleep(self.stall_seconds)
+            server.transport.close()
+            return "421 4.4.2 dropped"  # never reaches the client
         if queue and queue[0] in RCPT_FAULTS:
             action = queue.popleft()
             reply = RCPT_FAULTS[action].format(rcpt=address)
@@ -82,6 +99,7 @@ class RecordingHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        slow = False
         for rcpt in envelope.rcpt_tos:
             queue = self.faults.get(rcpt.lower())
             if not queue or queue[0] not in DATA_FAULTS:
@@ -96,10 +114,13 @@ class RecordingHandler:
                 await asyncio.sleep(self.stall_seconds)
                 server.transport.close()
                 return "421 4.4.2 too late"
+            slow = action == "slow"
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.original_content))
             n = len(self.messages)
+        if slow:
+            await asyncio.sleep(self.stall_seconds)
         return f"250 2.0.0 Ok: queued as Q{n:06d}"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from delivery_helpers import World
 
-from newsletter.campaigns import store
+from newsletter.campaigns import leases, store
 from newsletter.campaigns.sender import run_campaign
 from newsletter.transports import DEFERRED, Outcome
 from newsletter.transports.maildir import MaildirTransport
@@ -74,7 +74,7 @@ def test_resume_while_the_paused_sender_still_runs_is_refused(world: World) -> N
     thread = _start(world, cid, transport)
     with world.db.session() as s:
         store.pause_campaign(s, cid)
-    with pytest.raises(store.CampaignError, match=f"campaign {cid} is pausing: process"):
+    with pytest.raises(store.CampaignBusy, match=f"campaign {cid} is pausing: process"):
         run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
     transport.gate.set()
     thread.join(10)
@@ -120,12 +120,14 @@ def test_force_takes_over_a_paused_campaign_whose_sender_id_is_in_use(world: Wor
     cid = world.campaign()
     with world.db.session() as s:
         c = store.get_campaign(s, cid)
-        # a crashed sender whose process id now belongs to a live process (ours)
-        c.status, c.runner_pid = "paused", os.getpid()
-        c.runner_host = socket.gethostname()
+        # a crashed sender whose process id now belongs to a live process (ours),
+        # its lease not yet expired
+        lease = leases.new_lease(s, cid)
+        assert (lease.pid, lease.host) == (os.getpid(), socket.gethostname())
+        c.status, c.lease_id = "paused", lease.id
         s.add(c)
     outbox = world.tmp / "outbox"
-    with pytest.raises(store.CampaignError, match="resume with --force"):
+    with pytest.raises(store.CampaignBusy, match="resume with --force"):
         run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
     run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True, force=True)
     assert len(_delivered(outbox)) == 3

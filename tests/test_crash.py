@@ -50,7 +50,7 @@ def test_sigkill_then_resume_sends_everyone_exactly_once(world: World, tmp_path:
 
         assert world.state(cid).startswith("interrupted")
         resumed = subprocess.run(
-            _cli(config, "campaigns", "resume", str(cid)),
+            _cli(config, "campaigns", "resume", str(cid), "--yes"),
             env=env,
             capture_output=True,
             text=True,
@@ -103,7 +103,10 @@ def test_ctrl_c_pauses_cleanly_and_resume_finishes(world: World, tmp_path: Path)
         assert set(counts) == {"sent", "queued"}  # nothing in flight, nothing unknown
         assert counts["sent"] == len(srv.messages) < 200
         resumed = subprocess.run(
-            _cli(config, "campaigns", "resume", str(cid)), env=env, capture_output=True, text=True
+            _cli(config, "campaigns", "resume", str(cid), "--yes"),
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert resumed.returncode == 0, resumed.stderr
         assert resumed.stdout.startswith(f"Campaign {cid}: finished (200 sent)")

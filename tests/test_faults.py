@@ -19,7 +19,7 @@ def _send(world: World, srv: RecordingServer, cid: int, **kw: object) -> object:
     return run_campaign(world.db, world.settings, cid, transport, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("fault", ["421", "451", "drop", "stall"])
+@pytest.mark.parametrize("fault", ["421", "451", "rcpt-drop", "rcpt-stall"])
 def test_temporary_failures_are_deferred_then_sent(world: World, fault: str) -> None:
     ok, flaky = world.add(2)
     cid = world.campaign()
@@ -35,11 +35,56 @@ def test_temporary_failures_are_deferred_then_sent(world: World, fault: str) -> 
     expected = {
         "421": "421 4.3.2 Service shutting down",
         "451": "451 4.7.1 Greylisted, try again later",
-        "drop": "connection lost: connection closed by server",
-        "stall": "connection lost: timed out",
+        "rcpt-drop": "connection lost: connection closed by server",
+        "rcpt-stall": "connection lost: timed out",
     }[fault]
     assert first.endswith(expected)
     assert world.state(cid) == "finished"
+
+
+@pytest.mark.parametrize("fault", ["drop", "stall"])
+def test_no_reply_after_the_whole_message_is_unknown_not_retried(world: World, fault: str) -> None:
+    # the server had the whole message and may have queued it: a retry could duplicate
+    _, lost = world.add(2)
+    cid = world.campaign()
+    with RecordingServer(stall_seconds=1.5) as srv:
+        srv.fault(lost, fault)
+        transport = SmtpTransport(
+            "127.0.0.1", srv.port, connections=2, timeout=0.5, final_reply_timeout=0.5
+        )
+        result = run_campaign(world.db, world.settings, cid, transport)
+    assert result.counts == {"sent": 1, "unknown": 1}
+    row = world.log(cid)[lost]
+    assert (row.status, row.attempts, row.history) == ("unknown", 1, None)
+    assert row.smtp_reply.startswith("outcome unknown: ")
+    assert "after the whole message was sent" in row.smtp_reply
+    assert world.state(cid) == "finished with 1 unknown"
+
+
+def test_a_slow_final_reply_is_waited_for_not_retried(world: World) -> None:
+    # stores the message, then answers after 2 s: longer than the command timeout
+    ok, slow = world.add(2)
+    cid = world.campaign()
+    with RecordingServer(stall_seconds=2.0) as srv:
+        srv.fault(slow, "slow")
+        # the final reply gets its own wait (RFC 5321: 10 minutes by default)
+        transport = SmtpTransport("127.0.0.1", srv.port, connections=2, timeout=0.5)
+        result = run_campaign(world.db, world.settings, cid, transport)
+        assert result.counts == {"sent": 2}
+        assert srv.received_by() == {ok: 1, slow: 1}
+        assert world.log(cid)[slow].smtp_reply.startswith("250 2.0.0 Ok: queued as")
+
+        # a final-reply wait shorter than the server takes: unknown, still one copy
+        srv.fault(slow, "slow")
+        cid = world.campaign(again=True)
+        transport = SmtpTransport(
+            "127.0.0.1", srv.port, connections=2, timeout=0.5, final_reply_timeout=0.5
+        )
+        result = run_campaign(world.db, world.settings, cid, transport)
+        time.sleep(2.0)  # the server's late 250 arrives to a closed connection
+        assert result.counts == {"sent": 1, "unknown": 1}
+        assert world.log(cid)[slow].status == "unknown"
+        assert srv.received_by() == {ok: 2, slow: 2}  # one copy per campaign, never two
 
 
 def test_no_such_user_bounces_and_suppresses(world: World) -> None:

@@ -23,15 +23,21 @@ from typing import Any
 
 from newsletter.campaigns import store
 from newsletter.campaigns.composer import Composer
+from newsletter.campaigns.leases import HEARTBEAT_SECONDS
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
+from newsletter.db.locks import DatabaseLocked
 from newsletter.ratelimit import RateLimiter
-from newsletter.transports import Outcome, Transport
+from newsletter.transports import Outcome, Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C and `campaigns pause`
 _COALESCE = 0.0005  # seconds to wait for more finished messages before a transaction
+# What has already happened (outcomes of sent messages, the pause itself) is
+# worth waiting for much longer than sending more: this many times
+# ``database_wait_seconds``.
+RECORD_PATIENCE = 10
 
 Result = tuple[Job, Outcome | BaseException]
 
@@ -63,6 +69,7 @@ class Dispatcher:
         assert campaign.id is not None
         self.cid = campaign.id
         self.ledger = Ledger(db, campaign, settings.delivery)
+        self.ledger.on_wait = self._locked
         self.compose = Composer(db, settings, campaign)
         self.transport = transport
         self.wait_for_retries = wait_for_retries
@@ -89,6 +96,9 @@ class Dispatcher:
         self.last_report = 0.0
         self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
+        self.last_heartbeat = time.monotonic()
+        self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
+        self.locked_out = False
 
     # -- workers -------------------------------------------------------------
 
@@ -117,52 +127,49 @@ class Dispatcher:
         deadline = time.monotonic() + float(getattr(self.transport, "timeout", 5.0)) * 3 + 1
         for t in self.threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
-        late = self._drain(block=False)
+        late = self.unrecorded + self._drain(block=False)
         try:
             if late:
-                self._apply(self.ledger.step(late, []))
+                patience = self.ledger.wait * RECORD_PATIENCE
+                self._apply(self.ledger.step(late, [], wait=patience))
+        except DatabaseLocked as exc:
+            self.error = (
+                f"{self.error or exc}; the outcome of {len(late)} sent message(s) could "
+                "not be recorded, they will show as unknown"
+            )
         finally:
             self.ledger.close()
+
+    def _locked(self, waited: float) -> None:
+        self._report("database locked", waited)
 
     # -- the loop ------------------------------------------------------------
 
     def run(self) -> None:
-        self._start_workers()
+        try:
+            self._start_workers()
+        except TransportUnavailable as exc:
+            self.error = str(exc)
+            self.stop.set()
+            return
         slots = self.transport.connections
         finished: list[Result] = []
         while True:
             finished += self._drain(block=False)
             self._check_external_stop()
-            claims: list[Job] = []
             rate_wait = 0.0
-            now = time.time()
-            while not self.stop.is_set() and len(self.in_flight) + len(claims) < slots:
-                if not self.pending:
-                    if claims:
-                        break  # refill after the claims commit, or it sees them again
-                    self._refill()
-                    if not self.pending:
-                        break
-                rate_wait = self.limiter.delay(now)
-                if rate_wait > 0:
-                    break
-                self.limiter.record(now)
-                job = self.pending.popleft()
-                if not job.data:
-                    self.compose(job)
-                claims.append(job)
-            if finished or claims:
-                recorded = self.ledger.step(finished, claims)
-                self._apply(recorded)
-                finished = []
-                for job in recorded.claimed:
-                    self.in_flight.add(job.id)
-                    self.jobs.put(job)
-                self.attempted += len(recorded.claimed)
-                if len(recorded.claimed) < len(claims):
-                    # cancelled, paused or taken over since we fetched: find out now
-                    self.last_status_check = 0.0
-                    self._check_external_stop()
+            try:
+                claims, rate_wait = self._next_claims(slots)
+                if self.locked_out:
+                    self.unrecorded += finished
+                elif finished or claims:
+                    self._step(finished, claims)
+            except DatabaseLocked as exc:
+                # pause: what was sent is recorded at shutdown, waiting longer
+                self.locked_out = True
+                self.unrecorded += finished
+                self.error = self.error or f"{exc}; sending stopped"
+            finished = []
             if self.error:
                 self.stop.set()
             if self.in_flight:
@@ -181,6 +188,44 @@ class Dispatcher:
                     self._report(None, force=True)
                     return
                 self._wait("retry", max(0.0, next_retry - time.time()))
+
+    def _next_claims(self, slots: int) -> tuple[list[Job], float]:
+        """The composed jobs to claim for the free connections, and any rate-limit wait."""
+        claims: list[Job] = []
+        now = time.time()
+        while not self.stop.is_set() and len(self.in_flight) + len(claims) < slots:
+            if not self.pending:
+                if claims:
+                    break  # refill after the claims commit, or it sees them again
+                self._refill()
+                if not self.pending:
+                    break
+            rate_wait = self.limiter.delay(now)
+            if rate_wait > 0:
+                return claims, rate_wait
+            self.limiter.record(now)
+            job = self.pending.popleft()
+            if not job.data:
+                self.compose(job)
+            claims.append(job)
+        return claims, 0.0
+
+    def _step(self, finished: list[Result], claims: list[Job]) -> None:
+        """Record outcomes and claim, then hand the claimed jobs to the workers."""
+        try:
+            recorded = self.ledger.step(finished, claims)
+        except DatabaseLocked:
+            self.pending.extendleft(reversed(claims))  # not claimed: still queued
+            raise
+        self._apply(recorded)
+        for job in recorded.claimed:
+            self.in_flight.add(job.id)
+            self.jobs.put(job)
+        self.attempted += len(recorded.claimed)
+        if len(recorded.claimed) < len(claims):
+            # cancelled, paused or taken over since we fetched: find out now
+            self.last_status_check = 0.0
+            self._check_external_stop()
 
     def _prepare(self, slots: int) -> None:
         """Compose the next few messages while the workers are busy."""
@@ -231,12 +276,21 @@ class Dispatcher:
             self._check_external_stop()
 
     def _check_external_stop(self) -> None:
-        """Notice ``campaigns pause`` / ``cancel`` from another process, once a second."""
+        """Notice ``campaigns pause`` / ``cancel`` / a take-over, once a second; keep the lease."""
         now = time.monotonic()
-        if now - self.last_status_check < 1.0:
+        if self.locked_out or now - self.last_status_check < 1.0:
             return
         self.last_status_check = now
-        if not self.ledger.still_ours():
+        try:
+            if now - self.last_heartbeat >= HEARTBEAT_SECONDS:
+                self.last_heartbeat = now
+                if not self.ledger.heartbeat():
+                    self.stop.set()
+            if not self.ledger.still_ours():
+                self.stop.set()
+        except DatabaseLocked as exc:
+            self.locked_out = True
+            self.error = self.error or f"{exc}; sending stopped"
             self.stop.set()
 
     def _report(

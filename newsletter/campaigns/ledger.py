@@ -2,8 +2,9 @@
 
 Every transition is one committed statement batch, so the database is the
 truth after any crash: ``queued → sending`` is committed before a message's
-bytes leave, ``sending → sent | deferred | failed | bounced`` after the
-server answered. Statements (:mod:`newsletter.campaigns.statements`) are
+bytes leave, ``sending → sent | deferred | failed | bounced | unknown`` after
+the server answered (or, for ``unknown``, failed to after taking the whole
+message). Statements (:mod:`newsletter.campaigns.statements`) are
 compiled once per run; a message costs one transaction (its outcome and the
 next claim share it). Taking and releasing the campaign itself is
 :mod:`newsletter.campaigns.runs`.
@@ -12,25 +13,35 @@ next claim share it). Taking and releasing the campaign itself is
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import statements
+from newsletter.campaigns import leases, statements
 from newsletter.campaigns.statements import SKIP, UNKNOWN_REPLY, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.db import Database
+from newsletter.db.locks import BUSY_TIMEOUT_MS, retry_locked
 from newsletter.errors import BadInput
-from newsletter.subscribers.suppressions import suppress
-from newsletter.subscribers.tables import Reason, Subscriber, Subscription, Suppression
-from newsletter.transports import BOUNCED, DEFERRED, Outcome, TransportUnavailable
+from newsletter.subscribers.eligibility import SUBSCRIBER, SUBSCRIPTION, mailable
+from newsletter.subscribers.status import Reason
+from newsletter.transports import (
+    BOUNCED,
+    DEFERRED,
+    FAILED,
+    UNKNOWN,
+    Outcome,
+    TransportUnavailable,
+)
 
+T = TypeVar("T")
 PAGE = 500
+_LOCK_POLL_MS = 200
 
 
 @dataclass
@@ -70,7 +81,13 @@ def _job(r: Any) -> Job:
 
 
 class Ledger:
-    """The per-run database side of the sender, for one campaign."""
+    """The per-run database side of the sender, for one campaign.
+
+    Every transaction runs on the run's own connection through
+    :func:`~newsletter.db.locks.retry_locked`: while another process holds
+    the database locked, it is tried again with growing pauses, and after
+    ``wait`` seconds :class:`~newsletter.db.locks.DatabaseLocked` is raised.
+    """
 
     def __init__(self, db: Database, campaign: Campaign, settings: DeliverySettings):
         assert campaign.id is not None
@@ -79,6 +96,8 @@ class Ledger:
         self.proof = campaign.kind == "proof"
         self.list_id = campaign.list_id
         self.settings = settings
+        self.wait = settings.database_wait_seconds
+        self.on_wait: Callable[[float], None] | None = None
         self._fetch = self._fetch_statement()
         dialect = db.engine.dialect
         self._claim = Prepared(statements.CLAIM, dialect)
@@ -87,38 +106,62 @@ class Ledger:
         self._requeue = Prepared(statements.REQUEUE, dialect)
         self._unknown = Prepared(statements.UNKNOWN, dialect)
         self._conn: sa.Connection | None = None
-        # what ``take`` wrote into the campaign: claims check it is still ours
-        self.pid = campaign.runner_pid
-        self.host = campaign.runner_host
+        # the lease ``take`` installed (None for a dry run): claims check it is still ours
+        self.lease = campaign.lease_id
 
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
         if self._conn is not None:
+            if self.db.is_sqlite:
+                self._conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             self._conn.close()
             self._conn = None
 
+    def _connection(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self.db.engine.connect()
+            if self.db.is_sqlite:
+                # short waits inside SQLite, so retry_locked paces the waiting
+                # and the run can say what it waits for
+                self._conn.exec_driver_sql(f"PRAGMA busy_timeout={_LOCK_POLL_MS}")
+            self._conn.commit()
+        return self._conn
+
+    def transaction(self, work: Callable[[sa.Connection], T], *, wait: float | None = None) -> T:
+        """Run ``work`` in one committed transaction, waiting out a locked database."""
+
+        def attempt() -> T:
+            conn = self._connection()
+            try:
+                result = work(conn)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            return result
+
+        return retry_locked(
+            attempt, limit=self.wait if wait is None else wait, on_wait=self.on_wait
+        )
+
     def _fetch_statement(self) -> sa.Select:
-        sub = Subscriber.__table__  # type: ignore[attr-defined]
-        ssn = Subscription.__table__  # type: ignore[attr-defined]
-        sup = Suppression.__table__  # type: ignore[attr-defined]
         eligible: Any = D.c.address.isnot(None)
         if not self.proof:
             # Re-checked at send time: an unsubscribe after the snapshot wins.
-            eligible = sa.and_(
-                eligible,
-                ssn.c.status == "confirmed",
-                ~sa.exists().where(sup.c.key_hash == sub.c.key_hash),
-            )
+            eligible = sa.and_(eligible, mailable(self.list_id))
         return (
             sa.select(
                 *JOB_COLUMNS,
                 sa.case((eligible, True), else_=False).label("eligible"),
             )
             .select_from(D)
-            .outerjoin(sub, sub.c.id == D.c.subscriber_id)
+            .outerjoin(SUBSCRIBER, SUBSCRIBER.c.id == D.c.subscriber_id)
             .outerjoin(
-                ssn,
-                sa.and_(ssn.c.subscriber_id == D.c.subscriber_id, ssn.c.list_id == self.list_id),
+                SUBSCRIPTION,
+                sa.and_(
+                    SUBSCRIPTION.c.subscriber_id == D.c.subscriber_id,
+                    SUBSCRIPTION.c.list_id == self.list_id,
+                ),
             )
             .where(D.c.campaign_id == self.cid, D.c.status == sa.bindparam("b_status"))
             .where(sa.or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= P("b_due")))
@@ -129,7 +172,8 @@ class Ledger:
     def fetch(self, exclude: set[int]) -> tuple[list[Job], list[tuple[str, str]]]:
         """The next page to send (due retries first), skipping the no-longer-eligible."""
         now = datetime.now(UTC)
-        with self.db.engine.begin() as conn:
+
+        def work(conn: sa.Connection) -> list[Any]:
             rows = list(
                 conn.execute(self._fetch, {"b_status": DeliveryStatus.DEFERRED, "b_due": now})
             )
@@ -139,34 +183,51 @@ class Ledger:
             skipped = [r for r in rows if not r.eligible]
             if skipped:
                 conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
-        jobs = [_job(r) for r in rows if r.eligible]
-        return jobs, [(r.status, DeliveryStatus.SKIPPED.value) for r in skipped]
+            return rows
 
-    def step(
-        self, finished: Sequence[tuple[Job, Outcome | BaseException]], claims: Sequence[Job]
-    ) -> Recorded:
-        """One transaction: record outcomes, then claim the next messages."""
-        now = datetime.now(UTC)
+        rows = self.transaction(work)
+        jobs = [_job(r) for r in rows if r.eligible]
+        return jobs, [(r.status, DeliveryStatus.SKIPPED.value) for r in rows if not r.eligible]
+
+    def _sort(
+        self, finished: Sequence[tuple[Job, Outcome | BaseException]], now: datetime
+    ) -> tuple[dict[str, list[dict[str, Any]]], list[tuple[str, str]], str | None, list[Any]]:
+        """Which statement records each outcome, and the state moves that makes."""
         d = self.settings
+        rows: dict[str, list[dict[str, Any]]] = {
+            "final": [],
+            "defer": [],
+            "requeue": [],
+            "unknown": [],
+        }
         moves: list[tuple[str, str]] = []
+        bounced: list[tuple[str, str]] = []
         error: str | None = None
-        final, deferred, requeue, unknown, bounced = [], [], [], [], []
+        lease = self.lease
         for job, outcome in finished:
+            if isinstance(outcome, TransportUnavailable) and self.proof:
+                # a proof is a check of delivery now: it fails with the reason
+                outcome = Outcome(FAILED, None, str(outcome))
             if isinstance(outcome, TransportUnavailable):
                 error = error or str(outcome)
-                requeue.append({"b_id": job.id})
+                rows["requeue"].append({"b_id": job.id, "b_lease": lease})
                 moves.append((DeliveryStatus.SENDING, DeliveryStatus.QUEUED))
-            elif isinstance(outcome, BaseException):
+                continue
+            if isinstance(outcome, BaseException):
                 error = error or f"internal error: {outcome!r}"
-                unknown.append(
-                    {"b_id": job.id, "b_reply": f"{UNKNOWN_REPLY} ({outcome!r})", "b_now": now}
+                reply = f"{UNKNOWN_REPLY} ({outcome!r})"
+                outcome = Outcome(UNKNOWN, None, reply)
+            if outcome.status == UNKNOWN:
+                rows["unknown"].append(
+                    {"b_id": job.id, "b_reply": outcome.reply, "b_now": now, "b_lease": lease}
                 )
                 moves.append((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN))
-            elif outcome.status == DEFERRED and job.attempts < d.max_attempts:
+            elif outcome.status == DEFERRED and job.attempts < d.max_attempts and not self.proof:
                 delay = d.retry_base_seconds * 2 ** (job.attempts - 1)
-                deferred.append(
+                rows["defer"].append(
                     {
                         "b_id": job.id,
+                        "b_lease": lease,
                         "b_code": outcome.code,
                         "b_reply": outcome.reply,
                         "b_next": now + timedelta(seconds=delay),
@@ -175,11 +236,12 @@ class Ledger:
                 )
                 moves.append((DeliveryStatus.SENDING, DeliveryStatus.DEFERRED))
             else:
-                # a deferral past the retry limit is a failure
+                # a deferral past the retry limit (or of a proof) is a failure
                 status = DeliveryStatus.FAILED if outcome.status == DEFERRED else outcome.status
-                final.append(
+                rows["final"].append(
                     {
                         "b_id": job.id,
+                        "b_lease": lease,
                         "b_status": status,
                         "b_code": outcome.code,
                         "b_reply": outcome.reply,
@@ -190,29 +252,27 @@ class Ledger:
                 moves.append((DeliveryStatus.SENDING, status))
                 if outcome.status == BOUNCED:
                     bounced.append((job.address, outcome.reply))
-        if self._conn is None:
-            self._conn = self.db.engine.connect()
-        conn = self._conn
-        try:
-            self._final.run(conn, final)
-            self._defer.run(conn, deferred)
-            self._requeue.run(conn, requeue)
-            self._unknown.run(conn, unknown)
+        return rows, moves, error, bounced
+
+    def step(
+        self,
+        finished: Sequence[tuple[Job, Outcome | BaseException]],
+        claims: Sequence[Job],
+        *,
+        wait: float | None = None,
+    ) -> Recorded:
+        """One transaction: record outcomes, then claim the next messages."""
+        now = datetime.now(UTC)
+        rows, moves, error, bounced = self._sort(finished, now)
+
+        def work(conn: sa.Connection) -> list[Job]:
+            self._final.run(conn, rows["final"])
+            self._defer.run(conn, rows["defer"])
+            self._requeue.run(conn, rows["requeue"])
+            self._unknown.run(conn, rows["unknown"])
             if bounced:
-                session = Session(bind=conn, info={"database": self.db})
-                for address, reply in bounced:
-                    # an address the subscriber code cannot parse cannot be suppressed
-                    with contextlib.suppress(BadInput):
-                        suppress(
-                            session,
-                            address,
-                            Reason.BOUNCED,
-                            detail=reply[:500],
-                            source=f"campaign:{self.cid}",
-                            actor="sender",
-                        )
-                session.flush()
-            claimed = [
+                self._suppress(conn, bounced)
+            return [
                 job
                 for job in claims
                 if self._claim.changed(
@@ -222,19 +282,37 @@ class Ledger:
                         "b_from": job.status,
                         "b_mid": job.message_id,
                         "b_now": now,
-                        "b_pid": self.pid,
-                        "b_host": self.host,
+                        "b_lease": self.lease,
                     },
                 )
             ]
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+
+        claimed = self.transaction(work, wait=wait)
         for job in claimed:
             job.attempts += 1
             moves.append((job.status, DeliveryStatus.SENDING))
         return Recorded(moves, error, claimed)
+
+    def _suppress(self, conn: sa.Connection, bounced: list[tuple[str, str]]) -> None:
+        from newsletter.subscribers.suppressions import suppress
+
+        session = Session(bind=conn, info={"database": self.db})
+        for address, reply in bounced:
+            # an address the subscriber code cannot parse cannot be suppressed
+            with contextlib.suppress(BadInput):
+                suppress(
+                    session,
+                    address,
+                    Reason.BOUNCED,
+                    detail=reply[:500],
+                    source=f"campaign:{self.cid}",
+                    actor="sender",
+                )
+        session.flush()
+
+    def heartbeat(self) -> bool:
+        """Renew this run's lease; False when another sender has taken the campaign over."""
+        return self.transaction(lambda conn: leases.renew(conn, self.lease))
 
     def iter_open(self) -> Iterator[Job]:
         """Every delivery still to be attempted, by id, read-only (for dry runs)."""
@@ -270,9 +348,9 @@ class Ledger:
         """Whether the campaign is still sending, by this run (not paused, cancelled, taken)."""
         with self.db.engine.connect() as conn:
             row = conn.execute(
-                sa.select(C.c.status, C.c.runner_pid, C.c.runner_host).where(C.c.id == self.cid)
+                sa.select(C.c.status, C.c.lease_id).where(C.c.id == self.cid)
             ).first()
-        return row is not None and tuple(row) == (CampaignStatus.SENDING, self.pid, self.host)
+        return row is not None and tuple(row) == (CampaignStatus.SENDING, self.lease)
 
     def recent_starts(self, limit: int) -> list[float]:
         """The last ``limit`` send times of the last hour (any campaign), oldest first.

@@ -20,10 +20,12 @@ from typing import Any
 
 from newsletter.campaigns import runs, store
 from newsletter.campaigns.composer import Composer
-from newsletter.campaigns.dispatch import Dispatcher, Progress
+from newsletter.campaigns.dispatch import RECORD_PATIENCE, Dispatcher, Progress
 from newsletter.campaigns.ledger import Ledger
+from newsletter.campaigns.tables import Campaign, DeliveryStatus
 from newsletter.config import Settings
 from newsletter.db import Database
+from newsletter.db.locks import retry_locked
 from newsletter.errors import OperationFailed
 from newsletter.transports import Transport
 
@@ -56,26 +58,47 @@ def run_campaign(
     campaign. Ctrl-C pauses cleanly after the messages in flight; a second
     Ctrl-C stops at once (those become ``unknown``). Without
     ``wait_for_retries`` the run ends when only future retries are left.
-    Raises ``OperationFailed``, after pausing, when the transport is down.
+    Raises ``OperationFailed``, after pausing, when the transport is down or
+    the database stays locked; a proof instead ends ``failed``, with the
+    reason in its delivery's reply.
     """
-    with db.session() as s:
-        campaign = runs.take(
-            s, campaign_id, resume=resume, force=force, transport=transport.describe()
-        )
-        if resend_unknown:
-            runs.requeue_unknown(s, campaign_id)
+    wait = settings.delivery.database_wait_seconds
+
+    def take() -> Campaign:
+        with db.session() as s:
+            campaign = runs.take(
+                s, campaign_id, resume=resume, force=force, transport=transport.describe()
+            )
+            if resend_unknown:
+                runs.requeue_unknown(s, campaign_id)
+            return campaign
+
+    campaign = retry_locked(take, limit=wait)
+    assert campaign.lease_id is not None
+    lease = campaign.lease_id
+    proof = campaign.kind == "proof"
     try:
         runner = Dispatcher(db, settings, campaign, transport, wait_for_retries, on_progress)
     except BaseException:
-        runs.release(db, campaign_id, paused=True, finished=False)
+        _release(db, campaign_id, lease, wait, paused=True, finished=False, failed=proof)
         raise
     try:
         with _graceful_interrupt(runner.stop):
             runner.run()
     finally:
         runner.shutdown()
-        state = runs.release(db, campaign_id, paused=runner.stop.is_set(), finished=runner.finished)
-    if runner.error:
+        failed = proof and not runner.counts.get(DeliveryStatus.SENT)
+        state = _release(
+            db,
+            campaign_id,
+            lease,
+            wait,
+            paused=runner.stop.is_set(),
+            finished=runner.finished,
+            failed=failed,
+            reason=runner.error,
+        )
+    if runner.error and not proof:
         raise OperationFailed(
             f"{runner.error}; campaign {campaign_id} is paused, "
             f"resume with: newsletter campaigns resume {campaign_id}"
@@ -85,8 +108,15 @@ def run_campaign(
         state,
         {k: v for k, v in runner.counts.items() if v},
         attempted=runner.attempted,
-        stopped=runner.stop.is_set(),
+        stopped=runner.stop.is_set() and not failed,
         elapsed=time.monotonic() - runner.started,
+    )
+
+
+def _release(db: Database, campaign_id: int, lease: int, wait: float, **how: Any) -> str:
+    """Let go of the campaign, however long a lock by another process lasts (up to a limit)."""
+    return retry_locked(
+        lambda: runs.release(db, campaign_id, lease, **how), limit=wait * RECORD_PATIENCE
     )
 
 

@@ -19,23 +19,30 @@ UNKNOWN_REPLY = (
     "outcome unknown: the sender stopped while this message was in flight; "
     "not sent again unless resumed with --resend-unknown"
 )
+UNRECORDED_REPLY = (
+    "outcome unknown: the server answered, but the database stayed locked and the answer "
+    "could not be recorded; not sent again unless resumed with --resend-unknown"
+)
 SKIPPED_REPLY = "not sent: unsubscribed, suppressed or removed since the campaign was created"
 
 # One letter each: the tables appear in nearly every expression of the ledger.
 D = Delivery.__table__  # type: ignore[attr-defined]
 C = Campaign.__table__  # type: ignore[attr-defined]
-_BY_ID = D.c.id == sa.bindparam("b_id")
 P = sa.bindparam
+_BY_ID = D.c.id == P("b_id")
+# Outcomes are written only into the claim of this run's lease: a sender
+# whose campaign was taken over cannot overwrite what its successor records.
+_OURS = sa.and_(_BY_ID, D.c.lease_id == P("b_lease"))
 
 
 def _stmt(**values: Any) -> sa.Update:
-    return sa.update(D).where(_BY_ID).values(**values)
+    return sa.update(D).where(_OURS).values(**values)
 
 
 # A claim is a compare-and-swap: it takes the delivery only in the state it
-# was fetched in, and only while this run still holds the campaign. A cancel,
-# a pause or a second sender in between makes it take nothing, so the
-# message is not sent (and never sent twice).
+# was fetched in, and only while this run's lease still holds the campaign.
+# A cancel, a pause or a sender taking over in between makes it take
+# nothing, so the message is not sent (and never sent twice).
 CLAIM = (
     sa.update(D)
     .where(_BY_ID, D.c.status == P("b_from"))
@@ -43,8 +50,7 @@ CLAIM = (
         sa.exists().where(
             C.c.id == D.c.campaign_id,
             C.c.status == CampaignStatus.SENDING.value,
-            C.c.runner_pid == P("b_pid"),
-            C.c.runner_host == P("b_host"),
+            C.c.lease_id == P("b_lease"),
         )
     )
     .values(
@@ -52,6 +58,7 @@ CLAIM = (
         attempts=D.c.attempts + 1,
         claimed_at=P("b_now"),
         message_id=P("b_mid"),
+        lease_id=P("b_lease"),
     )
 )
 FINAL = _stmt(
@@ -78,11 +85,15 @@ REQUEUE = _stmt(
 UNKNOWN = _stmt(
     status=DeliveryStatus.UNKNOWN.value, smtp_reply=P("b_reply"), finished_at=P("b_now")
 )
-SKIP = _stmt(
-    status=DeliveryStatus.SKIPPED.value,
-    smtp_reply=SKIPPED_REPLY,
-    finished_at=P("b_now"),
-    next_attempt_at=None,
+SKIP = (
+    sa.update(D)
+    .where(_BY_ID)
+    .values(
+        status=DeliveryStatus.SKIPPED.value,
+        smtp_reply=SKIPPED_REPLY,
+        finished_at=P("b_now"),
+        next_attempt_at=None,
+    )
 )
 
 

@@ -6,7 +6,6 @@ the CLI and a future web UI call alike.
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from collections.abc import Iterator
@@ -17,9 +16,11 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from newsletter.campaigns import leases
+from newsletter.campaigns.leases import Holder
 from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
-from newsletter.errors import BadInput
+from newsletter.errors import BadInput, OperationFailed
 from newsletter.subscribers import gdpr
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
@@ -29,7 +30,11 @@ _PAGE = 1000
 
 
 class CampaignError(BadInput):
-    """A campaign does not exist or cannot do what was asked in its state."""
+    """A campaign does not exist, or what was asked can never work for it."""
+
+
+class CampaignBusy(OperationFailed):
+    """The campaign's state does not allow this now: another sender, or use resume."""
 
 
 class RenderedIssue(Protocol):
@@ -171,32 +176,30 @@ def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def runner_alive(campaign: Campaign) -> bool | None:
-    """Whether the process sending ``campaign`` still runs; None if on another host."""
-    if campaign.runner_pid is None:
-        return False
-    if campaign.runner_host != socket.gethostname():
-        return None
-    try:
-        os.kill(campaign.runner_pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def describe_state(campaign: Campaign, counts: dict[str, int], held: Holder | None) -> str:
+    """One honest phrase: never "finished" while a delivery lacks a final state.
 
-
-def describe_state(campaign: Campaign, counts: dict[str, int]) -> str:
-    """One honest phrase: never "finished" while a delivery lacks a final state."""
+    ``held`` is the campaign's lease (:func:`leases.holder`): a sending
+    campaign whose sender stopped renewing it says so.
+    """
     status = campaign.status
     open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
+    resume = f"resume with: newsletter campaigns resume {campaign.id}"
     if status == CampaignStatus.SENDING:
-        alive = runner_alive(campaign)
-        if alive is False:
-            return f"interrupted (resume with: newsletter campaigns resume {campaign.id})"
-        if alive is None:
-            return f"sending (on {campaign.runner_host})"
+        if held is None:
+            return f"interrupted ({resume})"
+        if held.stale:
+            gone = (
+                "is gone"
+                if held.lease.expires_at > held.now
+                else f"stopped renewing its lease {held.renewed}"
+            )
+            return f"interrupted: its sender, {held.who}, {gone} ({resume})"
+        if held.lease.host != socket.gethostname():
+            return f"sending ({held.who}, lease renewed {held.renewed})"
         return "sending"
+    if status == CampaignStatus.PAUSED and held is not None and not held.stale:
+        return f"pausing ({held.who} is finishing its messages in flight)"
     if status == CampaignStatus.FINISHED:
         pending = [f"{n} {s}" for s, n in open_.items() if n]
         return "finished with " + ", ".join(pending) if pending else "finished"
@@ -241,7 +244,7 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
         issue=campaign.issue_slug,
         list=campaign.list_slug,
         subject=campaign.subject,
-        state=describe_state(campaign, counts),
+        state=describe_state(campaign, counts, leases.holder(session, campaign)),
         recipients=campaign.recipients,
         counts=counts,
         transport=campaign.transport,

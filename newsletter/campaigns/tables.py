@@ -27,6 +27,7 @@ class CampaignStatus(StrEnum):
     PAUSED = "paused"
     FINISHED = "finished"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # a proof that could not be delivered
 
 
 class DeliveryStatus(StrEnum):
@@ -74,8 +75,9 @@ class Campaign(SQLModel, table=True):
     status: str = Field(default=CampaignStatus.DRAFT.value, max_length=16)
     recipients: int = 0
     transport: str | None = Field(default=None, max_length=200)
-    runner_pid: int | None = None
-    runner_host: str | None = Field(default=None, max_length=255)
+    # The sender's lease while one holds the campaign (see SenderLease). No
+    # foreign key: the two tables would reference each other.
+    lease_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -105,3 +107,31 @@ class Delivery(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Which sender's lease claimed it: recovery after a dead sender marks only
+    # that sender's messages in flight unknown. No foreign key, so a claim
+    # costs no extra look-up.
+    lease_id: int | None = None
+
+
+class SenderLease(SQLModel, table=True):
+    """A sending process's hold on a campaign, kept alive by a heartbeat.
+
+    A sender renews ``expires_at`` every few seconds while it runs; one that
+    stops renewing (killed, host gone, partitioned) is recognisably stale once
+    ``expires_at`` has passed, on any host. On the sender's own host a dead
+    process id is stale at once. ``released_at`` is set when the sender lets
+    go, or when another sender takes over a stale lease.
+    """
+
+    __tablename__ = "sender_lease"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        index=True, sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")]
+    )
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    renewed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

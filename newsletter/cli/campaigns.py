@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from newsletter.campaigns import sender, store
+from newsletter.campaigns import runs, sender, store
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.delivery import (
     STATUSES,
@@ -97,7 +97,7 @@ def send_cmd(
         return
     transport = open_transport_for(app, opts)
     with db.session() as s:
-        c = store.get_campaign(s, campaign_id)
+        c = runs.check(s, campaign_id, resume=False)
         counts = store.status_counts(s, campaign_id)
     if not yes:
         click.confirm(
@@ -119,6 +119,7 @@ def send_cmd(
 
 @campaigns.command("resume")
 @click.argument("campaign_id", type=int)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--resend-unknown",
     is_flag=True,
@@ -134,7 +135,13 @@ def send_cmd(
 @transport_options
 @pass_app
 def resume_cmd(
-    app: App, campaign_id: int, resend_unknown: bool, no_wait: bool, force: bool, **opts: Any
+    app: App,
+    campaign_id: int,
+    yes: bool,
+    resend_unknown: bool,
+    no_wait: bool,
+    force: bool,
+    **opts: Any,
 ) -> None:
     """Continue a paused, interrupted or deferred campaign where it stopped.
 
@@ -142,11 +149,28 @@ def resume_cmd(
     not sent again unless --resend-unknown.
 
     \b
-    Example:
+    Examples:
       newsletter campaigns resume 3
+      newsletter campaigns resume 3 --yes --resend-unknown
     """
     db = open_db(app)
     transport = open_transport_for(app, opts)
+    with db.session() as s:
+        c = runs.check(s, campaign_id, resume=True, force=force)
+        counts = store.status_counts(s, campaign_id)
+    if not yes:
+        left = counts.get("queued", 0) + counts.get("deferred", 0)
+        unknown = counts.get("unknown", 0)
+        if resend_unknown and unknown:
+            again = f", {unknown} of them with an unknown outcome (they may get it twice)"
+            left += unknown
+        else:
+            again = ""
+        click.confirm(
+            f'Resume campaign {c.id} (issue {c.issue_slug}, "{c.subject}"): {left} messages '
+            f"to send{again} via {transport.describe()}?",
+            abort=True,
+        )
     with send_progress(f"campaign {campaign_id}") as update:
         result = sender.run_campaign(
             db,

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from newsletter.config import Settings, read_secret
+from newsletter.db.locks import BUSY_TIMEOUT_MS
 from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
 
@@ -94,11 +95,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # bytes behind; WAL lets readers work during a long import.
     cursor = dbapi_connection.cursor()
     for pragma in (
+        # First, so the pragmas below wait too: another process's write lock
+        # (a backup, an import) is waited out instead of failing at once;
+        # longer locks are handled by db.locks.retry_locked.
+        f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
         "PRAGMA journal_mode=WAL",
         "PRAGMA foreign_keys=ON",
         "PRAGMA secure_delete=ON",
         "PRAGMA synchronous=NORMAL",
-        "PRAGMA busy_timeout=10000",
     ):
         cursor.execute(pragma)
     cursor.close()

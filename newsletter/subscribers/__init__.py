@@ -11,8 +11,9 @@ flush but never commit (``Database.session()`` commits when the block ends)::
         for person in subscribers.recipients(session, "news"):
             ...
 
-Delivery must use :func:`recipients` to choose who gets mail, and check
-:func:`is_suppressed` again right before sending; bounces and complaints call
+Delivery chooses who gets mail with :func:`recipients` and checks the same
+expression (``eligibility.mailable``) again right before sending;
+:func:`is_suppressed` asks it for one address. Bounces and complaints call
 :func:`suppress`, unsubscribe links call :func:`unsubscribe`.
 
 The names below are imported on first use, so a process that only needs the

@@ -21,6 +21,7 @@ from newsletter.db import key_hash
 from newsletter.db.columns import utcnow as _now
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
+from newsletter.subscribers.eligibility import mailable
 from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
 from newsletter.subscribers.fields import check_name
 from newsletter.subscribers.lists import check_language, get_list
@@ -373,14 +374,14 @@ def remove_subscriber(
 def recipients(session: Session, list_slug: str) -> Iterator[Subscriber]:
     """Confirmed, non-suppressed subscribers of a list, by id, streamed in pages.
 
-    This is the only query delivery should use to decide who gets mail.
+    Who that is, is :func:`~newsletter.subscribers.eligibility.mailable`: the
+    campaign ledger checks the same expression again right before each send.
     """
     ml = get_list(session, list_slug)
     query = (
         select(Subscriber)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)  # type: ignore[arg-type]
-        .where(Subscription.list_id == ml.id, Subscription.status == Status.CONFIRMED.value)
-        .where(~sa.exists().where(Suppression.key_hash == Subscriber.key_hash))
+        .where(mailable(ml.id))
         .order_by(Subscriber.id)  # type: ignore[arg-type]
         .execution_options(yield_per=1000)
     )

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from newsletter.db import key_hash
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
+from newsletter.subscribers.eligibility import suppressed
 from newsletter.subscribers.errors import SubscriberError
 from newsletter.subscribers.tables import Reason, Subscriber, Suppression
 
@@ -26,8 +27,9 @@ def suppression_for(session: Session, address: str) -> Suppression | None:
 
 
 def is_suppressed(session: Session, address: str) -> bool:
-    """Whether ``address`` must not be mailed (checked again at send time)."""
-    return suppression_for(session, address) is not None
+    """Whether ``address`` must not be mailed: the test the ledger applies at send time."""
+    h = key_hash(session, parse_address(address).key)
+    return bool(session.execute(sa.select(suppressed(h))).scalar())
 
 
 def suppress(

@@ -16,6 +16,10 @@ SENT = "sent"
 DEFERRED = "deferred"
 FAILED = "failed"
 BOUNCED = "bounced"
+# The message was handed over completely but the server's verdict never came
+# (a timeout or a drop after the final "."): it may have been accepted, so it
+# must not be sent again by default (RFC 1047's duplicate problem).
+UNKNOWN = "unknown"
 
 # The reply as received: "550 5.1.1 text", possibly several lines.
 _ENHANCED = re.compile(r"^(?:\d{3}[ -])?\s*([245])\.(\d{1,3})\.(\d{1,3})\b")

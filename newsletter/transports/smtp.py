@@ -7,13 +7,17 @@ message costs two round trips: ``RSET MAIL RCPT DATA`` in one write, then the
 body. ``compose`` never starts a line with ``.``, so the body goes out as is.
 
 Every reply is kept verbatim, a 421 sent just before the server hangs up
-included. A dropped connection or a timeout defers the message (the server
-may or may not have it) and the next message reconnects; a reused connection
-that fails before the body is sent (an idle timeout) is replaced at once,
-since the server cannot have the message. Failing to connect at all raises
-``TransportUnavailable`` before anything is sent, so the run can stop
-instead of burning retries. A password never crosses an unencrypted
-connection except to this machine (a local relay on 127.0.0.1 or ::1).
+included. A dropped connection or a timeout before the final ``.`` defers
+the message (the server cannot have accepted it) and the next message
+reconnects; a reused connection that fails before the body is sent (an idle
+timeout) is replaced at once. After the final ``.`` the server may already
+have queued the message, so a timeout or a drop while waiting for its reply
+(which RFC 5321 §4.5.3.2.6 allows to take ten minutes) is ``unknown``, never
+retried: a retry there is how slow servers get every message twice. Failing
+to connect at all raises ``TransportUnavailable`` before anything is sent, so
+the run can stop instead of burning retries. A password never crosses an
+unencrypted connection except to this machine (a local relay on 127.0.0.1 or
+::1).
 """
 
 from __future__ import annotations
@@ -23,10 +27,19 @@ import socket
 import ssl
 from dataclasses import dataclass
 
+import idna
+
 from newsletter.config import Settings, read_secret
 from newsletter.configschema import is_loopback
 from newsletter.errors import ConfigError
-from newsletter.transports.base import DEFERRED, FAILED, Outcome, TransportUnavailable, classify
+from newsletter.transports.base import (
+    DEFERRED,
+    FAILED,
+    UNKNOWN,
+    Outcome,
+    TransportUnavailable,
+    classify,
+)
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 _MAXLINE = 8192
@@ -43,6 +56,7 @@ class SmtpTransport:
     password: str | None = None
     connections: int = 1
     timeout: float = 30.0
+    final_reply_timeout: float = 600.0
     max_per_connection: int = 1000
     verify_certificates: bool = True
     ca_file: str | None = None
@@ -60,6 +74,8 @@ class SmtpTransport:
             "username": s.username,
             "connections": s.pool,
             "timeout": s.timeout,
+            "final_reply_timeout": s.final_reply_timeout,
+            "local_hostname": s.helo_name or default_helo_name(settings.organisation.sender_email),
             "max_per_connection": s.max_per_connection,
             "verify_certificates": s.verify_certificates,
             "ca_file": str(settings.path(s.ca_file)) if s.ca_file else None,
@@ -85,6 +101,19 @@ class SmtpTransport:
 
     def open_channel(self) -> SmtpChannel:
         return SmtpChannel(self)
+
+
+def default_helo_name(sender_email: str) -> str:
+    """The name to greet with: this machine's FQDN when it has one, else the sender's domain.
+
+    Without a dotted name smtplib greets with an address literal
+    (``[127.0.0.1]``), which receiving MXs score as spam-like.
+    """
+    fqdn = socket.getfqdn()
+    if "." in fqdn and not fqdn.startswith("localhost"):
+        return fqdn
+    domain = sender_email.rpartition("@")[2]
+    return domain if domain.isascii() else idna.encode(domain).decode("ascii")
 
 
 class _Stale(Exception):
@@ -261,7 +290,19 @@ class SmtpChannel:
                 data = b"." + data
         tail = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
         conn.sock.sendall(data + tail)
-        code, text = self._reply(conn)
+        try:
+            conn.sock.settimeout(self.t.final_reply_timeout)
+            code, text = self._reply(conn)
+            conn.sock.settimeout(self.t.timeout)
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            what = "no reply in time" if isinstance(exc, TimeoutError) else str(exc)
+            return Outcome(
+                UNKNOWN,
+                None,
+                f"outcome unknown: {what} after the whole message was sent; the server may "
+                "have accepted it, so it is not sent again unless resumed with --resend-unknown",
+            )
         if code == 421:
             self._drop()
         return classify(code, text)
