@@ -165,3 +165,80 @@ def test_proof_to_a_bad_address_is_bad_input(world: World, config: Path) -> None
         assert r.output.startswith("Error: --to: "), r.output
     r = run(config, "campaigns", "list", "--format", "json")
     assert json.loads(r.output) == []  # nothing was created or logged
+
+
+def test_a_failed_proof_ends_failed_with_its_reason(world: World, config: Path) -> None:
+    with RecordingServer() as srv:
+        port = srv.port  # closed again: nothing listens there
+    r = run(
+        config, "send", str(ISSUE), "--to", "editor@example.org", "--transport", "smtp",
+        "--smtp-host", "127.0.0.1", "--smtp-port", str(port),
+    )  # fmt: skip
+    assert r.exit_code == 1
+    assert r.output.startswith(
+        f"Proof of 2021-07 to editor@example.org: failed (cannot connect to 127.0.0.1:{port}: "
+    )
+    assert r.output.endswith(" — logged as campaign 1\n")
+    assert "resume" not in r.output
+    r = run(config, "campaigns", "list", "--format", "json")
+    assert [(c["kind"], c["state"]) for c in json.loads(r.output)] == [("proof", "failed")]
+
+    # a temporary refusal fails the proof at once: it is a check, not a campaign
+    with RecordingServer() as srv:
+        srv.fault("editor@example.org", "451")
+        r = run(
+            config, "send", str(ISSUE), "--to", "editor@example.org", "--transport", "smtp",
+            "--smtp-host", "127.0.0.1", "--smtp-port", str(srv.port),
+        )  # fmt: skip
+    assert r.exit_code == 1
+    assert r.output == (
+        "Proof of 2021-07 to editor@example.org: failed "
+        "(451 4.7.1 Greylisted, try again later) — logged as campaign 2\n"
+    )
+
+
+def test_send_of_a_started_campaign_says_use_resume(world: World, config: Path) -> None:
+    world.add(2)
+    run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    run(config, "campaigns", "pause", "1")
+    r = run(config, "campaigns", "send", "1", "--yes")
+    assert r.exit_code == 1
+    assert r.output == ("Error: campaign 1 is paused; use resume: newsletter campaigns resume 1\n")
+
+
+def test_resume_asks_first_unless_yes(world: World, config: Path, tmp_path: Path) -> None:
+    world.add(2)
+    run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    run(config, "campaigns", "pause", "1")
+    r = run(config, "campaigns", "resume", "1", input="n\n")
+    assert r.exit_code == 1
+    assert r.output.startswith(
+        'Resume campaign 1 (issue 2021-07, "ISA-Newsletter Juli 2021"): 2 messages to send '
+        f"via maildir outbox {tmp_path / 'outbox'}? [y/N]: n\nAborted!"
+    )
+    assert world.counts(1) == {"queued": 2}
+    r = run(config, "campaigns", "resume", "1", "--yes")
+    assert (r.exit_code, r.output) == (0, "Campaign 1: finished (2 sent)\n")
+
+
+def test_resume_resend_unknown_sends_the_unknown_again(world: World, config: Path) -> None:
+    _, lost, _ = world.add(3)
+    run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    with RecordingServer() as srv:
+        smtp = ["--transport", "smtp", "--smtp-host", "127.0.0.1", "--smtp-port", str(srv.port)]
+        srv.fault(lost, "drop")  # the connection drops after the whole message: unknown
+        r = run(config, "campaigns", "send", "1", "--yes", *smtp)
+        assert r.output.startswith("Campaign 1: finished with 1 unknown (2 sent, 1 unknown)\n")
+        # a plain resume leaves it alone
+        r = run(config, "campaigns", "resume", "1", "--yes", *smtp)
+        assert r.output.startswith("Campaign 1: finished with 1 unknown (2 sent, 1 unknown)\n")
+        assert lost not in srv.received_by()
+        r = run(config, "campaigns", "resume", "1", "--resend-unknown", *smtp, input="y\n")
+        assert r.exit_code == 0, r.output
+        assert "2 messages to send" not in r.output
+        assert "1 messages to send, 1 of them with an unknown outcome (they may get it twice)" in (
+            r.output
+        )
+        assert r.output.endswith("Campaign 1: finished (3 sent)\n")
+        assert srv.received_by()[lost] == 1
+    assert world.log(1)[lost].attempts == 2

@@ -107,6 +107,24 @@ def test_lines_are_short_crlf_and_never_start_with_a_dot(tmp_path: Path) -> None
         assert not line.startswith(b".")
 
 
+def test_no_line_on_the_wire_starts_with_from(tmp_path: Path) -> None:
+    # mbox readers (and some MTAs) turn a leading "From " into ">From ": encoded, it survives
+    text = (
+        "From the editor:\n"
+        + "x" * 75
+        + "From here on, a soft break puts this at the start of a line\n"
+        + "%%RECIPIENT_NAME%%\n"
+        + FakeRendered().text
+    )
+    rendered = replace(FakeRendered(), text=text)
+    data = _template(tmp_path, rendered).compose(_recipient(1, name="From Hamburg"))
+    body = data.split(b"\r\n\r\n", 1)[1]
+    assert not [line for line in body.split(b"\r\n") if line.startswith(b"From ")]
+    assert b"=46rom the editor:" in body
+    content = _content(_parse(data), "plain")
+    assert content.startswith(text.split("%%")[0] + "From Hamburg\n")
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_placeholders_survive_quoted_printable_at_any_position(seed: int) -> None:
     rnd = random.Random(seed)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from delivery_helpers import World
 from smtp_server import RecordingServer
 
 from newsletter.campaigns.sender import run_campaign
+from newsletter.campaigns.statements import UNKNOWN_REPLY
 from newsletter.errors import OperationFailed
 from newsletter.subscribers.suppressions import is_suppressed
+from newsletter.transports import Outcome
+from newsletter.transports.maildir import MaildirTransport
 from newsletter.transports.smtp import SmtpTransport
 
 
@@ -196,3 +200,35 @@ def test_a_reused_connection_that_fails_rset_is_replaced_without_losing_an_attem
     assert srv.received_by() == {a: 1 for a in addresses}
     assert all(d.attempts == 1 and d.history is None for d in world.log(cid).values())
     assert srv.handler.connections == 2
+
+
+class Exploding(MaildirTransport):
+    """A transport with a bug: the second message raises something nobody expected."""
+
+    def __init__(self, outbox: Path):
+        super().__init__(outbox)
+        self.calls = 0
+
+    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("boom")
+        return super().send(sender, recipient, data)
+
+
+def test_an_internal_error_pauses_and_leaves_the_message_unknown(world: World) -> None:
+    world.add(4)
+    cid = world.campaign()
+    outbox = world.tmp / "outbox"
+    with pytest.raises(OperationFailed) as failed:
+        run_campaign(world.db, world.settings, cid, Exploding(outbox))
+    assert str(failed.value) == (
+        f"internal error: RuntimeError('boom'); campaign {cid} is paused, "
+        f"resume with: newsletter campaigns resume {cid}"
+    )
+    # the bytes may or may not have left: the message is not retried by default
+    (row,) = [d for d in world.log(cid).values() if d.status == "unknown"]
+    assert row.smtp_reply == f"{UNKNOWN_REPLY} (RuntimeError('boom'))"
+    assert world.counts(cid) == {"sent": 1, "unknown": 1, "queued": 2}
+    assert world.state(cid) == "paused"
+    assert len(list((outbox / "new").iterdir())) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import mailbox
 import re
+import socket
+from dataclasses import replace
 from email.policy import default
 
 import pytest
@@ -13,6 +15,7 @@ from delivery_helpers import World
 from smtp_server import RecordingServer
 
 from newsletter.campaigns.sender import dry_run_campaign, run_campaign
+from newsletter.config import Settings
 from newsletter.subscribers.people import unsubscribe
 from newsletter.subscribers.suppressions import suppress
 from newsletter.subscribers.tables import Subscriber
@@ -156,3 +159,37 @@ def test_international_addresses_are_sent_not_crashed_on(world: World, smtputf8:
         assert row.smtp_reply == (
             f"not sent: the mailbox name needs SMTPUTF8, which 127.0.0.1:{srv.port} does not offer"
         )
+
+
+def _smtp_settings(world: World, port: int, **smtp: object) -> Settings:
+    return replace(
+        world.settings,
+        smtp=replace(world.settings.smtp, host="127.0.0.1", port=port, **smtp),  # type: ignore[arg-type]
+    )
+
+
+def test_every_connection_greets_with_the_configured_helo_name(world: World) -> None:
+    world.add(3)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        settings = _smtp_settings(world, srv.port, helo_name="mta.isa.example.org")
+        # one message per connection: every new connection greets again
+        transport = replace(SmtpTransport.from_settings(settings), max_per_connection=1)
+        assert run_campaign(world.db, settings, cid, transport).counts == {"sent": 3}
+    assert srv.handler.greetings == ["mta.isa.example.org"] * 3
+
+
+@pytest.mark.parametrize(
+    ("fqdn", "expected"), [("vm", "isa.example.org"), ("mx1.example.net", "mx1.example.net")]
+)
+def test_the_default_helo_name_is_a_name_never_an_address_literal(
+    world: World, monkeypatch: pytest.MonkeyPatch, fqdn: str, expected: str
+) -> None:
+    # a machine whose name has no dot greets with the sender's domain
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": fqdn)
+    world.add(1)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        settings = _smtp_settings(world, srv.port)
+        run_campaign(world.db, settings, cid, SmtpTransport.from_settings(settings))
+    assert srv.handler.greetings == [expected]

@@ -23,7 +23,7 @@ from typing import Any
 
 from newsletter.campaigns import store
 from newsletter.campaigns.composer import Composer
-from newsletter.campaigns.leases import HEARTBEAT_SECONDS
+from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
@@ -97,6 +97,7 @@ class Dispatcher:
         self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
         self.last_heartbeat = time.monotonic()
+        self.heartbeat_every = d.lease_seconds / HEARTBEATS_PER_LEASE
         self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
 
@@ -282,7 +283,7 @@ class Dispatcher:
             return
         self.last_status_check = now
         try:
-            if now - self.last_heartbeat >= HEARTBEAT_SECONDS:
+            if now - self.last_heartbeat >= self.heartbeat_every:
                 self.last_heartbeat = now
                 if not self.ledger.heartbeat():
                     self.stop.set()

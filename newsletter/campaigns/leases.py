@@ -22,8 +22,9 @@ from sqlmodel import Session
 
 from newsletter.campaigns.tables import Campaign, SenderLease
 
-LEASE_SECONDS = 60.0
-HEARTBEAT_SECONDS = LEASE_SECONDS / 6  # renewals a lease survives missing: five
+# A lease survives five missed renewals: a sender busy for a moment (a slow
+# transaction, a locked database) is not declared dead.
+HEARTBEATS_PER_LEASE = 6
 
 L = SenderLease.__table__  # type: ignore[attr-defined]
 
@@ -83,8 +84,8 @@ def holder(session: Session, campaign: Campaign) -> Holder | None:
     return Holder(lease, stale, now)
 
 
-def new_lease(session: Session, campaign_id: int) -> SenderLease:
-    """A lease for this process, flushed so it has an id; not yet the campaign's."""
+def new_lease(session: Session, campaign_id: int, seconds: float) -> SenderLease:
+    """A lease for this process for ``seconds``, flushed so it has an id; not yet the campaign's."""
     now = datetime.now(UTC)
     lease = SenderLease(
         campaign_id=campaign_id,
@@ -92,20 +93,20 @@ def new_lease(session: Session, campaign_id: int) -> SenderLease:
         pid=os.getpid(),
         started_at=now,
         renewed_at=now,
-        expires_at=now + timedelta(seconds=LEASE_SECONDS),
+        expires_at=now + timedelta(seconds=seconds),
     )
     session.add(lease)
     session.flush()
     return lease
 
 
-def renew(conn: sa.Connection, lease_id: int) -> bool:
+def renew(conn: sa.Connection, lease_id: int, seconds: float) -> bool:
     """The heartbeat; False when the lease was released or taken over meanwhile."""
     now = datetime.now(UTC)
     result = conn.execute(
         sa.update(L)
         .where(L.c.id == lease_id, L.c.released_at.is_(None))
-        .values(renewed_at=now, expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        .values(renewed_at=now, expires_at=now + timedelta(seconds=seconds))
     )
     return result.rowcount == 1
 

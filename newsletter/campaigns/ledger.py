@@ -264,6 +264,8 @@ class Ledger:
         """One transaction: record outcomes, then claim the next messages."""
         now = datetime.now(UTC)
         rows, moves, error, bounced = self._sort(finished, now)
+        if error:
+            claims = []  # the run stops: claim nothing more
 
         def work(conn: sa.Connection) -> list[Job]:
             self._final.run(conn, rows["final"])
@@ -312,7 +314,9 @@ class Ledger:
 
     def heartbeat(self) -> bool:
         """Renew this run's lease; False when another sender has taken the campaign over."""
-        return self.transaction(lambda conn: leases.renew(conn, self.lease))
+        assert self.lease is not None
+        lease, seconds = self.lease, self.settings.lease_seconds
+        return self.transaction(lambda conn: leases.renew(conn, lease, seconds))
 
     def iter_open(self) -> Iterator[Job]:
         """Every delivery still to be attempted, by id, read-only (for dry runs)."""

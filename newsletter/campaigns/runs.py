@@ -64,7 +64,13 @@ def _check_state(session: Session, campaign: Campaign, *, resume: bool, force: b
 
 
 def take(
-    session: Session, campaign_id: int, *, resume: bool, force: bool, transport: str
+    session: Session,
+    campaign_id: int,
+    *,
+    resume: bool,
+    force: bool,
+    transport: str,
+    lease_seconds: float,
 ) -> Campaign:
     """Make the campaign ours under a new lease, recovering from a crashed run.
 
@@ -73,7 +79,7 @@ def take(
     """
     campaign = check(session, campaign_id, resume=resume, force=force)
     previous = campaign.lease_id
-    lease = leases.new_lease(session, campaign_id)
+    lease = leases.new_lease(session, campaign_id, lease_seconds)
     now = datetime.now(UTC)
     same_holder = C.c.lease_id.is_(None) if previous is None else C.c.lease_id == previous
     taken = session.execute(

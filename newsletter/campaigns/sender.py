@@ -67,7 +67,12 @@ def run_campaign(
     def take() -> Campaign:
         with db.session() as s:
             campaign = runs.take(
-                s, campaign_id, resume=resume, force=force, transport=transport.describe()
+                s,
+                campaign_id,
+                resume=resume,
+                force=force,
+                transport=transport.describe(),
+                lease_seconds=settings.delivery.lease_seconds,
             )
             if resend_unknown:
                 runs.requeue_unknown(s, campaign_id)

@@ -9,6 +9,7 @@ a power loss cannot leave an empty message behind a "sent" log entry.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -48,14 +49,26 @@ class MaildirTransport:
         envelope = f"Return-Path: <{sender}>\nDelivered-To: {recipient}\n".encode()
         tmp = self.outbox / "tmp" / name
         try:
-            with open(tmp, "xb") as f:
-                f.write(envelope + data.replace(b"\r\n", b"\n"))
-                # The log will say "sent": the bytes must be on disk before the
-                # rename makes the message visible (as Postfix's local delivery does).
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            raise TransportUnavailable(
+                f"cannot write to outbox {self.outbox}: {exc.strerror}"
+            ) from exc
+        try:
+            _write_all(fd, envelope + data.replace(b"\r\n", b"\n"))
+            # The log will say "sent": the bytes must be on disk before the
+            # rename makes the message visible (as Postfix's local delivery does).
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
             os.rename(tmp, self.outbox / "new" / name)
         except OSError as exc:
+            # A full disk leaves half a message behind: remove it, or tmp/
+            # fills with fragments no reader will ever clean up.
+            if fd != -1:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
             raise TransportUnavailable(
                 f"cannot write to outbox {self.outbox}: {exc.strerror}"
             ) from exc
@@ -63,3 +76,9 @@ class MaildirTransport:
 
     def close(self) -> None:
         pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

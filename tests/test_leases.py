@@ -1,0 +1,134 @@
+"""Sender leases: a live sender renews its hold, a stale one is recognisable from any host."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from delivery_helpers import World
+from test_campaign_control import GatedMaildir
+
+from newsletter.campaigns import store
+from newsletter.campaigns.sender import run_campaign
+from newsletter.campaigns.tables import Delivery, SenderLease
+from newsletter.cli import cli
+
+
+@pytest.fixture
+def config(world: World, tmp_path: Path) -> Path:
+    path = tmp_path / "newsletter.toml"
+    path.write_text(
+        f'[database]\nurl = "{world.settings.database_url}"\n'
+        f'[delivery]\ntransport = "maildir"\noutbox = "outbox"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config), *args])
+
+
+def _held_elsewhere(world: World, cid: int, *, renewed_ago: float, expires_in: float) -> int:
+    """Campaign ``cid`` as a sender on another host left it: sending, one message in flight."""
+    now = datetime.now(UTC)
+    with world.db.session() as s:
+        lease = SenderLease(
+            campaign_id=cid,
+            host="old-host",
+            pid=4242,
+            started_at=now - timedelta(hours=1),
+            renewed_at=now - timedelta(seconds=renewed_ago),
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+        s.add(lease)
+        s.flush()
+        c = store.get_campaign(s, cid)
+        c.status, c.lease_id, c.started_at = "sending", lease.id, now
+        s.add(c)
+        first = min(d.id for d in world.log(cid).values())
+        d = s.get(Delivery, first)
+        assert d is not None
+        d.status, d.attempts, d.lease_id = "sending", 1, lease.id
+        s.add(d)
+        assert lease.id is not None
+        return lease.id
+
+
+def _show_state(config: Path, cid: int) -> str:
+    r = run(config, "campaigns", "show", str(cid))
+    assert r.exit_code == 0, r.output
+    (line,) = [x for x in r.output.splitlines() if x.startswith("State:")]
+    return line.removeprefix("State:").strip()
+
+
+def test_a_sender_that_stopped_renewing_its_lease_is_stale(world: World, config: Path) -> None:
+    world.add(3)
+    cid = world.campaign()
+    lease = _held_elsewhere(world, cid, renewed_ago=300, expires_in=-240)
+    assert _show_state(config, cid) == (
+        "interrupted: its sender, process 4242 on old-host, stopped renewing its lease "
+        f"5 min ago (resume with: newsletter campaigns resume {cid})"
+    )
+    r = run(config, "campaigns", "resume", str(cid), "--yes")  # no --force needed
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(f"Campaign {cid}: finished with 1 unknown (2 sent, 1 unknown)")
+    with world.db.session() as s:
+        old = s.get(SenderLease, lease)
+        assert old is not None and old.released_at is not None
+
+
+def test_a_live_lease_on_another_host_needs_force(world: World, config: Path) -> None:
+    world.add(2)
+    cid = world.campaign()
+    _held_elsewhere(world, cid, renewed_ago=3, expires_in=57)
+    # (seconds may tick on a slow machine)
+    state = _show_state(config, cid)
+    assert re.fullmatch(r"sending \(process 4242 on old-host, lease renewed [34] s ago\)", state)
+    r = run(config, "campaigns", "resume", str(cid), "--yes")
+    assert r.exit_code == 1
+    assert re.fullmatch(
+        f"Error: campaign {cid} is being sent by process 4242 on old-host \\(lease renewed "
+        r"[34] s ago\)\. If that sender is gone \(a restarted container, a lost host\), "
+        r"resume with --force, or wait 5[67] s for its lease to expire\n",
+        r.output,
+    ), r.output
+    assert world.counts(cid) == {"queued": 1, "sending": 1}  # untouched
+    r = run(config, "campaigns", "resume", str(cid), "--yes", "--force")
+    assert r.exit_code == 0, r.output
+    assert world.counts(cid) == {"sent": 1, "unknown": 1}
+
+
+def test_a_running_sender_renews_its_lease(world: World) -> None:
+    world.configure(lease_seconds=3.0)
+    world.add(2)
+    cid = world.campaign()
+    transport = GatedMaildir(world.tmp / "outbox")
+    thread = threading.Thread(
+        target=run_campaign, args=(world.db, world.settings, cid, transport), daemon=True
+    )
+    thread.start()
+    assert transport.entered.wait(10)
+    with world.db.session() as s:
+        lease_id = store.get_campaign(s, cid).lease_id
+    renewed = []
+    for _ in range(3):
+        threading.Event().wait(1.1)
+        with world.db.session() as s:
+            lease = s.get(SenderLease, lease_id)
+            assert lease is not None
+            renewed.append(lease.renewed_at)
+    # still held while the message takes longer than the lease: it is renewed
+    assert renewed[0] < renewed[1] < renewed[2]
+    assert world.state(cid) == "sending"
+    transport.gate.set()
+    thread.join(10)
+    assert world.state(cid) == "finished"
+    with world.db.session() as s:
+        lease = s.get(SenderLease, lease_id)
+        assert lease is not None and lease.released_at is not None
+        assert store.get_campaign(s, cid).lease_id is None
