@@ -122,7 +122,7 @@ def test_force_takes_over_a_paused_campaign_whose_sender_id_is_in_use(world: Wor
         c = store.get_campaign(s, cid)
         # a crashed sender whose process id now belongs to a live process (ours),
         # its lease not yet expired
-        lease = leases.new_lease(s, cid)
+        lease = leases.new_lease(s, cid, seconds=60)
         assert (lease.pid, lease.host) == (os.getpid(), socket.gethostname())
         c.status, c.lease_id = "paused", lease.id
         s.add(c)

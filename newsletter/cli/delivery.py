@@ -116,6 +116,10 @@ def send_progress(label: str) -> Any:
             waiting = ""
             if p.waiting == "rate limit":
                 waiting = f"waiting (rate limit), next send in {p.wait_seconds or 0:.0f} s"
+            elif p.waiting == "database locked":
+                waiting = (
+                    f"waiting (database locked by another process) for {p.wait_seconds or 0:.0f} s"
+                )
             elif p.waiting == "retry":
                 deferred = p.counts.get("deferred", 0)
                 waiting = (
