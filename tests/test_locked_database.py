@@ -13,8 +13,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from delivery_helpers import ROOT, World
 from smtp_server import RecordingServer
+
+pytestmark = pytest.mark.sqlite_only("SQLite's file lock, taken by a second process")
 
 HOLD = 15.0
 RECIPIENTS = 150

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -183,18 +184,24 @@ def test_a_database_from_a_newer_version_is_named_as_such(cli_run, database_url:
     )
 
 
+_OLD_CAMPAIGN = (
+    "id", "uid", "kind", "issue_slug", "list_slug", "list_name", "subject", "html", "text",
+    "status", "recipients", "runner_pid", "runner_host", "created_at",
+)  # fmt: skip
+_OLD_ROW = (
+    1, "u", "campaign", "2021-07", "news", "News", "S", "<p>", "t", "sending", 1, 4242,
+    "old-host", datetime(2026, 11, 28, 10, tzinfo=UTC),
+)  # fmt: skip
+
+
 def test_0003_turns_a_campaign_held_by_a_process_id_into_an_interrupted_one(
-    tmp_path: Path,
+    new_database_url,
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'r2.sqlite'}")
+    db = Database(new_database_url("r2", migrated=False))
     db.upgrade("0002")
+    campaign = sa.table("campaign", *(sa.column(c) for c in _OLD_CAMPAIGN))
     with db.engine.begin() as c:
-        c.exec_driver_sql(
-            "INSERT INTO campaign (id, uid, kind, issue_slug, list_slug, list_name, subject, "
-            "html, text, status, recipients, runner_pid, runner_host, created_at) VALUES "
-            "(1, 'u', 'campaign', '2021-07', 'news', 'News', 'S', '<p>', 't', 'sending', 1, "
-            "4242, 'old-host', '2026-11-28 10:00:00.000000')"
-        )
+        c.execute(sa.insert(campaign).values(dict(zip(_OLD_CAMPAIGN, _OLD_ROW, strict=True))))
     db.upgrade()
     with db.session() as s:
         state = store.summarize(s, store.get_campaign(s, 1)).state
