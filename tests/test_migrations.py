@@ -194,7 +194,7 @@ _OLD_ROW = (
 )  # fmt: skip
 
 
-def test_0003_turns_a_campaign_held_by_a_process_id_into_an_interrupted_one(
+def test_0004_turns_a_campaign_held_by_a_process_id_into_an_interrupted_one(
     new_database_url,
 ) -> None:
     db = Database(new_database_url("r2", migrated=False))

@@ -1,7 +1,7 @@
 """Sender leases with a heartbeat replace the process-id check.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 
 A campaign's sender was recorded as a process id and host name, which says
@@ -13,8 +13,8 @@ claimed them. Hand-written and frozen: it does not import the models.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
