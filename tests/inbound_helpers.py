@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlmodel import select
 
 from newsletter.campaigns.tables import Delivery
+from newsletter.cli import cli
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.config import Organisation, Settings
 from newsletter.db import Database
@@ -162,3 +164,30 @@ def tree(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+CONFIG = """\
+[organisation]
+sender_email = "newsletter@isa.example.org"
+
+[delivery]
+unsubscribe_mailto = "unsubscribe@isa.example.org"
+verp = true
+
+[database]
+url = "{url}"
+"""
+
+
+@pytest.fixture
+def newsletter(sent: Sent, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run ``newsletter ARGS`` in the fixtures' folder, on their database and settings."""
+    (sent.tmp / "newsletter.toml").write_text(CONFIG.format(url=sent.settings.database_url))
+    monkeypatch.chdir(sent.tmp)
+    monkeypatch.delenv("NEWSLETTER_CONFIG", raising=False)
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke

@@ -7,45 +7,17 @@ import csv
 import io
 import json
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from inbound_helpers import EXPECTED, Sent
 
-from newsletter.cli import cli
 
-CONFIG = """\
-[organisation]
-sender_email = "newsletter@isa.example.org"
-
-[delivery]
-unsubscribe_mailto = "unsubscribe@isa.example.org"
-verp = true
-
-[database]
-url = "{url}"
-"""
-
-
-@pytest.fixture
-def run(sent: Sent, monkeypatch: pytest.MonkeyPatch):
-    (sent.tmp / "newsletter.toml").write_text(CONFIG.format(url=sent.settings.database_url))
-    monkeypatch.chdir(sent.tmp)
-    monkeypatch.delenv("NEWSLETTER_CONFIG", raising=False)
-    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-    return invoke
-
-
-def _processed(sent: Sent, run, files: list[str]) -> Result:
+def _processed(sent: Sent, newsletter, files: list[str]) -> Result:
     box = sent.maildir("Maildir", files)
-    return run("inbound", "process", str(box))
+    return newsletter("inbound", "process", str(box))
 
 
-def test_process_prints_what_it_did(sent: Sent, run) -> None:
-    r = _processed(sent, run, sorted(EXPECTED))
+def test_process_prints_what_it_did(sent: Sent, newsletter) -> None:
+    r = _processed(sent, newsletter, sorted(EXPECTED))
     assert r.exit_code == 0, r.output
     assert r.output == (
         "Processed 25 messages: 21 recorded (5 auto-reply, 1 challenge, 1 complaint, "
@@ -53,30 +25,30 @@ def test_process_prints_what_it_did(sent: Sent, run) -> None:
         "Decisions: 8 recorded, 2 scored, 10 suppressed, 1 unsubscribed.\n"
         "Moved 21; 0 already processed; 4 not ours, left untouched.\n"
     )
-    r = run("inbound", "process", str(sent.tmp / "Maildir"))
+    r = newsletter("inbound", "process", str(sent.tmp / "Maildir"))
     assert r.output == (
         "Processed 4 messages: 0 recorded (none).\n"
         "Moved 0; 0 already processed; 4 not ours, left untouched.\n"
     )
 
 
-def test_a_source_that_is_no_mailbox_is_bad_input(sent: Sent, run) -> None:
+def test_a_source_that_is_no_mailbox_is_bad_input(sent: Sent, newsletter) -> None:
     (sent.tmp / "folder").mkdir()
-    r = run("inbound", "process", "folder")
+    r = newsletter("inbound", "process", "folder")
     assert (r.exit_code, r.output) == (
         2,
         "Error: folder: not a Maildir (needs cur/, new/ and tmp/)\n",
     )
-    r = run("inbound", "process", "missing")
+    r = newsletter("inbound", "process", "missing")
     assert (r.exit_code, r.output) == (
         2,
         "Error: missing: no such Maildir, mbox file or imap:// URL\n",
     )
 
 
-def test_bounces_list_in_every_format(sent: Sent, run) -> None:
-    _processed(sent, run, ["gmail_hard.eml", "postfix_mailbox_full.eml", "ooo_german.eml"])
-    r = run("bounces", "list", "--kind", "hard", "--format", "json")
+def test_bounces_list_in_every_format(sent: Sent, newsletter) -> None:
+    _processed(sent, newsletter, ["gmail_hard.eml", "postfix_mailbox_full.eml", "ooo_german.eml"])
+    r = newsletter("bounces", "list", "--kind", "hard", "--format", "json")
     (row,) = json.loads(r.output)
     assert {k: row[k] for k in ("id", "kind", "address", "status", "decision", "campaign")} == {
         "id": 1,
@@ -86,22 +58,24 @@ def test_bounces_list_in_every_format(sent: Sent, run) -> None:
         "decision": "suppressed",
         "campaign": sent.campaign_id,
     }
-    rows = list(csv.DictReader(io.StringIO(run("bounces", "list", "--format", "csv").output)))
+    rows = list(
+        csv.DictReader(io.StringIO(newsletter("bounces", "list", "--format", "csv").output))
+    )
     assert [(x["id"], x["kind"], x["decision"]) for x in rows] == [
         ("3", "auto-reply", "recorded"),
         ("2", "soft", "scored"),
         ("1", "hard", "suppressed"),
     ]
-    table = run("bounces", "list").output
+    table = newsletter("bounces", "list").output
     assert "suppressed" in table and "auto-reply" in table
-    assert run("bounces", "list", "--since", "2999-01-01").output == "No bounces recorded.\n"
-    r = run("bounces", "list", "--since", "yesterday")
+    assert newsletter("bounces", "list", "--since", "2999-01-01").output == "No bounces recorded.\n"
+    r = newsletter("bounces", "list", "--since", "yesterday")
     assert r.exit_code == 2 and "use YYYY-MM-DD" in r.output
 
 
-def test_bounces_show_and_undo(sent: Sent, run) -> None:
-    _processed(sent, run, ["postfix_hard_user_unknown.eml"])
-    r = run("bounces", "show", "1")
+def test_bounces_show_and_undo(sent: Sent, newsletter) -> None:
+    _processed(sent, newsletter, ["postfix_hard_user_unknown.eml"])
+    r = newsletter("bounces", "show", "1")
     assert r.exit_code == 0
     lines = r.output.splitlines()
     assert lines[0] == "Bounce 1: hard, suppressed"
@@ -111,37 +85,40 @@ def test_bounces_show_and_undo(sent: Sent, run) -> None:
     assert "  RFC 3464 DSN, Action: failed: mailbox does not exist or is disabled (5.1.1)" in lines
     assert "Subject: Undelivered Mail Returned to Sender" in lines
     assert "Final-Recipient: rfc822; anna@example.com" in lines
-    assert run("suppressions", "list", "--format", "json").output.count("anna@example.com") == 1
+    assert (
+        newsletter("suppressions", "list", "--format", "json").output.count("anna@example.com") == 1
+    )
 
-    r = run("bounces", "undo", "1")
+    r = newsletter("bounces", "undo", "1")
     assert (r.exit_code, r.output) == (
         0,
         "Bounce 1 undone: anna@example.com is no longer suppressed.\n",
     )
-    assert "anna@example.com" not in run("suppressions", "list", "--format", "json").output
-    r = run("bounces", "undo", "1")
+    assert "anna@example.com" not in newsletter("suppressions", "list", "--format", "json").output
+    r = newsletter("bounces", "undo", "1")
     assert r.exit_code == 2 and r.output.startswith("Error: bounce 1 was already undone on ")
     assert (
-        run("bounces", "show", "9").output == "Error: no bounce 9; see: newsletter bounces list\n"
+        newsletter("bounces", "show", "9").output
+        == "Error: no bounce 9; see: newsletter bounces list\n"
     )
 
 
-def test_undo_of_a_bounce_that_suppressed_nothing(sent: Sent, run) -> None:
-    _processed(sent, run, ["ooo_english.eml"])
-    r = run("bounces", "undo", "1")
+def test_undo_of_a_bounce_that_suppressed_nothing(sent: Sent, newsletter) -> None:
+    _processed(sent, newsletter, ["ooo_english.eml"])
+    r = newsletter("bounces", "undo", "1")
     assert (r.exit_code, r.output) == (
         2,
         "Error: bounce 1 did not suppress anything (decision: recorded)\n",
     )
 
 
-def test_log_and_subscribers_data_show_the_bounce(sent: Sent, run) -> None:
-    _processed(sent, run, ["gmail_hard.eml"])
-    rows = json.loads(run("log", str(sent.campaign_id), "--format", "json").output)
+def test_log_and_subscribers_data_show_the_bounce(sent: Sent, newsletter) -> None:
+    _processed(sent, newsletter, ["gmail_hard.eml"])
+    rows = json.loads(newsletter("log", str(sent.campaign_id), "--format", "json").output)
     by_address = {row["address"]: row["bounce"] for row in rows}
     assert by_address["gustav@example.com"] == "hard suppressed (bounce 1)"
     assert by_address["anna@example.com"] is None
-    data = json.loads(run("subscribers", "data", "gustav@example.com").output)
+    data = json.loads(newsletter("subscribers", "data", "gustav@example.com").output)
     (bounce,) = data["bounces"]
     assert (bounce["kind"], bounce["status"], bounce["decision"]) == ("hard", "5.1.1", "suppressed")
     assert data["deliveries"][0]["status"] == "sent"
@@ -149,13 +126,13 @@ def test_log_and_subscribers_data_show_the_bounce(sent: Sent, run) -> None:
 
 def test_campaigns_show_warns_about_the_complaint_rate(
     sent: Sent,
-    run,
+    newsletter,
 ) -> None:
-    r = run("campaigns", "show", str(sent.campaign_id))
+    r = newsletter("campaigns", "show", str(sent.campaign_id))
     assert "Complaints: 0 of 23 sent (0.00%)" in r.output
     assert "warning" not in r.output and "error" not in r.output
-    _processed(sent, run, ["arf_complaint.eml"])
-    r = run("campaigns", "show", str(sent.campaign_id))
+    _processed(sent, newsletter, ["arf_complaint.eml"])
+    r = newsletter("campaigns", "show", str(sent.campaign_id))
     assert "Complaints: 1 of 23 sent (4.35%)\n" in r.output
     assert (
         "error: complaint rate 4.35% is above 0.3 %, the limit above which Gmail rejects or "
@@ -173,6 +150,6 @@ def test_complaint_rate_levels() -> None:
     assert ComplaintRate(0, 0).level == "ok"
 
 
-def test_help_texts_have_examples(run) -> None:
+def test_help_texts_have_examples(newsletter) -> None:
     for command in (["inbound", "process"], ["bounces", "list"], ["bounces", "undo"]):
-        assert "Example" in run(*command, "--help").output
+        assert "Example" in newsletter(*command, "--help").output

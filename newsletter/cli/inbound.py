@@ -59,35 +59,32 @@ def process_cmd(app: App, sources: tuple[str, ...], show_progress: bool | None) 
     """
     from newsletter.db import Database
     from newsletter.inbound.process import ProcessReport, process_source
-    from newsletter.inbound.sources import open_source
+    from newsletter.inbound.sources import Source, open_source
 
     settings = app.settings
-    opened = [
-        open_source(
-            spec,
-            processed=settings.inbound.processed_folder,
-            settings=settings.inbound,
-        )
-        for spec in sources
-    ]
-    db = Database.from_settings(settings, create=True)
+    opened: list[Source] = []
     report = ProcessReport()
     try:
-        with progress_bar(
-            "processing", enabled=progress_enabled(show_progress), unit="messages"
-        ) as update:
-            for source in opened:
-                process_source(
-                    db,
-                    settings,
-                    source,
-                    report,
-                    on_progress=(lambda d, t: update(d, t or d)) if update else None,
-                )
+        for spec in sources:
+            opened.append(open_source(spec, settings.inbound))
+        db = Database.from_settings(settings, create=True)
+        try:
+            with progress_bar(
+                "processing", enabled=progress_enabled(show_progress), unit="messages"
+            ) as update:
+                for source in opened:
+                    process_source(
+                        db,
+                        settings,
+                        source,
+                        report,
+                        on_progress=(lambda d, t: update(d, t or d)) if update else None,
+                    )
+        finally:
+            db.dispose()
     finally:
         for source in opened:
             source.close()
-        db.dispose()
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.kinds.items())) or "none"
     recorded = sum(report.kinds.values())
     click.echo(f"Processed {report.seen} messages: {recorded} recorded ({kinds}).")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from newsletter.config import Inbound
 from newsletter.errors import BadInput, OperationFailed
 
 
@@ -128,15 +129,16 @@ class MboxSource:
         self._box.close()
 
 
-def open_source(spec: str, *, processed: str = ".Processed", **imap: object) -> Source:
+def open_source(spec: str, settings: Inbound | None = None) -> Source:
     """A source from the command line: an ``imap(s)://`` URL, a Maildir or an mbox file."""
+    settings = settings or Inbound()
     if spec.startswith(("imap://", "imaps://")):
         from newsletter.inbound.imap import ImapSource
 
-        return ImapSource.from_url(spec, **imap)  # type: ignore[arg-type]
+        return ImapSource.from_url(spec, settings=settings)
     path = Path(spec).expanduser()
     if path.is_dir():
-        return MaildirSource(path, processed)
+        return MaildirSource(path, settings.processed_folder)
     if path.is_file():
         return MboxSource(path)
     raise InboundError(f"{spec}: no such Maildir, mbox file or imap:// URL")
