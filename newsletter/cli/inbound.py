@@ -58,8 +58,9 @@ def process_cmd(app: App, sources: tuple[str, ...], show_progress: bool | None) 
       newsletter inbound process imaps://bounces@mail.example.org/INBOX
     """
     from newsletter.db import Database
+    from newsletter.inbound.mailboxes import open_source
     from newsletter.inbound.process import ProcessReport, process_source
-    from newsletter.inbound.sources import Source, open_source
+    from newsletter.inbound.sources import Source
 
     settings = app.settings
     opened: list[Source] = []

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from newsletter.config import Inbound
 from newsletter.errors import BadInput, OperationFailed
 
 
@@ -127,18 +126,3 @@ class MboxSource:
 
     def close(self) -> None:
         self._box.close()
-
-
-def open_source(spec: str, settings: Inbound | None = None) -> Source:
-    """A source from the command line: an ``imap(s)://`` URL, a Maildir or an mbox file."""
-    settings = settings or Inbound()
-    if spec.startswith(("imap://", "imaps://")):
-        from newsletter.inbound.imap import ImapSource
-
-        return ImapSource.from_url(spec, settings=settings)
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return MaildirSource(path, settings.processed_folder)
-    if path.is_file():
-        return MboxSource(path)
-    raise InboundError(f"{spec}: no such Maildir, mbox file or imap:// URL")
