@@ -374,6 +374,40 @@ class Inbound:
         "Relay webhook events older than this, or from further in the future, are refused "
         "(replay protection).",
         example=600,
+class Web:
+    """The subscriber web (`newsletter serve`): sign-up, confirmation and their limits."""
+
+    confirm_days: int = setting(
+        7,
+        Integer(1, 365),
+        "Days a confirmation link stays valid (unsubscribe links never expire).",
+        example=3,
+    )
+    confirmations_per_address_per_day: int = setting(
+        3,
+        Integer(1, 100),
+        "At most this many confirmation mails to one address in 24 hours, so the sign-up "
+        "form cannot be used to mail-bomb anyone.",
+        example=2,
+    )
+    signups_per_client_per_hour: int = setting(
+        20,
+        Integer(1, 100000),
+        "Sign-up posts one client address may make per hour; more get 429.",
+        example=10,
+    )
+    max_body_bytes: int = setting(
+        16384,
+        Integer(1024, 1048576),
+        "Request bodies over this many bytes are refused with 413.",
+        example=8192,
+    )
+    welcome_dir: str = setting(
+        "welcome",
+        FilePath(),
+        "Folder of welcome mails, one `<list>.yaml` per list (relative to this file); "
+        "a list without one sends none.",
+        example="welcome",
     )
 
 
@@ -384,6 +418,7 @@ class Settings:
     smtp: Smtp = field(default_factory=Smtp)
     dkim: Dkim = field(default_factory=Dkim)
     inbound: Inbound = field(default_factory=Inbound)
+    web: Web = field(default_factory=Web)
     database_url: str = setting(
         "sqlite:///newsletter.sqlite",
         DatabaseUrl(),

@@ -66,3 +66,31 @@ class RateLimiter:
             else:
                 parts.append(f"{allowed}/{names.get(window, f'{window:g}s')}")
         return ", ".join(parts) or "unlimited"
+
+
+class KeyedLimiter:
+    """At most ``allowed`` events per ``window`` seconds for each key (say a client address).
+
+    Keeps at most ``max_keys`` keys; when more arrive, the longest idle ones
+    are forgotten, so a flood of addresses cannot exhaust memory.
+    """
+
+    def __init__(self, allowed: int, window: float, *, max_keys: int = 10000):
+        self.allowed = allowed
+        self.window = window
+        self.max_keys = max_keys
+        self._events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str, now: float) -> bool:
+        """Record an event for ``key`` at ``now``; False when it is over the limit."""
+        events = self._events.pop(key, None)
+        if events is None:
+            events = deque(maxlen=self.allowed)
+            if len(self._events) >= self.max_keys:
+                for old in list(self._events)[: self.max_keys // 10 or 1]:
+                    del self._events[old]
+        self._events[key] = events  # re-inserted: dict order is idle order
+        if len(events) == self.allowed and now - events[0] < self.window:
+            return False
+        events.append(now)
+        return True

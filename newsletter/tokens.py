@@ -77,3 +77,25 @@ def unsubscribe_token(key: bytes, subscriber_id: int, list_id: int) -> str:
 def bounce_token(key: bytes, delivery_id: int) -> str:
     """The token in a VERP return path: one delivery attempt's envelope."""
     return sign(key, "bounce", delivery_id)
+
+
+def confirm_token(key: bytes, signup_id: int) -> str:
+    """The token in a confirmation mail; it expires with its sign-up (``[web] confirm_days``)."""
+    return sign(key, "confirm", signup_id)
+
+
+def csrf_token(key: bytes, nonce: str) -> str:
+    """The hidden form field that must match the CSRF cookie's ``nonce``."""
+    return sign(key, "csrf", nonce)
+
+
+def ids(key: bytes, purpose: str, token: str, count: int) -> list[int]:
+    """The ``count`` integer ids a valid token of ``purpose`` names, or ``TokenError``.
+
+    A token of the right purpose but the wrong shape (say a hand-made one with
+    three parts) is as invalid as a forged one.
+    """
+    parts = verify(key, purpose, token)
+    if len(parts) != count or not all(p.isdigit() and len(p) < 19 for p in parts):
+        raise TokenError("invalid or expired link token")
+    return [int(p) for p in parts]

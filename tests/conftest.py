@@ -21,6 +21,7 @@ from database_helpers import (  # noqa: F401  (fixtures: the backend and per-tes
 from delivery_helpers import world  # noqa: F401  (fixture: a database with a list)
 from inbound_helpers import newsletter, sent  # noqa: F401  (fixtures: the inbound world + CLI)
 from subscriber_helpers import cli_run, db, news  # noqa: F401  (fixtures: a database + CLI)
+from web_helpers import web  # noqa: F401  (fixture: a database and a live server)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

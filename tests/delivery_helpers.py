@@ -34,18 +34,18 @@ class FakeRendered:
         "<html><body><p>Hallo %%RECIPIENT_NAME%%,</p>"
         f"<p>{LONG_LINE}</p>"
         '<p><a href="https://www.isa-portal.de/news?id=7&amp;lang=de">Mehr lesen</a></p>'
-        '<p><a href="https://newsletter.example.org/archive/2021-07.html">Im Browser ansehen</a>'
+        '<p><a href="https://newsletter.example.org/archive/2021-07/">Im Browser ansehen</a>'
         f' · {"x" * 60}<a href="%%UNSUBSCRIBE_URL%%">Abmelden</a></p></body></html>'
     )
     text: str = (
         f"Hallo %%RECIPIENT_NAME%%,\n\n{LONG_LINE}\n\n"
         "Mehr lesen: https://www.isa-portal.de/news?id=7&lang=de\n"
-        "Im Browser ansehen: https://newsletter.example.org/archive/2021-07.html\n"
+        "Im Browser ansehen: https://newsletter.example.org/archive/2021-07/\n"
         f"{'y' * 70}Abmelden: %%UNSUBSCRIBE_URL%%\n"
     )
     slug: str = "2021-07"
     language: str = "de"
-    view_url: str = "https://newsletter.example.org/archive/2021-07.html"
+    view_url: str = "https://newsletter.example.org/archive/2021-07/"
 
 
 def make_settings(tmp: Path, database_url: str | None = None, **delivery: Any) -> Settings:

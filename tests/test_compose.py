@@ -217,7 +217,7 @@ def test_view_in_browser_and_unsubscribe_are_in_the_rendered_footer(
     msg = _parse(_template(tmp_path, isa_issue).compose(_recipient(3)))
     for subtype in ("plain", "html"):
         content = _content(msg, subtype)
-        assert "https://newsletter.example.org/archive/2021-07.html" in content
+        assert "https://newsletter.example.org/archive/2021-07/" in content
         assert "https://newsletter.example.org/unsubscribe/3-1-" in content
 
 

@@ -209,3 +209,36 @@ def test_0004_turns_a_campaign_held_by_a_process_id_into_an_interrupted_one(
     db.downgrade("0002")
     assert "runner_pid" in {c["name"] for c in sa.inspect(db.engine).get_columns("campaign")}
     db.dispose()
+
+
+def test_upgrades_keep_the_delivery_log_and_what_refers_to_it(new_database_url) -> None:
+    """0004 and 0005 rebuild tables on SQLite; the rows pointing at them must survive."""
+    db = Database(new_database_url("r5", migrated=False))
+    db.upgrade("0003")
+    with db.engine.begin() as c:
+        c.exec_driver_sql(
+            "INSERT INTO campaign (uid, kind, issue_slug, list_slug, list_name, subject, html, "
+            "text, status, recipients, created_at) VALUES ('u', 'campaign', '2021-07', 'news', "
+            "'News', 's', 'h', 't', 'finished', 1, '2024-06-02 00:00:00+00')"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO delivery (campaign_id, address, status, attempts, queued_at) "
+            "VALUES (1, 'anna@example.org', 'sent', 1, '2024-06-02 00:00:00+00')"
+        )
+        c.exec_driver_sql(
+            "INSERT INTO bounce (received_at, source, kind, delivery_id, campaign_id, scored, "
+            "decision, content_hash) VALUES ('2024-06-03 00:00:00+00', 'test', 'hard', 1, 1, "
+            "false, 'suppressed', 'h1')"
+        )
+    assert db.upgrade() == ("0003", head_revision())
+    with db.engine.connect() as c:
+        rows = c.exec_driver_sql("SELECT kind, campaign_id, address FROM delivery").all()
+        bounce = c.exec_driver_sql("SELECT delivery_id, campaign_id FROM bounce").one()
+    assert [tuple(r) for r in rows] == [("campaign", 1, "anna@example.org")]
+    assert tuple(bounce) == (1, 1)
+    assert "signup" in tables(db)
+    db.downgrade("0003")
+    assert "signup" not in tables(db)
+    with db.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM delivery").scalar() == 1
+    db.dispose()

@@ -89,3 +89,15 @@ def test_seeding_reads_only_as_many_starts_as_the_largest_limit() -> None:
     # the 30 newest starts decide; older ones change nothing
     assert limiter.delay(100.0) == recent.delay(100.0) == 30.0
     assert RateLimiter().depth == 0 and not RateLimiter().limited
+
+
+def test_a_keyed_limit_counts_each_key_in_its_own_window() -> None:
+    from newsletter.ratelimit import KeyedLimiter
+
+    limit = KeyedLimiter(2, 60.0, max_keys=100)
+    assert [limit.hit("a", t) for t in (0, 1, 2)] == [True, True, False]
+    assert limit.hit("b", 2)  # another client is not held back
+    assert limit.hit("a", 61)  # the first hit left the window
+    for i in range(500):  # a flood of keys stays bounded
+        limit.hit(f"k{i}", 3)
+    assert len(limit._events) <= 100

@@ -274,3 +274,11 @@ def test_check_warns_when_html_would_be_clipped_by_gmail(tmp_path: Path) -> None
         cli, ["--config", str(ROOT / "newsletter.toml"), "check", "--strict", str(f)]
     )
     assert strict.exit_code == 2
+
+
+def test_every_locale_has_every_web_string() -> None:
+    from newsletter.i18n import get_locale
+
+    keys = {code: set(get_locale(code).strings["web"]) for code in ("de", "en", "zh")}  # type: ignore[arg-type]
+    assert keys["de"] == keys["en"] == keys["zh"]
+    assert len(keys["de"]) > 40

@@ -320,12 +320,13 @@ def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, 
     """Art. 15: every message we tried to send this person, and how it went."""
     rows = session.execute(
         select(Delivery, Campaign.issue_slug)
-        .join(Campaign, Campaign.id == Delivery.campaign_id)  # type: ignore[arg-type]
+        .outerjoin(Campaign, Campaign.id == Delivery.campaign_id)  # type: ignore[arg-type]
         .where(_rows_of(person))
         .order_by(Delivery.id)  # type: ignore[arg-type]
     ).all()
     return [
         {
+            "kind": d.kind,
             "campaign": d.campaign_id,
             "issue": issue,
             "address": d.address,

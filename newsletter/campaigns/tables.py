@@ -83,12 +83,27 @@ class Campaign(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class DeliveryKind(StrEnum):
+    """What a delivery was: a campaign's message, or a mail to one person about their sign-up.
+
+    Confirmation and welcome mails have no campaign; they are in the same log
+    so every message that left is accounted for in one place.
+    """
+
+    CAMPAIGN = "campaign"
+    CONFIRMATION = "confirmation"
+    WELCOME = "welcome"
+
+
 class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (sa.Index("ix_delivery_campaign_status", "campaign_id", "status", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")])
+    kind: str = Field(default=DeliveryKind.CAMPAIGN.value, max_length=16)
+    campaign_id: int | None = Field(
+        default=None, sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")]
+    )
     subscriber_id: int | None = Field(
         default=None,
         index=True,

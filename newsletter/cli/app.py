@@ -57,6 +57,8 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "demo": "demo",
     "inbound": "inbound",
     "bounces": "inbound",
+    "serve": "web",
+    "archive": "web",
 }
 
 

@@ -186,15 +186,45 @@ class Database:
         if before is not None and not known_revision(before):
             raise _newer_schema(self, before)
         try:
-            with self.engine.begin() as connection:
+            with self._migrating() as connection:
                 command.upgrade(_alembic_config(connection), target)
         except sa.exc.OperationalError as exc:
             raise DatabaseError(f"cannot migrate database {self.display}: {exc.orig}") from exc
         return before, self.revision()
 
     def downgrade(self, target: str) -> None:
-        with self.engine.begin() as connection:
+        with self._migrating() as connection:
             command.downgrade(_alembic_config(connection), target)
+
+    @contextmanager
+    def _migrating(self) -> Iterator[sa.Connection]:
+        """One transaction for migrations; on SQLite with foreign keys off while they run.
+
+        SQLite changes a column by rebuilding its table (alembic's batch mode:
+        copy, DROP, rename), and with foreign keys on, the DROP runs the ON
+        DELETE actions of every table that references it: rebuilding
+        ``campaign`` would empty the delivery log. So, as SQLite's own
+        procedure for schema changes says, they are off (which only works
+        outside a transaction) and checked before the commit.
+        """
+        with self.engine.connect() as connection:
+            if self.is_sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            try:
+                with connection.begin():
+                    yield connection
+                    if self.is_sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                        if broken:
+                            raise DatabaseError(
+                                f"migrating {self.display} would break {len(broken)} "
+                                f"reference(s), e.g. in table {broken[0][0]}; nothing was changed"
+                            )
+            finally:
+                if self.is_sqlite:
+                    connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    connection.commit()
 
     def ensure_schema(self) -> None:
         """Create the schema in an empty database; refuse to run on an old one."""

@@ -17,6 +17,7 @@ from newsletter.config import Settings
 from newsletter.i18n import get_locale
 from newsletter.issue.model import Event, Issue
 from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
 from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
 from newsletter.render.text import postal_address_shown, render_text
@@ -52,7 +53,7 @@ def _theme(custom_dir: Path | None) -> Theme:
 
 def view_url(issue: Issue, settings: Settings) -> str:
     """The web archive address of the issue: the same for every recipient."""
-    return f"{settings.delivery.base_url.rstrip('/')}/archive/{issue.slug}.html"
+    return archive_url(settings.delivery.base_url, issue.slug)
 
 
 def _shows_contents(issue: Issue, settings: Settings) -> bool:
@@ -136,18 +137,14 @@ def for_web(rendered: Rendered, settings: Settings) -> Rendered:
     """The issue as the public archive shows it: no recipient, so no personal parts.
 
     The unsubscribe link points to the site's general unsubscribe page and a
-    personal greeting becomes the anonymous one.
+    personal greeting becomes the anonymous one (:mod:`newsletter.message.public`).
     """
-    url = f"{settings.delivery.base_url.rstrip('/')}/unsubscribe"
-    anonymous = get_locale(rendered.language)["greeting_anonymous"]
-    values = {UNSUBSCRIBE_URL: url, RECIPIENT_NAME: "", GREETING: anonymous}
-
-    def fill(s: str) -> str:
-        for placeholder, value in values.items():
-            s = s.replace(placeholder, value)
-        return s
-
-    return replace(rendered, html=fill(rendered.html), text=fill(rendered.text))
+    base, lang = settings.delivery.base_url, rendered.language
+    return replace(
+        rendered,
+        html=public_version(rendered.html, base, lang),
+        text=public_version(rendered.text, base, lang),
+    )
 
 
 def _when(loc, ev: Event) -> str:  # type: ignore[no-untyped-def]

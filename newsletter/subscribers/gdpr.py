@@ -29,6 +29,7 @@ from newsletter.subscribers.listing import subscriptions_of
 from newsletter.subscribers.tables import (
     ConsentEvent,
     Reason,
+    Signup,
     Subscriber,
     Subscription,
     Suppression,
@@ -142,6 +143,24 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
         }
         for e in events
     ]
+    signups = session.exec(
+        select(Signup)
+        .where(Signup.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+        .order_by(Signup.id)  # type: ignore[arg-type]
+    ).all()
+    if signups:
+        data["signups"] = [
+            {
+                "address": row.email,
+                "list_id": row.list_id,
+                "name": row.name,
+                "language": row.language,
+                "source": row.source,
+                "requested_at": row.created_at,
+                "confirmed_at": row.confirmed_at,
+            }
+            for row in signups
+        ]
     for name, collect in _collectors.items():
         section = collect(session, person)
         if section is not None:
@@ -190,6 +209,11 @@ def forget(
     if not session.exec(select(Suppression.id).where(Suppression.key_hash == own_hash)).first():
         session.add(Suppression(key_hash=own_hash, reason=Reason.FORGOTTEN.value, source=source))
         report.suppressions += 1
+    signups = session.execute(
+        sa.delete(Signup).where(Signup.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+    ).rowcount
+    if signups:
+        report.other["signups"] = signups
     for name, scrub in _scrubbers.items():
         report.other[name] = scrub(session, person)
     event = audit.record(session, "forget", person.key, source=source, actor=actor)

@@ -24,6 +24,7 @@ __all__ = [
     "MailingList",
     "Meta",
     "Reason",
+    "Signup",
     "Status",
     "Subscriber",
     "Subscription",
@@ -129,6 +130,29 @@ class ConsentEvent(SQLModel, table=True):
     subject_hash: str = Field(max_length=64)
     source: str = Field(max_length=1000)
     detail: str | None = None
+
+
+class Signup(SQLModel, table=True):
+    """A sign-up waiting for its confirmation click (double opt-in).
+
+    Nothing about the person changes until they click: the subscriber and the
+    subscription are created (or a suppression lifted) only by the
+    confirmation. Rows older than the confirmation period are purged, and
+    ``forget`` deletes them by ``key_hash``. One row per confirmation mail,
+    so the rows of the last day also count the mails sent to an address.
+    """
+
+    __tablename__ = "signup"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(sa_column_args=[sa.ForeignKey("mailing_list.id", ondelete="CASCADE")])
+    email: str = Field(max_length=320)
+    key_hash: str = Field(max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=400)
+    language: str | None = Field(default=None, max_length=35)
+    source: str = Field(max_length=32)  # form | undo
+    created_at: datetime = _when(index=True)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Meta(SQLModel, table=True):

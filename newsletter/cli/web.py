@@ -1,0 +1,131 @@
+"""``newsletter serve`` and ``newsletter archive build``: the subscriber web.
+
+Both import the web stack (Starlette, uvicorn) inside the command, so
+``newsletter --help`` and every other command start without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from newsletter.cli.app import App, cli, handle_errors, pass_app
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--proxy-headers/--no-proxy-headers",
+    default=True,
+    show_default=True,
+    help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips (the client address "
+    "the per-client sign-up limit counts).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="IPS",
+    help="Comma-separated proxy addresses whose forwarded headers are trusted ('*' for any).",
+)
+@click.option("--root-path", default="", metavar="PATH", help="Path prefix the proxy strips.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+)
+@pass_app
+@handle_errors
+def serve_cmd(
+    app: App,
+    host: str,
+    port: int,
+    proxy_headers: bool,
+    forwarded_allow_ips: str,
+    root_path: str,
+    log_level: str,
+) -> None:
+    """Serve unsubscribe, preferences, sign-up and the archive (Starlette on uvicorn).
+
+    Every message links here: [delivery] base_url must be the https:// address
+    subscribers reach (http:// only for localhost), and the secret key that
+    signed the links must be present. Run it behind a reverse proxy that
+    terminates TLS and forwards to --host/--port; the access log names routes,
+    never tokens or addresses. Routes, proxy snippets: docs/web.md.
+
+    \b
+    Examples:
+      newsletter serve
+      newsletter serve --port 8080 --forwarded-allow-ips 10.0.0.2
+      # nginx:  location / { proxy_pass http://127.0.0.1:8000;
+      #           proxy_set_header X-Forwarded-For $remote_addr;
+      #           proxy_set_header X-Forwarded-Proto $scheme; }
+    """
+    import uvicorn
+
+    from newsletter.db import Database
+    from newsletter.web.app import check_serving, create_app
+
+    db = Database.from_settings(app.settings)
+    check_serving(app.settings, db)
+    web_app = create_app(app.settings, db)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"Serving {app.settings.delivery.base_url} on http://{host}:{port} (Ctrl-C stops)")
+    uvicorn.run(
+        web_app,
+        host=host,
+        port=port,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        root_path=root_path,
+        access_log=False,
+        server_header=False,
+        log_level=log_level,
+    )
+
+
+@cli.group("archive")
+def archive_group() -> None:
+    """The public web archive of sent issues, as static files."""
+
+
+@archive_group.command("build")
+@click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@pass_app
+@handle_errors
+def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
+    """Write the archive into DIR: index, one page per issue, Atom feed, sitemap.
+
+    Without FILES the archive holds the issues the database sent, dated by
+    their send; with FILES (issue YAML) it holds those, dated by their month.
+    DIR is built beside itself and renamed into place, so a static host never
+    serves half an archive. Upload DIR as <base_url>/archive/.
+
+    \b
+    Examples:
+      newsletter archive build public/archive
+      newsletter archive build public/archive issues/*.yaml
+    """
+    from newsletter.web.archive import build_site, entries_from_files, write_site
+    from newsletter.web.pages import Pages
+
+    if files:
+        entries = entries_from_files(files, app.settings)
+    else:
+        from newsletter.db import Database
+        from newsletter.web.archive import entries_from_database
+
+        db = Database.from_settings(app.settings)
+        try:
+            with db.session() as s:
+                entries = entries_from_database(s)
+        finally:
+            db.dispose()
+    site = build_site(entries, Pages(app.settings))
+    write_site(site, out_dir)
+    click.echo(f"Wrote {len(entries)} issue(s) to {out_dir}/ ({len(site)} files).")

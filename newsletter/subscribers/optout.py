@@ -1,0 +1,187 @@
+"""The link in every message: unsubscribe, undo and preferences for whoever holds its token.
+
+The token (:func:`newsletter.tokens.unsubscribe_token`) names one subscriber
+on one list and never expires: a two-year-old message must still
+unsubscribe. Whoever holds it may leave that list (RFC 8058 one-click, the
+web page, or a mail to the ``mailto:`` address in ``List-Unsubscribe``),
+see the lists they are on, and change their name and language. Every change
+goes through :mod:`newsletter.subscribers.people`, so the consent log and
+``subscribers data`` show it with the source given here (``web``,
+``one-click``, ``mailto``).
+
+Leaving the last list one is on also suppresses the address, as
+``subscribers unsubscribe ADDRESS`` does: no import and no list created later
+can mail them again. Changes lock the subscriber row first, so two clicks at
+once (a double click, a mail scanner and the person) change things once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from newsletter.db import database_of
+from newsletter.subscribers.people import add_subscriber, edit_subscriber, unsubscribe
+from newsletter.subscribers.suppressions import suppression_for, unsuppress
+from newsletter.subscribers.tables import (
+    MailingList,
+    Reason,
+    Status,
+    Subscriber,
+    Subscription,
+)
+from newsletter.tokens import TokenError, ids, token_key
+
+ACTOR = "subscriber"
+
+
+@dataclass(frozen=True)
+class LinkHolder:
+    """Who a valid token speaks for, and the list it came from."""
+
+    subscriber: Subscriber
+    mailing_list: MailingList
+    subscription: Subscription
+
+    @property
+    def unsubscribed(self) -> bool:
+        return self.subscription.status == Status.UNSUBSCRIBED
+
+
+def token_ids(session: Session, token: str) -> tuple[int, int]:
+    """(subscriber id, list id) of a genuine unsubscribe token; no database read."""
+    subscriber_id, list_id = ids(token_key(database_of(session).secret), "unsubscribe", token, 2)
+    return subscriber_id, list_id
+
+
+def resolve(session: Session, token: str, *, lock: bool = False) -> LinkHolder:
+    """The subscriber and list behind ``token``, or ``TokenError``.
+
+    A token whose subscriber, list or subscription no longer exists is
+    refused like a forged one: the answer must not tell which it was.
+    ``lock`` takes the subscriber's row for the rest of the transaction
+    before anything is read, so concurrent changes cannot both see the old
+    state.
+    """
+    subscriber_id, list_id = token_ids(session, token)
+    if lock:
+        # A no-op write: SQLite takes its write lock, PostgreSQL locks the row.
+        session.execute(
+            sa.update(Subscriber)
+            .where(Subscriber.id == subscriber_id)  # type: ignore[arg-type]
+            .values(id=Subscriber.id)
+        )
+    sub = session.get(Subscriber, subscriber_id)
+    ml = session.get(MailingList, list_id)
+    row = session.get(Subscription, (subscriber_id, list_id))
+    if sub is None or ml is None or row is None:
+        raise TokenError("invalid or expired link token")
+    return LinkHolder(sub, ml, row)
+
+
+def active_lists(session: Session, subscriber_id: int) -> list[MailingList]:
+    """The lists the subscriber is on (confirmed or awaiting confirmation), by name."""
+    return list(
+        session.exec(
+            select(MailingList)
+            .join(Subscription, Subscription.list_id == MailingList.id)  # type: ignore[arg-type]
+            .where(Subscription.subscriber_id == subscriber_id)
+            .where(Subscription.status != Status.UNSUBSCRIBED.value)
+            .order_by(MailingList.name, MailingList.slug)
+        ).all()
+    )
+
+
+def _leave(session: Session, holder_id: int, slugs: list[str], *, source: str) -> list[str]:
+    """Leave ``slugs``; leaving every list suppresses the address too."""
+    remaining = {ml.slug for ml in active_lists(session, holder_id)}
+    leaving = [s for s in slugs if s in remaining]
+    if not leaving:
+        return []
+    if remaining <= set(leaving):
+        return unsubscribe(session, holder_id, None, source=source, actor=ACTOR)
+    changed: list[str] = []
+    for slug in leaving:
+        changed += unsubscribe(session, holder_id, slug, source=source, actor=ACTOR)
+    return changed
+
+
+def unsubscribe_by_token(session: Session, token: str, *, source: str) -> LinkHolder:
+    """Take the token's subscriber off the token's list; idempotent.
+
+    ``source`` is ``web`` (the page's button), ``one-click`` (RFC 8058) or
+    ``mailto`` (a mail to the ``List-Unsubscribe`` address). Raises
+    ``TokenError`` for any token that does not resolve.
+    """
+    holder = resolve(session, token, lock=True)
+    assert holder.subscriber.id is not None
+    if not holder.unsubscribed:
+        _leave(session, holder.subscriber.id, [holder.mailing_list.slug], source=source)
+        session.refresh(holder.subscription)
+    return holder
+
+
+class NeedsConfirmation(Exception):
+    """Coming back needs a confirmed opt-in (a double opt-in list, or a suppression)."""
+
+
+def undo_by_token(session: Session, token: str, *, source: str = "web") -> LinkHolder:
+    """Put the token's subscriber back on a single opt-in list they just left.
+
+    The token proves the click came from the mailbox's holder. A double
+    opt-in list, or a suppression for any reason other than unsubscribing,
+    needs a confirmed opt-in instead: then ``NeedsConfirmation`` is raised
+    and nothing changes.
+    """
+    holder = resolve(session, token, lock=True)
+    sub, ml = holder.subscriber, holder.mailing_list
+    if not holder.unsubscribed:
+        return holder
+    blocked = suppression_for(session, sub.email)
+    if ml.double_opt_in or (blocked is not None and blocked.reason != Reason.UNSUBSCRIBED):
+        raise NeedsConfirmation(ml.slug)
+    if blocked is not None:
+        unsuppress(session, sub.email, source=source, actor=ACTOR)
+    add_subscriber(
+        session,
+        sub.email,
+        [ml.slug],
+        status=Status.CONFIRMED,
+        consent_note="clicked undo on the unsubscribe page (single opt-in list)",
+        resubscribe=True,
+        source=source,
+        actor=ACTOR,
+    )
+    session.refresh(holder.subscription)
+    return holder
+
+
+def update_preferences(
+    session: Session,
+    token: str,
+    *,
+    name: str | None,
+    language: str | None,
+    keep: set[str],
+    source: str = "web",
+) -> list[str]:
+    """Change name and language and leave every list not in ``keep``; returns lists left.
+
+    Only lists the person is on can be left; slugs of other lists in
+    ``keep`` are ignored rather than reported, so the form reveals nothing.
+    """
+    holder = resolve(session, token, lock=True)
+    assert holder.subscriber.id is not None
+    edit_subscriber(
+        session, holder.subscriber.id, name=name, language=language, source=source, actor=ACTOR
+    )
+    leaving = [ml.slug for ml in active_lists(session, holder.subscriber.id) if ml.slug not in keep]
+    return _leave(session, holder.subscriber.id, leaving, source=source)
+
+
+def masked(address: str) -> str:
+    """``a•••@example.org``: enough to recognise one's own address, not to harvest it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}•••@{domain}"

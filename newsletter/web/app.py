@@ -1,0 +1,188 @@
+"""The Starlette app behind ``newsletter serve``, and the checks before it may start.
+
+Routes (each documented in docs/web.md):
+
+=========================  ==============================================
+``/unsubscribe/<token>``   GET asks, POST unsubscribes (page or RFC 8058)
+``/unsubscribe/<t>/undo``  POST: subscribe again
+``/unsubscribe``           how to leave without a token (the archive's link)
+``/manage/<token>``        preferences: name, language, lists
+``/subscribe/<list>``      the sign-up form
+``/confirm/<token>``       GET shows a button, POST confirms
+``/archive/…``             index, one page per issue, feed, sitemap
+``/static/style.css``      the theme's stylesheet
+``/healthz``               "ok", for the proxy's health check
+=========================  ==============================================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from newsletter.config import Settings
+from newsletter.db import SECRET_ENV, Database
+from newsletter.errors import ConfigError
+from newsletter.tokens import token_key
+from newsletter.web.archive import TYPES, build_site, entries_from_database
+from newsletter.web.context import Web, web_of
+from newsletter.web.forms import Csrf
+from newsletter.web.links import manage, undo, unsubscribe, unsubscribe_general
+from newsletter.web.mailer import Outbox, load_welcomes
+from newsletter.web.pages import Pages
+from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, SecurityHeaders
+from newsletter.web.signup import confirm, subscribe
+
+log = logging.getLogger("newsletter.web")
+ARCHIVE_TTL = 10.0  # seconds an archive snapshot is served before the database is asked again
+
+
+def check_serving(settings: Settings, db: Database) -> None:
+    """Refuse to serve with a base URL subscribers cannot safely use, or without the key.
+
+    ``base_url`` must be https (tokens travel in it), except on this machine
+    for development. The secret key must already exist: it signed the links
+    in every message sent, and a new one would make them all invalid.
+    """
+    url = urlsplit(settings.delivery.base_url)
+    local = url.hostname in ("localhost", "127.0.0.1", "::1")
+    if url.scheme != "https" and not (url.scheme == "http" and local):
+        raise ConfigError(
+            f"base_url must start with https:// (it is {settings.delivery.base_url!r}); "
+            "only http://localhost or http://127.0.0.1 may be plain http, for development",
+            file=str(settings.source) if settings.source else None,
+        )
+    from_env = os.environ.get(SECRET_ENV) or os.environ.get(f"{SECRET_ENV}_FILE")
+    if not from_env and not db.key_file.exists():
+        raise ConfigError(
+            f"no secret key: set ${SECRET_ENV} or ${SECRET_ENV}_FILE, or keep "
+            f"{db.key_file} (made when the database was first used) next to the database. "
+            "The links in sent messages were signed with it"
+        )
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Starlette:
+    """The app for ``settings``; ``db`` defaults to the configured database."""
+    db = db or Database.from_settings(settings)
+    pages = Pages(settings)
+    outbox = Outbox(db, settings, pages, load_welcomes(settings))
+    https = settings.delivery.base_url.startswith("https://")
+    web = Web(db, settings, pages, outbox, Csrf(token_key(db.secret), secure=https))
+    archive = _ArchiveCache()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        outbox.start()
+        try:
+            yield
+        finally:
+            outbox.stop()
+
+    async def archive_file(request: Request) -> Response:
+        path = request.path_params.get("path", "")
+        if path and not path.endswith("/") and "." not in path.rpartition("/")[2]:
+            return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/{path}/", 308)
+        files = await archive.get(web)
+        data = files.get(path + "index.html" if path == "" or path.endswith("/") else path)
+        if data is None:
+            raise HTTPException(404)
+        name = path if "." in path.rpartition("/")[2] else "index.html"
+        return Response(
+            data,
+            media_type=TYPES[name[name.rindex(".") :]],
+            headers={
+                "Cache-Control": "public, max-age=300",
+                "Content-Security-Policy": ARCHIVE_CSP,
+            },
+        )
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(
+            pages.asset("style.css.j2"),
+            media_type="text/css",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    async def health(request: Request) -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    routes = [
+        Route("/", _to_archive),
+        Route("/healthz", health),
+        Route("/static/style.css", stylesheet),
+        Route("/unsubscribe", unsubscribe_general),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+        Route("/unsubscribe/{token}/undo", undo, methods=["POST"]),
+        Route("/manage/{token}", manage, methods=["GET", "POST"]),
+        Route("/subscribe/{list}", subscribe, methods=["GET", "POST"]),
+        Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
+        Route(
+            "/archive", lambda r: RedirectResponse(f"{r.scope.get('root_path', '')}/archive/", 308)
+        ),
+        Route("/archive/{path:path}", archive_file),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders, hsts=https),
+            Middleware(BodyLimit, limit=settings.web.max_body_bytes),
+        ],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.web = web
+    return app
+
+
+async def _to_archive(request: Request) -> Response:
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/", 307)
+
+
+class _ArchiveCache:
+    """The archive's files, rebuilt from the database at most every ``ARCHIVE_TTL`` seconds."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.built = -ARCHIVE_TTL
+
+    async def get(self, web: Web) -> dict[str, bytes]:
+        if time.monotonic() - self.built >= ARCHIVE_TTL:
+            entries = await web.db_call(entries_from_database)
+            self.files = build_site(entries, web.pages)
+            self.built = time.monotonic()
+        return self.files
+
+
+_STATUS_TEXT = {404: "not_found", 405: "not_found", 413: "too_large", 429: "too_many"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    web = web_of(request)
+    lang = web.language(request)
+    return web.notice(
+        request, lang, "error_title", _STATUS_TEXT.get(exc.status_code, "invalid_text"),
+        status=exc.status_code,
+    )  # fmt: skip
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the server log; the request's path (it may hold a
+    # token) does not, and the page says nothing about what failed.
+    log.error(
+        "internal error on %s", getattr(request.scope.get("route"), "path", "?"), exc_info=exc
+    )
+    web = web_of(request)
+    return web.notice(request, web.language(request), "error_title", "server_error", status=500)

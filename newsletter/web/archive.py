@@ -1,0 +1,256 @@
+"""The web archive: every sent issue as a page, an index, an Atom feed and a sitemap.
+
+One builder makes the files for both places the archive lives: ``newsletter
+serve`` keeps them in memory and serves ``/archive/…`` from there, and
+``newsletter archive build DIR`` writes them to a folder for any static
+host. The layout (relative to ``<base_url>/archive/``)::
+
+    index.html            newest first
+    style.css
+    YYYY-MM/index.html    the issue's web version (the "view in browser" link)
+    feed.atom             full content, dated by the real send date
+    sitemap.xml
+
+Entries come from the database (campaigns that started sending: the date is
+when) or from issue files (dated by their month). An issue's page is the
+mail's HTML with the public values in its placeholders, a bar back to the
+index and a canonical link; :func:`page_path` is the one place that maps an
+entry to its file, so language editions can get their own pages later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from markupsafe import Markup
+from sqlmodel import Session, select
+
+from newsletter.campaigns.tables import Campaign
+from newsletter.config import Settings
+from newsletter.errors import IssueError, OperationFailed
+from newsletter.i18n import get_locale
+from newsletter.message.public import archive_url, public_version
+from newsletter.web.pages import Pages, web_strings
+
+ATOM = "http://www.w3.org/2005/Atom"
+SITEMAP = "http://www.sitemaps.org/schemas/sitemap/0.9"
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+}
+_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
+_BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One issue as the archive shows it; ``html`` is the mail's HTML, placeholders and all."""
+
+    slug: str
+    language: str
+    subject: str
+    html: str
+    published: dt.datetime
+
+
+def page_path(entry: Entry) -> str:
+    """The entry's folder under ``/archive/``: ``2021-07/`` (one per issue)."""
+    return f"{entry.slug}/"
+
+
+def entries_from_database(session: Session) -> list[Entry]:
+    """Issues that went out to subscribers, once each, dated by their first send."""
+    first = (
+        sa.select(sa.func.min(Campaign.id))
+        .where(Campaign.kind == "campaign", Campaign.started_at.is_not(None))  # type: ignore[union-attr]
+        .group_by(Campaign.issue_slug)
+    )
+    rows = session.exec(
+        select(Campaign).where(Campaign.id.in_(first))  # type: ignore[union-attr]
+    ).all()
+    entries = [
+        Entry(c.issue_slug, c.language or "en", c.subject, c.html, c.started_at)  # type: ignore[arg-type]
+        for c in rows
+    ]
+    return sorted(entries, key=lambda e: (e.published, e.slug), reverse=True)
+
+
+def entries_from_files(paths: Iterable[Path], settings: Settings) -> list[Entry]:
+    """Render issue files (validated first, all or nothing), dated by their month."""
+    from newsletter.issue.load import load_issue
+    from newsletter.render import render_issue
+
+    issues, problems = [], []
+    for path in paths:
+        try:
+            issues.append(load_issue(path))
+        except IssueError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise IssueError(problems)
+    slugs = [i.slug for i in issues]
+    twice = sorted({s for s in slugs if slugs.count(s) > 1})
+    if twice:
+        raise IssueError(f"two files for the same month: {', '.join(twice)}")
+    entries = []
+    for issue in issues:
+        r = render_issue(issue, settings)
+        when = dt.datetime.combine(issue.month, dt.time(), dt.UTC)
+        entries.append(Entry(issue.slug, issue.language, r.subject, r.html, when))
+    return sorted(entries, key=lambda e: (e.published, e.slug), reverse=True)
+
+
+def latest_url(session: Session, base_url: str) -> str | None:
+    """The web address of the newest sent issue (for the welcome mail), if any."""
+    entries = entries_from_database(session)
+    return archive_url(base_url, entries[0].slug) if entries else None
+
+
+def _date_label(language: str, when: dt.datetime) -> str:
+    return web_strings(language)["sent_on"].format(date=get_locale(language).format_date(when))
+
+
+def issue_page(entry: Entry, pages: Pages) -> str:
+    """The mail's HTML as a public page: placeholders filled, a bar back to the index."""
+    base = pages.base_url
+    html = public_version(entry.html, base, entry.language)
+    bar = pages.render(
+        "archive_bar.html.j2",
+        entry.language,
+        date_label=_date_label(entry.language, entry.published),
+    )
+    head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
+    html = html.replace("</head>", head + "</head>", 1)
+    m = _BODY_OPEN.search(html)
+    if m is None:
+        return str(bar) + html
+    return html[: m.end()] + bar + html[m.end() :]
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom_feed(entries: list[Entry], pages: Pages) -> bytes:
+    """An Atom feed (RFC 4287) with every issue's full content."""
+    org = pages.settings.organisation
+    index = f"{pages.base_url}/archive/"
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(
+        f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": org.language}
+    )
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        el = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        el.text = text
+        return el
+
+    sub(feed, "title", org.name)
+    sub(feed, "id", index)
+    sub(feed, "link", rel="self", href=index + "feed.atom")
+    sub(feed, "link", rel="alternate", href=index, type="text/html")
+    sub(feed, "updated", _iso(entries[0].published) if entries else "1970-01-01T00:00:00Z")
+    author = sub(feed, "author")
+    sub(author, "name", org.name)
+    for e in entries:
+        url = index + page_path(e)
+        item = sub(feed, "entry")
+        sub(item, "title", e.subject)
+        sub(item, "id", url)
+        sub(item, "link", rel="alternate", href=url, type="text/html", hreflang=e.language)
+        sub(item, "published", _iso(e.published))
+        sub(item, "updated", _iso(e.published))
+        body = public_version(e.html, pages.base_url, e.language)
+        m = _BODY.search(body)
+        sub(item, "content", m.group(1).strip() if m else body, type="html")
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def sitemap(entries: list[Entry], base_url: str) -> bytes:
+    ET.register_namespace("", SITEMAP)
+    urlset = ET.Element(f"{{{SITEMAP}}}urlset")
+    index = f"{base_url}/archive/"
+    for loc, when in [(index, entries[0].published if entries else None)] + [
+        (index + page_path(e), e.published) for e in entries
+    ]:
+        url = ET.SubElement(urlset, f"{{{SITEMAP}}}url")
+        ET.SubElement(url, f"{{{SITEMAP}}}loc").text = loc
+        if when is not None:
+            ET.SubElement(url, f"{{{SITEMAP}}}lastmod").text = when.date().isoformat()
+    return ET.tostring(urlset, encoding="utf-8", xml_declaration=True)
+
+
+def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
+    """Every file of the archive, by path relative to ``/archive/``."""
+    lang = pages.settings.organisation.language
+    listed = [
+        {
+            "path": page_path(e),
+            "subject": e.subject,
+            "language": e.language,
+            "date_label": get_locale(lang).format_date(e.published),
+        }
+        for e in entries
+    ]
+    index = pages.render(
+        "archive.html.j2",
+        lang,
+        entries=listed,
+        static="",
+        feed_url=f"{pages.base_url}/archive/feed.atom",
+    )
+    files = {
+        "index.html": index.encode(),
+        "style.css": pages.asset("style.css.j2").encode(),
+        "feed.atom": atom_feed(entries, pages),
+        "sitemap.xml": sitemap(entries, pages.base_url),
+    }
+    for e in entries:
+        files[page_path(e) + "index.html"] = issue_page(e, pages).encode()
+    return files
+
+
+def write_site(files: dict[str, bytes], out_dir: Path) -> None:
+    """Write the files into ``out_dir`` as a whole: built beside it, then renamed into place.
+
+    A reader (or the static host) sees the old archive or the new one, never
+    half of each. An existing ``out_dir`` is replaced only if it looks like
+    an archive we built (it has ``feed.atom``), so a typo cannot delete a
+    folder of other files.
+    """
+    out_dir = out_dir.resolve()
+    ours = (out_dir / "feed.atom").is_file()
+    if out_dir.exists() and not ours and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OperationFailed(
+            f"{out_dir} exists and is not an archive built by newsletter; "
+            "choose an empty or new folder"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        tmp.chmod(0o755)
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+            os.rename(out_dir, old)
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,148 @@
+"""Sign-up and confirmation: ``/subscribe/<list>`` and ``/confirm/<token>``.
+
+The form's answer is the same page, byte for byte, for a new, an existing,
+an unsubscribed and a suppressed address, and costs the same: the request
+checks only the shape of the input (CSRF, per-client limit, honeypot,
+address syntax) and hands the rest to the outbox (:mod:`newsletter.web.mailer`).
+``GET /confirm/<token>`` shows a button; only its POST confirms, because
+mail scanners open links.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from newsletter.errors import BadInput
+from newsletter.subscribers.addresses import AddressError, parse_address
+from newsletter.subscribers.errors import UnknownList
+from newsletter.subscribers.lists import get_list
+from newsletter.subscribers.optin import Pending, confirm_signup, pending_signup
+from newsletter.subscribers.tables import MailingList
+from newsletter.tokens import TokenError, ids, token_key
+from newsletter.web.context import Web, web_of
+from newsletter.web.forms import CsrfError, read_form, text
+from newsletter.web.links import LANGUAGES
+from newsletter.web.mailer import SignupJob, WelcomeJob
+from newsletter.web.pages import web_strings
+
+
+def _list(session: Session, slug: str) -> MailingList:
+    try:
+        return get_list(session, slug)
+    except UnknownList:
+        raise HTTPException(404) from None
+
+
+async def subscribe(request: Request) -> Response:
+    web = web_of(request)
+    slug = request.path_params["list"]
+    ml = await web.db_call(_list, slug)
+    if request.method == "GET":
+        lang = web.language(request, ml.language)
+        return _form(request, web, ml, lang)
+    form = await read_form(request)
+    language = text(form, "language", 35)
+    lang = web.language(request, language, ml.language)
+    try:
+        web.csrf.check(request, form)
+    except CsrfError:
+        return web.form_expired(request, lang)
+    if not web.client_allowed(request):
+        return web.notice(request, lang, "error_title", "too_many", status=429)
+    email, name = text(form, "email", 320), text(form, "name", 200)
+    if text(form, "website"):
+        return _answer(request, web, lang)  # a bot filled the honeypot: answer, do nothing
+    try:
+        address = parse_address(email).email
+    except AddressError:
+        return _form(
+            request, web, ml, lang, status=400, email=email, name=name,
+            error=web_strings(lang)["subscribe_invalid"],
+        )  # fmt: skip
+    web.outbox.submit(
+        SignupJob(ml.slug, address, name or None, language if language in dict(LANGUAGES) else None)
+    )
+    return _answer(request, web, lang)
+
+
+def _form(
+    request: Request,
+    web: Web,
+    ml: MailingList,
+    lang: str,
+    *,
+    status: int = 200,
+    email: str = "",
+    name: str = "",
+    error: str | None = None,
+) -> Response:
+    return web.page(
+        request,
+        "subscribe.html.j2",
+        lang,
+        status=status,
+        form=True,
+        action=f"{request.scope.get('root_path', '')}{request.url.path}",
+        list_name=ml.name,
+        description=ml.description,
+        languages=LANGUAGES,
+        language=lang,
+        email=email,
+        name=name,
+        error=error,
+    )
+
+
+def _answer(request: Request, web: Web, lang: str) -> Response:
+    """The one answer to every accepted sign-up, whatever the address's state."""
+    return web.notice(request, lang, "check_mail_title", "check_mail_text")
+
+
+def _signup_id(web: Web, token: str) -> int:
+    (signup_id,) = ids(token_key(web.db.secret), "confirm", token, 1)
+    return signup_id
+
+
+async def confirm(request: Request) -> Response:
+    web = web_of(request)
+    max_age = timedelta(days=web.settings.web.confirm_days)
+    try:
+        signup_id = _signup_id(web, request.path_params["token"])
+        pending: Pending = await web.db_call(pending_signup, signup_id, max_age=max_age)
+    except TokenError:
+        return web.invalid_link(request)
+    lang = web.language(request, pending.signup.language, pending.mailing_list.language)
+    if request.method == "POST":
+        try:
+            form = await read_form(request)
+            web.csrf.check(request, form)
+        except (CsrfError, BadInput):
+            return web.form_expired(request, lang)
+        try:
+            pending, new_subscriber = await web.db_call(confirm_signup, signup_id, max_age=max_age)
+        except TokenError:
+            return web.invalid_link(request)
+        if new_subscriber is not None:
+            assert pending.mailing_list.id is not None
+            web.outbox.submit(WelcomeJob(new_subscriber, pending.mailing_list.id))
+    if pending.confirmed:
+        t = web_strings(lang)
+        return web.page(
+            request, "notice.html.j2", lang, token_page=True,
+            title=t["confirmed_title"],
+            text=t["confirmed_text"].format(list=pending.mailing_list.name),
+        )  # fmt: skip
+    return web.page(
+        request,
+        "confirm.html.j2",
+        lang,
+        token_page=True,
+        form=True,
+        action=f"{request.scope.get('root_path', '')}{request.url.path}",
+        list_name=pending.mailing_list.name,
+    )

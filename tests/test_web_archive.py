@@ -1,0 +1,201 @@
+"""The web archive: served from sent campaigns, built as static files from the 18 ISA issues,
+and the links a composed message carries resolve on the server."""
+
+from __future__ import annotations
+
+import email
+import re
+from dataclasses import replace
+from email.policy import default
+from html.parser import HTMLParser
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from lxml import etree
+
+from newsletter.campaigns import sender, store
+from newsletter.config import load_settings
+from newsletter.errors import OperationFailed
+from newsletter.issue.load import load_issue
+from newsletter.render import render_issue
+from newsletter.subscribers.tables import Subscription
+from newsletter.transports import open_transport
+from newsletter.web.archive import build_site, entries_from_files, write_site
+from newsletter.web.pages import Pages
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUES = sorted((ROOT / "issues").glob("*.yaml"))
+LEFTOVERS = ("{{", "{%", "%%", "<mj-", "None</")
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "a":
+            self.hrefs.append(dict(attrs).get("href") or "")
+
+
+def parsed(html: str) -> Links:
+    p = Links()
+    p.feed(html)
+    return p
+
+
+@pytest.fixture(scope="module")
+def isa_site(tmp_path_factory) -> Path:
+    settings = load_settings(ROOT / "newsletter.toml")
+    out = tmp_path_factory.mktemp("site") / "archive"
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(ROOT / "newsletter.toml"), "archive", "build", str(out)]
+        + [str(p) for p in ISSUES],
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote 18 issue(s) to {out}/ (22 files).\n"
+    assert settings.delivery.base_url == "https://newsletter.example.org"
+    return out
+
+
+def test_the_static_archive_of_the_18_isa_issues(isa_site: Path) -> None:
+    index = (isa_site / "index.html").read_text("utf-8")
+    links = parsed(index)
+    slugs = [p.stem for p in ISSUES]
+    assert [h for h in links.hrefs if re.fullmatch(r"\d{4}-\d{2}/", h)] == [
+        f"{s}/" for s in sorted(slugs, reverse=True)
+    ]
+    for slug in slugs:
+        page = (isa_site / slug / "index.html").read_text("utf-8")
+        tags = parsed(page)
+        assert "../" in tags.hrefs, f"{slug} does not link back to the index"
+        assert next(a for t, a in tags.tags if t == "html").get("lang") == "de"
+        assert not any(t == "script" for t, _ in tags.tags)
+        for marker in LEFTOVERS:
+            assert marker not in page, (slug, marker)
+        canonical = [a for t, a in tags.tags if t == "link" and a.get("rel") == "canonical"]
+        assert canonical[0]["href"] == f"https://newsletter.example.org/archive/{slug}/"
+        # the public unsubscribe page, never a personal link
+        assert 'https://newsletter.example.org/unsubscribe"' in page
+    for marker in LEFTOVERS:
+        assert marker not in index
+    assert (isa_site / "style.css").stat().st_size > 0
+
+
+def test_the_feed_parses_with_full_content_and_dates(isa_site: Path) -> None:
+    feed = feedparser.parse((isa_site / "feed.atom").read_bytes())
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title == "Chinesisch-Deutsche Industriestädteallianz (ISA)"
+    assert len(feed.entries) == 18
+    newest = feed.entries[0]
+    assert newest.link == "https://newsletter.example.org/archive/2021-07/"
+    assert newest.published.startswith("2021-07-01")
+    july = load_issue(ROOT / "issues" / "2021-07.yaml")
+    assert july.articles[0].title in newest.content[0].value
+    assert "%%" not in newest.content[0].value
+    sitemap = etree.parse(str(isa_site / "sitemap.xml"))
+    locs = sitemap.findall(".//{http://www.sitemaps.org/schemas/sitemap/0.9}loc")
+    assert len(locs) == 19
+
+
+def test_build_replaces_its_own_archive_and_refuses_other_folders(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "newsletter.toml")
+    pages = Pages(settings)
+    site = build_site(entries_from_files(ISSUES[:2], settings), pages)
+    out = tmp_path / "archive"
+    write_site(site, out)
+    (out / "stale.html").write_text("old")
+    write_site(site, out)
+    assert not (out / "stale.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]  # no temp folders left
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"x")
+    with pytest.raises(OperationFailed, match="not an archive"):
+        write_site(site, other)
+    assert (other / "cat.jpg").exists()
+
+
+def test_a_bad_issue_file_writes_nothing(cli_run, tmp_path: Path) -> None:
+    bad = tmp_path / "2021-08.yaml"
+    bad.write_text("issue:\n  date: 2021-13\n", encoding="utf-8")
+    r = cli_run("archive", "build", "out", str(ISSUES[0]), str(bad))
+    assert r.exit_code == 2
+    assert "2021-08.yaml:2:" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def _isa_campaign(web, slug: str = "2021-07") -> tuple[int, str]:
+    """Send the real ISA issue to ``news`` through the Maildir transport; return one message."""
+    web.add(2)
+    settings = replace(
+        web.settings, organisation=load_settings(ROOT / "newsletter.toml").organisation
+    )
+    rendered = render_issue(load_issue(ROOT / "issues" / f"{slug}.yaml"), settings)
+    with web.db.session() as s:
+        c = store.create_campaign(s, rendered, "news")
+        cid = c.id
+    sender.run_campaign(web.db, web.settings, cid, open_transport(web.settings))
+    files = sorted((web.tmp / "outbox" / "new").iterdir())
+    assert len(files) == 2
+    return cid, files[0].read_text("utf-8")
+
+
+def test_the_links_of_a_sent_message_resolve_on_the_server(web) -> None:
+    _, raw = _isa_campaign(web)
+    web.serve()
+    msg = email.message_from_string(raw, policy=default)
+    header = msg["List-Unsubscribe"]
+    (unsubscribe_url,) = re.findall(r"<(https?://[^>]+)>", header)
+    assert re.search(r"<mailto:unsubscribe@isa\.example\.org\?subject=unsubscribe%20[a-z0-9-]+>",
+                     header)  # fmt: skip
+    html = msg.get_body(("html",)).get_content()
+    views = {h for h in parsed(html).hrefs if "/archive/" in h}
+    assert views == {f"{web.url}/archive/2021-07/"}
+    footer = [h for h in parsed(html).hrefs if "/unsubscribe/" in h]
+    assert footer == [unsubscribe_url]
+    with web.client() as c:
+        page = c.get(unsubscribe_url)
+        assert page.status_code == 200 and "ISA-Newsletter" in page.text
+        archive = c.get(views.pop())
+        assert archive.status_code == 200
+        assert "Pilotprojekte der Deutschen Energie-Agentur" in archive.text
+        assert archive.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "Leser 0" not in archive.text and "user0@example.com" not in archive.text
+        assert '<a href="../"' in archive.text
+        index = c.get("/archive/")
+        assert '<a href="2021-07/">' in index.text
+        slashless = c.get("/archive/2021-07")
+        assert (slashless.status_code, slashless.headers["location"]) == (308, "/archive/2021-07/")
+        assert c.get("/archive/2019-01/").status_code == 404
+        feed = feedparser.parse(c.get("/archive/feed.atom").content)
+    (entry,) = feed.entries
+    with web.db.session() as s:
+        sent = store.get_campaign(s, 1).started_at
+    assert entry.published == sent.strftime("%Y-%m-%dT%H:%M:%SZ")  # the real send date
+    r = httpx.post(unsubscribe_url, data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200
+    with web.db.session() as s:
+        assert s.get(Subscription, (1, web.list_id)).status == "unsubscribed"
+
+
+def test_proofs_and_unsent_drafts_are_not_in_the_archive(web) -> None:
+    web.add(1)
+    settings = web.settings
+    rendered = render_issue(load_issue(ROOT / "issues" / "2021-06.yaml"), settings)
+    with web.db.session() as s:
+        store.create_campaign(s, rendered, "news")  # a draft, never sent
+        store.create_proof(s, rendered, "editor@example.org")
+    web.serve()
+    with web.client() as c:
+        assert c.get("/archive/2021-06/").status_code == 404
+        assert "2021-06" not in c.get("/archive/").text

@@ -1,0 +1,338 @@
+"""Unsubscribe, one-click, undo and preferences against a real uvicorn server, with httpx."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+from web_helpers import csrf_of, submit
+
+from newsletter.subscribers import gdpr
+from newsletter.subscribers.lists import create_list
+from newsletter.subscribers.people import add_subscriber
+from newsletter.subscribers.tables import (
+    ConsentEvent,
+    MailingList,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
+from newsletter.tokens import bounce_token, confirm_token, token_key, unsubscribe_token
+
+
+def events(w, action: str = "unsubscribe") -> list[ConsentEvent]:
+    with w.db.session() as s:
+        return list(s.exec(select(ConsentEvent).where(ConsentEvent.action == action)).all())
+
+
+def status(w, subscriber_id: int, list_id: int | None = None) -> str:
+    with w.db.session() as s:
+        row = s.get(Subscription, (subscriber_id, list_id or w.list_id))
+        return row.status
+
+
+def suppressions(w) -> list[Suppression]:
+    with w.db.session() as s:
+        return list(s.exec(select(Suppression)).all())
+
+
+def test_get_shows_the_list_and_one_button_and_changes_nothing(web) -> None:
+    (address,) = web.add(1)
+    web.serve()
+    with web.client() as c:
+        for _ in range(3):  # a mail scanner, a link preview, the person
+            r = c.get(f"/unsubscribe/{web.token(1)}")
+            assert r.status_code == 200
+    assert "ISA-Newsletter" in r.text
+    assert r.text.count("<button") == 1
+    assert address not in r.text
+    assert status(web, 1) == "confirmed"
+    assert events(web) == [] and suppressions(web) == []
+
+
+def test_page_post_unsubscribes_exactly_once_with_consent_log_and_suppression(web) -> None:
+    (address,) = web.add(1)
+    web.serve()
+    with web.client() as c:
+        r = submit(c, f"/unsubscribe/{web.token(1)}")
+        assert r.status_code == 200
+        assert "You are unsubscribed" in r.text
+        again = c.post(f"/unsubscribe/{web.token(1)}", data={"csrf": csrf_of(r.text)})
+        assert again.status_code == 200 and "You are unsubscribed" in again.text
+    assert status(web, 1) == "unsubscribed"
+    (event,) = events(web)
+    assert (event.source, event.actor, event.list_slug) == ("web", "subscriber", "news")
+    (row,) = suppressions(web)
+    assert (row.address, row.reason, row.source) == (address, "unsubscribed", "web")
+    with web.db.session() as s:
+        data = gdpr.personal_data(s, address)
+    assert [e["source"] for e in data["consent_log"] if e["action"] == "unsubscribe"] == ["web"]
+
+
+def test_page_post_without_csrf_field_or_cookie_is_refused(web) -> None:
+    web.add(1)
+    web.serve()
+    with web.client() as c:
+        page = c.get(f"/unsubscribe/{web.token(1)}")
+        field = csrf_of(page.text)
+        assert c.post(f"/unsubscribe/{web.token(1)}", data={}).status_code == 403
+    with web.client() as fresh:  # the field without its cookie
+        r = fresh.post(f"/unsubscribe/{web.token(1)}", data={"csrf": field})
+        assert r.status_code == 403
+        assert "form has expired" in r.text
+    assert status(web, 1) == "confirmed"
+
+
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_one_click_post_needs_no_cookie_and_unsubscribes_once(web, encoding: str) -> None:
+    web.add(1)
+    web.serve()
+    url = f"{web.url}/unsubscribe/{web.token(1)}"
+    for _ in range(2):
+        if encoding == "urlencoded":
+            r = httpx.post(url, content=b"List-Unsubscribe=One-Click", headers={
+                "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        else:
+            r = httpx.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+        assert r.status_code == 200
+        assert r.text == "unsubscribed\n"
+        assert "set-cookie" not in r.headers
+    assert status(web, 1) == "unsubscribed"
+    (event,) = events(web)
+    assert event.source == "one-click"
+    assert [s.source for s in suppressions(web)] == ["one-click"]
+
+
+def test_concurrent_one_clicks_change_things_once(web) -> None:
+    import concurrent.futures
+
+    web.add(1)
+    web.serve()
+    url = f"{web.url}/unsubscribe/{web.token(1)}"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                lambda _: httpx.post(url, data={"List-Unsubscribe": "One-Click"}).status_code,
+                range(16),
+            )
+        )
+    assert codes == [200] * 16
+    assert len(events(web)) == 1 and len(suppressions(web)) == 1
+
+
+def test_leaving_one_of_two_lists_does_not_suppress(web) -> None:
+    (address,) = web.add(1)
+    with web.db.session() as s:
+        other = create_list(s, "events", "Veranstaltungen")
+        add_subscriber(s, address, ["events"], status="confirmed", consent_note="test")
+        other_id = other.id
+    web.serve()
+    r = httpx.post(f"{web.url}/unsubscribe/{web.token(1)}", data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200
+    assert (status(web, 1), status(web, 1, other_id)) == ("unsubscribed", "confirmed")
+    assert suppressions(web) == []
+
+
+def _bad_tokens(w) -> dict[str, str]:
+    key = token_key(w.db.secret)
+    good = w.token(1)
+    flipped = good[:-1] + ("a" if good[-1] != "a" else "b")
+    return {
+        "bit-flipped": flipped,
+        "truncated": good[:-4],
+        "payload changed": "2" + good[1:],
+        "bounce token": bounce_token(key, 1),
+        "confirm token": confirm_token(key, 1),
+        "list the person is not on": unsubscribe_token(key, 1, 999),
+        "subscriber that does not exist": unsubscribe_token(key, 999, w.list_id),
+        "another installation's key": unsubscribe_token(token_key(b"other"), 1, w.list_id),
+        "not a token": "no-such-thing",
+        "non-ascii": "1-1-\u212aabc",
+    }
+
+
+def test_bad_tokens_get_the_same_400_that_names_nothing(web) -> None:
+    (address,) = web.add(1)
+    web.serve()
+    bodies = set()
+    with web.client() as c:
+        for name, token in _bad_tokens(web).items():
+            for method, path in [
+                ("GET", f"/unsubscribe/{token}"),
+                ("GET", f"/manage/{token}"),
+                ("GET", f"/confirm/{token}"),
+            ]:
+                r = c.request(method, path)
+                assert r.status_code == 400, (name, path)
+                assert "invalid or has expired" in r.text
+                for secret in (address, "ISA-Newsletter", "news", token):
+                    assert secret not in r.text, (name, secret)
+                bodies.add(r.text)
+            r = c.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+            assert (r.status_code, r.text) == (400, "invalid link\n")
+    assert len(bodies) == 1
+    assert status(web, 1) == "confirmed" and suppressions(web) == []
+
+
+ROUTES = [
+    ("GET", "/unsubscribe/{token}"),
+    ("GET", "/manage/{token}"),
+    ("GET", "/unsubscribe"),
+    ("GET", "/subscribe/news"),
+    ("GET", "/archive/"),
+    ("GET", "/archive/feed.atom"),
+    ("GET", "/static/style.css"),
+    ("GET", "/healthz"),
+    ("GET", "/no/such/page"),
+    ("GET", "/confirm/1-abc"),
+    ("POST", "/unsubscribe/{token}"),
+]
+
+
+def test_security_headers_on_every_route(web) -> None:
+    web.add(1)
+    web.serve()
+    with web.client() as c:
+        for method, path in ROUTES:
+            r = c.request(method, path.format(token=web.token(1)))
+            h = r.headers
+            assert h["referrer-policy"] == "no-referrer", path
+            assert h["x-content-type-options"] == "nosniff", path
+            csp = h["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script" not in csp, path
+            assert "default-src 'none'" in csp, path
+            if "{token}" in path or "confirm" in path or path.startswith("/subscribe"):
+                assert h["cache-control"] == "no-store", path
+            if r.headers.get("set-cookie"):
+                assert "<form" in r.text, f"{path} sets a cookie without a form"
+
+
+def test_bodies_over_the_limit_are_refused(web) -> None:
+    web.add(1)
+    web.serve()
+    r = httpx.post(
+        f"{web.url}/unsubscribe/{web.token(1)}",
+        content=b"List-Unsubscribe=One-Click&x=" + b"a" * 20000,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
+
+    def chunks():  # no Content-Length: the limit counts what arrives
+        yield b"List-Unsubscribe=One-Click&x="
+        for _ in range(40):
+            yield b"a" * 1000
+
+    r = httpx.post(
+        f"{web.url}/unsubscribe/{web.token(1)}",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert r.status_code == 413
+    assert status(web, 1) == "confirmed"
+
+
+def test_the_access_log_names_routes_not_tokens_or_addresses(web, caplog) -> None:
+    (address,) = web.add(1)
+    web.serve()
+    token = web.token(1)
+    with caplog.at_level(logging.INFO, logger="newsletter.web.access"), web.client() as c:
+        submit(c, f"/unsubscribe/{token}")
+        c.get("/manage/" + token)
+        c.get(f"/subscribe/news?email={address}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "newsletter.web.access"]
+    assert '"POST /unsubscribe/{token}" 200' in " ".join(lines)
+    assert '"GET /manage/{token}" 200' in " ".join(lines)
+    assert len(lines) == 4
+    for line in lines:
+        assert token not in line and address not in line and "example" not in line
+
+
+def test_undo_on_a_single_opt_in_list_resubscribes_and_lifts_the_suppression(web) -> None:
+    web.add(1)
+    with web.db.session() as s:
+        s.execute(sa.update(MailingList).values(double_opt_in=False))
+    web.serve()
+    with web.client() as c:
+        done = submit(c, f"/unsubscribe/{web.token(1)}")
+        assert len(suppressions(web)) == 1
+        r = c.post(f"/unsubscribe/{web.token(1)}/undo", data={"csrf": csrf_of(done.text)})
+    assert r.status_code == 200 and "Welcome back" in r.text
+    assert status(web, 1) == "confirmed"
+    assert suppressions(web) == []
+    (event,) = events(web, "resubscribe")
+    assert (event.source, event.detail) == (
+        "web",
+        "consent: clicked undo on the unsubscribe page (single opt-in list)",
+    )
+
+
+def test_undo_on_a_double_opt_in_list_only_sends_a_confirmation(web) -> None:
+    web.add(1)
+    live = web.serve()
+    with web.client() as c:
+        done = submit(c, f"/unsubscribe/{web.token(1)}")
+        r = c.post(f"/unsubscribe/{web.token(1)}/undo", data={"csrf": csrf_of(done.text)})
+    assert r.status_code == 200 and "We have sent you an email" in r.text
+    live.drain()
+    assert status(web, 1) == "unsubscribed" and len(suppressions(web)) == 1
+    (mail,) = (web.tmp / "outbox" / "new").iterdir()
+    assert "/confirm/" in mail.read_text()
+
+
+def test_preferences_show_the_masked_address_and_only_the_persons_lists(web) -> None:
+    (address,) = web.add(1)
+    with web.db.session() as s:
+        create_list(s, "secret-board", "Vorstand intern")
+        create_list(s, "events", "Veranstaltungen")
+        add_subscriber(s, address, ["events"], status="confirmed", consent_note="test")
+    web.serve()
+    with web.client() as c:
+        page = c.get(f"/manage/{web.token(1)}")
+        assert page.status_code == 200
+        assert "u•••@example.com" in page.text and address not in page.text
+        assert "Veranstaltungen" in page.text and "ISA-Newsletter" in page.text
+        assert "Vorstand" not in page.text and "secret-board" not in page.text
+        r = c.post(
+            f"/manage/{web.token(1)}",
+            data={
+                "csrf": csrf_of(page.text),
+                "name": "Anna Müller",
+                "language": "de",
+                "keep": ["events", "secret-board"],
+            },
+        )
+    assert r.status_code == 200
+    assert "Ihre Einstellungen sind gespeichert" in r.text  # the new language shows at once
+    assert "ISA-Newsletter" not in r.text
+    assert status(web, 1) == "unsubscribed"
+    with web.db.session() as s:
+        data = gdpr.personal_data(s, address)
+    assert data["subscriber"]["name"] == "Anna Müller"
+    assert {x["list"]: x["status"] for x in data["subscriptions"]} == {
+        "news": "unsubscribed",
+        "events": "confirmed",
+    }
+    assert suppressions(web) == []
+
+
+def test_leave_all_in_preferences_suppresses(web) -> None:
+    web.add(1)
+    web.serve()
+    with web.client() as c:
+        r = submit(c, f"/manage/{web.token(1)}", keep="news", leave_all="1")
+    assert r.status_code == 200 and "You no longer receive any of our lists" in r.text
+    assert [s.source for s in suppressions(web)] == ["web"]
+
+
+def test_the_page_speaks_the_subscribers_language(web) -> None:
+    web.add(1)
+    with web.db.session() as s:
+        s.execute(sa.update(Subscriber).values(language="zh"))
+    web.serve()
+    with web.client(headers={"Accept-Language": "de-DE,de;q=0.9"}) as c:
+        assert "您要退订" in c.get(f"/unsubscribe/{web.token(1)}").text
+        # no subscriber: the browser's language decides
+        assert "Um sich abzumelden" in c.get("/unsubscribe").text
