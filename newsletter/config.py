@@ -374,6 +374,10 @@ class Inbound:
         "Relay webhook events older than this, or from further in the future, are refused "
         "(replay protection).",
         example=600,
+    )
+
+
+@dataclass(frozen=True)
 class Web:
     """The subscriber web (`newsletter serve`): sign-up, confirmation and their limits."""
 

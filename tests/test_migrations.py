@@ -16,7 +16,8 @@ from database_helpers import shown
 from sqlmodel import SQLModel
 
 import newsletter.campaigns.tables
-import newsletter.subscribers.tables  # noqa: F401  (both register their tables on SQLModel.metadata)
+import newsletter.inbound.tables
+import newsletter.subscribers.tables  # noqa: F401  (each registers its tables on SQLModel.metadata)
 from newsletter.campaigns import store
 from newsletter.db import Database, DatabaseError, head_revision
 from newsletter.errors import ConfigError
