@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.app import App, cli, handle_errors, pass_app
+from newsletter.cli.app import App, cli, pass_app
 
 
 @cli.command("serve")
@@ -39,7 +39,6 @@ from newsletter.cli.app import App, cli, handle_errors, pass_app
     show_default=True,
 )
 @pass_app
-@handle_errors
 def serve_cmd(
     app: App,
     host: str,
@@ -97,7 +96,6 @@ def archive_group() -> None:
 @click.argument("out_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @pass_app
-@handle_errors
 def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
     """Write the archive into DIR: index, one page per issue, Atom feed, sitemap.
 
