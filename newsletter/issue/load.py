@@ -26,6 +26,10 @@ from newsletter.issue.model import (
 )
 from newsletter.issue.schema import ISSUE, Ctx, validate_mapping
 
+# The longest ISA issue is about 30,000 characters; a million is a book, not a newsletter.
+MAX_ISSUE_CHARS = 1_000_000
+_TOO_LARGE = "file is {:.1f} MB; an issue file may be at most 1 MB"
+
 try:  # pragma: no cover - depends on how PyYAML was built
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -168,11 +172,54 @@ def _child(node: yaml.Node, key: str) -> yaml.Node | None:
     return None
 
 
+def _position(source: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset (PyYAML's reader gives only the offset)."""
+    line_start = source.rfind("\n", 0, offset) + 1
+    return source.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _first_alias(source: str, root: yaml.Node, file: str) -> Problem | None:
+    """An alias makes one node appear twice; a few of them expand a small file enormously.
+
+    Issue files have no use for anchors, so the first alias is refused; it is
+    looked for in the event stream only once a shared node shows there is one.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            break
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(v for pair in node.value for v in pair)
+    else:
+        return None
+    mark = next(
+        e.start_mark for e in yaml.parse(source, Loader=_Loader) if isinstance(e, yaml.AliasEvent)
+    )
+    return Problem(
+        "YAML aliases (*name) are not allowed in issue files; write the text out",
+        file=file,
+        line=mark.line + 1,
+        column=mark.column + 1,
+    )
+
+
 def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem]]:
     """Parse YAML text into an Issue; return it with warnings, or raise IssueError."""
     ctx = Ctx(file, [], [])
+    if len(source) > MAX_ISSUE_CHARS:
+        raise IssueError([Problem(_TOO_LARGE.format(len(source) / 1e6), file=file)])
     try:
         root = yaml.compose(source, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:
+        line, col = _position(source, exc.position)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML ({exc.reason}); delete it"
+        raise IssueError([Problem(message, file, line, col)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         msg = f"YAML syntax error: {exc.problem or exc.context}"
@@ -185,6 +232,17 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         raise IssueError([Problem(f"YAML error: {exc}", file=file)]) from exc
     if root is None:
         raise IssueError([Problem("file is empty; see docs/issue-format.md", file=file)])
+    alias = _first_alias(source, root, file)
+    if alias is not None:
+        raise IssueError([alias])
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        ctx.error(
+            root,
+            f"an issue file is a mapping that starts with `issue:` (see docs/issue-format.md), "
+            f"not {kind}",
+        )
+        raise IssueError(ctx.problems)
     data = validate_mapping(ctx, root, "", ISSUE)
     if ctx.problems or data is None:
         raise IssueError(ctx.problems)
@@ -222,6 +280,8 @@ def load_issue_with_warnings(path: str | Path) -> tuple[Issue, list[Problem]]:
     """Read and parse an issue file; errors name the file, line and column."""
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_ISSUE_CHARS * 4:  # not even worth decoding
+            raise IssueError([Problem(_TOO_LARGE.format(p.stat().st_size / 1e6), file=str(p))])
         source = p.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise IssueError([Problem("file not found", file=str(path))]) from exc

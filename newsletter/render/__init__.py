@@ -14,6 +14,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from newsletter.config import Settings
+from newsletter.errors import IssueError
 from newsletter.i18n import get_locale
 from newsletter.issue.model import Event, Issue
 from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
@@ -23,6 +24,9 @@ from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
 from newsletter.render.text import postal_address_shown, render_text
 
 GMAIL_CLIP_BYTES = 102 * 1024
+# Over this no mail system delivers the message whole (many refuse 10 MB with
+# headers and encoding): an error, where Gmail's clipping is only a warning.
+MAX_HTML_BYTES = 5 * 1024 * 1024
 
 # After the preheader: pairs of a zero-width non-joiner and a no-break space fill
 # the inbox preview (about 140 characters) so it ends with the preheader instead of
@@ -121,6 +125,12 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
     )
     t4 = time.perf_counter()
     timings.update(jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
+    size = len(html.encode("utf-8"))
+    if size > MAX_HTML_BYTES:
+        raise IssueError(
+            f"rendered HTML is {size / 2**20:.1f} MB; the limit is {MAX_HTML_BYTES // 2**20} MB "
+            "(Gmail already clips messages over 102 KB): split the issue"
+        )
     return Rendered(
         subject=issue.subject,
         html=html,

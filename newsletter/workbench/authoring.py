@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,7 +41,11 @@ def check_file(path: Path, settings: Settings, *, render: bool = True) -> CheckR
         return CheckResult(path, None, exc.problems, [])
     result = CheckResult(path, issue, [], list(warnings))
     if render:
-        result.rendered = render_issue(issue, settings)
+        try:
+            result.rendered = render_issue(issue, settings)
+        except IssueError as exc:
+            result.errors = [replace(p, file=str(path)) for p in exc.problems]
+            return result
         size = result.rendered.html_bytes
         if size > GMAIL_CLIP_BYTES:
             result.warnings.append(
@@ -87,8 +91,15 @@ def render_files(
     if problems:
         raise IssueError(problems)
     outputs: list[tuple[Path, str]] = []
+    rendered: list[tuple[Path, Rendered]] = []
     for p, issue in issues:
-        r = render_issue(issue, settings)
+        try:
+            rendered.append((p, render_issue(issue, settings)))
+        except IssueError as exc:
+            problems.extend(replace(problem, file=str(p)) for problem in exc.problems)
+    if problems:
+        raise IssueError(problems)
+    for p, r in rendered:
         if not keep_placeholders:
             r = for_web(r, settings)
         if fmt in ("html", "both"):

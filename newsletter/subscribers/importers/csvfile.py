@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,15 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+_ROW_START = re.compile(r'\s*"?[^\s@,;"]+@[^\s@,;"]+\.[^\s@,;"]+"?\s*$')
+
+
+def _looks_like_a_row(text: str, delimiter: str, width: int) -> bool:
+    """A line inside a field that reads like a subscriber row: an address, then the delimiter."""
+    first, sep, _ = text.partition(delimiter)
+    return bool(_ROW_START.match(first)) and (bool(sep) or width == 1)
+
+
 class _CountingReader(io.RawIOBase):
     """Counts bytes handed to the text decoder, for a progress bar."""
 
@@ -149,9 +159,51 @@ class CsvFile:
     def bytes_read(self) -> int:
         return self._counter.consumed
 
+    def _lines(self) -> Iterator[str]:
+        """The physical lines, remembering those of the record being read (for a lost quote)."""
+        for text in self._text:
+            self._record_lines.append(text)
+            yield text
+
+    def _unclosed_quote(self, cells: list[str], line: int) -> ImportError_ | None:
+        """A quote that never closes turns the following rows into one field of this one.
+
+        Python's csv module (like Excel) reads on to the next quote or the end of
+        the file without complaint, so the import would quietly lose those rows:
+        seen as a field whose later lines start with an address and a delimiter,
+        or as the file ending inside the quote.
+        """
+        suspect = next(
+            (
+                i
+                for i, cell in enumerate(cells)
+                if any(
+                    _looks_like_a_row(r, self.delimiter, len(cells)) for r in cell.split("\n")[1:]
+                )
+            ),
+            None,
+        )
+        if suspect is None:
+            try:
+                list(csv.reader(self._record_lines, delimiter=self.delimiter, strict=True))
+                return None
+            except csv.Error as exc:
+                if "unexpected end of data" not in str(exc):
+                    return None
+            suspect = next((n for n, c in enumerate(cells) if "\n" in c), len(cells) - 1)
+        opened = line + sum(c.count("\n") for c in cells[:suspect])
+        column = self.header[suspect] if suspect < len(self.header) else f"field {suspect + 1}"
+        return file_error(
+            self.path,
+            f'the quote (") that opens {column!r} is never closed, so the lines after it were '
+            "read into that field; close the quote and import again",
+            opened,
+        )
+
     def records(self) -> Iterator[Record | Problem]:
         """Data records, or a Problem for a record with the wrong number of fields."""
-        reader = csv.reader(self._text, delimiter=self.delimiter)
+        self._record_lines: list[str] = []
+        reader = csv.reader(self._lines(), delimiter=self.delimiter)
         columns = self.columns
         width = len(columns)
         offset = 1  # the header line was consumed before the reader started
@@ -159,6 +211,13 @@ class CsvFile:
         try:
             for cells in reader:
                 line = previous_end + 1 + offset
+                last = self._record_lines[-1] if self._record_lines else "\n"
+                if reader.line_num - previous_end > 1 or not last.endswith("\n"):
+                    # spans lines, or ends the file: maybe a lost quote
+                    unclosed = self._unclosed_quote(cells, line)
+                    if unclosed is not None:
+                        raise unclosed
+                self._record_lines.clear()
                 previous_end = reader.line_num
                 if not "".join(cells).strip():
                     continue  # a blank line, or only empty cells
