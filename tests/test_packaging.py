@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
 import venv
@@ -12,6 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _site_dirs() -> list[str]:
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dirs if Path(d).is_dir() and not Path(d).is_relative_to(ROOT)]
 
 
 @pytest.mark.timeout(240)
@@ -43,16 +51,21 @@ def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> No
     } <= set(names)
 
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, with_pip=False)
     py = env_dir / "bin" / "python"
-    site = subprocess.run(
+    purelib = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
     with zipfile.ZipFile(wheel) as zf:
-        zf.extractall(site)  # what pip does for a pure-Python wheel, minus the network
+        zf.extractall(purelib)  # what pip does for a pure-Python wheel, minus the network
+    # The dependencies come from the interpreter running the tests (a venv or the system's;
+    # system_site_packages would mean the base interpreter's, which may lack them). Plain
+    # path lines: the .pth files in those folders, such as an editable install of this
+    # checkout, are not run, so `newsletter` can only come from the wheel.
+    Path(purelib, "_test_dependencies.pth").write_text("\n".join(_site_dirs()) + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     issue = ROOT / "examples" / "riverside" / "issues" / "2026-11.yaml"
