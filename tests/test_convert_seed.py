@@ -24,7 +24,6 @@ cs = _load_script()
 st = importlib.import_module("seed_text")
 sp = importlib.import_module("seed_parse")
 SEED = cs.default_seed()
-needs_seed = pytest.mark.skipif(not SEED.exists(), reason=f"seed archive not found at {SEED}")
 
 
 def lines(*texts: str) -> list:
@@ -295,7 +294,6 @@ def test_merge_duplicates_keeps_one_article_with_both_labels():
 # --- the real archive -------------------------------------------------------------------------
 
 
-@needs_seed
 def test_convert_reproduces_the_committed_issues():
     files = cs.convert(SEED.read_text(encoding="utf-8"))
     assert len(files) == 18
@@ -306,7 +304,6 @@ def test_convert_reproduces_the_committed_issues():
         )
 
 
-@needs_seed
 def test_preheaders_are_short():
     for slug, text in cs.PREHEADERS.items():
         assert len(text) <= 100, slug

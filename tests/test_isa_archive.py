@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED_NAME = "000_f02afc7b51460772.txt"
 THRESHOLD = 0.98
 
 MONTHS = {
@@ -40,10 +39,7 @@ SLUGS = [
 
 
 def seed_path() -> Path:
-    default = Path(__file__).resolve().parents[2] / "shared" / "seeds" / SEED_NAME
-    if default.exists():
-        return default
-    return Path(os.environ.get("NEWSLETTER_SEED", default))
+    return Path(os.environ.get("NEWSLETTER_SEED", ROOT / "tests" / "fixtures" / "isa-archive.txt"))
 
 
 def split_seed(text: str) -> dict[str, list[str]]:
@@ -72,10 +68,7 @@ def html_text(markup: str) -> str:
 
 @pytest.fixture(scope="module")
 def seed_months() -> dict[str, list[str]]:
-    path = seed_path()
-    if not path.exists():
-        pytest.skip(f"ISA seed archive not found at {path} (set NEWSLETTER_SEED)")
-    return split_seed(path.read_text(encoding="utf-8"))
+    return split_seed(seed_path().read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
