@@ -40,6 +40,7 @@ from newsletter.campaigns.composer import message_template  # noqa: E402
 from newsletter.campaigns.sender import Progress, run_campaign  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
 from newsletter.db import Database, hash_with  # noqa: E402
+from newsletter.issue.files import issue_files  # noqa: E402
 from newsletter.issue.load import load_issue  # noqa: E402
 from newsletter.message.compose import Recipient  # noqa: E402
 from newsletter.render import render_issue  # noqa: E402
@@ -206,7 +207,7 @@ def main() -> None:
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("needs Postfix's smtp-sink and smtp-source: apt-get install postfix")
     settings = load_settings(ROOT / "newsletter.toml")
-    issue = sorted((ROOT / "issues").glob("*.yaml"))[-1]
+    issue = issue_files(ROOT / "issues")[-1]
     rendered = render_issue(load_issue(issue), settings)
     template = message_template(settings, _FakeCampaign(rendered))  # type: ignore[arg-type]
     # smtp-source sends the same bytes: one composed message of this issue

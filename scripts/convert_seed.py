@@ -48,6 +48,15 @@ MONTHS = {
 }  # fmt: skip
 MONTH_NAMES = {n: name for name, n in MONTHS.items()}
 HEADER_RE = re.compile(rf"^({'|'.join(MONTHS)}) (\d{{4}})$")
+# Words left out of ids: they make ids longer without telling articles apart.
+ID_STOPWORDS = frozenset(
+    {
+        "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "eines", "und", "oder",
+        "für", "in", "im", "ins", "mit", "von", "vom", "zu", "zum", "zur", "auf", "als", "bei",
+        "aus", "an", "am", "nach", "über", "unter", "wie", "sich", "ist", "sind", "wird", "werden",
+    }
+)  # fmt: skip
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
 @dataclass
@@ -129,9 +138,36 @@ def build_issue(month: Month, number: int, parser: Parser) -> dict:
         "articles": merge_duplicates(articles, parser.report),
     }
     if events:
-        issue["events"] = events
+        issue["events"] = with_ids(events)
+    issue["articles"] = with_ids(issue["articles"])
     issue["notes"] = [NOTE]
     return issue
+
+
+def make_id(title: str, words: int = 3) -> str:
+    """``Schnellster Zug der Welt bald in China`` → ``schnellster-zug-welt``.
+
+    Ids let a translated edition name the article it translates; the first
+    words of the title that say something are short and stay readable.
+    """
+    words_of = re.findall(r"\w+", title.lower())
+    kept = [w for w in words_of if w not in ID_STOPWORDS] or words_of
+    tokens = [t for w in kept for t in re.findall(r"[a-z0-9]+", w.translate(UMLAUTS))]
+    return "-".join(tokens[:words]) or "item"
+
+
+def with_ids(items: list[dict]) -> list[dict]:
+    """Give every article or event an ``id`` (first key), unique within the issue."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        base = make_id(item["title"])
+        ident, n = base, 2
+        while ident in seen:
+            ident, n = f"{base}-{n}", n + 1
+        seen.add(ident)
+        out.append({"id": ident, **item})
+    return out
 
 
 # --- output -----------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
+from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue, parse_issue
 from newsletter.message.placeholders import UNSUBSCRIBE_URL
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
 from newsletter.render.wrap import display_width
 
 ROOT = Path(__file__).resolve().parents[1]
-ISA_FILES = sorted((ROOT / "issues").glob("*.yaml"))
+ISA_FILES = issue_files(ROOT / "issues")  # the primary editions; test_editions.py has the rest
 RIVERSIDE = ROOT / "examples" / "riverside"
 
 

@@ -9,7 +9,12 @@ import click
 
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.errors import IssueError
-from newsletter.workbench.authoring import check_file, render_files, scaffold_issue
+from newsletter.workbench.authoring import (
+    check_edition_sets,
+    check_file,
+    render_files,
+    scaffold_issue,
+)
 
 
 @cli.command("new")
@@ -42,11 +47,15 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
 
     Errors (unknown keys, wrong types, bad dates, invalid URLs …) exit with
     status 2. Warnings (missing alt text, http:// links, HTML over 102 KB …)
-    exit with 0 unless --strict.
+    exit with 0 unless --strict. An issue with language editions
+    (2021-07.yaml, 2021-07.zh.yaml) is also checked as a whole: articles,
+    events and links one edition has and another lacks, and a subject or
+    preheader left untranslated.
 
     \b
-    Example:
+    Examples:
       newsletter check issues/*.yaml
+      newsletter check --strict issues/2021-07.zh.yaml
     """
     n_err = n_warn = 0
     for path in files:
@@ -60,6 +69,12 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
         if not result.errors:
             size = f", {result.rendered.html_bytes / 1024:.0f} KB HTML" if result.rendered else ""
             click.echo(f"{path}: ok{size}")
+    for p in check_edition_sets(files):
+        click.echo(str(p), err=True)
+        if p.severity == "warning":
+            n_warn += 1
+        else:
+            n_err += 1
     summary = f"{len(files)} file(s): {n_err} error(s), {n_warn} warning(s)"
     click.echo(summary, err=bool(n_err))
     if n_err or (strict and n_warn):

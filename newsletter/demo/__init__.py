@@ -18,6 +18,7 @@ from newsletter.campaigns.sender import Progress, RunResult, run_campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import BadInput
+from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 from newsletter.subscribers.importing import ImportReport, import_file
@@ -47,8 +48,8 @@ class DemoReport:
 
 
 def latest_issue(issues_dir: Path) -> Path:
-    """The newest issue by file name (``YYYY-MM.yaml`` sorts by date)."""
-    files = sorted(issues_dir.glob("*.yaml"))
+    """The newest issue's primary file (``YYYY-MM.yaml`` sorts by date; editions follow it)."""
+    files = issue_files(issues_dir)
     if not files:
         raise BadInput(f"no issues/*.yaml found in {issues_dir}")
     return files[-1]

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 from newsletter.errors import IssueError, Problem
+from newsletter.issue import zones
+from newsletter.issue.files import split_edition
 from newsletter.issue.model import (
     Article,
     Editorial,
@@ -41,6 +43,10 @@ except AttributeError:  # pragma: no cover
 
 def _texts(values: list[Any] | None) -> tuple[str, ...]:
     return tuple(v for v in values or () if v)
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
 
 
 def _link(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None, what: str = "link") -> Link | None:
@@ -87,11 +93,18 @@ def _people(pairs: list | None) -> tuple[Person, ...]:
     return tuple(p for p in (_person(x) for x in pairs or ()) if p)
 
 
-def _article(ctx: Ctx, pair: tuple[dict | None, yaml.Node]) -> Article | None:
-    d = pair[0]
+def _article(
+    ctx: Ctx, pair: tuple[dict | None, yaml.Node], parent_language: str | None = None
+) -> Article | None:
+    """An article; a section without its own ``language`` is in its article's."""
+    d, node = pair
     if not d or not d.get("title"):
         return None
+    language = d.get("language") or parent_language
     return Article(
+        id=d.get("id"),
+        language=language,
+        line=_line(node),
         title=d["title"],
         subtitle=d.get("subtitle"),
         paragraphs=_texts(d.get("paragraphs")),
@@ -103,15 +116,22 @@ def _article(ctx: Ctx, pair: tuple[dict | None, yaml.Node]) -> Article | None:
         ),
         source=d.get("source"),
         links=_links(ctx, d.get("links")),
-        sections=tuple(a for a in (_article(ctx, s) for s in d.get("sections") or ()) if a),
+        sections=tuple(
+            a for a in (_article(ctx, s, language) for s in d.get("sections") or ()) if a
+        ),
     )
 
 
 def _event(ctx: Ctx, pair: tuple[dict | None, yaml.Node]) -> Event | None:
-    d = pair[0]
+    d, node = pair
     if not d or not d.get("title"):
         return None
+    _zone_warnings(ctx, d, node)
     return Event(
+        id=d.get("id"),
+        language=d.get("language"),
+        line=_line(node),
+        timezone=d.get("timezone"),
         title=d["title"],
         date=d.get("date"),
         start=d.get("start"),
@@ -128,6 +148,40 @@ def _event(ctx: Ctx, pair: tuple[dict | None, yaml.Node]) -> Event | None:
         image=_image(ctx, d.get("image")),
         links=_links(ctx, d.get("links")),
     )
+
+
+def _zone_warnings(ctx: Ctx, d: dict, node: yaml.Node) -> None:
+    tz, day = d.get("timezone"), d.get("date")
+    if not tz:
+        return
+    at = _child(node, "timezone") or node
+    if not d.get("start"):
+        ctx.warn(at, "timezone without a start time says nothing; add start (and end)")
+        return
+    if not day:
+        return
+    for key in ("start", "end"):
+        hhmm = d.get(key)
+        if hhmm and zones.nonexistent(day, hhmm, tz):
+            ctx.warn(
+                _child(node, key) or node,
+                f"{key} {hhmm} does not exist on {day} in {tz}: the clocks skip that hour",
+            )
+
+
+def _duplicate_ids(ctx: Ctx, items: list | None, kind: str) -> None:
+    seen: dict[str, int] = {}
+    for i, (d, node) in enumerate(items or ()):
+        ident = (d or {}).get("id")
+        if not ident:
+            continue
+        if ident in seen:
+            ctx.error(
+                _child(node, "id") or node,
+                f"{kind}s[{i}].id: {ident!r} is already the id of {kind} {seen[ident] + 1}",
+            )
+        else:
+            seen[ident] = i
 
 
 def _semantic_warnings(ctx: Ctx, issue: Issue, root: yaml.Node, meta_node: yaml.Node) -> None:
@@ -244,9 +298,19 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         )
         raise IssueError(ctx.problems)
     data = validate_mapping(ctx, root, "", ISSUE)
+    if data is not None:
+        _duplicate_ids(ctx, data.get("articles"), "article")
+        _duplicate_ids(ctx, data.get("events"), "event")
     if ctx.problems or data is None:
         raise IssueError(ctx.problems)
     meta, meta_node = data["issue"]
+    _, edition = split_edition(file)
+    if edition and meta["language"] != edition:
+        ctx.error(
+            _child(meta_node, "language") or meta_node,
+            f"issue.language: this file is the {edition!r} edition (by its name) "
+            f"but says {meta['language']!r}",
+        )
     ed = data.get("editorial")
     editorial = None
     if ed and ed[0]:
@@ -257,6 +321,7 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
             closing=_texts(e.get("closing")),
             signatories=_people(e.get("signatories")),
         )
+    footer = (data.get("footer") or (None, None))[0]
     issue = Issue(
         month=meta["date"],
         language=meta["language"],
@@ -268,6 +333,10 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         articles=tuple(a for a in (_article(ctx, p) for p in data.get("articles") or ()) if a),
         events=tuple(e for e in (_event(ctx, p) for p in data.get("events") or ()) if e),
         notes=_texts(data.get("notes")),
+        edition=edition,
+        omits=_texts(meta.get("omits")),
+        about=_texts((footer or {}).get("about")),
+        contact=_texts((footer or {}).get("contact")),
     )
     if ctx.problems:
         raise IssueError(ctx.problems)

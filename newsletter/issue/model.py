@@ -11,6 +11,25 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 LANGUAGES = ("de", "en", "zh")
+# Languages written without spaces between words: wrapped per character in the
+# text part, and set in a CJK-first font stack in the HTML.
+CJK_LANGUAGES = frozenset({"zh"})
+
+
+class Paragraph(str):
+    """A paragraph of prose that may be in another language than its surroundings.
+
+    A ``str`` so templates and the text part treat it as the text it is; the
+    optional ``language`` (a Chinese quotation in a German article) becomes a
+    ``lang`` attribute in the HTML and CJK wrapping in the text part.
+    """
+
+    language: str | None
+
+    def __new__(cls, text: str, language: str | None = None) -> Paragraph:
+        self = super().__new__(cls, text)
+        self.language = language
+        return self
 
 
 @dataclass(frozen=True)
@@ -53,6 +72,11 @@ class Fact:
 
 @dataclass(frozen=True)
 class Article:
+    """An article; ``id`` names it across editions, ``language`` when it differs from the issue's.
+
+    ``line`` is where it starts in its file, for messages that compare editions.
+    """
+
     title: str
     paragraphs: tuple[str, ...] = ()
     subtitle: str | None = None
@@ -61,6 +85,9 @@ class Article:
     source: str | None = None
     links: tuple[Link, ...] = ()
     sections: tuple[Article, ...] = ()
+    id: str | None = None
+    language: str | None = None
+    line: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,12 @@ class ProgrammeItem:
 
 @dataclass(frozen=True)
 class Event:
+    """An event. ``start``/``end`` are wall-clock times as written, in ``timezone`` when given.
+
+    ``timezone`` is an IANA name (``Europe/Berlin``) or a fixed offset
+    (``+08:00``); times are never converted, the renderer names the zone.
+    """
+
     title: str
     date: dt.date | None = None
     start: str | None = None
@@ -82,6 +115,10 @@ class Event:
     registration: Link | None = None
     image: Image | None = None
     links: tuple[Link, ...] = ()
+    timezone: str | None = None
+    id: str | None = None
+    language: str | None = None
+    line: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -94,7 +131,14 @@ class Editorial:
 
 @dataclass(frozen=True)
 class Issue:
-    """One monthly issue. ``month`` is the first day of the issue's month."""
+    """One monthly issue, or one language edition of it.
+
+    ``month`` is the first day of the issue's month. ``edition`` is the
+    language code of a translation file (``2021-07.zh.yaml``) and None for
+    the primary edition (``2021-07.yaml``); ``omits`` lists the ids of the
+    primary's articles and events it leaves out on purpose. ``about`` and ``contact``, when
+    given, replace the organisation's footer block (a translated one).
+    """
 
     month: dt.date
     language: str
@@ -106,10 +150,19 @@ class Issue:
     articles: tuple[Article, ...] = ()
     events: tuple[Event, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    edition: str | None = None
+    omits: tuple[str, ...] = ()
+    about: tuple[str, ...] = ()
+    contact: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
         return self.month.strftime("%Y-%m")
+
+    @property
+    def page(self) -> str:
+        """The name of this edition's file and archive page: ``2021-07`` or ``2021-07.zh``."""
+        return f"{self.slug}.{self.edition}" if self.edition else self.slug
 
     def all_links(self) -> list[Link]:
         """Every link in reading order, for checks that look at URLs."""

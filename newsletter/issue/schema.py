@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from newsletter.errors import Problem
-from newsletter.issue.model import LANGUAGES
+from newsletter.issue.model import LANGUAGES, Paragraph
+from newsletter.issue.zones import UnknownZone, zone
 
 _constructor = yaml.constructor.SafeConstructor()
 
@@ -123,6 +124,47 @@ def language(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
         ctx.error(node, f"{name}: unknown language {raw!r}; use one of {', '.join(LANGUAGES)}")
         return None
     return raw
+
+
+_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def identifier(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
+    """An ``id`` that names an article or event in every edition: short, lowercase, stable."""
+    raw = text(ctx, node, name)
+    if raw is None:
+        return None
+    if not _ID.fullmatch(raw):
+        ctx.error(
+            node,
+            f"{name}: {raw!r} is not an id; use lowercase letters, digits, '-' and '_' "
+            "(e.g. dena-interview)",
+        )
+        return None
+    return raw
+
+
+def timezone(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
+    raw = text(ctx, node, name)
+    if raw is None:
+        return None
+    try:
+        zone(raw)
+    except UnknownZone as exc:
+        ctx.error(node, f"{name}: {exc}")
+        return None
+    return raw
+
+
+def paragraph(ctx: Ctx, node: yaml.Node, name: str) -> Paragraph | None:
+    """A paragraph is text, or ``{text: …, language: zh}`` for one in another language."""
+    if isinstance(node, yaml.MappingNode):
+        d = validate_mapping(ctx, node, name, PARAGRAPH)
+        if not d or not d.get("text"):
+            return None
+        return Paragraph(d["text"], d.get("language"))
+    value = text(ctx, node, name)
+    return None if value is None else Paragraph(value)
 
 
 def url(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
@@ -229,6 +271,7 @@ def _suggest(key: str, spec: dict[str, F]) -> str | None:
     return close[0] if close else None
 
 
+PARAGRAPH = {"text": F(text, required=True), "language": F(language, required=True)}
 LINK = {"label": F(text), "url": F(url)}
 IMAGE = {
     "src": F(image_src, required=True),
@@ -240,9 +283,11 @@ IMAGE = {
 PERSON = {"name": F(text, required=True), "title": F(text), "role": F(text)}
 FACT = {"label": F(text, required=True), "value": F(text, required=True)}
 ARTICLE: dict[str, F] = {
+    "id": F(identifier),
+    "language": F(language),
     "title": F(text, required=True),
     "subtitle": F(text),
-    "paragraphs": F(text, many=True),
+    "paragraphs": F(paragraph, many=True),
     "image": F(IMAGE),
     "facts": F(FACT, many=True),
     "source": F(text),
@@ -250,12 +295,15 @@ ARTICLE: dict[str, F] = {
 }
 ARTICLE["sections"] = F(ARTICLE, many=True)
 EVENT = {
+    "id": F(identifier),
+    "language": F(language),
     "title": F(text, required=True),
     "date": F(date),
     "start": F(time),
     "end": F(time),
+    "timezone": F(timezone),
     "place": F(text),
-    "paragraphs": F(text, many=True),
+    "paragraphs": F(paragraph, many=True),
     "programme": F({"time": F(time), "item": F(text, required=True)}, many=True),
     "speakers": F(PERSON, many=True),
     "registration": F(LINK),
@@ -271,18 +319,20 @@ ISSUE = {
             "title": F(text),
             "subject": F(text, required=True),
             "preheader": F(text),
+            "omits": F(identifier, many=True),
         },
         required=True,
     ),
     "editorial": F(
         {
             "salutation": F(text),
-            "paragraphs": F(text, many=True, required=True),
+            "paragraphs": F(paragraph, many=True, required=True),
             "closing": F(text, many=True),
             "signatories": F(PERSON, many=True),
         }
     ),
     "articles": F(ARTICLE, many=True),
     "events": F(EVENT, many=True),
+    "footer": F({"about": F(text, many=True), "contact": F(text, many=True)}),
     "notes": F(text, many=True),
 }

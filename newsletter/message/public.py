@@ -11,14 +11,20 @@ from newsletter.i18n import get_locale
 from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
 
 
-def archive_url(base_url: str, slug: str) -> str:
-    """``<base_url>/archive/YYYY-MM/``, the "view in browser" link of every message.
+def archive_path(slug: str, edition: str | None = None) -> str:
+    """``YYYY-MM/`` for an issue's primary edition, ``YYYY-MM/zh/`` for its Chinese one."""
+    return f"{slug}/{edition}/" if edition else f"{slug}/"
+
+
+def archive_url(base_url: str, slug: str, edition: str | None = None) -> str:
+    """``<base_url>/archive/YYYY-MM/`` (``…/YYYY-MM/zh/`` for an edition), the "view in browser"
+    link of every message.
 
     The one definition of that address: ``newsletter serve`` and ``archive
     build`` serve exactly these pages, and a test resolves the URL taken from
     a composed message against the running server.
     """
-    return f"{base_url.rstrip('/')}/archive/{slug}/"
+    return f"{base_url.rstrip('/')}/archive/{archive_path(slug, edition)}"
 
 
 def public_values(base_url: str, language: str) -> dict[str, str]:

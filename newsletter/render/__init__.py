@@ -13,15 +13,17 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from newsletter.config import Settings
+from newsletter.config import Organisation, Settings
 from newsletter.errors import IssueError
 from newsletter.i18n import get_locale
-from newsletter.issue.model import Event, Issue
+from newsletter.issue.model import Issue
 from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
-from newsletter.render.html import FONTS, Theme, inline_css, mjml_to_html
+from newsletter.render.html import Theme, inline_css, mjml_to_html
+from newsletter.render.language import LanguageMarks, fonts_for
 from newsletter.render.text import postal_address_shown, render_text
+from newsletter.render.when import when_label
 
 GMAIL_CLIP_BYTES = 102 * 1024
 # Over this no mail system delivers the message whole (many refuse 10 MB with
@@ -56,8 +58,15 @@ def _theme(custom_dir: Path | None) -> Theme:
 
 
 def view_url(issue: Issue, settings: Settings) -> str:
-    """The web archive address of the issue: the same for every recipient."""
-    return archive_url(settings.delivery.base_url, issue.slug)
+    """The web archive address of the issue's edition: the same for every recipient."""
+    return archive_url(settings.delivery.base_url, issue.slug, issue.edition)
+
+
+def organisation_for(issue: Issue, org: Organisation) -> Organisation:
+    """The organisation as this edition presents it: a translated about/contact block wins."""
+    if not (issue.about or issue.contact):
+        return org
+    return replace(org, about=issue.about or org.about, contact=issue.contact or org.contact)
 
 
 def _shows_contents(issue: Issue, settings: Settings) -> bool:
@@ -65,13 +74,19 @@ def _shows_contents(issue: Issue, settings: Settings) -> bool:
 
 
 def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
-    org = settings.organisation
+    org = organisation_for(issue, settings.organisation)
     loc = get_locale(issue.language)
+    marks = LanguageMarks(issue.language)
     return {
         "issue": issue,
         "org": org,
         "colours": org.colours,
-        "fonts": FONTS,
+        "fonts": fonts_for(issue.language),
+        # A paragraph, article or event in another language than the issue's:
+        # lang_attr(p, around) inside an element, lang_open/lang_close around one.
+        "lang_attr": marks.attr,
+        "lang_open": marks.open,
+        "lang_close": marks.close,
         "t": loc.strings,
         "month_label": loc.format_month(issue.month),
         "view_url": url,
@@ -80,7 +95,7 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         # compose fills in each subscriber's name (escaped) at send time.
         "recipient_name": RECIPIENT_NAME,
         "greeting": GREETING,
-        "when_label": lambda ev: _when(loc, ev),
+        "when_label": lambda ev: when_label(loc, ev),
         # The label colour for text on a brand colour (masthead, buttons).
         "on": lambda background: readable_on(background, dark=org.colours.text),
         "anchor": lambda key: f"nl-{key}",
@@ -118,7 +133,7 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
     t3 = time.perf_counter()
     text = render_text(
         issue,
-        settings.organisation,
+        organisation_for(issue, settings.organisation),
         get_locale(issue.language),
         url,
         contents=_shows_contents(issue, settings),
@@ -156,6 +171,3 @@ def for_web(rendered: Rendered, settings: Settings) -> Rendered:
         text=public_version(rendered.text, base, lang),
     )
 
-
-def _when(loc, ev: Event) -> str:  # type: ignore[no-untyped-def]
-    return loc.format_when(ev.date, ev.start, ev.end)

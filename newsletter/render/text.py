@@ -12,32 +12,46 @@ from newsletter.i18n import Locale
 from newsletter.issue.model import Article, Event, Issue, Link
 from newsletter.message import placeholders
 from newsletter.render.inline import References, to_text
+from newsletter.render.language import is_cjk, language_of
+from newsletter.render.when import when_label
 from newsletter.render.wrap import display_width, wrap
 
 WIDTH = 78
 
 
-def _heading(title: str, underline: str) -> list[str]:
-    lines = wrap(title, WIDTH)
-    return [*lines, underline * min(WIDTH, max(display_width(x) for x in lines))]
+def _heading(title: str, underline: str, cjk: bool = False) -> list[str]:
+    lines = wrap(title, WIDTH, cjk=cjk)
+    return [*lines, underline * min(WIDTH, max(display_width(x, cjk) for x in lines))]
 
 
 class _Text:
+    """The text part being written; ``lang`` is the language of what is written now.
+
+    An article or paragraph in Chinese is wrapped as Chinese (ambiguous-width
+    marks count double) even in a German issue, and the other way round.
+    """
+
     def __init__(self, loc: Locale) -> None:
         self.loc = loc
         self.refs = References()
         self.out: list[str] = []
+        self.lang = loc.code
+
+    @property
+    def cjk(self) -> bool:
+        return is_cjk(self.lang)
 
     def blank(self) -> None:
         if self.out and self.out[-1] != "":
             self.out.append("")
 
     def para(self, source: str, indent: str = "") -> None:
-        self.out.extend(wrap(to_text(source, self.refs), WIDTH, indent))
+        cjk = is_cjk(language_of(source) or self.lang)
+        self.out.extend(wrap(to_text(source, self.refs), WIDTH, indent, cjk=cjk))
         self.blank()
 
     def plain(self, s: str, indent: str = "") -> None:
-        self.out.extend(wrap(s, WIDTH, indent))
+        self.out.extend(wrap(s, WIDTH, indent, cjk=self.cjk))
 
     def link(self, link: Link) -> None:
         # A link whose address was lost is left out, as in the HTML.
@@ -45,7 +59,12 @@ class _Text:
             self.plain(f"{link.label or self.loc['read_more']} [{self.refs.number(link.url)}]")
 
     def article(self, art: Article, level: int = 2) -> None:
-        self.out.extend(_heading(art.title, "=" if level == 2 else "-"))
+        outer, self.lang = self.lang, art.language or self.lang
+        self._article(art, level)
+        self.lang = outer
+
+    def _article(self, art: Article, level: int) -> None:
+        self.out.extend(_heading(art.title, "=" if level == 2 else "-", self.cjk))
         self.blank()
         if art.subtitle:
             self.plain(art.subtitle)
@@ -71,9 +90,14 @@ class _Text:
         self.blank()
 
     def event(self, ev: Event) -> None:
-        self.out.extend(_heading(ev.title, "-"))
+        outer, self.lang = self.lang, ev.language or self.lang
+        self._event(ev)
+        self.lang = outer
+
+    def _event(self, ev: Event) -> None:
+        self.out.extend(_heading(ev.title, "-", self.cjk))
         self.blank()
-        when = self.loc.format_when(ev.date, ev.start, ev.end)
+        when = when_label(self.loc, ev)
         if when:
             self.plain(f"{self.loc['when']} {when}")
         if ev.place:
@@ -85,14 +109,13 @@ class _Text:
             self.plain(self.loc["programme"])
             for item in ev.programme:
                 prefix = f"  {item.time}  " if item.time else "  - "
-                self.out.extend(wrap(item.item, WIDTH, prefix, " " * len(prefix)))
+                self.out.extend(wrap(item.item, WIDTH, prefix, " " * len(prefix), cjk=self.cjk))
             self.blank()
         if ev.speakers:
             self.plain(self.loc["speakers"])
             for sp in ev.speakers:
-                self.out.extend(
-                    wrap(sp.name + (f", {sp.role}" if sp.role else ""), WIDTH, "  - ", "    ")
-                )
+                line = sp.name + (f", {sp.role}" if sp.role else "")
+                self.out.extend(wrap(line, WIDTH, "  - ", "    ", cjk=self.cjk))
             self.blank()
         if ev.registration:
             reg = ev.registration
@@ -122,7 +145,7 @@ def render_text(
     """Render the whole issue as wrapped plain text (≤ 78 columns except long URLs)."""
     t = _Text(loc)
     title = issue.title or org.name
-    t.out.extend(_heading(f"{title} – {loc.format_month(issue.month)}", "#"))
+    t.out.extend(_heading(f"{title} – {loc.format_month(issue.month)}", "#", t.cjk))
     if issue.number:
         t.plain(f"{loc['issue_no']} {issue.number}")
     t.plain(f"{loc['view_in_browser']}: {view_url}")
@@ -153,7 +176,7 @@ def render_text(
         t.article(art)
     if issue.events:
         t.blank()
-        t.out.extend(_heading(loc["events"], "="))
+        t.out.extend(_heading(loc["events"], "=", t.cjk))
         t.blank()
         for ev in issue.events:
             t.event(ev)

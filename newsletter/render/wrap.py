@@ -2,6 +2,11 @@
 
 ``textwrap`` counts code points, so a line of Chinese would run to twice the
 width, and it never breaks between CJK characters (which have no spaces).
+
+In Chinese text (``cjk=True``) the "ambiguous" characters of Unicode's East
+Asian Width (UAX #11) — curly quotes, the dash, the ellipsis, the middle dot —
+are set in CJK fonts, full width, by the terminals and mail clients that show
+Chinese, so they count as two columns there and as one in German text.
 """
 
 from __future__ import annotations
@@ -11,16 +16,17 @@ from functools import cache
 
 
 @cache
-def char_width(ch: str) -> int:
+def char_width(ch: str, cjk: bool = False) -> int:
     if unicodedata.combining(ch):
         return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    wide = ("W", "F", "A") if cjk else ("W", "F")
+    return 2 if unicodedata.east_asian_width(ch) in wide else 1
 
 
-def display_width(s: str) -> int:
+def display_width(s: str, cjk: bool = False) -> int:
     if s.isascii():
         return len(s)
-    return sum(char_width(c) for c in s)
+    return sum(char_width(c, cjk) for c in s)
 
 
 def _pieces(text: str) -> list[tuple[str, bool]]:
@@ -37,7 +43,7 @@ def _pieces(text: str) -> list[tuple[str, bool]]:
         buf = ""
         first = True
         for ch in word:
-            if char_width(ch) == 2 and not _is_closing_punct(ch) and buf:
+            if buf and _break_before(buf[-1], ch):
                 pieces.append((buf, first))
                 buf, first = ch, False
             else:
@@ -47,20 +53,52 @@ def _pieces(text: str) -> list[tuple[str, bool]]:
     return pieces
 
 
+def _wide(ch: str) -> bool:
+    # Only truly wide characters are break opportunities: an ambiguous one
+    # (ü, “) is wide in Chinese text but part of a word like "Nürnberg".
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _break_before(prev: str, ch: str) -> bool:
+    """A line may break between two characters of a CJK run (or after one, before Latin)."""
+    if _is_closing_punct(ch) or _is_opening_punct(prev):
+        return False
+    return _wide(ch) or _wide(prev)
+
+
+# Kinsoku shori, simplified: a line never starts with a closing mark and
+# never ends with an opening one.
+_CLOSING = frozenset("，。、；：！？）」』》〉】”’…—·")
+_OPENING = frozenset("（「『《〈【“‘")
+
+
 def _is_closing_punct(ch: str) -> bool:
-    # Never start a line with a closing mark (kinsoku shori, simplified).
-    return ch in "，。、；：！？）」』》〉】”’"
+    return ch in _CLOSING
 
 
-def wrap(text: str, width: int = 78, indent: str = "", subsequent: str | None = None) -> list[str]:
-    """Wrap one paragraph; a single piece longer than ``width`` (a URL) stays whole."""
+def _is_opening_punct(ch: str) -> bool:
+    return ch in _OPENING
+
+
+def wrap(
+    text: str,
+    width: int = 78,
+    indent: str = "",
+    subsequent: str | None = None,
+    *,
+    cjk: bool = False,
+) -> list[str]:
+    """Wrap one paragraph; a single piece longer than ``width`` (a URL) stays whole.
+
+    ``cjk`` for Chinese text: ambiguous-width punctuation counts double.
+    """
     subsequent = indent if subsequent is None else subsequent
     lines: list[str] = []
     line = indent
     line_w = display_width(indent)
     empty = True
     for piece, spaced in _pieces(text):
-        pw = display_width(piece)
+        pw = display_width(piece, cjk)
         sep = " " if spaced and not empty else ""
         if not empty and line_w + len(sep) + pw > width:
             lines.append(line.rstrip())

@@ -19,6 +19,8 @@ from newsletter.config import Settings
 from newsletter.errors import BadInput, IssueError, Problem
 from newsletter.fsutil import write_atomic
 from newsletter.i18n import get_locale
+from newsletter.issue.editions import check_editions
+from newsletter.issue.files import edition_paths, issue_files
 from newsletter.issue.load import load_issue_with_warnings
 from newsletter.issue.model import Issue
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, for_web, render_issue
@@ -60,6 +62,23 @@ def check_file(path: Path, settings: Settings, *, render: bool = True) -> CheckR
 
 def check_files(paths: Iterable[Path], settings: Settings) -> list[CheckResult]:
     return [check_file(p, settings) for p in paths]
+
+
+def check_edition_sets(paths: Iterable[Path]) -> list[Problem]:
+    """Compare the editions of every issue among ``paths`` once (``check`` of one file or many).
+
+    ``check issues/2021-07.yaml`` also compares it with ``2021-07.zh.yaml``:
+    a translation that fell behind is found when the original is edited.
+    """
+    seen: set[Path] = set()
+    out: list[Problem] = []
+    for path in paths:
+        members = edition_paths(path) or [path]
+        if members[0].resolve() in seen:
+            continue
+        seen.add(members[0].resolve())
+        out.extend(check_editions(path))
+    return out
 
 
 def render_files(
@@ -125,7 +144,7 @@ def scaffold_issue(month: str, issues_dir: Path, settings: Settings) -> Path:
     if target.exists():
         raise BadInput("already exists; edit it or delete it first", file=str(target))
     month_date = dt.date(int(m.group(1)), int(m.group(2)), 1)
-    previous = sorted(p for p in issues_dir.glob("*.yaml") if p.stem < month)
+    previous = [p for p in issue_files(issues_dir) if p.stem < month]
     lang = settings.organisation.language
     if previous:
         prev_issue, _ = load_issue_with_warnings(previous[-1])
