@@ -18,6 +18,7 @@ from lxml import etree
 from newsletter.campaigns import sender, store
 from newsletter.config import load_settings
 from newsletter.errors import OperationFailed
+from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 from newsletter.subscribers.tables import Subscription
@@ -26,7 +27,7 @@ from newsletter.web.archive import build_site, entries_from_files, write_site
 from newsletter.web.pages import Pages
 
 ROOT = Path(__file__).resolve().parents[1]
-ISSUES = sorted((ROOT / "issues").glob("*.yaml"))
+ISSUES = issue_files(ROOT / "issues")  # the 18 originals, not their translations
 LEFTOVERS = ("{{", "{%", "%%", "<mj-", "None</")
 
 

@@ -170,4 +170,3 @@ def for_web(rendered: Rendered, settings: Settings) -> Rendered:
         html=public_version(rendered.html, base, lang),
         text=public_version(rendered.text, base, lang),
     )
-

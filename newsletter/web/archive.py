@@ -38,7 +38,7 @@ from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.errors import IssueError, OperationFailed
 from newsletter.i18n import get_locale
-from newsletter.message.public import archive_url, public_version
+from newsletter.message.public import archive_path, archive_url, public_version
 from newsletter.web.pages import Pages, web_strings
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -62,11 +62,12 @@ class Entry:
     subject: str
     html: str
     published: dt.datetime
+    edition: str | None = None  # the language code of a translation; None for the primary
 
 
 def page_path(entry: Entry) -> str:
-    """The entry's folder under ``/archive/``: ``2021-07/`` (one per issue)."""
-    return f"{entry.slug}/"
+    """The entry's folder under ``/archive/``: ``2021-07/``, ``2021-07/zh/`` for an edition."""
+    return archive_path(entry.slug, entry.edition)
 
 
 def entries_from_database(session: Session) -> list[Entry]:
@@ -99,7 +100,7 @@ def entries_from_files(paths: Iterable[Path], settings: Settings) -> list[Entry]
             problems.extend(exc.problems)
     if problems:
         raise IssueError(problems)
-    slugs = [i.slug for i in issues]
+    slugs = [i.page for i in issues]
     twice = sorted({s for s in slugs if slugs.count(s) > 1})
     if twice:
         raise IssueError(f"two files for the same month: {', '.join(twice)}")
@@ -107,7 +108,7 @@ def entries_from_files(paths: Iterable[Path], settings: Settings) -> list[Entry]
     for issue in issues:
         r = render_issue(issue, settings)
         when = dt.datetime.combine(issue.month, dt.time(), dt.UTC)
-        entries.append(Entry(issue.slug, issue.language, r.subject, r.html, when))
+        entries.append(Entry(issue.slug, issue.language, r.subject, r.html, when, issue.edition))
     return sorted(entries, key=lambda e: (e.published, e.slug), reverse=True)
 
 
