@@ -141,7 +141,7 @@ def test_campaigns_show_warns_about_the_complaint_rate(
 
 
 def test_complaint_rate_levels() -> None:
-    from newsletter.inbound.review import ComplaintRate
+    from newsletter.inbound.summary import ComplaintRate
 
     assert ComplaintRate(1, 1000).level == "ok"
     assert ComplaintRate(2, 1000).level == "warning"

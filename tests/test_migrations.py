@@ -22,6 +22,8 @@ from newsletter.campaigns import store
 from newsletter.db import Database, DatabaseError, head_revision
 from newsletter.errors import ConfigError
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "newsletter" / "db" / "migrations"
+
 TABLES = {
     "subscriber",
     "mailing_list",
@@ -243,3 +245,32 @@ def test_upgrades_keep_the_delivery_log_and_what_refers_to_it(new_database_url) 
     with db.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM delivery").scalar() == 1
     db.dispose()
+
+
+def test_migration_file_names_are_the_revision_chain_alembic_sees() -> None:
+    """Every command checks the schema against the file names, not Alembic's scripts.
+
+    So each ``versions/NNNN_purpose.py`` must declare ``revision = "NNNN"`` and
+    ``down_revision`` = the file before it; renumber all three together.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from newsletter.db import revisions
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(cfg)
+    heads = script.get_heads()
+    assert len(heads) == 1, f"the migrations must form one chain, not end in {heads}"
+    chain = [r.revision for r in reversed(list(script.walk_revisions()))]
+    files = {r.revision: Path(r.path).name for r in script.walk_revisions()}
+    for revision, name in files.items():
+        assert name.startswith(f"{revision}_"), (
+            f"{name} declares revision {revision!r}: name it {revision}_<purpose>.py, "
+            f"or set revision = {name[:4]!r} (and the next file's down_revision)"
+        )
+    assert list(revisions()) == chain, (
+        f"the migration files say {list(revisions())}, Alembic's chain is {chain}"
+    )
+    assert head_revision() == script.get_current_head()

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from newsletter.campaigns.state import Holder, judge
 from newsletter.campaigns.tables import Campaign, SenderLease
 
 # A lease survives five missed renewals: a sender busy for a moment (a slow
@@ -29,47 +29,6 @@ HEARTBEATS_PER_LEASE = 6
 L = SenderLease.__table__  # type: ignore[attr-defined]
 
 
-def _ago(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
-
-
-@dataclass(frozen=True)
-class Holder:
-    """A campaign's current lease, judged at one moment."""
-
-    lease: SenderLease
-    stale: bool
-    now: datetime
-
-    @property
-    def who(self) -> str:
-        return f"process {self.lease.pid} on {self.lease.host}"
-
-    @property
-    def renewed(self) -> str:
-        """``"12 s ago"``: when the sender last showed it was alive."""
-        return _ago((self.now - self.lease.renewed_at).total_seconds()) + " ago"
-
-    @property
-    def expires_in(self) -> str:
-        return _ago((self.lease.expires_at - self.now).total_seconds())
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def holder(session: Session, campaign: Campaign) -> Holder | None:
     """The lease holding ``campaign`` and whether it is stale; None when nobody holds it."""
     if campaign.lease_id is None:
@@ -77,11 +36,7 @@ def holder(session: Session, campaign: Campaign) -> Holder | None:
     lease = session.get(SenderLease, campaign.lease_id)
     if lease is None or lease.released_at is not None:
         return None
-    now = datetime.now(UTC)
-    stale = lease.expires_at <= now
-    if not stale and lease.host == socket.gethostname():
-        stale = not process_alive(lease.pid)
-    return Holder(lease, stale, now)
+    return judge(lease, datetime.now(UTC))
 
 
 def new_lease(session: Session, campaign_id: int, seconds: float) -> SenderLease:

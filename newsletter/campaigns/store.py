@@ -7,30 +7,25 @@ the CLI and a future web UI call alike.
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.campaigns import leases
-from newsletter.campaigns.leases import Holder
+from newsletter.campaigns import leases, report
+from newsletter.campaigns.state import CampaignError as CampaignError  # re-exported
+from newsletter.campaigns.state import CampaignSummary
+from newsletter.campaigns.state import describe_state as describe_state  # re-exported
 from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
-from newsletter.errors import BadInput, OperationFailed
+from newsletter.errors import OperationFailed
 from newsletter.subscribers import gdpr
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
 
 _PAGE = 1000
-
-
-class CampaignError(BadInput):
-    """A campaign does not exist, or what was asked can never work for it."""
 
 
 class CampaignBusy(OperationFailed):
@@ -168,71 +163,7 @@ def create_proof(
 
 
 def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(Delivery.status, sa.func.count())
-        .where(Delivery.campaign_id == campaign_id)
-        .group_by(Delivery.status)
-    ).all()
-    return {status: n for status, n in rows}
-
-
-def describe_state(campaign: Campaign, counts: dict[str, int], held: Holder | None) -> str:
-    """One honest phrase: never "finished" while a delivery lacks a final state.
-
-    ``held`` is the campaign's lease (:func:`leases.holder`): a sending
-    campaign whose sender stopped renewing it says so.
-    """
-    status = campaign.status
-    open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
-    resume = f"resume with: newsletter campaigns resume {campaign.id}"
-    if status == CampaignStatus.SENDING:
-        if held is None:
-            return f"interrupted ({resume})"
-        if held.stale:
-            gone = (
-                "is gone"
-                if held.lease.expires_at > held.now
-                else f"stopped renewing its lease {held.renewed}"
-            )
-            return f"interrupted: its sender, {held.who}, {gone} ({resume})"
-        if held.lease.host != socket.gethostname():
-            return f"sending ({held.who}, lease renewed {held.renewed})"
-        return "sending"
-    if status == CampaignStatus.PAUSED and held is not None and not held.stale:
-        return f"pausing ({held.who} is finishing its messages in flight)"
-    if status == CampaignStatus.FINISHED:
-        pending = [f"{n} {s}" for s, n in open_.items() if n]
-        return "finished with " + ", ".join(pending) if pending else "finished"
-    return status
-
-
-@dataclass(frozen=True)
-class CampaignSummary:
-    id: int
-    kind: str
-    issue: str
-    list: str
-    subject: str
-    state: str
-    recipients: int
-    counts: dict[str, int]
-    transport: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    def row(self) -> dict[str, object]:
-        """A flat row for table, CSV and JSON listings."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "issue": self.issue,
-            "list": self.list,
-            "state": self.state,
-            "recipients": self.recipients,
-            "sent": self.counts.get("sent", 0),
-            "created": self.created_at,
-        }
+    return report.status_counts(session.connection(), campaign_id)
 
 
 def summarize(session: Session, campaign: Campaign) -> CampaignSummary:

@@ -12,13 +12,15 @@ import sys
 import traceback
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsletter import __version__
-from newsletter.config import Settings, load_settings
 from newsletter.errors import NewsletterError, redact
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
 
 
 class App:
@@ -30,6 +32,8 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
+        from newsletter.config import load_settings  # not needed for --help or --version
+
         s = load_settings(self.config_path)
         if self.database:
             from dataclasses import replace
@@ -59,6 +63,23 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "bounces": "inbound",
     "serve": "web",
     "archive": "web",
+}
+
+# The first sentence of each lazy command's help, so `newsletter --help` lists
+# them without importing any; tests/test_startup.py checks each against the
+# command's own docstring. A command missing here is imported to list it.
+COMMAND_HELP: dict[str, str] = {
+    "campaigns": "Create, send and follow campaigns (one issue to one list).",
+    "check": "Validate issue files and report every problem as FILE:LINE:COL.",
+    "db": "Manage the subscriber database (SQLite by default, any SQLAlchemy URL).",
+    "demo": "Run the whole pipeline on sample data into a Maildir outbox.",
+    "lists": "Mailing lists: who can subscribe to what.",
+    "log": "The delivery log of a campaign: one row per recipient, replies verbatim.",
+    "new": "Scaffold issues/MONTH.yaml from the structure of the previous issue.",
+    "render": "Render issue files to HTML and plain text.",
+    "send": "Send one proof of ISSUE exactly as subscribers would get it.",
+    "subscribers": "People who receive the newsletter, with their consent and history.",
+    "suppressions": "The suppression list: addresses that get no mail from any list.",
 }
 
 
@@ -112,6 +133,21 @@ class LazyGroup(click.Group):
             for module in (modules,) if isinstance(modules, str) else modules:
                 importlib.import_module(f"newsletter.cli.{module}")
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's listing, with a stand-in built from ``COMMAND_HELP`` for unloaded commands."""
+        listed = []
+        for name in self.list_commands(ctx):
+            if name in self.commands or name not in COMMAND_HELP:
+                cmd = self.get_command(ctx, name)
+            else:
+                cmd = click.Command(name, help=COMMAND_HELP[name])
+            if cmd is not None and not cmd.hidden:
+                listed.append((name, cmd))
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in listed])
 
 
 @click.group(

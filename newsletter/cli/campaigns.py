@@ -8,11 +8,10 @@ the summary of a run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsletter.campaigns import runs, sender, store
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.delivery import (
     STATUSES,
@@ -22,6 +21,12 @@ from newsletter.cli.delivery import (
     transport_options,
 )
 from newsletter.cli.output import output_options, write_rows
+
+if TYPE_CHECKING:
+    from newsletter.campaigns import sender
+
+# The campaign store and the sender are imported by the commands that use
+# them: `campaigns show` reads through `report` without the ORM.
 
 
 def _print_result(result: sender.RunResult) -> None:
@@ -57,6 +62,7 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
     Example:
       newsletter campaigns create issues/2021-07.yaml --list isa
     """
+    from newsletter.campaigns import store
     from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
@@ -87,6 +93,8 @@ def send_cmd(
       newsletter campaigns send 3 --dry-run
       newsletter campaigns send 3 --transport smtp --connections 4
     """
+    from newsletter.campaigns import runs, sender, store
+
     db = open_db(app)
     if dry_run:
         report = sender.dry_run_campaign(db, app.settings, campaign_id)
@@ -153,6 +161,8 @@ def resume_cmd(
       newsletter campaigns resume 3
       newsletter campaigns resume 3 --yes --resend-unknown
     """
+    from newsletter.campaigns import runs, sender, store
+
     db = open_db(app)
     transport = open_transport_for(app, opts)
     with db.session() as s:
@@ -196,6 +206,8 @@ def list_cmd(app: App, fmt: str) -> None:
     Example:
       newsletter campaigns list --format json
     """
+    from newsletter.campaigns import store
+
     with open_db(app).session() as s:
         rows = [c.row() for c in store.list_campaigns(s)]
     columns = ["id", "kind", "issue", "list", "state", "recipients", "sent", "created"]
@@ -221,11 +233,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
     Example:
       newsletter campaigns show 3
     """
-    from newsletter.inbound.review import complaint_rate
+    from newsletter.campaigns import report
+    from newsletter.inbound.summary import complaint_rate
 
-    with open_db(app).session() as s:
-        c = store.summarize(s, store.get_campaign(s, campaign_id))
-        complaints = complaint_rate(s, campaign_id)
+    with open_db(app).engine.connect() as connection:
+        c = report.summary(connection, campaign_id)
+        complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")
@@ -267,6 +280,8 @@ def pause_cmd(app: App, campaign_id: int) -> None:
     Example:
       newsletter campaigns pause 3
     """
+    from newsletter.campaigns import store
+
     with open_db(app).session() as s:
         store.pause_campaign(s, campaign_id)
     click.echo(
@@ -284,6 +299,8 @@ def cancel_cmd(app: App, campaign_id: int) -> None:
     Example:
       newsletter campaigns cancel 3
     """
+    from newsletter.campaigns import store
+
     with open_db(app).session() as s:
         n = store.cancel_campaign(s, campaign_id)
     click.echo(f"Campaign {campaign_id} cancelled; {n} deliveries will not be sent.")

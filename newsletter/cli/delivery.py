@@ -8,29 +8,23 @@ limit or a retry holds sending back); ``campaigns`` and ``demo`` use them too.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
-from newsletter.campaigns import sender, store
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.output import output_options, write_rows
 from newsletter.db import Database
-from newsletter.transports import Transport, open_transport
+
+if TYPE_CHECKING:
+    from newsletter.campaigns import sender
+    from newsletter.transports import Transport
+
+# Sending, transports and progress bars are imported by the commands that
+# send: `log` and `campaigns show` load none of them.
 
 F = TypeVar("F", bound=Callable[..., Any])
 STATUSES = [
@@ -73,6 +67,8 @@ def transport_options(func: F) -> F:
 
 
 def open_transport_for(app: App, opts: dict[str, Any]) -> Transport:
+    from newsletter.transports import open_transport
+
     return open_transport(
         app.settings,
         opts.get("transport"),
@@ -87,24 +83,35 @@ def open_db(app: App, *, create: bool = False) -> Database:
     return Database.from_settings(app.settings, create=create)
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        waiting = task.fields.get("waiting")
-        if waiting:
-            return Text(waiting, style="yellow")
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} msg/s" if speed else "", style="cyan")
-
-
 @contextmanager
 def send_progress(label: str) -> Any:
     """A rich progress bar on stderr; yields the callback for ``run_campaign``."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            waiting = task.fields.get("waiting")
+            if waiting:
+                return Text(waiting, style="yellow")
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} msg/s" if speed else "", style="cyan")
+
     console = Console(stderr=True)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        _RateColumn(),
+        RateColumn(),
         TimeRemainingColumn(),
     ]
     with Progress(
@@ -152,6 +159,7 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
     Example:
       newsletter send issues/2021-07.yaml --to editor@example.org
     """
+    from newsletter.campaigns import sender, store
     from newsletter.issue.load import load_issue
     from newsletter.render import render_issue
 
@@ -194,44 +202,25 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
       newsletter log 3 --status deferred --status unknown
       newsletter log 3 --format csv > log.csv
     """
-    columns = [
-        "id",
-        "address",
-        "status",
-        "attempts",
-        "code",
-        "reply",
-        "queue_id",
-        "message_id",
-        "queued",
-        "claimed",
-        "finished",
-        "bounce",
-    ]
+    from newsletter.campaigns import report
+    from newsletter.inbound.summary import bounces_by_delivery
 
-    def rows() -> Iterable[dict[str, Any]]:
-        from newsletter.inbound.review import bounces_by_delivery
-
-        with open_db(app).session() as s:
-            bounces = bounces_by_delivery(s, campaign_id)
-            for d in store.iter_log(s, campaign_id, list(statuses) or None):
-                yield {
-                    "id": d.id,
-                    # Tables are read by people: say why an address is missing.
-                    "address": d.address or ("(forgotten)" if fmt == "table" else None),
-                    "status": d.status,
-                    "attempts": d.attempts,
-                    "code": d.smtp_code,
-                    "reply": d.smtp_reply,
-                    "queue_id": d.queue_id,
-                    "message_id": d.message_id,
-                    "queued": d.queued_at,
-                    "claimed": d.claimed_at,
-                    "finished": d.finished_at,
-                    "history": d.history,
-                    "bounce": bounces.get(d.id or 0),
-                }
-
-    if fmt == "table":
+    with open_db(app).engine.connect() as connection:
+        bounces = bounces_by_delivery(connection, campaign_id)
+        if fmt != "table":
+            report.write_log(
+                connection,
+                campaign_id,
+                sys.stdout,
+                fmt=fmt,
+                statuses=list(statuses),
+                bounces=bounces,
+            )
+            return
+        rows = (
+            # Tables are read by people: say why an address is missing.
+            {**dict(zip(report.COLUMNS, row, strict=True)), "address": row[1] or "(forgotten)"}
+            for row in report.log_rows(connection, campaign_id, list(statuses), bounces)
+        )
         columns = ["id", "address", "status", "attempts", "reply", "bounce"]
-    write_rows(rows(), columns, fmt, empty="No deliveries match.")
+        write_rows(rows, columns, fmt, empty="No deliveries match.")

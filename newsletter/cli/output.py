@@ -19,18 +19,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
 
 from newsletter.tabular import cell, write_csv, write_json
+
+# rich is imported where a table or a bar is drawn: scripts reading CSV or
+# JSON, and commands that print a few lines, do not pay for it.
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "csv", "json")
@@ -67,6 +60,9 @@ def write_rows(
         return write_csv(rows, columns, out)
     if fmt == "json":
         return write_json(rows, columns, out)
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for c in columns:
         label = (headers or {}).get(c, c.replace("_", " "))
@@ -103,6 +99,16 @@ def progress_bar(
     if not enabled:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     speed = TransferSpeedColumn() if unit == "bytes" else MofNCompleteColumn()
     columns = (TextColumn("{task.description}"), BarColumn(), speed, TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:

@@ -1,8 +1,9 @@
 """Reviewing decisions: list and show bounce rows, undo a suppression one caused.
 
-Also what other parts show of this table: the complaint rate of a campaign
-(``campaigns show``), the bounce of each delivery (``log``), and a person's
-bounces in ``subscribers data`` (registered with :mod:`newsletter.subscribers.gdpr`).
+Also a person's bounces in ``subscribers data`` (registered with
+:mod:`newsletter.subscribers.gdpr`); the complaint rate of a campaign
+(``campaigns show``) and the bounce of each delivery (``log``) are read
+without the ORM in :mod:`newsletter.inbound.summary`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.campaigns.tables import Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
 from newsletter.errors import BadInput
 from newsletter.inbound.tables import Bounce, Decision, Kind
 from newsletter.subscribers import gdpr
 from newsletter.subscribers.suppressions import suppression_for, unsuppress
-
-# Gmail's bulk sender guidelines: stay below 0.1 %, never reach 0.3 %.
-COMPLAINT_WARNING = 0.001
-COMPLAINT_ERROR = 0.003
 
 
 class BounceError(BadInput):
@@ -92,49 +88,6 @@ def undo(session: Session, bounce_id: int, *, actor: str | None = None) -> Undon
     session.add(row)
     session.flush()
     return Undone(bounce_id, row.address, lifted)
-
-
-@dataclass(frozen=True)
-class ComplaintRate:
-    complaints: int
-    sent: int
-
-    @property
-    def rate(self) -> float:
-        return self.complaints / self.sent if self.sent else 0.0
-
-    @property
-    def level(self) -> str:
-        """ok, warning (above 0.1 %) or error (above 0.3 %)."""
-        if self.rate > COMPLAINT_ERROR:
-            return "error"
-        return "warning" if self.rate > COMPLAINT_WARNING else "ok"
-
-
-def complaint_rate(session: Session, campaign_id: int) -> ComplaintRate:
-    """Complaints about a campaign per message it sent."""
-    complaints = session.exec(
-        select(sa.func.count(sa.distinct(Bounce.key_hash))).where(
-            Bounce.campaign_id == campaign_id, Bounce.kind == Kind.COMPLAINT.value
-        )
-    ).one()
-    sent = session.exec(
-        select(sa.func.count()).where(
-            Delivery.campaign_id == campaign_id,
-            Delivery.status == DeliveryStatus.SENT.value,
-        )
-    ).one()
-    return ComplaintRate(complaints, sent)
-
-
-def bounces_by_delivery(session: Session, campaign_id: int) -> dict[int, str]:
-    """delivery id → "kind decision (bounce N)" of its latest bounce, for ``log``."""
-    rows = session.exec(
-        select(Bounce.delivery_id, Bounce.id, Bounce.kind, Bounce.decision)
-        .where(Bounce.campaign_id == campaign_id, Bounce.delivery_id.is_not(None))  # type: ignore[union-attr]
-        .order_by(Bounce.id)  # type: ignore[arg-type]
-    ).all()
-    return {d: f"{kind} {decision} (bounce {bid})" for d, bid, kind, decision in rows}
 
 
 def _of(person: gdpr.Person) -> sa.ColumnElement[bool]:

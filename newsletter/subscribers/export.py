@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import sqlalchemy as sa
@@ -21,7 +20,7 @@ from newsletter.subscribers.bulk import Bulk
 from newsletter.subscribers.importers.own import COLUMNS
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.tables import MailingList, Subscriber, Subscription, Suppression
-from newsletter.tabular import cell, escape_formula, write_json
+from newsletter.tabular import cell, escape_formula, iso_time, write_json
 
 EXPORT_COLUMNS = COLUMNS
 
@@ -121,22 +120,11 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
         row[0], row[1] = escape_formula(row[0]), escape_formula(row[1])
         for i in times:
             if row[i]:
-                row[i] = _iso(row[i])
+                row[i] = iso_time(row[i])
         attributes = row[9]
         if attributes and attributes != "{}":
             row[9] = cell(Bulk.from_json(attributes))
         yield row
-
-
-def _iso(value: str | datetime) -> str:
-    """What ``datetime.isoformat()`` gives for the stored UTC time."""
-    if isinstance(value, datetime):
-        return cell(value.astimezone(UTC))
-    date, _, clock = value.partition(" ")
-    seconds, _, fraction = clock.partition(".")
-    if fraction.strip("0"):
-        return f"{date}T{seconds}.{fraction}+00:00"
-    return f"{date}T{seconds}+00:00"
 
 
 def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
