@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import Session
 
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.db import Database, head_revision, known_revision
+
+if TYPE_CHECKING:
+    from sqlmodel import Session  # db status and upgrade need no ORM
 
 
 @contextmanager
