@@ -69,10 +69,12 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
 # them without importing any; tests/test_startup.py checks each against the
 # command's own docstring. A command missing here is imported to list it.
 COMMAND_HELP: dict[str, str] = {
+    "bounces": "Review the bounce log and undo a suppression it caused.",
     "campaigns": "Create, send and follow campaigns (one issue to one list).",
     "check": "Validate issue files and report every problem as FILE:LINE:COL.",
-    "db": "Manage the subscriber database (SQLite by default, any SQLAlchemy URL).",
+    "db": "Manage the subscriber database (SQLite by default, or PostgreSQL).",
     "demo": "Run the whole pipeline on sample data into a Maildir outbox.",
+    "inbound": "Read bounces, complaints and unsubscribe mails from mailboxes.",
     "lists": "Mailing lists: who can subscribe to what.",
     "log": "The delivery log of a campaign: one row per recipient, replies verbatim.",
     "new": "Scaffold issues/MONTH.yaml from the structure of the previous issue.",
