@@ -69,6 +69,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
 # them without importing any; tests/test_startup.py checks each against the
 # command's own docstring. A command missing here is imported to list it.
 COMMAND_HELP: dict[str, str] = {
+    "archive": "The public web archive of sent issues, as static files.",
     "bounces": "Review the bounce log and undo a suppression it caused.",
     "campaigns": "Create, send and follow campaigns (one issue to one list).",
     "check": "Validate issue files and report every problem as FILE:LINE:COL.",
@@ -80,6 +81,7 @@ COMMAND_HELP: dict[str, str] = {
     "new": "Scaffold issues/MONTH.yaml from the structure of the previous issue.",
     "render": "Render issue files to HTML and plain text.",
     "send": "Send one proof of ISSUE exactly as subscribers would get it.",
+    "serve": "Serve unsubscribe, preferences, sign-up and the archive (Starlette on uvicorn).",
     "subscribers": "People who receive the newsletter, with their consent and history.",
     "suppressions": "The suppression list: addresses that get no mail from any list.",
 }
