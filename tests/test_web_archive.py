@@ -89,7 +89,8 @@ def test_the_static_archive_of_the_18_isa_issues(isa_site: Path) -> None:
         assert 'https://newsletter.example.org/unsubscribe"' in page
     for marker in LEFTOVERS:
         assert marker not in index
-    assert (isa_site / "style.css").stat().st_size > 0
+    css = (isa_site / "style.css").read_text("utf-8")
+    assert "background: #a3111c" in css and "{{" not in css  # rendered with the colours
 
 
 def test_the_feed_parses_with_full_content_and_dates(isa_site: Path) -> None:

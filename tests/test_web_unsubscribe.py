@@ -336,3 +336,53 @@ def test_the_page_speaks_the_subscribers_language(web) -> None:
         assert "您要退订" in c.get(f"/unsubscribe/{web.token(1)}").text
         # no subscriber: the browser's language decides
         assert "Um sich abzumelden" in c.get("/unsubscribe").text
+
+
+@pytest.mark.parametrize("lists", [["news"], ["news", "events"]])
+def test_the_token_path_writes_exactly_what_the_library_writes(world, lists) -> None:
+    """unsubscribe_by_token's Core statements against people.unsubscribe, row by row."""
+    from newsletter.subscribers.optout import unsubscribe_by_token
+    from newsletter.subscribers.people import unsubscribe
+
+    a, b = world.add(2)
+    with world.db.session() as s:
+        if "events" in lists:
+            create_list(s, "events", "Veranstaltungen")
+            for who in (a, b):
+                add_subscriber(s, who, ["events"], status="confirmed", consent_note="test")
+    key = token_key(world.db.secret)
+    with world.db.session() as s:
+        unsubscribe_by_token(s, unsubscribe_token(key, 1, world.list_id), source="one-click")
+    with world.db.session() as s:
+        unsubscribe(s, 2, None if lists == ["news"] else "news", source="one-click",
+                    actor="subscriber")  # fmt: skip
+
+    def rows(subscriber_id: int, address: str):
+        with world.db.session() as s:
+            events = [
+                (e.action, e.actor, e.list_slug, e.subject == address, e.source, e.detail)
+                for e in s.exec(
+                    select(ConsentEvent)
+                    .where(ConsentEvent.subscriber_id == subscriber_id)
+                    .where(ConsentEvent.action.in_(["unsubscribe", "suppress"]))  # type: ignore[attr-defined]
+                    .order_by(ConsentEvent.id)
+                )
+            ]
+            blocked = [
+                (p.address == address, p.reason, p.detail, p.source)
+                for p in s.exec(select(Suppression).where(Suppression.address == address))
+            ]
+            subs = sorted(
+                (x.list_id, x.status, x.unsubscribed_at is not None)
+                for x in s.exec(
+                    select(Subscription).where(Subscription.subscriber_id == subscriber_id)
+                )
+            )
+        return events, blocked, subs
+
+    assert rows(1, a) == rows(2, b)
+    events, blocked, _ = rows(1, a)
+    assert [e[0] for e in events] == (
+        ["suppress", "unsubscribe"] if lists == ["news"] else ["unsubscribe"]
+    )
+    assert len(blocked) == (1 if lists == ["news"] else 0)

@@ -71,7 +71,7 @@ async def unsubscribe(request: Request) -> Response:
         except CsrfError:
             return web.form_expired(request, web.language(request))
     try:
-        holder = await web.db_call(
+        left = await web.db_call(
             unsubscribe_by_token, token, source="one-click" if one_click else "web"
         )
     except TokenError:
@@ -80,12 +80,19 @@ async def unsubscribe(request: Request) -> Response:
         return web.invalid_link(request)
     if one_click:
         return plain("unsubscribed\n")
-    return _unsubscribe_page(request, holder, "done")
+    return _page(request, left.list_name, (left.language, left.list_language), "done")
 
 
 def _unsubscribe_page(request: Request, holder: LinkHolder, state: str) -> Response:
+    languages = (holder.subscriber.language, holder.mailing_list.language)
+    return _page(request, holder.mailing_list.name, languages, state)
+
+
+def _page(
+    request: Request, list_name: str, languages: tuple[str | None, str | None], state: str
+) -> Response:
     web = web_of(request)
-    lang = web.language(request, holder.subscriber.language, holder.mailing_list.language)
+    lang = web.language(request, *languages)
     action = _action(request).removesuffix("/undo")
     token = request.path_params["token"]
     return web.page(
@@ -95,7 +102,7 @@ def _unsubscribe_page(request: Request, holder: LinkHolder, state: str) -> Respo
         token_page=True,
         form=state in ("ask", "done"),
         state=state,
-        list_name=holder.mailing_list.name,
+        list_name=list_name,
         action=action,
         manage=f"{request.scope.get('root_path', '')}/manage/{token}",
     )

@@ -103,7 +103,7 @@ class Pages:
         )
 
     def asset(self, name: str) -> str:
-        """A static file of the theme's ``web/`` folder (the stylesheet), overridable too."""
-        assert self.env.loader is not None
-        source, _, _ = self.env.loader.get_source(self.env, f"web/{name}")
-        return source
+        """A static file of the theme's ``web/`` folder (the stylesheet, with the org's colours)."""
+        return self.env.get_template(f"web/{name}").render(
+            org=self.settings.organisation, colours=self.settings.organisation.colours
+        )
