@@ -65,7 +65,17 @@ class BadInput(NewsletterError):
 
 
 class IssueError(BadInput):
-    """An issue YAML file is invalid."""
+    """An issue YAML file is invalid; ``warnings`` are those found before giving up."""
+
+    def __init__(
+        self,
+        problems: list[Problem] | str,
+        *,
+        file: str | None = None,
+        warnings: list[Problem] | None = None,
+    ):
+        super().__init__(problems, file=file)
+        self.warnings = list(warnings or ())
 
 
 class ConfigError(BadInput):

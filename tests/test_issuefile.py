@@ -136,3 +136,57 @@ def test_broken_file_render_writes_nothing(tmp_path: Path) -> None:
     assert f"{bad}:4:3: unknown key 'issue.numbr'; did you mean 'number'?" in result.output
     assert "Nothing written" in result.output
     assert not out.exists()
+
+
+def test_check_reports_warnings_together_with_errors(tmp_path: Path) -> None:
+    path = tmp_path / "both.yaml"
+    path.write_text(
+        MINIMAL.replace("date: 2021-07", "date: July")
+        + "    image:\n      src: https://example.org/a.jpg\n"
+        + "    links:\n      - url: http://example.org/plain\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"{path}:2:9: issue.date: expected a month as YYYY-MM (e.g. 2021-07), got 'July'\n"
+        f"{path}:10:7: warning: image without alt text; screen readers and blocked images "
+        "show nothing\n"
+        f"{path}:12:14: warning: articles[0].links[0].url: insecure http:// link "
+        "'http://example.org/plain'; prefer https://\n"
+        "1 file(s): 1 error(s), 2 warning(s)\n"
+    )
+
+
+def test_check_strict_says_that_warnings_fail(tmp_path: Path) -> None:
+    path = tmp_path / "warn.yaml"
+    path.write_text(MINIMAL.replace('  preheader: "Kurz"\n', ""), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["check", "--strict", str(path)])
+    assert (result.exit_code, result.output) == (
+        2,
+        f"{path}:2:3: warning: missing preheader; inboxes will show the first text of the body\n"
+        "1 file(s): 0 error(s), 1 warning(s); warnings fail under --strict\n",
+    )
+    lenient = CliRunner().invoke(cli, ["check", str(path)])
+    assert lenient.exit_code == 0
+    assert lenient.output.endswith(" KB HTML\n1 file(s): 0 error(s), 1 warning(s)\n")
+    assert f"{path}: ok, " in lenient.output
+
+
+def test_render_output_follows_the_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "2021-07.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(cli, ["render", str(path), "-o", str(tmp_path / "out")])
+        os.umask(0o027)
+        again = CliRunner().invoke(cli, ["render", str(path), "-o", str(tmp_path / "out2")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0 and again.exit_code == 0
+    for name in ("2021-07.html", "2021-07.txt"):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "out2" / name).stat().st_mode) == 0o640

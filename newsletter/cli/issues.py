@@ -60,13 +60,14 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
     n_err = n_warn = 0
     for path in files:
         result = check_file(path, app.settings)
-        for p in result.errors:
-            click.echo(str(p), err=True)
-        for p in result.warnings:
+        # in the order of the file, as an editor goes through it
+        for p in sorted(
+            [*result.errors, *result.warnings], key=lambda p: (p.line or 0, p.column or 0)
+        ):
             click.echo(str(p), err=True)
         n_err += len(result.errors)
         n_warn += len(result.warnings)
-        if not result.errors:
+        if not result.errors and not (strict and result.warnings):
             size = f", {result.rendered.html_bytes / 1024:.0f} KB HTML" if result.rendered else ""
             click.echo(f"{path}: ok{size}")
     for p in check_edition_sets(files):
@@ -75,9 +76,12 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
             n_warn += 1
         else:
             n_err += 1
+    failed = bool(n_err or (strict and n_warn))
     summary = f"{len(files)} file(s): {n_err} error(s), {n_warn} warning(s)"
-    click.echo(summary, err=bool(n_err))
-    if n_err or (strict and n_warn):
+    if strict and n_warn:
+        summary += "; warnings fail under --strict"
+    click.echo(summary, err=failed)
+    if failed:
         sys.exit(2)
 
 

@@ -298,11 +298,17 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         )
         raise IssueError(ctx.problems)
     data = validate_mapping(ctx, root, "", ISSUE)
-    if data is not None:
-        _duplicate_ids(ctx, data.get("articles"), "article")
-        _duplicate_ids(ctx, data.get("events"), "event")
-    if ctx.problems or data is None:
-        raise IssueError(ctx.problems)
+    if data is None:
+        raise IssueError(ctx.problems, warnings=ctx.warnings)
+    _duplicate_ids(ctx, data.get("articles"), "article")
+    _duplicate_ids(ctx, data.get("events"), "event")
+    # Built even when a value was invalid (invalid ones are None), so that the
+    # warnings about images and links come out together with the errors.
+    articles = tuple(a for a in (_article(ctx, p) for p in data.get("articles") or ()) if a)
+    events = tuple(e for e in (_event(ctx, p) for p in data.get("events") or ()) if e)
+    if ctx.problems:
+        _scaffold_warnings(ctx, source)
+        raise IssueError(ctx.problems, warnings=ctx.warnings)
     meta, meta_node = data["issue"]
     _, edition = split_edition(file)
     if edition and meta["language"] != edition:
@@ -330,8 +336,8 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         number=meta.get("number"),
         preheader=meta.get("preheader"),
         editorial=editorial,
-        articles=tuple(a for a in (_article(ctx, p) for p in data.get("articles") or ()) if a),
-        events=tuple(e for e in (_event(ctx, p) for p in data.get("events") or ()) if e),
+        articles=articles,
+        events=events,
         notes=_texts(data.get("notes")),
         edition=edition,
         omits=_texts(meta.get("omits")),
@@ -339,7 +345,8 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         contact=_texts((footer or {}).get("contact")),
     )
     if ctx.problems:
-        raise IssueError(ctx.problems)
+        _scaffold_warnings(ctx, source)
+        raise IssueError(ctx.problems, warnings=ctx.warnings)
     _semantic_warnings(ctx, issue, root, meta_node)
     _scaffold_warnings(ctx, source)
     return issue, ctx.warnings

@@ -40,7 +40,7 @@ def check_file(path: Path, settings: Settings, *, render: bool = True) -> CheckR
     try:
         issue, warnings = load_issue_with_warnings(path)
     except IssueError as exc:
-        return CheckResult(path, None, exc.problems, [])
+        return CheckResult(path, None, exc.problems, exc.warnings)
     result = CheckResult(path, issue, [], list(warnings))
     if render:
         try:
