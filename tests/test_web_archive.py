@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import re
-from dataclasses import replace
 from email.policy import default
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,14 +14,13 @@ import httpx
 import pytest
 from lxml import etree
 
-from newsletter.campaigns import sender, store
+from newsletter.campaigns import store
 from newsletter.config import load_settings
 from newsletter.errors import OperationFailed
 from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 from newsletter.subscribers.tables import Subscription
-from newsletter.transports import open_transport
 from newsletter.web.archive import build_site, entries_from_files, write_site
 from newsletter.web.pages import Pages
 
@@ -136,29 +134,41 @@ def test_a_bad_issue_file_writes_nothing(cli_run, tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def _isa_campaign(web, slug: str = "2021-07") -> tuple[int, str]:
-    """Send the real ISA issue to ``news`` through the Maildir transport; return one message."""
+def _isa_campaign(web, monkeypatch, slug: str = "2021-07") -> str:
+    """``campaigns create`` and ``campaigns send`` the real ISA issue, as a user would."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
     web.add(2)
-    settings = replace(
-        web.settings, organisation=load_settings(ROOT / "newsletter.toml").organisation
+    toml = (ROOT / "newsletter.toml").read_text("utf-8")
+    toml = toml.replace('base_url = "https://newsletter.example.org"', f'base_url = "{web.url}"')
+    toml = toml.replace(
+        'url = "sqlite:///newsletter.sqlite"', f'url = "{web.settings.database_url}"'
     )
-    rendered = render_issue(load_issue(ROOT / "issues" / f"{slug}.yaml"), settings)
-    with web.db.session() as s:
-        c = store.create_campaign(s, rendered, "news")
-        cid = c.id
-    sender.run_campaign(web.db, web.settings, cid, open_transport(web.settings))
+    config = web.tmp / "newsletter.toml"
+    config.write_text(toml, "utf-8")
+    for var in ("NEWSLETTER_CONFIG", "NEWSLETTER_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(web.tmp)
+    for args in (
+        ["campaigns", "create", str(ROOT / "issues" / f"{slug}.yaml"), "--list", "news"],
+        ["campaigns", "send", "1", "--yes"],
+    ):
+        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        assert result.exit_code == 0, result.output
     files = sorted((web.tmp / "outbox" / "new").iterdir())
     assert len(files) == 2
-    return cid, files[0].read_text("utf-8")
+    return files[0].read_text("utf-8")
 
 
-def test_the_links_of_a_sent_message_resolve_on_the_server(web) -> None:
-    _, raw = _isa_campaign(web)
+def test_the_links_of_a_sent_message_resolve_on_the_server(web, monkeypatch) -> None:
+    raw = _isa_campaign(web, monkeypatch)
     web.serve()
     msg = email.message_from_string(raw, policy=default)
     header = msg["List-Unsubscribe"]
     (unsubscribe_url,) = re.findall(r"<(https?://[^>]+)>", header)
-    assert re.search(r"<mailto:unsubscribe@isa\.example\.org\?subject=unsubscribe%20[a-z0-9-]+>",
+    assert re.search(r"<mailto:unsubscribe@example\.org\?subject=unsubscribe%20[a-z0-9-]+>",
                      header)  # fmt: skip
     html = msg.get_body(("html",)).get_content()
     views = {h for h in parsed(html).hrefs if "/archive/" in h}

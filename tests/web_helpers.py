@@ -93,8 +93,8 @@ class WebWorld(World):
 
     @property
     def url(self) -> str:
-        assert self.live is not None
-        return self.live.url
+        """The server's base URL (known before it starts: the socket is bound)."""
+        return self.settings.delivery.base_url
 
     def client(self, **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10, **kw)
