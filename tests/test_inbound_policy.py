@@ -12,7 +12,7 @@ from newsletter.campaigns.tables import Delivery
 from newsletter.config import Inbound
 from newsletter.inbound.attribute import attribute
 from newsletter.inbound.classify import classify
-from newsletter.inbound.policy import record, score_of
+from newsletter.inbound.policy import Recorded, record, score_of
 from newsletter.inbound.process import context_for
 from newsletter.inbound.review import undo
 from newsletter.inbound.tables import Bounce
@@ -38,14 +38,16 @@ def test_score_resets_after_seven_days_without_bounces() -> None:
     assert score_of([T0], T0 + timedelta(days=6), replace(POLICY, soft_bounce_score=1.0)) == 1.0
 
 
-def _soft(sent: Sent, n: int, at: datetime) -> Bounce:
+def _soft(sent: Sent, n: int, at: datetime) -> Recorded:
     """Record the mailbox-full fixture once more (as a new message) at ``at``."""
     raw = (FIXTURES / "postfix_mailbox_full.eml").read_bytes() + f"\n{n}\n".encode()
     c = classify(raw, context_for(sent.db, sent.settings))
     with sent.db.session() as s:
         row = record(s, c, attribute(s, c), raw, "test", POLICY)  # type: ignore[arg-type]
-        row.received_at = at
-        s.add(row)
+        bounce = s.get(Bounce, row.id)
+        assert bounce is not None
+        bounce.received_at = at
+        s.add(bounce)
     return row
 
 

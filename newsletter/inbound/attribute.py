@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import idna
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.campaigns.tables import Campaign, Delivery
+from newsletter.errors import BadInput
 from newsletter.inbound.classify import Classification
+from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.tables import Subscriber
 
 
@@ -33,19 +34,18 @@ class Target:
 
 
 def address_forms(address: str) -> set[str]:
-    """The lower-cased address with its domain both as Unicode and as ``xn--`` ASCII.
+    """The address as the log may hold it: lower-cased, Unicode and ``xn--`` domain alike.
 
     A DSN names the envelope recipient (ASCII domain); the log keeps the
-    address as the subscriber gave it (often the Unicode domain).
+    address as the subscriber gave it (usually the Unicode domain).
     """
-    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
-    forms = {f"{local}@{domain}"}
+    text = address.strip().strip("<>")
+    forms = {text.lower()}
     try:
-        forms.add(f"{local}@{idna.decode(domain)}")
-        forms.add(f"{local}@{idna.encode(domain).decode('ascii')}")
-    except idna.IDNAError:
-        pass
-    return forms
+        parsed = parse_address(text)
+    except BadInput:
+        return forms
+    return forms | {parsed.email.lower(), parsed.key}
 
 
 def _target(how: str, d: Delivery) -> Target:

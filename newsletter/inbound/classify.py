@@ -22,22 +22,21 @@ from newsletter.inbound.tables import Kind
 from newsletter.inbound.unsubscribe import token_in_subject
 from newsletter.tokens import TokenError, verify
 
-_VERP = re.compile(rb"[A-Za-z0-9._=-]+\+([A-Za-z0-9]+(?:-[A-Za-z0-9]+)+)@")
-_ENVELOPE_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "Cc")
+# Our identifiers are found by their domain (a literal, which the regex
+# engine finds fast) and read backwards from there, in the lower-cased message.
+_TOKEN_BEFORE = re.compile(rb"\+([a-z0-9]+(?:-[a-z0-9]+)+)$")
+_MID_BEFORE = re.compile(rb"([a-z0-9]+)\.(\d+)$")
+_LIST_BEFORE = re.compile(rb"<([a-z0-9][a-z0-9-]*)$")
+_MTA_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery|mdaemon", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Context:
-    """What tells our mail from anyone else's: the token key and our domain."""
+    """What tells our mail from anyone else's: the token key and our domains."""
 
     key: bytes
     domain: str  # the sender domain: Message-IDs and List-Ids live there
-
-    def message_id_pattern(self) -> re.Pattern[bytes]:
-        return re.compile(rb"<?([A-Za-z0-9]+\.(\d+)@" + re.escape(self.domain.encode()) + rb")>?")
-
-    def list_id_pattern(self) -> re.Pattern[bytes]:
-        return re.compile(rb"<([a-z0-9][a-z0-9-]*)\." + re.escape(self.domain.encode()) + rb">")
+    verp_domain: str | None = None  # of the return path, when it is not ``domain``
 
 
 @dataclass
@@ -48,6 +47,9 @@ class Evidence:
     recipients: list[str] = field(default_factory=list)  # failed recipients a report names
     returned_foreign: bool = False  # a returned message is there, and nothing in it is ours
     unsubscribe: tuple[int, int] | None = None  # (subscriber id, list id) of a valid token
+
+    def __bool__(self) -> bool:
+        return bool(self.verp_deliveries or self.message_ids or self.list_slugs)
 
 
 @dataclass
@@ -62,45 +64,39 @@ class Classification:
     evidence: Evidence = field(default_factory=Evidence)
 
 
-def _verp(key: bytes, data: bytes) -> list[int]:
-    found: list[int] = []
-    for m in _VERP.finditer(data):
-        try:
-            (delivery,) = verify(key, "bounce", m.group(1).decode("ascii"))
-        except (TokenError, ValueError):
-            continue
-        if int(delivery) not in found:
-            found.append(int(delivery))
+def _before(data: bytes, needle: bytes, pattern: re.Pattern[bytes]) -> list[re.Match[bytes]]:
+    """Matches of ``pattern`` ending right before each occurrence of ``needle``."""
+    found = []
+    start = data.find(needle)
+    while start != -1:
+        m = pattern.search(data, max(0, start - 120), start)
+        if m is not None:
+            found.append(m)
+        start = data.find(needle, start + 1)
     return found
 
 
-def _header_bytes(msg: Message, names: tuple[str, ...]) -> bytes:
-    values = [str(v) for name in names for v in (msg.get_all(name) or [])]
-    return "\n".join(values).encode("utf-8", "replace")
-
-
-def _evidence(ctx: Context, raw: bytes, msg: Message, returned: Message | None) -> Evidence:
+def _evidence(ctx: Context, low: bytes, returned: Message | None) -> Evidence:
     ev = Evidence()
-    # The envelope headers first: they are what our return path was.
-    ev.verp_deliveries = _verp(ctx.key, _header_bytes(msg, _ENVELOPE_HEADERS))
-    for d in _verp(ctx.key, raw):
-        if d not in ev.verp_deliveries:
-            ev.verp_deliveries.append(d)
-    mid = ctx.message_id_pattern()
-    sources = [_header_bytes(msg, ("In-Reply-To", "References"))]
-    if returned is not None:
-        sources.append(_header_bytes(returned, ("Message-ID", "In-Reply-To", "References")))
-    sources.append(raw)  # qmail and others quote the original inline, as text
-    for data in sources:
-        for m in mid.finditer(data):
-            pair = (m.group(1).decode("ascii"), int(m.group(2)))
-            if pair not in ev.message_ids:
-                ev.message_ids.append(pair)
-    for m in ctx.list_id_pattern().finditer(raw):
+    at_domain = b"@" + ctx.domain.encode()
+    verp_at = b"@" + (ctx.verp_domain or ctx.domain).encode()
+    for m in _before(low, verp_at, _TOKEN_BEFORE):
+        try:
+            (delivery,) = verify(ctx.key, "bounce", m.group(1).decode("ascii"))
+        except (TokenError, ValueError):
+            continue
+        if int(delivery) not in ev.verp_deliveries:
+            ev.verp_deliveries.append(int(delivery))
+    suffix = at_domain.decode()
+    for m in _before(low, at_domain, _MID_BEFORE):
+        pair = (f"{m.group(1).decode()}.{m.group(2).decode()}{suffix}", int(m.group(2)))
+        if pair not in ev.message_ids:
+            ev.message_ids.append(pair)
+    for m in _before(low, b"." + ctx.domain.encode() + b">", _LIST_BEFORE):
         slug = m.group(1).decode("ascii")
         if slug not in ev.list_slugs:
             ev.list_slugs.append(slug)
-    if returned is not None and not (ev.verp_deliveries or ev.message_ids or ev.list_slugs):
+    if returned is not None and not ev:
         ev.returned_foreign = True
     return ev
 
@@ -116,21 +112,32 @@ def _unsubscribe_token(ctx: Context, subject: str) -> tuple[int, int] | None:
     return int(subscriber), int(list_id)
 
 
+def _looks_like_mta(msg: Message) -> bool:
+    """A notice from a mail system rather than from a person (for the non-DSN formats)."""
+    sender = f"{msg.get('From', '')} {msg.get('Sender', '')}"
+    return (
+        bool(_MTA_SENDER.search(sender))
+        or msg.get("X-Failed-Recipients") is not None
+        or str(msg.get("Return-Path", "")).strip() == "<>"
+    )
+
+
 def classify(raw: bytes, ctx: Context) -> Classification:
     """What ``raw`` is; attribution to a delivery is the caller's next step."""
     msg = report.parse(raw)
-    returned = report.returned_headers(msg)
+    all_parts = report.parts(msg)
+    returned = report.returned_headers(all_parts)
     c = Classification(
         Kind.UNRELATED,
         hashlib.sha256(raw).hexdigest(),
         (str(msg.get("Message-ID") or "").strip() or None),
-        evidence=_evidence(ctx, raw, msg, returned),
+        evidence=_evidence(ctx, raw.lower(), returned),
     )
     subject = report.text_of(msg.get("Subject"))
     ctype = msg.get_content_type()
-    report_type = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
-    arf = report.feedback_report(msg)
-    if arf is not None or str(report_type).lower() == "feedback-report":
+    report_type = str(msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
+    arf = report.feedback_report(all_parts)
+    if arf is not None or report_type.lower() == "feedback-report":
         c.kind = Kind.COMPLAINT
         c.reasons.append(f"ARF feedback report ({(arf or Message()).get('Feedback-Type', '?')})")
         for name in ("Original-Rcpt-To", "Removal-Recipient"):
@@ -139,7 +146,7 @@ def classify(raw: bytes, ctx: Context) -> Classification:
         if returned is not None and returned.get("To") and not c.evidence.recipients:
             c.evidence.recipients.append(parseaddr(str(returned.get("To")))[1])
         return c
-    failed = report.delivery_status(msg)
+    failed = report.delivery_status(all_parts)
     if failed:
         return _from_dsn(c, failed)
     token = _unsubscribe_token(ctx, subject)
@@ -148,8 +155,10 @@ def classify(raw: bytes, ctx: Context) -> Classification:
         c.evidence.unsubscribe = token
         c.reasons.append("mail to the List-Unsubscribe address with a valid token")
         return c
+    if not c.evidence:
+        return c  # nothing of ours in it: whatever it is, it is not ours to act on
     # Before the auto-reply markers: MTAs mark their own bounces Auto-Submitted.
-    failures = mta_failures(msg)
+    failures = mta_failures(msg, all_parts) if _looks_like_mta(msg) else []
     if failures:
         f = next((f for f in failures if f.permanent), failures[0])
         verdict = judge(None, f.diagnostic, permanent=f.permanent)
@@ -165,7 +174,6 @@ def classify(raw: bytes, ctx: Context) -> Classification:
     reasons = autoreply.auto_reply_reasons(msg)
     if reasons:
         c.kind, c.reasons = Kind.AUTO_REPLY, reasons
-        return c
     return c
 
 

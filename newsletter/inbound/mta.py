@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from email.message import Message
 
 from newsletter.inbound.detectors import run_own_detectors
-from newsletter.inbound.report import parts
 
 # flufl.bounce logs every detector it runs at INFO and a traceback at
 # ERROR for a message it cannot read; neither is for our users' terminals.
@@ -32,10 +31,10 @@ class MtaFailure:
     diagnostic: str | None
 
 
-def body_text(msg: Message, limit: int = 20_000) -> str:
+def body_text(all_parts: list[Message], limit: int = 20_000) -> str:
     """The text parts before any returned message, for diagnostics."""
     chunks: list[str] = []
-    for part in parts(msg):
+    for part in all_parts:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             break
@@ -68,7 +67,7 @@ def diagnostic_for(text: str, recipient: str) -> str | None:
     return None
 
 
-def mta_failures(msg: Message) -> list[MtaFailure]:
+def mta_failures(msg: Message, all_parts: list[Message]) -> list[MtaFailure]:
     """Recipients a non-DSN bounce reports, with the reply text found for each."""
     from flufl.bounce import all_failures
 
@@ -83,5 +82,5 @@ def mta_failures(msg: Message) -> list[MtaFailure]:
         found = run_own_detectors(msg)
     if not found:
         return []
-    text = body_text(msg)
+    text = body_text(all_parts)
     return [MtaFailure(r, perm, diagnostic_for(text, r)) for r, perm in sorted(found.items())]

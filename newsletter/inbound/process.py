@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import select
 
+from newsletter.campaigns.tables import Delivery
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.inbound.attribute import attribute
@@ -42,7 +43,9 @@ class ProcessReport:
 
 
 def context_for(db: Database, settings: Settings) -> Context:
-    return Context(token_key(db.secret), sender_domain(settings))
+    domain = sender_domain(settings)
+    verp = (settings.delivery.bounce_domain or domain).lower()
+    return Context(token_key(db.secret), domain, verp if verp != domain else None)
 
 
 def _batches(items: Iterable[Item]) -> Iterable[list[Item]]:
@@ -81,11 +84,21 @@ def process_source(
             hashes = {c.content_hash for _, c in classified}
             mids = {c.message_id for _, c in classified if c.message_id}
             known = set(s.exec(select(Bounce.content_hash).where(Bounce.content_hash.in_(hashes))))  # type: ignore[attr-defined]
+            # A copy of a processed message whose trace headers differ: same Message-ID
+            # about the same delivery. A Message-ID alone is not trusted (some MTAs reuse them).
             known_mids = set(
-                s.exec(select(Bounce.message_id).where(Bounce.message_id.in_(mids)))  # type: ignore[union-attr]
+                s.exec(
+                    select(Bounce.message_id, Bounce.delivery_id, Bounce.address).where(
+                        Bounce.message_id.in_(mids)  # type: ignore[union-attr]
+                    )
+                )
             )
+            # One query for the batch's deliveries; attribute() then finds them in the session.
+            wanted = {d for _, c in classified for d in c.evidence.verp_deliveries}
+            wanted |= {d for _, c in classified for _, d in c.evidence.message_ids}
+            loaded = s.exec(select(Delivery).where(Delivery.id.in_(wanted))).all()  # type: ignore[union-attr]
             for item, c in classified:
-                if c.content_hash in known or (c.message_id and c.message_id in known_mids):
+                if c.content_hash in known:
                     report.duplicates += 1
                     ours.append(item)
                     continue
@@ -93,13 +106,18 @@ def process_source(
                 if target is None:
                     report.not_ours += 1
                     continue
+                seen_as = (c.message_id, target.delivery_id, target.address)
+                if c.message_id and seen_as in known_mids:
+                    report.duplicates += 1
+                    ours.append(item)
+                    continue
                 row = record(s, c, target, item.raw, source.name, settings.inbound)
                 report.kinds[row.kind] += 1
                 report.decisions[row.decision] += 1
                 known.add(c.content_hash)
-                if c.message_id:
-                    known_mids.add(c.message_id)
+                known_mids.add(seen_as)
                 ours.append(item)
+            del loaded
         report.moved += source.done(ours)
         if on_progress:
             on_progress(report.seen, total)

@@ -77,10 +77,13 @@ def _blocks(part: Message) -> list[Message]:
     return [_HEADERS.parsestr(chunk) for chunk in text.split("\n\n") if chunk.strip()]
 
 
-def delivery_status(msg: Message) -> list[Failed] | None:
-    """The per-recipient blocks of every DSN part, or None when there is no DSN part."""
+def delivery_status(all_parts: list[Message]) -> list[Failed] | None:
+    """The per-recipient blocks of every DSN part, or None when there is no DSN part.
+
+    ``all_parts`` is :func:`parts` of the message (computed once per message).
+    """
     found: list[Failed] | None = None
-    for part in parts(msg):
+    for part in all_parts:
         if part.get_content_type() != "message/delivery-status":
             continue
         found = found if found is not None else []
@@ -102,9 +105,9 @@ def delivery_status(msg: Message) -> list[Failed] | None:
     return found
 
 
-def feedback_report(msg: Message) -> Message | None:
+def feedback_report(all_parts: list[Message]) -> Message | None:
     """The fields of an ARF ``message/feedback-report`` part, or None."""
-    for part in parts(msg):
+    for part in all_parts:
         if part.get_content_type() == "message/feedback-report":
             blocks = _blocks(part)
             merged = Message()
@@ -115,9 +118,9 @@ def feedback_report(msg: Message) -> Message | None:
     return None
 
 
-def returned_headers(msg: Message) -> Message | None:
+def returned_headers(all_parts: list[Message]) -> Message | None:
     """The headers of the message a report returns (``message/rfc822`` or headers only)."""
-    for part in parts(msg)[1:]:
+    for part in all_parts[1:]:
         ctype = part.get_content_type()
         if ctype == "message/rfc822":
             payload = part.get_payload()
