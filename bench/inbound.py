@@ -169,12 +169,14 @@ def measured(work: Path, mode: str) -> dict[str, float]:
     run_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"run-{mode}-"))
     shutil.copytree(work / "Maildir", run_dir / "Maildir")
     shutil.copy(work / "newsletter.sqlite", run_dir / "newsletter.sqlite")
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, __file__, "--one", str(run_dir), "--mode", mode],
-        check=True,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if done.returncode:
+        raise SystemExit(f"{mode} run failed:\n{done.stderr}")
+    out = done.stdout
     shutil.rmtree(run_dir)
     return json.loads(out)
 

@@ -368,6 +368,13 @@ class Inbound:
         default_doc="the system's CAs",
         example="/etc/ssl/certs/internal-ca.pem",
     )
+    ses_topic_arns: tuple[str, ...] = setting(
+        (),
+        Lines(),
+        "SNS topics whose Amazon SES events `POST /webhooks/ses` accepts; a validly signed "
+        "message from any other topic is refused (anyone can sign for a topic of their own).",
+        example=["arn:aws:sns:eu-west-1:123456789012:ses-bounces"],
+    )
     webhook_max_age_seconds: int = setting(
         300,
         Integer(1),

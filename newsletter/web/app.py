@@ -12,6 +12,7 @@ Routes (each documented in docs/web.md):
 ``/archive/…``             index, one page per issue, feed, sitemap
 ``/static/style.css``      the theme's stylesheet
 ``/healthz``               "ok", for the proxy's health check
+``/webhooks/{provider}``   POST: ses, postmark, generic bounce and complaint events
 =========================  ==============================================
 """
 
@@ -34,7 +35,9 @@ from starlette.routing import Route
 from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
 from newsletter.errors import ConfigError
+from newsletter.inbound.webhooks import SnsVerifier
 from newsletter.tokens import token_key
+from newsletter.web import webhooks
 from newsletter.web.archive import TYPES, build_site, entries_from_database
 from newsletter.web.context import Web, web_of
 from newsletter.web.forms import Csrf
@@ -131,6 +134,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             "/archive", lambda r: RedirectResponse(f"{r.scope.get('root_path', '')}/archive/", 308)
         ),
         Route("/archive/{path:path}", archive_file),
+        *webhooks.ROUTES,
     ]
     app = Starlette(
         routes=routes,
@@ -143,6 +147,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.web = web
+    app.state.sns_verifier = SnsVerifier()
     return app
 
 
