@@ -8,6 +8,7 @@ test gets its database on both.
 from __future__ import annotations
 
 import pytest
+from browser_helpers import browser  # noqa: F401  (fixture: headless Chromium via Playwright)
 from database_helpers import (  # noqa: F401  (fixtures: the backend and per-test databases)
     BACKEND_ENV,
     BACKENDS,

@@ -125,3 +125,11 @@ def test_contents_block_is_optional_and_localised(isa, riverside, tmp_path: Path
         "zh.yaml",
     )
     assert "本期内容" in render_issue(zh, load_settings(config)).html
+
+
+def test_no_font_size_a_spam_filter_calls_tiny(isa, riverside) -> None:
+    """SpamAssassin's raw-HTML patterns for hidden tiny text (scored with a relay without rDNS)."""
+    for _, r, _ in (isa, riverside):
+        assert not re.search(r"font-size:\s{0,5}[0-4]px;", r.html, re.I)  # __HTML_FONT_TINY_01
+        assert not re.search(r"font-size\s*:\s*[1-3]\s*(?:em|p[tx]|%)?\s*[\";]", r.html, re.I)
+        assert re.search(r"font-size:\s*0pt", r.html)  # mjml's gap fix, written in pt

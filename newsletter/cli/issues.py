@@ -41,8 +41,32 @@ def new_cmd(app: App, month: str, issues_dir: Path) -> None:
 @cli.command("check")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit status 2).")
+@click.option(
+    "--report",
+    is_flag=True,
+    help="The pre-send report: also contrast (light and dark), images, size, text share, "
+    "subject, preheader, unsubscribe link, brand colours and the SpamAssassin score.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="With --report: table for reading, json for scripts.",
+)
+@click.option("--links", is_flag=True, help="With --report: request every link (HEAD, then GET).")
+@click.option("--no-spam", is_flag=True, help="With --report: skip SpamAssassin (it takes ~4 s).")
 @pass_app
-def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
+def check_cmd(
+    app: App,
+    files: tuple[Path, ...],
+    strict: bool,
+    report: bool,
+    fmt: str,
+    links: bool,
+    no_spam: bool,
+) -> None:
     """Validate issue files and report every problem as FILE:LINE:COL.
 
     Errors (unknown keys, wrong types, bad dates, invalid URLs …) exit with
@@ -52,11 +76,32 @@ def check_cmd(app: App, files: tuple[Path, ...], strict: bool) -> None:
     events and links one edition has and another lacks, and a subject or
     preheader left untranslated.
 
+    With --report, the issue is also rendered and composed as subscribers
+    get it and checked for what only the result shows: WCAG AA contrast of
+    every text in light and dark mode, images without alt text or pixel
+    size, http:// addresses, size against Gmail's 102 KB, the share of
+    text, subject and preheader length, the unsubscribe link, brand colours
+    that fail with white text, the SpamAssassin score and rules (when
+    spamassassin is installed; local tests only), and with --links every
+    link's answer (offline: one note). Errors in the report (no unsubscribe
+    link, a spam score at the threshold) exit with 2, warnings with 0
+    unless --strict; notes never change the exit status.
+
     \b
     Examples:
       newsletter check issues/*.yaml
       newsletter check --strict issues/2021-07.zh.yaml
+      newsletter check --report issues/2021-07.yaml
+      newsletter check --report --links --format json issues/2021-07.yaml
     """
+    if report:
+        from newsletter.cli.report import run_reports
+
+        sys.exit(
+            run_reports(app.settings, files, fmt, strict=strict, links=links, spam=not no_spam)
+        )
+    if links or no_spam or fmt != "table":
+        raise click.UsageError("--format, --links and --no-spam go with --report")
     n_err = n_warn = 0
     for path in files:
         result = check_file(path, app.settings)
