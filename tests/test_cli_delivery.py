@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -140,22 +139,28 @@ def test_pause_and_cancel(world: World, config: Path) -> None:
     assert r.output == "Error: no campaign 99; see: newsletter campaigns list\n"
 
 
-def test_demo_runs_twice(tmp_path: Path) -> None:
-    (tmp_path / "issues").mkdir()
-    shutil.copy(ISSUE, tmp_path / "issues")
-    (tmp_path / "subscribers").mkdir()
-    (tmp_path / "subscribers" / "sample.csv").write_text(
-        "email,name\n" + "".join(f"leser{i}@example.com,Leser {i}\n" for i in range(5)),
-        encoding="utf-8",
-    )
+def test_demo_runs_twice_and_ignores_the_settings(tmp_path: Path) -> None:
     config = tmp_path / "newsletter.toml"
-    config.write_text('[organisation]\nname = "ISA"\n', encoding="utf-8")
+    config.write_text('[delivery]\ntransport = "smtp"\n', encoding="utf-8")
     for _ in range(2):
         r = run(config, "demo", "--dir", str(tmp_path / "demo"))
         assert r.exit_code == 0, r.output
-        assert "Imported 5 sample subscribers" in r.output
-        assert "  sent            5\n" in r.output
-        assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 5
+        assert r.output.startswith("Imported 50 sample subscribers (0 rows rejected); 47 ")
+        assert "\n  sent           47\n" in r.output
+        assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 47
+        assert len(list((tmp_path / "demo" / "eml").iterdir())) == 47
+
+
+def test_the_demo_data_is_the_isa_data_of_the_checkout() -> None:
+    """The package ships copies (a wheel cannot reach outside the package); keep them equal."""
+    from newsletter import demo
+
+    for shipped, source in (
+        (demo.SAMPLE_ISSUE, ROOT / "issues" / "2021-07.yaml"),
+        (demo.SAMPLE_PROFILE, ROOT / "newsletter.toml"),
+        (demo.SAMPLE_SUBSCRIBERS, ROOT / "subscribers" / "sample.csv"),
+    ):
+        assert shipped.read_bytes() == source.read_bytes(), f"copy {source} to {shipped}"
 
 
 def test_proof_to_a_bad_address_is_bad_input(world: World, config: Path) -> None:

@@ -66,11 +66,7 @@ def test_cli_reference_is_up_to_date() -> None:
 
 
 def test_readme_demo_output_is_real(tmp_path: Path, monkeypatch) -> None:
-    import shutil
-
-    for folder in ("issues", "subscribers"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    shutil.copy(ROOT / "newsletter.toml", tmp_path / "newsletter.toml")
+    """In an empty folder: the demo needs nothing but the package."""
     monkeypatch.chdir(tmp_path)
     for var in ("NEWSLETTER_CONFIG", "NEWSLETTER_DATABASE_URL", "NEWSLETTER_SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -81,4 +77,8 @@ def test_readme_demo_output_is_real(tmp_path: Path, monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["demo"])
     assert result.exit_code == 0, result.output
     assert result.output == shown.group(1)
-    assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 47
+    maildir = sorted((tmp_path / "demo" / "outbox" / "new").iterdir())
+    eml = sorted((tmp_path / "demo" / "eml").iterdir())
+    assert len(maildir) == len(eml) == 47
+    assert eml[0].name == "001-anna.mueller@example.org.eml"
+    assert sorted(p.read_bytes() for p in eml) == sorted(p.read_bytes() for p in maildir)

@@ -88,3 +88,13 @@ def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "Read more" in (elsewhere / "out" / "2026-11.html").read_text(encoding="utf-8")
+    demo = subprocess.run(
+        [str(py), "-c", "from newsletter.cli import main; main()", "demo"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "\n  sent           47\n" in demo.stdout
+    assert len(list((elsewhere / "demo" / "eml").iterdir())) == 47

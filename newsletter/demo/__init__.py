@@ -1,6 +1,11 @@
 """``newsletter demo``: the whole pipeline on sample data, into a Maildir outbox.
 
-The demo never touches the configured database or outbox: it rebuilds its own
+The demo is the embedded default: its issue (ISA, July 2021), organisation
+profile and 50 sample subscribers ship inside this package (``data/``, copies
+of ``issues/2021-07.yaml``, ``newsletter.toml`` and ``subscribers/sample.csv``
+that a test keeps equal), so it runs from any folder after ``pip install``.
+
+It never touches the configured database or outbox: it rebuilds its own
 ``demo/`` folder (database, key, outbox) on every run, so running it twice
 gives the same result instead of "already sent" errors, and a real
 subscriber database can sit next to it safely.
@@ -8,30 +13,37 @@ subscriber database can sit next to it safely.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from newsletter.campaigns import store
 from newsletter.campaigns.sender import Progress, RunResult, run_campaign
-from newsletter.config import Settings
+from newsletter.campaigns.tables import Delivery
+from newsletter.config import load_settings
 from newsletter.db import Database
-from newsletter.errors import BadInput
-from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
 from newsletter.subscribers.importing import ImportReport, import_file
 from newsletter.subscribers.lists import create_list
 from newsletter.transports.maildir import MaildirTransport
 
-DEMO_LIST = "isa"
+DATA = Path(__file__).with_name("data")
+SAMPLE_ISSUE = DATA / "issue.yaml"
+SAMPLE_PROFILE = DATA / "newsletter.toml"
+SAMPLE_SUBSCRIBERS = DATA / "subscribers.csv"
+DEMO_LIST = "isa-de"  # the list the README's tour creates
 DEMO_FILES = (
     "newsletter.sqlite",
     "newsletter.sqlite-wal",
     "newsletter.sqlite-shm",
     "newsletter.sqlite.key",
     "outbox",
+    "eml",
 )
 
 
@@ -40,34 +52,19 @@ class DemoReport:
     directory: Path
     database: Path
     outbox: Path
-    issue: Path
+    eml: Path
+    slug: str
+    subject: str
     imported: ImportReport
     campaign_id: int
     recipients: int
     result: RunResult
 
 
-def latest_issue(issues_dir: Path) -> Path:
-    """The newest issue's primary file (``YYYY-MM.yaml`` sorts by date; editions follow it)."""
-    files = issue_files(issues_dir)
-    if not files:
-        raise BadInput(f"no issues/*.yaml found in {issues_dir}")
-    return files[-1]
-
-
 def run_demo(
-    settings: Settings,
-    root: Path,
-    *,
-    directory: Path | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
+    directory: Path, *, on_progress: Callable[[Progress], None] | None = None
 ) -> DemoReport:
-    """Import the sample subscribers, render the latest issue, deliver it to a Maildir."""
-    directory = directory or root / "demo"
-    sample = root / "subscribers" / "sample.csv"
-    if not sample.exists():
-        raise BadInput(f"sample subscribers not found: {sample}")
-    issue_path = latest_issue(root / "issues")
+    """Import the sample subscribers, render the sample issue, deliver it to a Maildir."""
     directory.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:  # only what an earlier demo made
         p = directory / name
@@ -77,29 +74,56 @@ def run_demo(
             p.unlink()
     database = directory / "newsletter.sqlite"
     outbox = directory / "outbox"
+    profile = load_settings(SAMPLE_PROFILE)
     settings = replace(
-        settings,
+        profile,
         database_url=f"sqlite:///{database}",
-        delivery=replace(settings.delivery, transport="maildir", outbox=str(outbox)),
+        delivery=replace(profile.delivery, transport="maildir", outbox=str(outbox)),
     )
     db = Database.from_settings(settings)
     try:
-        rendered = render_issue(load_issue(issue_path), settings)
+        issue = load_issue(SAMPLE_ISSUE)
+        rendered = render_issue(issue, settings)
         with db.session() as s:
             create_list(s, DEMO_LIST, settings.organisation.sender_name)
             imported = import_file(
                 s,
-                sample,
+                SAMPLE_SUBSCRIBERS,
                 list_slug=DEMO_LIST,
                 status="confirmed",
-                consent_note="demo data from subscribers/sample.csv",
+                consent_note="demo data shipped with newsletter",
                 skip_invalid=True,
             )
         with db.session() as s:
-            campaign = store.create_campaign(s, rendered, DEMO_LIST, source=str(issue_path))
+            campaign = store.create_campaign(s, rendered, DEMO_LIST, source="demo sample issue")
             assert campaign.id is not None
             cid, recipients = campaign.id, campaign.recipients
         result = run_campaign(db, settings, cid, MaildirTransport(outbox), on_progress=on_progress)
+        eml = _eml_copies(db, cid, outbox, directory / "eml")
     finally:
         db.dispose()
-    return DemoReport(directory, database, outbox, issue_path, imported, cid, recipients, result)
+    return DemoReport(
+        directory, database, outbox, eml, issue.slug, issue.subject, imported, cid, recipients,
+        result,
+    )  # fmt: skip
+
+
+def _eml_copies(db: Database, campaign_id: int, outbox: Path, target: Path) -> Path:
+    """Every sent message again as ``NNN-address.eml``: a desktop mail client opens those
+    on a double click, while nothing but a mail program reads a Maildir."""
+    target.mkdir()
+    query = (
+        sa.select(Delivery.id, Delivery.address, Delivery.queue_id)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
+        .order_by(Delivery.id)
+    )
+    with db.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    for delivery_id, address, queue_id in rows:
+        source = outbox / "new" / queue_id
+        name = f"{delivery_id:03d}-{(address or '').replace('/', '_')}.eml"
+        try:
+            os.link(source, target / name)  # the same bytes; no second copy on disk
+        except OSError:
+            shutil.copyfile(source, target / name)
+    return target
