@@ -138,3 +138,31 @@ def test_relative_sqlite_path_in_config_is_next_to_the_config(tmp_path: Path, mo
     )
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "sqlite:///here.sqlite")
     assert load_settings(site / "newsletter.toml").database_url == "sqlite:///here.sqlite"
+
+
+def test_help_lists_whole_first_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    for group in ([], ["subscribers"], ["campaigns"], ["suppressions"], ["lists"], ["db"]):
+        listing = CliRunner().invoke(cli, [*group, "--help"], terminal_width=80).output
+        commands = listing.split("Commands:\n", 1)[1]
+        assert "..." not in commands, (group, commands)
+    listing = CliRunner().invoke(cli, ["subscribers", "--help"], terminal_width=80).output
+    assert "  data         Print everything stored about a person as JSON (GDPR Art. 15).\n" in (
+        listing
+    )
+
+
+def test_tables_use_their_full_width_without_a_terminal(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("NEWSLETTER_CONFIG", raising=False)
+    runner = CliRunner()
+    slug = "a-list-with-a-rather-long-name"
+    assert (
+        runner.invoke(cli, ["lists", "create", slug, "--name", "A list, long name"]).exit_code == 0
+    )
+    address = "someone.with.a.long.address@subdomain.example.org"
+    assert runner.invoke(cli, ["subscribers", "add", address, "--list", slug]).exit_code == 0
+    out = runner.invoke(cli, ["subscribers", "list"], terminal_width=80).output
+    row = next(line for line in out.splitlines() if address in line)
+    assert f"{slug}:unconfirmed" in row and len(row) > 80

@@ -8,6 +8,7 @@ errors become exit codes here and nowhere else: 0 ok, 1 operation failed,
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import traceback
 from functools import cached_property
@@ -113,8 +114,35 @@ def _is_database_error(exc: Exception) -> bool:
     return sa_exc is not None and isinstance(exc, sa_exc.SQLAlchemyError)
 
 
-class LazyGroup(click.Group):
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def summary(cmd: click.Command) -> str:
+    """The first sentence of a command's help, whole: click cuts it at the first word that
+    ends with a dot ("(GDPR Art.") or at a width; a wrapped line reads better than either."""
+    if cmd.short_help:
+        return cmd.short_help
+    paragraph = (cmd.help or "").strip().split("\n\n")[0]
+    return _SENTENCE_END.split(" ".join(paragraph.split()), maxsplit=1)[0]
+
+
+class HelpGroup(click.Group):
+    """A group whose listing shows each command's whole first sentence (see :func:`summary`)."""
+
+    group_class = type  # its subgroups too
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, summary(cmd)) for name, cmd in listed if cmd is not None and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(HelpGroup):
     """A click group whose subcommands register themselves when their module loads."""
+
+    group_class = HelpGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -149,9 +177,8 @@ class LazyGroup(click.Group):
             if cmd is not None and not cmd.hidden:
                 listed.append((name, cmd))
         if listed:
-            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
             with formatter.section("Commands"):
-                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in listed])
+                formatter.write_dl([(name, summary(cmd)) for name, cmd in listed])
 
 
 @click.group(

@@ -27,6 +27,7 @@ from newsletter.tabular import cell, write_csv, write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "csv", "json")
+_UNLIMITED = 10_000
 
 
 def output_options(func: F) -> F:
@@ -74,7 +75,10 @@ def write_rows(
     if n == 0 and empty:
         click.echo(empty)
         return 0
-    Console(file=out, soft_wrap=False).print(table)
+    # Without a terminal rich assumes 80 columns and folds cells ("confirme/d"); a file or a
+    # pipe has no width, so the table gets the width its content needs.
+    width = None if out.isatty() else _UNLIMITED
+    Console(file=out, soft_wrap=False, width=width).print(table)
     return n
 
 
