@@ -25,3 +25,17 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI"):
             raise
         pytest.skip(str(exc))
+
+
+@pytest.fixture
+def chromium_available() -> None:
+    """For tests whose code under test starts its own browser (one Playwright per thread)."""
+    from newsletter.workbench.browser import chromium_path
+
+    try:
+        chromium_path()
+        import playwright.sync_api  # noqa: F401
+    except (OperationFailed, ImportError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))

@@ -8,7 +8,10 @@ test gets its database on both.
 from __future__ import annotations
 
 import pytest
-from browser_helpers import browser  # noqa: F401  (fixture: headless Chromium via Playwright)
+from browser_helpers import (  # noqa: F401  (fixtures: headless Chromium via Playwright)
+    browser,
+    chromium_available,
+)
 from database_helpers import (  # noqa: F401  (fixtures: the backend and per-test databases)
     BACKEND_ENV,
     BACKENDS,

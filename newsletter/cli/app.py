@@ -64,6 +64,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "bounces": "inbound",
     "serve": "web",
     "archive": "web",
+    "screenshot": "workbench",
 }
 
 # The first sentence of each lazy command's help, so `newsletter --help` lists
@@ -81,6 +82,7 @@ COMMAND_HELP: dict[str, str] = {
     "log": "The delivery log of a campaign: one row per recipient, replies verbatim.",
     "new": "Scaffold issues/MONTH.yaml from the structure of the previous issue.",
     "render": "Render issue files to HTML and plain text.",
+    "screenshot": "Take full-page PNG screenshots of ISSUE in headless Chromium.",
     "send": "Send one proof of ISSUE exactly as subscribers would get it.",
     "serve": "Serve unsubscribe, preferences, sign-up and the archive (Starlette on uvicorn).",
     "subscribers": "People who receive the newsletter, with their consent and history.",
