@@ -26,14 +26,13 @@ import sqlalchemy as sa
 __all__ = ["Cluster", "ClusterError", "find_bindir"]
 
 SUPERUSER = "newsletter"
+_SERVER_SETTINGS = {"listen_addresses": "''", "max_connections": "300"}
 # Durability is pointless for a cluster deleted at the end of the run; these
 # make CREATE DATABASE and every commit a memory operation.
-_SERVER_SETTINGS = {
-    "listen_addresses": "''",
+_FAST = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
-    "max_connections": "300",
     "shared_buffers": "64MB",
     "max_wal_size": "1GB",
     "checkpoint_timeout": "1h",
@@ -76,10 +75,15 @@ def _server_user() -> str | None:
 
 
 class Cluster:
-    """One initdb'd, started cluster; ``url(name)`` points at a database in it."""
+    """One initdb'd, started cluster; ``url(name)`` points at a database in it.
 
-    def __init__(self, bindir: Path):
+    ``durable=True`` keeps PostgreSQL's default fsync and commit settings, for
+    benchmarks whose figures should hold on a real server.
+    """
+
+    def __init__(self, bindir: Path, *, durable: bool = False):
         self.bindir = bindir
+        self.settings = _SERVER_SETTINGS if durable else {**_SERVER_SETTINGS, **_FAST}
         self.user = _server_user()
         self.root = Path(tempfile.mkdtemp(prefix="newsletter-pg-"))
         self.data = self.root / "data"
@@ -122,7 +126,7 @@ class Cluster:
             "C.UTF-8",
             "--no-sync",
         )
-        options = " ".join(f"-c {key}={value}" for key, value in _SERVER_SETTINGS.items())
+        options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
         self._run(
             "pg_ctl start",
             "pg_ctl",

@@ -222,16 +222,6 @@ class Applier:
             times = (None, self._time(it.unsubscribed_at, self.db_now))
         return (it.status, *times, self.db_now, person.id, list_id)
 
-    def _assign_ids(self, fresh: list[tuple[str, _Person]]) -> None:
-        # SQLite: this transaction is the only writer, so ids can be chosen
-        # up front, which saves reading them back. Elsewhere the database
-        # assigns them and we look them up.
-        if self.bulk.sqlite:
-            top = self.bulk.conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM subscriber")
-            start = top.scalar_one() + 1
-            for n, (_, p) in enumerate(fresh):
-                p.id = start + n
-
     def _write(
         self,
         people: dict[str, _Person],
@@ -242,7 +232,8 @@ class Applier:
     ) -> None:
         bulk, now = self.bulk, self.db_now
         fresh = [(k, p) for k, p in people.items() if p.new and p.id is None]
-        self._assign_ids(fresh)
+        for (_, p), new_id in zip(fresh, bulk.new_ids("subscriber", len(fresh)), strict=True):
+            p.id = new_id
         rows = []
         for k, p in fresh:
             it = p.item
@@ -260,17 +251,7 @@ class Applier:
                     now,
                 )
             )
-        if rows and rows[0][0] is None:
-            bulk.insert("subscriber", SUBSCRIBER_COLUMNS[1:], [r[1:] for r in rows])
-            ids = dict(
-                bulk.select_in(
-                    "SELECT key, id FROM subscriber WHERE key IN ({})", [k for k, _ in fresh]
-                )
-            )
-            for k, p in fresh:
-                p.id = ids[k]
-        else:
-            bulk.insert("subscriber", SUBSCRIBER_COLUMNS, rows)
+        bulk.insert("subscriber", SUBSCRIBER_COLUMNS, rows)
         bulk.execute_many(
             "UPDATE subscriber SET name = ?, language = ?, attributes = ?, updated_at = ? "
             "WHERE id = ?",
