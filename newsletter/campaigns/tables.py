@@ -97,7 +97,11 @@ class DeliveryKind(StrEnum):
 
 class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
-    __table_args__ = (sa.Index("ix_delivery_campaign_status", "campaign_id", "status", "id"),)
+    __table_args__ = (
+        sa.Index("ix_delivery_campaign_status", "campaign_id", "status", "id"),
+        sa.Index("ix_delivery_campaign_id", "campaign_id", "id"),
+        sa.Index("ix_delivery_address", sa.text("lower(address)")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(default=DeliveryKind.CAMPAIGN.value, max_length=16)
