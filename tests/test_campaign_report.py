@@ -54,6 +54,7 @@ def orm_log(world: World, campaign_id: int, fmt: str, statuses: list[str] | None
                 "queued": d.queued_at,
                 "claimed": d.claimed_at,
                 "finished": d.finished_at,
+                "edition": d.edition,
                 "bounce": bounces.get(d.id),
             }
             for d in store.iter_log(s, campaign_id, statuses)

@@ -39,6 +39,7 @@ def test_create_send_show_and_log(world: World, config: Path, tmp_path: Path) ->
     assert r.exit_code == 0, r.output
     assert r.output == (
         "Created campaign 1: issue 2021-07 to list news, 3 recipients.\n"
+        "Editions: de 3, zh 0.\n"
         "Send it with: newsletter campaigns send 1\n"
     )
     r = run(config, "campaigns", "send", "1", "--dry-run")
@@ -74,6 +75,7 @@ def test_create_send_show_and_log(world: World, config: Path, tmp_path: Path) ->
         "state": "finished",
         "recipients": 3,
         "sent": 3,
+        "editions": "de zh",
         "created": None,
     }
 
@@ -157,6 +159,7 @@ def test_the_demo_data_is_the_isa_data_of_the_checkout() -> None:
 
     for shipped, source in (
         (demo.SAMPLE_ISSUE, ROOT / "issues" / "2021-07.yaml"),
+        (demo.SAMPLE_EDITION, ROOT / "issues" / "2021-07.zh.yaml"),
         (demo.SAMPLE_PROFILE, ROOT / "newsletter.toml"),
         (demo.SAMPLE_SUBSCRIBERS, ROOT / "subscribers" / "sample.csv"),
     ):

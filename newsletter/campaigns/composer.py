@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from newsletter.campaigns.editions import editions_of
 from newsletter.campaigns.ledger import Job
-from newsletter.campaigns.tables import Campaign
+from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.message.compose import (
@@ -31,15 +32,36 @@ class _Snapshot:
     text: str
 
 
-def message_template(settings: Settings, campaign: Campaign) -> MessageTemplate:
-    """The campaign's snapshot as a template: rendered once per run."""
+def message_template(
+    settings: Settings, campaign: Campaign, edition: CampaignEdition | None = None
+) -> MessageTemplate:
+    """The campaign's snapshot, or one of its other editions, as a template: once per run."""
+    snap = edition or campaign
     return MessageTemplate.build(
-        _Snapshot(campaign.subject, campaign.html, campaign.text),
+        _Snapshot(snap.subject, snap.html, snap.text),
         settings,
         MailingListInfo(campaign.list_slug, campaign.list_name),
-        language=campaign.language,
+        language=snap.language,
         sign=signer_from_settings(settings),
     )
+
+
+def edition_templates(
+    db: Database, settings: Settings, campaign: Campaign
+) -> dict[str | None, MessageTemplate]:
+    """One template per language edition; the primary is also the one for ``None``.
+
+    Deliveries logged before editions existed have no edition: they get the
+    campaign's own, which is what they were snapshotted with.
+    """
+    primary = message_template(settings, campaign)
+    templates: dict[str | None, MessageTemplate] = {None: primary, campaign.language: primary}
+    assert campaign.id is not None
+    with db.session() as s:
+        others = editions_of(s, campaign.id)
+    for e in others:
+        templates[e.language] = message_template(settings, campaign, e)
+    return templates
 
 
 class Composer:
@@ -50,7 +72,7 @@ class Composer:
         self.domain = sender_domain(settings)
         self.uid = campaign.uid
         self.list_id = campaign.list_id or 0
-        self.template = message_template(settings, campaign)
+        self.templates = edition_templates(db, settings, campaign)
         d = settings.delivery
         self.verp_domain = (d.bounce_domain or self.domain) if d.verp else None
         self.sender = settings.organisation.sender_email
@@ -65,4 +87,5 @@ class Composer:
             job.sender = self.sender
         job.rcpt = envelope_address(job.address)
         token = unsubscribe_token(self.key, job.subscriber_id or 0, self.list_id)
-        job.data = self.template.compose(Recipient(job.address, job.name, token, job.message_id))
+        template = self.templates.get(job.edition) or self.templates[None]
+        job.data = template.compose(Recipient(job.address, job.name, token, job.message_id))

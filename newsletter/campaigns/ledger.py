@@ -54,6 +54,7 @@ class Job:
     subscriber_id: int | None
     attempts: int
     status: str
+    edition: str | None = None  # the language edition this recipient gets
     sender: str = ""
     rcpt: str = ""  # the address as the envelope carries it (ASCII domain)
     message_id: str = ""
@@ -73,11 +74,19 @@ class Recorded:
 
 
 # What a Job is read from; both the send path and dry runs select exactly this.
-JOB_COLUMNS = (D.c.id, D.c.address, D.c.name, D.c.subscriber_id, D.c.attempts, D.c.status)
+JOB_COLUMNS = (
+    D.c.id,
+    D.c.address,
+    D.c.name,
+    D.c.subscriber_id,
+    D.c.attempts,
+    D.c.status,
+    D.c.edition,
+)
 
 
 def _job(r: Any) -> Job:
-    return Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status)
+    return Job(r.id, r.address, r.name, r.subscriber_id, r.attempts, r.status, r.edition)
 
 
 class Ledger:

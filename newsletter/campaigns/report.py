@@ -20,14 +20,21 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from newsletter.campaigns.state import CampaignError, CampaignSummary, Holder, describe_state, judge
+from newsletter.campaigns.state import (
+    CampaignError,
+    CampaignSummary,
+    EditionTotals,
+    Holder,
+    describe_state,
+    judge,
+)
 from newsletter.db.columns import UTCDateTime
 from newsletter.tabular import ESCAPABLE_START, escape_formula, iso_time, json_default
 
 CAMPAIGN = sa.table(
     "campaign",
     *(sa.column(c) for c in ("id", "kind", "issue_slug", "list_slug", "subject", "status")),
-    *(sa.column(c) for c in ("recipients", "transport", "lease_id")),
+    *(sa.column(c) for c in ("recipients", "transport", "lease_id", "language")),
     *(sa.column(c, UTCDateTime()) for c in ("created_at", "started_at", "finished_at")),
 )
 LEASE = sa.table(
@@ -39,7 +46,10 @@ DELIVERY = sa.table(
     "delivery",
     *(sa.column(c) for c in ("id", "campaign_id", "address", "status", "attempts")),
     *(sa.column(c) for c in ("smtp_code", "smtp_reply", "queue_id", "message_id")),
-    *(sa.column(c) for c in ("queued_at", "claimed_at", "finished_at")),
+    *(sa.column(c) for c in ("queued_at", "claimed_at", "finished_at", "edition")),
+)
+EDITION = sa.table(
+    "campaign_edition", *(sa.column(c) for c in ("campaign_id", "language", "subject"))
 )
 
 # The log's columns for scripts, and the table columns they come from.
@@ -55,11 +65,12 @@ LOG_COLUMNS = {
     "queued": "queued_at",
     "claimed": "claimed_at",
     "finished": "finished_at",
+    "edition": "edition",  # the language edition the recipient was given
 }
 # …and one from elsewhere: what came back for the delivery later (``bounces=``).
 COLUMNS = [*LOG_COLUMNS, "bounce"]
 _TIMES = (8, 9, 10)  # positions of queued, claimed, finished
-_TEXT = (1, 5, 6, 7, 11)  # free text a spreadsheet could take for a formula
+_TEXT = (1, 5, 6, 7, 12)  # free text a spreadsheet could take for a formula
 _PAGE = 5000
 
 
@@ -70,6 +81,40 @@ def status_counts(connection: sa.Connection, campaign_id: int) -> dict[str, int]
         sa.select(d.status, sa.func.count()).where(d.campaign_id == campaign_id).group_by(d.status)
     )
     return {status: n for status, n in connection.execute(query)}
+
+
+def edition_totals(
+    connection: sa.Connection,
+    campaign_id: int,
+    language: str | None,
+    subject: str,
+    counts: Mapping[str, int],
+) -> tuple[EditionTotals, ...]:
+    """Per language edition, the primary first: its subject and its deliveries by status.
+
+    A campaign of one edition has its totals already (``counts``); only one
+    of several editions reads its deliveries again, grouped by edition.
+    """
+    others = list(
+        connection.execute(
+            sa.select(EDITION.c.language, EDITION.c.subject)
+            .where(EDITION.c.campaign_id == campaign_id)
+            .order_by(EDITION.c.language)
+        )
+    )
+    if not others:
+        return (EditionTotals(language, subject, dict(counts)),)
+    d = DELIVERY.c
+    per: dict[str | None, dict[str, int]] = {}
+    query = (
+        sa.select(d.edition, d.status, sa.func.count())
+        .where(d.campaign_id == campaign_id)
+        .group_by(d.edition, d.status)
+    )
+    for edition, status, n in connection.execute(query):
+        per.setdefault(edition or language, {})[status] = n
+    subjects = [(language, subject), *((r.language, r.subject) for r in others)]
+    return tuple(EditionTotals(lang, subj, per.get(lang, {})) for lang, subj in subjects)
 
 
 def campaign_row(connection: sa.Connection, campaign_id: int) -> sa.Row[Any]:
@@ -96,6 +141,9 @@ def summary(connection: sa.Connection, campaign_id: int) -> CampaignSummary:
         created_at=campaign.created_at,
         started_at=campaign.started_at,
         finished_at=campaign.finished_at,
+        editions=edition_totals(
+            connection, campaign_id, campaign.language, campaign.subject, counts
+        ),
     )
 
 

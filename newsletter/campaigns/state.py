@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -115,6 +115,19 @@ def describe_state(campaign: CampaignLike, counts: Mapping[str, int], held: Hold
 
 
 @dataclass(frozen=True)
+class EditionTotals:
+    """One language edition of a campaign: its subject and how many got it, by status."""
+
+    language: str | None
+    subject: str
+    counts: dict[str, int]
+
+    @property
+    def recipients(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
 class CampaignSummary:
     id: int
     kind: str
@@ -128,6 +141,8 @@ class CampaignSummary:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # per language edition, the primary first (one entry for a one-language issue)
+    editions: tuple[EditionTotals, ...] = field(default=())
 
     def row(self) -> dict[str, object]:
         """A flat row for table, CSV and JSON listings."""
@@ -139,5 +154,6 @@ class CampaignSummary:
             "state": self.state,
             "recipients": self.recipients,
             "sent": self.counts.get("sent", 0),
+            "editions": " ".join(e.language or "-" for e in self.editions),
             "created": self.created_at,
         }

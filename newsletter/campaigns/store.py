@@ -7,13 +7,13 @@ the CLI and a future web UI call alike.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.campaigns import leases, report
+from newsletter.campaigns.editions import RenderedIssue, add_editions, check_editions
 from newsletter.campaigns.state import CampaignError as CampaignError  # re-exported
 from newsletter.campaigns.state import CampaignSummary
 from newsletter.campaigns.state import describe_state as describe_state  # re-exported
@@ -30,14 +30,6 @@ _PAGE = 1000
 
 class CampaignBusy(OperationFailed):
     """The campaign's state does not allow this now: another sender, or use resume."""
-
-
-class RenderedIssue(Protocol):
-    subject: str
-    html: str
-    text: str
-    slug: str
-    language: str
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -65,15 +57,22 @@ def create_campaign(
     *,
     source: str | None = None,
     again: bool = False,
+    editions: Sequence[tuple[RenderedIssue, str | None]] = (),
 ) -> Campaign:
     """Snapshot the rendered issue and the list's current recipients as a draft.
 
     Recipients are the list's confirmed, non-suppressed subscribers now;
     later sign-ups are not added, later unsubscribes are honoured at send
     time. The same issue to the same list twice is refused unless ``again``.
+
+    ``editions`` are the issue's other language editions, each with its
+    file. Each recipient gets the edition in their own language, else in the
+    list's, else ``rendered`` (the primary); the choice is recorded in the
+    delivery and never changes, so a resumed campaign sends the same bytes.
     """
     ml = get_list(session, list_slug)
     assert ml.id is not None
+    check_editions(rendered, editions)
     if not again:
         earlier = previous_campaigns(session, rendered.slug, ml.id)
         if earlier:
@@ -96,6 +95,7 @@ def create_campaign(
     )
     session.add(campaign)
     session.flush()
+    choose = add_editions(session, campaign, editions, ml.language)
     table = Delivery.__table__
     now = utcnow()
     batch: list[dict[str, object]] = []
@@ -110,6 +110,7 @@ def create_campaign(
                 "status": DeliveryStatus.QUEUED.value,
                 "attempts": 0,
                 "queued_at": now,
+                "edition": choose(sub.language),
             }
         )
         if len(batch) == _PAGE:
@@ -158,7 +159,9 @@ def create_proof(
     )
     session.add(campaign)
     session.flush()
-    session.add(Delivery(campaign_id=campaign.id, address=address))  # type: ignore[arg-type]
+    session.add(
+        Delivery(campaign_id=campaign.id, address=address, edition=rendered.language)  # type: ignore[arg-type]
+    )
     return campaign
 
 
@@ -182,6 +185,9 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
         created_at=campaign.created_at,
         started_at=campaign.started_at,
         finished_at=campaign.finished_at,
+        editions=report.edition_totals(
+            session.connection(), campaign.id, campaign.language, campaign.subject, counts
+        ),
     )
 
 
@@ -260,6 +266,7 @@ def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, 
             "kind": d.kind,
             "campaign": d.campaign_id,
             "issue": issue,
+            "edition": d.edition,
             "address": d.address,
             "status": d.status,
             "attempts": d.attempts,

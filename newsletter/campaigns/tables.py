@@ -3,6 +3,9 @@
 A ``Campaign`` snapshots the rendered issue (subject, HTML, text) and, as
 ``Delivery`` rows, its recipients at creation, so what goes out is exactly
 what was checked, however the issue file or the list change afterwards.
+An issue in several languages is one campaign: the campaign row holds the
+primary edition, a ``CampaignEdition`` row each other one, and every
+delivery names the edition (language) its recipient gets.
 
 A ``Delivery`` is the log of one recipient: its state, how many attempts,
 the server's last reply verbatim, the queue id, and when it was queued,
@@ -83,6 +86,23 @@ class Campaign(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class CampaignEdition(SQLModel, table=True):
+    """Another language edition of a campaign's issue, snapshotted like the primary one."""
+
+    __tablename__ = "campaign_edition"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "language"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")], index=True
+    )
+    language: str = Field(max_length=35)
+    source: str | None = Field(default=None, max_length=1000)
+    subject: str
+    html: str
+    text: str
+
+
 class DeliveryKind(StrEnum):
     """What a delivery was: a campaign's message, or a mail to one person about their sign-up.
 
@@ -130,6 +150,9 @@ class Delivery(SQLModel, table=True):
     # that sender's messages in flight unknown. No foreign key, so a claim
     # costs no extra look-up.
     lease_id: int | None = None
+    # The language edition this recipient gets (the campaign's language when
+    # the issue has one edition); chosen at the snapshot, never changed.
+    edition: str | None = Field(default=None, max_length=35)
 
 
 class SenderLease(SQLModel, table=True):

@@ -56,23 +56,29 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
     """Render ISSUE and snapshot it with the list's current recipients.
 
     Recipients are the confirmed, non-suppressed subscribers at this moment;
-    anyone who unsubscribes before the send is still skipped.
+    anyone who unsubscribes before the send is still skipped. An issue with
+    language editions (2021-07.yaml, 2021-07.zh.yaml) becomes one campaign:
+    each recipient gets the edition in their language, else in the list's,
+    else the first (primary) one.
 
     \b
     Example:
       newsletter campaigns create issues/2021-07.yaml --list isa
     """
     from newsletter.campaigns import store
-    from newsletter.issue.load import load_issue
-    from newsletter.render import render_issue
+    from newsletter.workbench.publish import create_campaign_from_file
 
-    rendered = render_issue(load_issue(issue), app.settings)
     with open_db(app).session() as s:
-        c = store.create_campaign(s, rendered, list_slug, source=str(issue), again=again)
+        c, r = create_campaign_from_file(s, issue, list_slug, app.settings, again=again)
+        editions = store.summarize(s, c).editions
+    for problem in r.warnings:
+        click.echo(str(problem), err=True)
     click.echo(
         f"Created campaign {c.id}: issue {c.issue_slug} to list {c.list_slug}, "
         f"{c.recipients} recipients."
     )
+    if len(editions) > 1:
+        click.echo("Editions: " + ", ".join(f"{e.language} {e.recipients}" for e in editions) + ".")
     click.echo(f"Send it with: newsletter campaigns send {c.id}")
 
 
@@ -210,7 +216,7 @@ def list_cmd(app: App, fmt: str) -> None:
 
     with open_db(app).session() as s:
         rows = [c.row() for c in store.list_campaigns(s)]
-    columns = ["id", "kind", "issue", "list", "state", "recipients", "sent", "created"]
+    columns = ["id", "kind", "issue", "list", "editions", "state", "recipients", "sent", "created"]
     write_rows(
         rows,
         columns,
@@ -254,6 +260,13 @@ def show_cmd(app: App, campaign_id: int) -> None:
     for status in STATUSES:
         if c.counts.get(status):
             click.echo(f"  {status:<10} {c.counts[status]:>8}")
+    if len(c.editions) > 1:
+        click.echo("Editions:")
+        for e in c.editions:
+            done = ", ".join(f"{n} {s}" for s, n in sorted(e.counts.items()))
+            click.echo(
+                f"  {e.language or '-':<10} {e.recipients:>8}  {e.subject} ({done or 'none'})"
+            )
     if complaints.sent:
         click.echo(
             f"Complaints: {complaints.complaints} of {complaints.sent} sent ({complaints.rate:.2%})"

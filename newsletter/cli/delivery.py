@@ -150,20 +150,27 @@ def send_progress(label: str) -> Any:
     help="Who gets the proof (logged as a proof, not a campaign).",
 )
 @click.option("--list", "list_slug", metavar="SLUG", help="List whose List-Id the proof carries.")
+@click.option(
+    "--edition",
+    metavar="LANG",
+    help="The issue's edition in this language (zh: 2021-07.zh.yaml); default: ISSUE itself.",
+)
 @transport_options
 @pass_app
-def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts: Any) -> None:
+def proof_cmd(
+    app: App, issue: Path, address: str, list_slug: str | None, edition: str | None, **opts: Any
+) -> None:
     """Send one proof of ISSUE exactly as subscribers would get it.
 
     \b
-    Example:
+    Examples:
       newsletter send issues/2021-07.yaml --to editor@example.org
+      newsletter send issues/2021-07.yaml --to editor@example.org --edition zh
     """
     from newsletter.campaigns import sender, store
-    from newsletter.issue.load import load_issue
-    from newsletter.render import render_issue
+    from newsletter.workbench.publish import proof_edition
 
-    rendered = render_issue(load_issue(issue), app.settings)
+    rendered = proof_edition(issue, app.settings, edition)
     db = open_db(app, create=True)
     transport = open_transport_for(app, opts)
     with db.session() as s:
@@ -172,7 +179,7 @@ def proof_cmd(app: App, issue: Path, address: str, list_slug: str | None, **opts
     with db.session() as s:
         (row,) = list(store.iter_log(s, c.id or 0))
     click.echo(
-        f"Proof of {rendered.slug} to {address}: {row.status} "
+        f"Proof of {rendered.slug}{f' ({edition})' if edition else ''} to {address}: {row.status} "
         f"({row.smtp_reply or ''}) — logged as campaign {result.campaign_id}"
     )
     if row.status != "sent":
@@ -194,7 +201,8 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
     """The delivery log of a campaign: one row per recipient, replies verbatim.
 
     It records each attempt's outcome and nothing about reading: no opens,
-    no clicks. The bounce column names a bounce or complaint that came back
+    no clicks. The edition column is the language edition the recipient
+    was given; the bounce column names a bounce or complaint that came back
     for the delivery later (see: newsletter bounces show ID).
 
     \b
@@ -222,5 +230,5 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
             {**dict(zip(report.COLUMNS, row, strict=True)), "address": row[1] or "(forgotten)"}
             for row in report.log_rows(connection, campaign_id, list(statuses), bounces)
         )
-        columns = ["id", "address", "status", "attempts", "reply", "bounce"]
+        columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
         write_rows(rows, columns, fmt, empty="No deliveries match.")

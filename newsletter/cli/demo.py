@@ -23,7 +23,8 @@ def demo_cmd(directory: Path) -> None:
     """Run the whole pipeline on sample data into a Maildir outbox.
 
     Imports the 50 sample subscribers that come with newsletter, renders the
-    sample issue (ISA, July 2021) and delivers it to DIR/outbox, with a copy
+    sample issue (ISA, July 2021, in German and Chinese) and delivers it to
+    DIR/outbox, each subscriber in their language, with a copy
     of every message as DIR/eml/*.eml. Each run starts DIR afresh (its own
     database and outbox), so it can be repeated, works in any folder and never
     touches your settings or your real database.
@@ -48,6 +49,9 @@ def demo_cmd(directory: Path) -> None:
     )
     for status, n in sorted(report.result.counts.items()):
         click.echo(f"  {status:<10} {n:>6}")
+    if len(report.editions) > 1:  # each subscriber got their language's edition
+        for language, n in report.editions:
+            click.echo(f"  {f'{language} edition':<10} {n:>6}")
     click.echo("Where to look:")
     click.echo(f"  messages  {report.eml}/ (one .eml file per message; double-click one)")
     click.echo(f"  maildir   {report.outbox}/ (the same as a Maildir: mutt -f {report.outbox})")

@@ -97,7 +97,7 @@ def archive_group() -> None:
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @pass_app
 def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
-    """Write the archive into DIR: index, one page per issue, Atom feed, sitemap.
+    """Write the archive into DIR: index, one page per issue edition, Atom feed, sitemap.
 
     Without FILES the archive holds the issues the database sent, dated by
     their send; with FILES (issue YAML) it holds those, dated by their month.
@@ -126,4 +126,6 @@ def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
             db.dispose()
     site = build_site(entries, Pages(app.settings))
     write_site(site, out_dir)
-    click.echo(f"Wrote {len(entries)} issue(s) to {out_dir}/ ({len(site)} files).")
+    issues = len({e.slug for e in entries})
+    editions = f", {len(entries)} editions" if len(entries) != issues else ""
+    click.echo(f"Wrote {issues} issue(s){editions} to {out_dir}/ ({len(site)} files).")

@@ -1,9 +1,12 @@
 """``newsletter demo``: the whole pipeline on sample data, into a Maildir outbox.
 
-The demo is the embedded default: its issue (ISA, July 2021), organisation
-profile and 50 sample subscribers ship inside this package (``data/``, copies
-of ``issues/2021-07.yaml``, ``newsletter.toml`` and ``subscribers/sample.csv``
+The demo is the embedded default: its issue (ISA, July 2021, with its sample
+Chinese edition), organisation profile and 50 sample subscribers ship inside
+this package (``data/``, copies of ``issues/2021-07.yaml``,
+``issues/2021-07.zh.yaml``, ``newsletter.toml`` and ``subscribers/sample.csv``
 that a test keeps equal), so it runs from any folder after ``pip install``.
+Each subscriber gets the edition of their language; English readers get the
+list's German.
 
 It never touches the configured database or outbox: it rebuilds its own
 ``demo/`` folder (database, key, outbox) on every run, so running it twice
@@ -26,14 +29,14 @@ from newsletter.campaigns.sender import Progress, RunResult, run_campaign
 from newsletter.campaigns.tables import Delivery
 from newsletter.config import load_settings
 from newsletter.db import Database
-from newsletter.issue.load import load_issue
-from newsletter.render import render_issue
 from newsletter.subscribers.importing import ImportReport, import_file
 from newsletter.subscribers.lists import create_list
 from newsletter.transports.maildir import MaildirTransport
+from newsletter.workbench.publish import render_editions
 
 DATA = Path(__file__).with_name("data")
 SAMPLE_ISSUE = DATA / "issue.yaml"
+SAMPLE_EDITION = DATA / "issue.zh.yaml"  # found by its name as the Chinese edition
 SAMPLE_PROFILE = DATA / "newsletter.toml"
 SAMPLE_SUBSCRIBERS = DATA / "subscribers.csv"
 DEMO_LIST = "isa-de"  # the list the README's tour creates
@@ -59,6 +62,8 @@ class DemoReport:
     campaign_id: int
     recipients: int
     result: RunResult
+    # (language, recipients) per language edition, the primary first
+    editions: tuple[tuple[str | None, int], ...] = ()
 
 
 def run_demo(
@@ -82,10 +87,15 @@ def run_demo(
     )
     db = Database.from_settings(settings)
     try:
-        issue = load_issue(SAMPLE_ISSUE)
-        rendered = render_issue(issue, settings)
+        editions = render_editions(SAMPLE_ISSUE, settings)
+        issue = editions.editions.primary.issue
         with db.session() as s:
-            create_list(s, DEMO_LIST, settings.organisation.sender_name)
+            create_list(
+                s,
+                DEMO_LIST,
+                settings.organisation.sender_name,
+                language=settings.organisation.language,
+            )
             imported = import_file(
                 s,
                 SAMPLE_SUBSCRIBERS,
@@ -95,16 +105,25 @@ def run_demo(
                 skip_invalid=True,
             )
         with db.session() as s:
-            campaign = store.create_campaign(s, rendered, DEMO_LIST, source="demo sample issue")
+            campaign = store.create_campaign(
+                s,
+                editions.primary,
+                DEMO_LIST,
+                source="demo sample issue",
+                editions=[(r, "demo sample edition") for r, _ in editions.others()],
+            )
             assert campaign.id is not None
             cid, recipients = campaign.id, campaign.recipients
+            per_edition = tuple(
+                (e.language, e.recipients) for e in store.summarize(s, campaign).editions
+            )
         result = run_campaign(db, settings, cid, MaildirTransport(outbox), on_progress=on_progress)
         eml = _eml_copies(db, cid, outbox, directory / "eml")
     finally:
         db.dispose()
     return DemoReport(
         directory, database, outbox, eml, issue.slug, issue.subject, imported, cid, recipients,
-        result,
+        result, per_edition,
     )  # fmt: skip
 
 

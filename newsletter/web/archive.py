@@ -8,14 +8,16 @@ host. The layout (relative to ``<base_url>/archive/``)::
     index.html            newest first
     style.css
     YYYY-MM/index.html    the issue's web version (the "view in browser" link)
-    feed.atom             full content, dated by the real send date
+    YYYY-MM/zh/index.html the issue's Chinese edition, if it has one; each edition
+                          links the others (hreflang) and offers a language switch
+    feed.atom             full content, one entry per edition, dated by the real send date
     sitemap.xml
 
 Entries come from the database (campaigns that started sending: the date is
 when) or from issue files (dated by their month). An issue's page is the
 mail's HTML with the public values in its placeholders, a bar back to the
 index and a canonical link; :func:`page_path` is the one place that maps an
-entry to its file, so language editions can get their own pages later.
+entry to its file.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from newsletter.campaigns.tables import Campaign
+from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.config import Settings
 from newsletter.errors import IssueError, OperationFailed
 from newsletter.i18n import get_locale
@@ -84,6 +86,27 @@ def entries_from_database(session: Session) -> list[Entry]:
         Entry(c.issue_slug, c.language or "en", c.subject, c.html, c.started_at)  # type: ignore[arg-type]
         for c in rows
     ]
+    started = {c.id: c for c in rows}
+    others = session.exec(
+        select(CampaignEdition).where(CampaignEdition.campaign_id.in_(list(started)))  # type: ignore[attr-defined]
+    ).all()
+    entries += [
+        Entry(
+            started[e.campaign_id].issue_slug,
+            e.language,
+            e.subject,
+            e.html,
+            started[e.campaign_id].started_at,  # type: ignore[arg-type]
+            e.language,
+        )
+        for e in others
+    ]
+    return _ordered(entries)
+
+
+def _ordered(entries: list[Entry]) -> list[Entry]:
+    """Newest first; an issue's primary edition before its translations, those by language."""
+    entries = sorted(entries, key=lambda e: e.edition or "")
     return sorted(entries, key=lambda e: (e.published, e.slug), reverse=True)
 
 
@@ -109,12 +132,12 @@ def entries_from_files(paths: Iterable[Path], settings: Settings) -> list[Entry]
         r = render_issue(issue, settings)
         when = dt.datetime.combine(issue.month, dt.time(), dt.UTC)
         entries.append(Entry(issue.slug, issue.language, r.subject, r.html, when, issue.edition))
-    return sorted(entries, key=lambda e: (e.published, e.slug), reverse=True)
+    return _ordered(entries)
 
 
 def latest_url(session: Session, base_url: str) -> str | None:
     """The web address of the newest sent issue (for the welcome mail), if any."""
-    entries = entries_from_database(session)
+    entries = [e for e in entries_from_database(session) if e.edition is None]
     return archive_url(base_url, entries[0].slug) if entries else None
 
 
@@ -122,16 +145,60 @@ def _date_label(language: str, when: dt.datetime) -> str:
     return web_strings(language)["sent_on"].format(date=get_locale(language).format_date(when))
 
 
-def issue_page(entry: Entry, pages: Pages) -> str:
-    """The mail's HTML as a public page: placeholders filled, a bar back to the index."""
+def editions_by_issue(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """Each issue's entries, its primary edition first."""
+    out: dict[str, list[Entry]] = {}
+    for e in sorted(entries, key=lambda e: e.edition or ""):
+        out.setdefault(e.slug, []).append(e)
+    return out
+
+
+def _alternates(entry: Entry, siblings: list[Entry], base: str) -> Markup:
+    """``<link rel="alternate" hreflang>`` for every edition (itself included), and x-default."""
+    if len(siblings) < 2:
+        return Markup("")
+    links = [(e.language, f"{base}/archive/{page_path(e)}") for e in siblings]
+    links.append(("x-default", links[0][1]))
+    return Markup("").join(
+        Markup('<link rel="alternate" hreflang="{}" href="{}">\n').format(lang, href)
+        for lang, href in links
+    )
+
+
+def _switch(entry: Entry, siblings: list[Entry]) -> list[dict[str, object]]:
+    """The language switch of an edition's page: each edition by its own name, relative links."""
+    if len(siblings) < 2:
+        return []
+    up = "../" * page_path(entry).count("/")
+    return [
+        {
+            "href": up + page_path(e),
+            "language": e.language,
+            "name": get_locale(e.language)["language_name"],
+            "current": e is entry,
+        }
+        for e in siblings
+    ]
+
+
+def issue_page(entry: Entry, pages: Pages, siblings: list[Entry] | None = None) -> str:
+    """The mail's HTML as a public page: placeholders filled, a bar back to the index.
+
+    ``siblings`` are the issue's editions (``entry`` among them): the page
+    names each as an ``hreflang`` alternate and the bar offers a switch.
+    """
     base = pages.base_url
+    siblings = siblings or [entry]
     html = public_version(entry.html, base, entry.language)
     bar = pages.render(
         "archive_bar.html.j2",
         entry.language,
         date_label=_date_label(entry.language, entry.published),
+        index_href="../" * page_path(entry).count("/"),
+        editions=_switch(entry, siblings),
     )
     head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
+    head += _alternates(entry, siblings, base)
     html = html.replace("</head>", head + "</head>", 1)
     m = _BODY_OPEN.search(html)
     if m is None:
@@ -166,7 +233,8 @@ def atom_feed(entries: list[Entry], pages: Pages) -> bytes:
     sub(author, "name", org.name)
     for e in entries:
         url = index + page_path(e)
-        item = sub(feed, "entry")
+        # one entry per edition, each in its own language
+        item = sub(feed, "entry", **{"{http://www.w3.org/XML/1998/namespace}lang": e.language})
         sub(item, "title", e.subject)
         sub(item, "id", url)
         sub(item, "link", rel="alternate", href=url, type="text/html", hreflang=e.language)
@@ -195,14 +263,25 @@ def sitemap(entries: list[Entry], base_url: str) -> bytes:
 def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
     """Every file of the archive, by path relative to ``/archive/``."""
     lang = pages.settings.organisation.language
+    by_issue = editions_by_issue(entries)
     listed = [
         {
             "path": page_path(e),
             "subject": e.subject,
             "language": e.language,
             "date_label": get_locale(lang).format_date(e.published),
+            # the issue's other editions, by their own language's name
+            "editions": [
+                {
+                    "path": page_path(x),
+                    "language": x.language,
+                    "name": get_locale(x.language)["language_name"],
+                }
+                for x in by_issue[e.slug][1:]
+            ],
         }
         for e in entries
+        if e is by_issue[e.slug][0]
     ]
     index = pages.render(
         "archive.html.j2",
@@ -218,7 +297,7 @@ def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
         "sitemap.xml": sitemap(entries, pages.base_url),
     }
     for e in entries:
-        files[page_path(e) + "index.html"] = issue_page(e, pages).encode()
+        files[page_path(e) + "index.html"] = issue_page(e, pages, by_issue[e.slug]).encode()
     return files
 
 

@@ -1,0 +1,84 @@
+"""One campaign, several language editions: which recipient gets which, and the totals.
+
+The campaign row holds the primary edition; the others are ``CampaignEdition``
+rows. Each recipient's edition is chosen once, at the snapshot: their own
+language, else the list's, else the primary. Composing then stays one
+template per edition, so every recipient of an edition gets the same bytes
+but for their own address and tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from sqlmodel import Session, select
+
+from newsletter.campaigns.tables import Campaign, CampaignEdition
+from newsletter.errors import BadInput
+
+
+class RenderedIssue(Protocol):
+    subject: str
+    html: str
+    text: str
+    slug: str
+    language: str
+
+
+def language_code(code: str | None) -> str | None:
+    """``zh-CN`` → ``zh``: a subscriber's or list's language as an edition code."""
+    return code.split("-")[0].split("_")[0].lower() if code else None
+
+
+def check_editions(
+    rendered: RenderedIssue, editions: Sequence[tuple[RenderedIssue, str | None]]
+) -> None:
+    seen = {rendered.language}
+    for other, src in editions:
+        where = src or other.language
+        if other.slug != rendered.slug:
+            raise BadInput(f"{where}: edition of issue {other.slug}, not {rendered.slug}")
+        if other.language in seen:
+            raise BadInput(f"{where}: a second {other.language!r} edition")
+        seen.add(other.language)
+
+
+def add_editions(
+    session: Session,
+    campaign: Campaign,
+    editions: Sequence[tuple[RenderedIssue, str | None]],
+    list_language: str | None,
+) -> Callable[[str | None], str | None]:
+    """Store the other editions; return the choice of edition for a subscriber's language."""
+    for other, src in editions:
+        session.add(
+            CampaignEdition(
+                campaign_id=campaign.id,  # type: ignore[arg-type]
+                language=other.language,
+                source=src,
+                subject=other.subject,
+                html=other.html,
+                text=other.text,
+            )
+        )
+    languages = {campaign.language, *(other.language for other, _ in editions)}
+    fallback = language_code(list_language)
+    fallback = fallback if fallback in languages else campaign.language
+
+    def choose(subscriber_language: str | None) -> str | None:
+        wanted = language_code(subscriber_language)
+        return wanted if wanted in languages else fallback
+
+    return choose
+
+
+def editions_of(session: Session, campaign_id: int) -> list[CampaignEdition]:
+    """The campaign's editions besides its primary one, by language."""
+    return list(
+        session.exec(
+            select(CampaignEdition)
+            .where(CampaignEdition.campaign_id == campaign_id)
+            .order_by(CampaignEdition.language)  # type: ignore[arg-type]
+        )
+    )
