@@ -187,7 +187,7 @@ def test_campaigns_create_show_log_and_proofs_speak_of_editions(isa: World) -> N
 
 def test_deliveries_from_before_editions_get_their_campaign_language(new_database_url) -> None:
     db = Database(new_database_url("editions", migrated=False))
-    db.upgrade("0005")
+    db.upgrade("0006")
     with db.engine.begin() as c:
         c.exec_driver_sql(
             "INSERT INTO campaign (uid, kind, issue_slug, list_slug, list_name, subject, html, "
@@ -204,5 +204,5 @@ def test_deliveries_from_before_editions_get_their_campaign_language(new_databas
         totals = store.summarize(s, store.get_campaign(s, 1)).editions
     assert row.edition == "de"
     assert [(t.language, t.recipients) for t in totals] == [("de", 1)]
-    db.downgrade("0005")
+    db.downgrade("0006")
     db.dispose()

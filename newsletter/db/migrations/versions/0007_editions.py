@@ -1,7 +1,7 @@
 """Language editions: a campaign sends each recipient the issue in their language.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 
 The campaign row keeps the primary edition; ``campaign_edition`` holds the
@@ -14,8 +14,8 @@ Hand-written and frozen: it does not import the models.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -51,7 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("delivery") as batch:
-        batch.drop_column("edition")
+    # Not batch mode: rebuilding the table on SQLite would lose 0006's
+    # expression index on lower(address). SQLite drops a column since 3.35.
+    op.drop_column("delivery", "edition")
     op.drop_index("ix_campaign_edition_campaign_id", "campaign_edition")
     op.drop_table("campaign_edition")
