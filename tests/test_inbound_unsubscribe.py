@@ -56,7 +56,7 @@ def test_the_composed_mailto_unsubscribes_exactly_once(sent: Sent) -> None:
     assert b"To: unsubscribe@isa.example.org" in raw
     with sent.db.session() as s:
         result = unsubscribe_by_mail(s, raw)
-    assert result is not None and result.lists == ["news"]
+    assert result is not None and result.changed
     assert _status(sent, sid) == "unsubscribed"
     with sent.db.session() as s:
         again = unsubscribe_by_mail(s, raw)
@@ -65,7 +65,7 @@ def test_the_composed_mailto_unsubscribes_exactly_once(sent: Sent) -> None:
                 ConsentEvent.subscriber_id == sid, ConsentEvent.action == "unsubscribe"
             )
         ).all()
-    assert again is not None and again.lists == []
+    assert again is not None and not again.changed
     assert [(e.source, e.list_slug) for e in events] == [("mailto", "news")]
 
 

@@ -47,6 +47,7 @@ class Evidence:
     recipients: list[str] = field(default_factory=list)  # failed recipients a report names
     returned_foreign: bool = False  # a returned message is there, and nothing in it is ours
     unsubscribe: tuple[int, int] | None = None  # (subscriber id, list id) of a valid token
+    unsubscribe_token: str | None = None  # that token, as the subject carried it
 
     def __bool__(self) -> bool:
         return bool(self.verp_deliveries or self.message_ids or self.list_slugs)
@@ -153,6 +154,7 @@ def classify(raw: bytes, ctx: Context) -> Classification:
     if token is not None:
         c.kind = Kind.UNSUBSCRIBE
         c.evidence.unsubscribe = token
+        c.evidence.unsubscribe_token = token_in_subject(subject)
         c.reasons.append("mail to the List-Unsubscribe address with a valid token")
         return c
     if not c.evidence:

@@ -169,8 +169,8 @@ def record(
             detail = "complaint (feedback loop)"
             decision = _suppress(session, address, Reason.COMPLAINT, detail, origin, reasons)
             unsubscribe(session, address, None, source=origin, actor=ACTOR, detail="complaint")
-    token = c.evidence.unsubscribe if c.kind == Kind.UNSUBSCRIBE else None
-    if token is not None and unsubscribe_with_token(session, *token, source="mailto"):
+    token = c.evidence.unsubscribe_token if c.kind == Kind.UNSUBSCRIBE else None
+    if token is not None and unsubscribe_with_token(session, token):
         decision = Decision.UNSUBSCRIBED
     if decision != Decision.RECORDED or score is not None or len(reasons) != len(c.reasons):
         session.execute(
