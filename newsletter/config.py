@@ -216,6 +216,14 @@ class Delivery:
         "long import) before it pauses the campaign; what was already sent is still recorded.",
         example=300,
     )
+    claim_window: int = setting(
+        4,
+        Integer(1, 64),
+        "Messages claimed ahead per connection, so no connection waits for the database. "
+        "A crash (`kill -9`, power loss) can leave at most this many per connection with an "
+        "unknown outcome, never sent twice. Rate-limited sending always claims one at a time.",
+        example=2,
+    )
     lease_seconds: float = setting(
         60.0,
         Number(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,15 @@ def _delivered(outbox: Path) -> list[Path]:
     return sorted((outbox / "new").iterdir())
 
 
+def _noticed() -> None:
+    """Give the sender time to see the change: it looks at its campaign every 0.1 s.
+
+    Until it does, a worker may still start a message it had already claimed
+    (at most the claim window per connection; docs/sending.md says so).
+    """
+    time.sleep(0.5)
+
+
 def _start(world: World, cid: int, transport: MaildirTransport) -> threading.Thread:
     thread = threading.Thread(
         target=run_campaign, args=(world.db, world.settings, cid, transport), daemon=True
@@ -57,12 +67,15 @@ def test_cancel_while_sending_sends_nothing_more(world: World) -> None:
     thread = _start(world, cid, transport)
     with world.db.session() as s:
         cancelled = store.cancel_campaign(s, cid)
+    _noticed()
     transport.gate.set()
     thread.join(10)
     assert not thread.is_alive()
     # only the message already in flight went out; the log says so
     assert len(_delivered(outbox)) == 1
-    assert world.counts(cid) == {"sent": 1, "cancelled": cancelled}
+    # the claimed ones no worker had started are cancelled too
+    assert world.counts(cid) == {"sent": 1, "cancelled": 19}
+    assert cancelled <= 19
     assert world.state(cid) == "cancelled"
 
 
@@ -74,6 +87,7 @@ def test_resume_while_the_paused_sender_still_runs_is_refused(world: World) -> N
     thread = _start(world, cid, transport)
     with world.db.session() as s:
         store.pause_campaign(s, cid)
+    _noticed()
     with pytest.raises(store.CampaignBusy, match=f"campaign {cid} is pausing: process"):
         run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True)
     transport.gate.set()
@@ -107,11 +121,13 @@ def test_a_message_deferred_during_cancel_ends_cancelled(world: World) -> None:
     thread = _start(world, cid, transport)
     with world.db.session() as s:
         cancelled = store.cancel_campaign(s, cid)
+    _noticed()
     transport.gate.set()
     thread.join(10)
     assert not thread.is_alive()
     # no delivery is left waiting for a retry that a cancelled campaign never makes
-    assert world.counts(cid) == {"cancelled": cancelled + 1}
+    assert world.counts(cid) == {"cancelled": 5}
+    assert cancelled < 5
     assert world.state(cid) == "cancelled"
 
 

@@ -19,7 +19,11 @@ from newsletter.transports.smtp import SmtpTransport
 
 
 def _send(world: World, srv: RecordingServer, cid: int, **kw: object) -> object:
-    transport = SmtpTransport("127.0.0.1", srv.port, connections=2, timeout=0.5)
+    # a fresh connection per message: a drop on a reused one is retried at once
+    # (nothing of the message reached the server), which would hide the deferral
+    transport = SmtpTransport(
+        "127.0.0.1", srv.port, connections=2, timeout=0.5, max_per_connection=1
+    )
     return run_campaign(world.db, world.settings, cid, transport, **kw)  # type: ignore[arg-type]
 
 

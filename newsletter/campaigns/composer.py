@@ -77,10 +77,16 @@ class Composer:
         self.verp_domain = (d.bounce_domain or self.domain) if d.verp else None
         self.sender = settings.organisation.sender_email
 
+    @property
+    def message_id_affixes(self) -> tuple[str, str]:
+        """A Message-ID is ``before + delivery id + after``; the claim writes the same."""
+        return f"{self.uid}.", f"@{self.domain}"
+
     def __call__(self, job: Job) -> None:
         # Deterministic per delivery, so a retry carries the same Message-ID
         # and a receiver can drop the duplicate of a message we had to retry.
-        job.message_id = f"{self.uid}.{job.id}@{self.domain}"
+        before, after = self.message_id_affixes
+        job.message_id = f"{before}{job.id}{after}"
         if self.verp_domain:
             job.sender = f"bounces+{bounce_token(self.key, job.id)}@{self.verp_domain}"
         else:

@@ -1,14 +1,18 @@
 """The sending loop of one run: one dispatcher thread, one worker per connection.
 
 The dispatcher (the calling thread) owns the database and the composing; one
-worker thread per transport connection does the network I/O. A delivery is
-claimed (committed as ``sending``) only when a worker is free to send it, so
-after a crash at most one message per connection has an unknown outcome;
-``runs.take`` marks those ``unknown`` and nobody gets the issue twice.
+worker thread per transport connection does the network I/O. Workers take
+composed messages from a short ready queue (one per connection), so a worker
+that finishes a message starts the next at once: it never waits for the
+database or for composing.
 
-While workers send, the dispatcher composes the next messages, so a worker
-that finishes waits only for one transaction (its outcome plus the next
-claim) before it gets more work.
+The dispatcher claims messages in batches, a small window ahead: at most
+``claim_window`` claimed (committed as ``sending``) and not yet recorded per
+connection, in flight, ready or waiting, whatever happens. That window is
+all a crash can leave ``unknown`` (``runs.take`` marks them so on resume,
+and they are not sent again). Outcomes are recorded in the same batched
+transactions. When the run stops (Ctrl-C, pause, cancel, an error), the
+claimed messages not yet sent go back to the queue.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from newsletter.campaigns import store
 from newsletter.campaigns.composer import Composer
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
+from newsletter.campaigns.outcomes import NOT_SENT, Result
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
@@ -32,14 +37,16 @@ from newsletter.db.locks import DatabaseLocked
 from newsletter.ratelimit import RateLimiter
 from newsletter.transports import Outcome, Transport, TransportUnavailable
 
-_POLL = 0.2  # seconds between checks for Ctrl-C and `campaigns pause`
-_COALESCE = 0.0005  # seconds to wait for more finished messages before a transaction
+_POLL = 0.2  # seconds between checks for Ctrl-C
+# Seconds between looks at the campaign row (`campaigns pause` / `cancel` from
+# another process, a take-over): until the sender looks, a worker may still
+# start a message that was claimed before.
+_STATUS_EVERY = 0.1
+_RECORD_WITHIN = 0.05  # seconds an outcome may wait for the batch it is recorded in
 # What has already happened (outcomes of sent messages, the pause itself) is
 # worth waiting for much longer than sending more: this many times
 # ``database_wait_seconds``.
 RECORD_PATIENCE = 10
-
-Result = tuple[Job, Outcome | BaseException]
 
 
 @dataclass
@@ -55,7 +62,7 @@ class Progress:
 
 
 class Dispatcher:
-    """One run's loop: feed the workers, record what they did, wait when it must."""
+    """One run's loop: claim ahead, feed the workers, record what they did, wait when it must."""
 
     def __init__(
         self,
@@ -68,31 +75,40 @@ class Dispatcher:
     ):
         assert campaign.id is not None
         self.cid = campaign.id
-        self.ledger = Ledger(db, campaign, settings.delivery)
-        self.ledger.on_wait = self._locked
         self.compose = Composer(db, settings, campaign)
+        self.ledger = Ledger(db, campaign, settings.delivery, self.compose.message_id_affixes)
+        self.ledger.on_wait = self._locked
         self.transport = transport
         self.wait_for_retries = wait_for_retries
         self.on_progress = on_progress
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # the campaign pauses: stop sending
+        self.closing = threading.Event()  # the run ends, for whatever reason
         self.error: str | None = None
         self.finished = False
         self.attempted = 0
         self.started = time.monotonic()
         d = settings.delivery
-        rates = (d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
-        self.limiter = RateLimiter(*rates)
+        self.limiter = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
         if self.limiter.limited:  # limits hold across runs: seed from the log
             for start in self.ledger.recent_starts(self.limiter.depth):
                 self.limiter.record(start)
         with db.session() as s:
             self.counts = store.status_counts(s, self.cid)
         self.total = sum(self.counts.values())
-        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        slots = transport.connections
+        # Rate-limited sending is slow by definition: claim only as it sends.
+        window = 1 if self.limiter.limited else d.claim_window
+        self.cap = window * slots  # claimed and not yet recorded, at most
+        self.batch = max(1, self.cap - 2 * slots)  # claims worth a transaction
+        self.slots = slots
+        self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
+        self.ready: queue.Queue[Job | None] = queue.Queue()  # composed, for the workers
         self.results: queue.Queue[Result] = queue.Queue()
+        self.done: list[Result] = []  # outcomes not yet recorded
+        self.done_since = 0.0
+        self.outstanding = 0  # claimed and not yet recorded
+        self.exhausted = False  # nothing left to claim until outcomes change that
         self.threads: list[threading.Thread] = []
-        self.in_flight: set[int] = set()
-        self.pending: deque[Job] = deque()
         self.last_report = 0.0
         self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
@@ -104,7 +120,7 @@ class Dispatcher:
     # -- workers -------------------------------------------------------------
 
     def _start_workers(self) -> None:
-        for n in range(self.transport.connections):
+        for n in range(self.slots):
             channel = self.transport.open_channel()
             t = threading.Thread(target=self._work, args=(channel,), name=f"send-{n}", daemon=True)
             t.start()
@@ -112,37 +128,57 @@ class Dispatcher:
 
     def _work(self, channel: Any) -> None:
         try:
-            while (job := self.jobs.get()) is not None:
+            while (job := self.ready.get()) is not None:
+                if self.stop.is_set() or self.closing.is_set():
+                    # claimed, but the run stops: back to the queue
+                    self.results.put((job, NOT_SENT))
+                    continue
                 try:
                     outcome: Outcome | BaseException = channel.send(job.sender, job.rcpt, job.data)
                 except BaseException as exc:  # the dispatcher decides what it means
                     outcome = exc
+                    self.stop.set()  # whatever it is, it stops the run: send no more
+                job.data = b""  # sent: the bytes are not needed any more
                 self.results.put((job, outcome))
         finally:
             channel.close()
 
     def shutdown(self) -> None:
-        """Stop the workers, recording the outcomes of messages still in flight."""
+        """Stop the workers; record what they did and return what they did not send."""
+        self.closing.set()
+        self._unclaim()
         for _ in self.threads:
-            self.jobs.put(None)
+            self.ready.put(None)
         deadline = time.monotonic() + float(getattr(self.transport, "timeout", 5.0)) * 3 + 1
         for t in self.threads:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
-        late = self.unrecorded + self._drain(block=False)
+        self._drain(block=False)
+        late = self.unrecorded + self.done
+        self.unrecorded, self.done = [], []
         try:
             if late:
                 patience = self.ledger.wait * RECORD_PATIENCE
-                self._apply(self.ledger.step(late, [], wait=patience))
+                self._apply(self.ledger.step(late, 0, wait=patience))
         except DatabaseLocked as exc:
             self.error = (
-                f"{self.error or exc}; the outcome of {len(late)} sent message(s) could "
+                f"{self.error or exc}; the outcome of {len(late)} claimed message(s) could "
                 "not be recorded, they will show as unknown"
             )
         finally:
             self.ledger.close()
 
-    def _locked(self, waited: float) -> None:
-        self._report("database locked", waited)
+    def _unclaim(self) -> None:
+        """Claimed messages no worker has started: they were not sent."""
+        unsent = list(self.claimed)
+        self.claimed.clear()
+        while True:
+            try:
+                job = self.ready.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                unsent.append(job)
+        self._received([(job, NOT_SENT) for job in unsent])
 
     # -- the loop ------------------------------------------------------------
 
@@ -153,91 +189,91 @@ class Dispatcher:
             self.error = str(exc)
             self.stop.set()
             return
-        slots = self.transport.connections
-        finished: list[Result] = []
         while True:
-            finished += self._drain(block=False)
+            self._drain(block=False)
             self._check_external_stop()
-            rate_wait = 0.0
+            if self.error:
+                self.stop.set()
+            if self.stop.is_set():
+                self._unclaim()
             try:
-                claims, rate_wait = self._next_claims(slots)
-                if self.locked_out:
-                    self.unrecorded += finished
-                elif finished or claims:
-                    self._step(finished, claims)
+                self._maybe_step()
             except DatabaseLocked as exc:
                 # pause: what was sent is recorded at shutdown, waiting longer
                 self.locked_out = True
-                self.unrecorded += finished
                 self.error = self.error or f"{exc}; sending stopped"
-            finished = []
-            if self.error:
                 self.stop.set()
-            if self.in_flight:
-                self._prepare(slots)
+                continue
+            rate_wait = self._hand_out()
+            if self.in_pipeline or self.done:
                 self._report("rate limit" if rate_wait > 0 else None, rate_wait or None)
-                finished = self._drain(block=True, timeout=min(_POLL, rate_wait or _POLL))
+                self._drain(block=True, timeout=self._timeout(rate_wait))
                 continue
             if self.stop.is_set():
                 return
-            if rate_wait > 0:
-                self._wait("rate limit", rate_wait)
-            elif not self.pending:
-                next_retry = self.ledger.next_retry()
-                if next_retry is None or not self.wait_for_retries:
-                    self.finished = True
-                    self._report(None, force=True)
-                    return
-                self._wait("retry", max(0.0, next_retry - time.time()))
+            next_retry = self.ledger.next_retry()
+            if next_retry is None or not self.wait_for_retries:
+                self.finished = True
+                self._report(None, force=True)
+                return
+            self._wait("retry", max(0.0, next_retry - time.time()))
+            self.exhausted = False
 
-    def _next_claims(self, slots: int) -> tuple[list[Job], float]:
-        """The composed jobs to claim for the free connections, and any rate-limit wait."""
-        claims: list[Job] = []
-        now = time.time()
-        while not self.stop.is_set() and len(self.in_flight) + len(claims) < slots:
-            if not self.pending:
-                if claims:
-                    break  # refill after the claims commit, or it sees them again
-                self._refill()
-                if not self.pending:
-                    break
-            rate_wait = self.limiter.delay(now)
-            if rate_wait > 0:
-                return claims, rate_wait
-            self.limiter.record(now)
-            job = self.pending.popleft()
-            if not job.data:
-                self.compose(job)
-            claims.append(job)
-        return claims, 0.0
+    @property
+    def in_pipeline(self) -> int:
+        """Claimed messages without an outcome yet: waiting, ready or in flight."""
+        return self.outstanding - len(self.done) - len(self.unrecorded)
 
-    def _step(self, finished: list[Result], claims: list[Job]) -> None:
-        """Record outcomes and claim, then hand the claimed jobs to the workers."""
+    def _timeout(self, rate_wait: float) -> float:
+        """How long to wait for a result: until the oldest one must be recorded, at most."""
+        timeout = min(_POLL, rate_wait or _POLL)
+        if self.done:
+            timeout = min(timeout, max(0.0, self.done_since + _RECORD_WITHIN - time.monotonic()))
+        timeout = min(timeout, max(0.0, self.last_status_check + _STATUS_EVERY - time.monotonic()))
+        return max(timeout, 0.0005)
+
+    def _maybe_step(self) -> None:
+        """One transaction when it is worth one: enough room to claim, or outcomes waiting."""
+        if self.locked_out:
+            self.unrecorded += self.done
+            self.done = []
+            return
+        room = self.cap - self.outstanding + len(self.done)
+        want = 0 if self.stop.is_set() or self.exhausted else room
+        due = bool(self.done) and (
+            self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
+        )
+        if not (want >= self.batch or (want and self.in_pipeline == 0) or due):
+            return
+        finished, self.done = self.done, []
         try:
-            recorded = self.ledger.step(finished, claims)
+            recorded = self.ledger.step(finished, want)
         except DatabaseLocked:
-            self.pending.extendleft(reversed(claims))  # not claimed: still queued
+            self.unrecorded += finished  # recorded at shutdown, waiting longer
             raise
+        self.outstanding -= len(finished)
         self._apply(recorded)
-        for job in recorded.claimed:
-            self.in_flight.add(job.id)
-            self.jobs.put(job)
-        self.attempted += len(recorded.claimed)
-        if len(recorded.claimed) < len(claims):
+        self.claimed.extend(recorded.claimed)
+        self.outstanding += len(recorded.claimed)
+        if want and not recorded.claimed and not self.ledger.pending:
+            self.exhausted = True  # until outcomes (deferrals) or a retry wait change that
+        if recorded.missed:
             # cancelled, paused or taken over since we fetched: find out now
             self.last_status_check = 0.0
             self._check_external_stop()
 
-    def _prepare(self, slots: int) -> None:
-        """Compose the next few messages while the workers are busy."""
-        for job in list(self.pending)[:slots]:
-            if not job.data:
-                self.compose(job)
-
-    def _refill(self) -> None:
-        jobs, moves = self.ledger.fetch(self.in_flight)
-        self.pending.extend(jobs)
-        self._move(moves)
+    def _hand_out(self) -> float:
+        """Compose claimed messages into the ready queue, one per connection; any rate wait."""
+        while self.claimed and self.ready.qsize() < self.slots and not self.stop.is_set():
+            now = time.time()
+            rate_wait = self.limiter.delay(now)
+            if rate_wait > 0:
+                return rate_wait
+            self.limiter.record(now)
+            job = self.claimed.popleft()
+            self.compose(job)
+            self.ready.put(job)
+        return 0.0
 
     def _apply(self, recorded: Recorded) -> None:
         self._move(recorded.moves)
@@ -249,24 +285,25 @@ class Dispatcher:
             self.counts[old] = self.counts.get(old, 0) - 1
             self.counts[new] = self.counts.get(new, 0) + 1
 
-    def _drain(self, *, block: bool, timeout: float = _POLL) -> list[Result]:
+    def _drain(self, *, block: bool, timeout: float = _POLL) -> None:
         out = []
         try:
             if block:
                 out.append(self.results.get(timeout=timeout))
-                # With several connections, gather the results that arrive within
-                # a moment: one transaction for several messages costs little more
-                # than for one, and the workers are busy meanwhile.
-                deadline = time.monotonic() + _COALESCE
-                while len(out) < len(self.in_flight) and (left := deadline - time.monotonic()) > 0:
-                    out.append(self.results.get(timeout=left))
             while True:
                 out.append(self.results.get_nowait())
         except queue.Empty:
             pass
-        for job, _ in out:
-            self.in_flight.discard(job.id)
-        return out
+        self._received(out)
+
+    def _received(self, results: list[Result]) -> None:
+        if not results:
+            return
+        if not self.done:
+            self.done_since = time.monotonic()
+        self.done += results
+        self.attempted += sum(1 for _, outcome in results if outcome is not NOT_SENT)
+        self.exhausted = False
 
     def _wait(self, why: str, seconds: float) -> None:
         """Sleep up to ``seconds``, saying so, but wake for Ctrl-C or a pause."""
@@ -276,10 +313,13 @@ class Dispatcher:
             self.stop.wait(min(left, 0.5))
             self._check_external_stop()
 
+    def _locked(self, waited: float) -> None:
+        self._report("database locked", waited)
+
     def _check_external_stop(self) -> None:
-        """Notice ``campaigns pause`` / ``cancel`` / a take-over, once a second; keep the lease."""
+        """Notice ``campaigns pause`` / ``cancel`` / a take-over; keep the lease alive."""
         now = time.monotonic()
-        if self.locked_out or now - self.last_status_check < 1.0:
+        if self.locked_out or now - self.last_status_check < _STATUS_EVERY:
             return
         self.last_status_check = now
         try:

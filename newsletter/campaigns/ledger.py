@@ -1,18 +1,21 @@
 """The per-message side of the delivery state machine: fetch, claim, record.
 
-Every transition is one committed statement batch, so the database is the
-truth after any crash: ``queued → sending`` is committed before a message's
-bytes leave, ``sending → sent | deferred | failed | bounced | unknown`` after
-the server answered (or, for ``unknown``, failed to after taking the whole
-message). Statements (:mod:`newsletter.campaigns.statements`) are
-compiled once per run; a message costs one transaction (its outcome and the
-next claim share it). Taking and releasing the campaign itself is
-:mod:`newsletter.campaigns.runs`.
+Every transition is committed, so the database is the truth after any crash:
+``queued → sending`` (a claim) is committed before a message's bytes leave,
+``sending → sent | deferred | failed | bounced | unknown`` after the server
+answered (or, for ``unknown``, failed to after taking the whole message).
+
+Claims and outcomes go in batches: one transaction records the outcomes
+that arrived and claims the next few messages (``UPDATE … WHERE id IN (…)
+RETURNING``). The sender keeps at most a small window of claimed messages
+ahead per connection, which is all a crash can leave ``unknown``. Taking and
+releasing the campaign itself is :mod:`newsletter.campaigns.runs`.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +25,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.campaigns import leases, statements
-from newsletter.campaigns.statements import SKIP, UNKNOWN_REPLY, C, D, P, Prepared
+from newsletter.campaigns.outcomes import Result, sort_outcomes
+from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.db import Database
@@ -30,14 +34,6 @@ from newsletter.db.locks import BUSY_TIMEOUT_MS, retry_locked
 from newsletter.errors import BadInput
 from newsletter.subscribers.eligibility import SUBSCRIBER, SUBSCRIPTION, mailable
 from newsletter.subscribers.status import Reason
-from newsletter.transports import (
-    BOUNCED,
-    DEFERRED,
-    FAILED,
-    UNKNOWN,
-    Outcome,
-    TransportUnavailable,
-)
 
 T = TypeVar("T")
 PAGE = 500
@@ -46,7 +42,7 @@ _LOCK_POLL_MS = 200
 
 @dataclass
 class Job:
-    """One delivery on its way: loaded, then composed, claimed, sent, recorded."""
+    """One delivery on its way: fetched, claimed, composed, sent, recorded."""
 
     id: int
     address: str
@@ -65,12 +61,15 @@ class Job:
 class Recorded:
     """What one transaction changed, for the in-memory counters.
 
-    ``claimed`` are the claims that took: only those may be sent.
+    ``claimed`` are the claims that took: only those may be sent. ``missed``
+    counts fetched messages the claim no longer could take (cancelled,
+    paused, taken over): the run should look at the campaign now.
     """
 
     moves: list[tuple[str, str]]
     error: str | None
     claimed: list[Job]
+    missed: int = 0
 
 
 # What a Job is read from; both the send path and dry runs select exactly this.
@@ -98,7 +97,13 @@ class Ledger:
     ``wait`` seconds :class:`~newsletter.db.locks.DatabaseLocked` is raised.
     """
 
-    def __init__(self, db: Database, campaign: Campaign, settings: DeliverySettings):
+    def __init__(
+        self,
+        db: Database,
+        campaign: Campaign,
+        settings: DeliverySettings,
+        message_id: tuple[str, str] = ("", ""),
+    ):
         assert campaign.id is not None
         self.db = db
         self.cid = campaign.id
@@ -107,9 +112,10 @@ class Ledger:
         self.settings = settings
         self.wait = settings.database_wait_seconds
         self.on_wait: Callable[[float], None] | None = None
-        self._fetch = self._fetch_statement()
+        # Message-IDs are "<before><delivery id><after>" (see Composer)
+        self.message_id = message_id
+        self._page = self._fetch_statement()
         dialect = db.engine.dialect
-        self._claim = Prepared(statements.CLAIM, dialect)
         self._final = Prepared(statements.FINAL, dialect)
         self._defer = Prepared(statements.DEFER, dialect)
         self._requeue = Prepared(statements.REQUEUE, dialect)
@@ -117,6 +123,7 @@ class Ledger:
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
+        self.pending: deque[Job] = deque()  # fetched, not yet claimed
 
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
@@ -149,9 +156,8 @@ class Ledger:
                 raise
             return result
 
-        return retry_locked(
-            attempt, limit=self.wait if wait is None else wait, on_wait=self.on_wait
-        )
+        limit = self.wait if wait is None else wait
+        return retry_locked(attempt, limit=limit, on_wait=self.on_wait)
 
     def _fetch_statement(self) -> sa.Select:
         eligible: Any = D.c.address.isnot(None)
@@ -178,133 +184,76 @@ class Ledger:
             .limit(PAGE)
         )
 
-    def fetch(self, exclude: set[int]) -> tuple[list[Job], list[tuple[str, str]]]:
-        """The next page to send (due retries first), skipping the no-longer-eligible."""
-        now = datetime.now(UTC)
+    def _fetch(self, conn: sa.Connection, now: datetime) -> list[Any]:
+        """The next page to send (due retries first); marks the no-longer-eligible skipped."""
+        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": now}))
+        if len(rows) < PAGE:
+            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": now})
+        skipped = [r for r in rows if not r.eligible]
+        if skipped:
+            conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
+        return rows
 
-        def work(conn: sa.Connection) -> list[Any]:
-            rows = list(
-                conn.execute(self._fetch, {"b_status": DeliveryStatus.DEFERRED, "b_due": now})
+    def step(self, finished: Sequence[Result], want: int, *, wait: float | None = None) -> Recorded:
+        """One transaction: record outcomes, then claim up to ``want`` messages.
+
+        When fewer than ``want`` fetched messages are pending, the page is
+        fetched afresh (it holds the pending ones still waiting, re-checked).
+        An error that stops the run (the server unreachable, a bug) claims
+        nothing more.
+        """
+        now = datetime.now(UTC)
+        rows = sort_outcomes(finished, self.settings, proof=self.proof, lease=self.lease, now=now)
+        if rows.error:
+            want = 0
+
+        def work(conn: sa.Connection) -> tuple[list[Any] | None, deque[Job], dict[int, int]]:
+            self._final.run(conn, rows.final)
+            self._defer.run(conn, rows.defer)
+            self._requeue.run(conn, rows.requeue)
+            self._unknown.run(conn, rows.unknown)
+            if rows.bounced:
+                self._suppress(conn, rows.bounced)
+            fetched = self._fetch(conn, now) if want > len(self.pending) else None
+            pending = (
+                self.pending if fetched is None else deque(_job(r) for r in fetched if r.eligible)
             )
-            if len(rows) < PAGE:
-                rows += conn.execute(self._fetch, {"b_status": DeliveryStatus.QUEUED, "b_due": now})
-            rows = [r for r in rows if r.id not in exclude]
-            skipped = [r for r in rows if not r.eligible]
-            if skipped:
-                conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
-            return rows
+            asked = [pending[i] for i in range(min(want, len(pending)))]
+            took = self._claim(conn, asked, now) if asked else {}
+            return fetched, pending, took
 
-        rows = self.transaction(work)
-        jobs = [_job(r) for r in rows if r.eligible]
-        return jobs, [(r.status, DeliveryStatus.SKIPPED.value) for r in rows if not r.eligible]
+        fetched, self.pending, took = self.transaction(work, wait=wait)
+        moves = rows.moves
+        if fetched is not None:
+            moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
+        asked = [self.pending.popleft() for _ in range(min(want, len(self.pending)))]
+        claimed = []
+        before, after = self.message_id
+        for job in asked:
+            if job.id in took:
+                moves.append((job.status, DeliveryStatus.SENDING))
+                job.attempts = took[job.id]
+                job.message_id = f"{before}{job.id}{after}"
+                claimed.append(job)
+        return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
 
-    def _sort(
-        self, finished: Sequence[tuple[Job, Outcome | BaseException]], now: datetime
-    ) -> tuple[dict[str, list[dict[str, Any]]], list[tuple[str, str]], str | None, list[Any]]:
-        """Which statement records each outcome, and the state moves that makes."""
-        d = self.settings
-        rows: dict[str, list[dict[str, Any]]] = {
-            "final": [],
-            "defer": [],
-            "requeue": [],
-            "unknown": [],
-        }
-        moves: list[tuple[str, str]] = []
-        bounced: list[tuple[str, str]] = []
-        error: str | None = None
-        lease = self.lease
-        for job, outcome in finished:
-            if isinstance(outcome, TransportUnavailable) and self.proof:
-                # a proof is a check of delivery now: it fails with the reason
-                outcome = Outcome(FAILED, None, str(outcome))
-            if isinstance(outcome, TransportUnavailable):
-                error = error or str(outcome)
-                rows["requeue"].append({"b_id": job.id, "b_lease": lease})
-                moves.append((DeliveryStatus.SENDING, DeliveryStatus.QUEUED))
-                continue
-            if isinstance(outcome, BaseException):
-                error = error or f"internal error: {outcome!r}"
-                reply = f"{UNKNOWN_REPLY} ({outcome!r})"
-                outcome = Outcome(UNKNOWN, None, reply)
-            if outcome.status == UNKNOWN:
-                rows["unknown"].append(
-                    {"b_id": job.id, "b_reply": outcome.reply, "b_now": now, "b_lease": lease}
-                )
-                moves.append((DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN))
-            elif outcome.status == DEFERRED and job.attempts < d.max_attempts and not self.proof:
-                delay = d.retry_base_seconds * 2 ** (job.attempts - 1)
-                rows["defer"].append(
-                    {
-                        "b_id": job.id,
-                        "b_lease": lease,
-                        "b_code": outcome.code,
-                        "b_reply": outcome.reply,
-                        "b_next": now + timedelta(seconds=delay),
-                        "b_line": f"{now:%Y-%m-%dT%H:%M:%SZ} {outcome.reply}\n",
-                    }
-                )
-                moves.append((DeliveryStatus.SENDING, DeliveryStatus.DEFERRED))
-            else:
-                # a deferral past the retry limit (or of a proof) is a failure
-                status = DeliveryStatus.FAILED if outcome.status == DEFERRED else outcome.status
-                rows["final"].append(
-                    {
-                        "b_id": job.id,
-                        "b_lease": lease,
-                        "b_status": status,
-                        "b_code": outcome.code,
-                        "b_reply": outcome.reply,
-                        "b_queue": outcome.queue_id,
-                        "b_now": now,
-                    }
-                )
-                moves.append((DeliveryStatus.SENDING, status))
-                if outcome.status == BOUNCED:
-                    bounced.append((job.address, outcome.reply))
-        return rows, moves, error, bounced
-
-    def step(
-        self,
-        finished: Sequence[tuple[Job, Outcome | BaseException]],
-        claims: Sequence[Job],
-        *,
-        wait: float | None = None,
-    ) -> Recorded:
-        """One transaction: record outcomes, then claim the next messages."""
-        now = datetime.now(UTC)
-        rows, moves, error, bounced = self._sort(finished, now)
-        if error:
-            claims = []  # the run stops: claim nothing more
-
-        def work(conn: sa.Connection) -> list[Job]:
-            self._final.run(conn, rows["final"])
-            self._defer.run(conn, rows["defer"])
-            self._requeue.run(conn, rows["requeue"])
-            self._unknown.run(conn, rows["unknown"])
-            if bounced:
-                self._suppress(conn, bounced)
-            return [
-                job
-                for job in claims
-                if self._claim.changed(
-                    conn,
-                    {
-                        "b_id": job.id,
-                        "b_from": job.status,
-                        "b_mid": job.message_id,
-                        "b_now": now,
-                        "b_lease": self.lease,
-                    },
-                )
-            ]
-
-        claimed = self.transaction(work, wait=wait)
-        for job in claimed:
-            job.attempts += 1
-            moves.append((job.status, DeliveryStatus.SENDING))
-        return Recorded(moves, error, claimed)
+    def _claim(self, conn: sa.Connection, jobs: list[Job], now: datetime) -> dict[int, int]:
+        """Claim a batch; delivery id → its attempts, for the rows the claim took."""
+        before, after = self.message_id
+        result = conn.execute(
+            statements.CLAIM,
+            {
+                "b_ids": [j.id for j in jobs],
+                "b_now": now,
+                "b_lease": self.lease,
+                "b_mid_before": before,
+                "b_mid_after": after,
+            },
+        )
+        return {r.id: r.attempts for r in result}
 
     def _suppress(self, conn: sa.Connection, bounced: list[tuple[str, str]]) -> None:
+        # imported on the first bounce: the address parser is not needed to send
         from newsletter.subscribers.suppressions import suppress
 
         session = Session(bind=conn, info={"database": self.db})

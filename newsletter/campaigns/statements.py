@@ -39,13 +39,18 @@ def _stmt(**values: Any) -> sa.Update:
     return sa.update(D).where(_OURS).values(**values)
 
 
-# A claim is a compare-and-swap: it takes the delivery only in the state it
-# was fetched in, and only while this run's lease still holds the campaign.
-# A cancel, a pause or a sender taking over in between makes it take
-# nothing, so the message is not sent (and never sent twice).
+# A claim is a compare-and-swap on a batch: it takes each delivery only while
+# it is still waiting (queued, or deferred and fetched as due) and only while
+# this run's lease still holds the campaign. A cancel, a pause or a sender
+# taking over in between makes it take nothing, so the message is not sent
+# (and never sent twice). RETURNING says which rows it took. The Message-ID
+# is made from the id here and in the composer alike (campaign uid, id, domain).
 CLAIM = (
     sa.update(D)
-    .where(_BY_ID, D.c.status == P("b_from"))
+    .where(
+        D.c.id.in_(P("b_ids", expanding=True)),
+        D.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value]),
+    )
     .where(
         sa.exists().where(
             C.c.id == D.c.campaign_id,
@@ -56,10 +61,13 @@ CLAIM = (
     .values(
         status=DeliveryStatus.SENDING.value,
         attempts=D.c.attempts + 1,
-        claimed_at=P("b_now"),
-        message_id=P("b_mid"),
+        claimed_at=P("b_now", type_=UTCDateTime),
+        message_id=P("b_mid_before", type_=sa.String)
+        + sa.cast(D.c.id, sa.String)
+        + P("b_mid_after", type_=sa.String),
         lease_id=P("b_lease"),
     )
+    .returning(D.c.id, D.c.attempts)
 )
 FINAL = _stmt(
     status=P("b_status"),
@@ -76,11 +84,14 @@ DEFER = _stmt(
     next_attempt_at=P("b_next"),
     history=sa.func.coalesce(D.c.history, "") + P("b_line"),
 )
+# Claimed but never handed to the transport (the run stopped first), or the
+# server could not be reached at all: as if never claimed.
 REQUEUE = _stmt(
     status=DeliveryStatus.QUEUED.value,
     attempts=D.c.attempts - 1,
     claimed_at=None,
     next_attempt_at=None,
+    lease_id=None,
 )
 UNKNOWN = _stmt(
     status=DeliveryStatus.UNKNOWN.value, smtp_reply=P("b_reply"), finished_at=P("b_now")
@@ -100,10 +111,10 @@ SKIP = (
 class Prepared:
     """A statement compiled once for the engine's dialect, run as driver SQL.
 
-    The hot path (one outcome and one claim per message) spends most of its
-    time in SQLAlchemy's per-execution bookkeeping; compiling once and
-    handing parameters straight to the driver makes a step ~4x cheaper,
-    on any backend, while the statements stay SQLAlchemy expressions.
+    Recording outcomes runs these for every message; SQLAlchemy's
+    per-execution bookkeeping cost more than the database, so they are
+    compiled once and their parameters handed straight to the driver, on any
+    backend, while the statements stay SQLAlchemy expressions.
     """
 
     def __init__(self, stmt: sa.Update, dialect: sa.Dialect):
@@ -126,7 +137,3 @@ class Prepared:
     def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
-
-    def changed(self, conn: sa.Connection, row: dict[str, Any]) -> bool:
-        """Run for one row; whether it changed one (drivers' executemany counts are vague)."""
-        return conn.exec_driver_sql(self.sql, self.params(row)).rowcount == 1
