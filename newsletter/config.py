@@ -217,7 +217,7 @@ class Delivery:
         example=300,
     )
     claim_window: int = setting(
-        4,
+        8,
         Integer(1, 64),
         "Messages claimed ahead per connection, so no connection waits for the database. "
         "A crash (`kill -9`, power loss) can leave at most this many per connection with an "

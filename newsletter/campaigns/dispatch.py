@@ -42,6 +42,13 @@ _POLL = 0.2  # seconds between checks for Ctrl-C
 # another process, a take-over): until the sender looks, a worker may still
 # start a message that was claimed before.
 _STATUS_EVERY = 0.1
+# Composed messages waiting for the workers: two per connection and a few
+# more, so that a transaction (a millisecond or two) never starves them. The
+# workers wake the dispatcher only when half of them are used up.
+READY_EXTRA = 2
+# Outcomes recorded (and claims made) per transaction, at most: enough to
+# make the database's share small, few enough to keep the window small.
+BATCH = 8
 _RECORD_WITHIN = 0.05  # seconds an outcome may wait for the batch it is recorded in
 # What has already happened (outcomes of sent messages, the pause itself) is
 # worth waiting for much longer than sending more: this many times
@@ -98,12 +105,22 @@ class Dispatcher:
         slots = transport.connections
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.limiter.limited else d.claim_window
-        self.cap = window * slots  # claimed and not yet recorded, at most
-        self.batch = max(1, self.cap - 2 * slots)  # claims worth a transaction
+        self.ready_depth = 2 * slots + READY_EXTRA
+        self.low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
+        # claimed and not yet recorded, at most: never more than the claim window
+        # per connection, and no more than a batch beyond what is in flight and ready
+        self.cap = min(window * slots, slots + self.ready_depth + BATCH)
+        # claims worth a transaction: what is left once every connection has a
+        # message in flight and the ready queue is full
+        self.batch = max(1, self.cap - slots - self.ready_depth)
         self.slots = slots
         self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
-        self.ready: queue.Queue[Job | None] = queue.Queue()  # composed, for the workers
-        self.results: queue.Queue[Result] = queue.Queue()
+        self.ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # composed, to send
+        # Outcomes arrive in a deque (appends are atomic) with a wake-up call only
+        # when the dispatcher is needed: ready messages running low, a batch to
+        # record, or an outcome that stops the run.
+        self.results: deque[Result] = deque()
+        self.wake = threading.Event()
         self.done: list[Result] = []  # outcomes not yet recorded
         self.done_since = 0.0
         self.outstanding = 0  # claimed and not yet recorded
@@ -131,7 +148,8 @@ class Dispatcher:
             while (job := self.ready.get()) is not None:
                 if self.stop.is_set() or self.closing.is_set():
                     # claimed, but the run stops: back to the queue
-                    self.results.put((job, NOT_SENT))
+                    self.results.append((job, NOT_SENT))
+                    self.wake.set()
                     continue
                 try:
                     outcome: Outcome | BaseException = channel.send(job.sender, job.rcpt, job.data)
@@ -139,7 +157,10 @@ class Dispatcher:
                     outcome = exc
                     self.stop.set()  # whatever it is, it stops the run: send no more
                 job.data = b""  # sent: the bytes are not needed any more
-                self.results.put((job, outcome))
+                self.results.append((job, outcome))
+                low = self.ready.qsize() < self.low_water
+                if low or len(self.results) >= self.batch or not isinstance(outcome, Outcome):
+                    self.wake.set()
         finally:
             channel.close()
 
@@ -196,6 +217,7 @@ class Dispatcher:
                 self.stop.set()
             if self.stop.is_set():
                 self._unclaim()
+            self._hand_out()  # first: a worker that just finished may be waiting
             try:
                 self._maybe_step()
             except DatabaseLocked as exc:
@@ -264,7 +286,7 @@ class Dispatcher:
 
     def _hand_out(self) -> float:
         """Compose claimed messages into the ready queue, one per connection; any rate wait."""
-        while self.claimed and self.ready.qsize() < self.slots and not self.stop.is_set():
+        while self.claimed and self.ready.qsize() < self.ready_depth and not self.stop.is_set():
             now = time.time()
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
@@ -286,14 +308,12 @@ class Dispatcher:
             self.counts[new] = self.counts.get(new, 0) + 1
 
     def _drain(self, *, block: bool, timeout: float = _POLL) -> None:
+        if block:
+            self.wake.wait(timeout)
+        self.wake.clear()  # before taking: an outcome appended after this wakes us again
         out = []
-        try:
-            if block:
-                out.append(self.results.get(timeout=timeout))
-            while True:
-                out.append(self.results.get_nowait())
-        except queue.Empty:
-            pass
+        while self.results:
+            out.append(self.results.popleft())
         self._received(out)
 
     def _received(self, results: list[Result]) -> None:

@@ -120,6 +120,7 @@ class Ledger:
         self._defer = Prepared(statements.DEFER, dialect)
         self._requeue = Prepared(statements.REQUEUE, dialect)
         self._unknown = Prepared(statements.UNKNOWN, dialect)
+        self._claims: dict[int, Prepared] = {}  # by batch size
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
@@ -239,18 +240,13 @@ class Ledger:
 
     def _claim(self, conn: sa.Connection, jobs: list[Job], now: datetime) -> dict[int, int]:
         """Claim a batch; delivery id → its attempts, for the rows the claim took."""
+        n = len(jobs)
+        if n not in self._claims:
+            self._claims[n] = Prepared(statements.claim(n), self.db.engine.dialect)
         before, after = self.message_id
-        result = conn.execute(
-            statements.CLAIM,
-            {
-                "b_ids": [j.id for j in jobs],
-                "b_now": now,
-                "b_lease": self.lease,
-                "b_mid_before": before,
-                "b_mid_after": after,
-            },
-        )
-        return {r.id: r.attempts for r in result}
+        values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
+        values.update(b_now=now, b_lease=self.lease, b_mid_before=before, b_mid_after=after)
+        return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
 
     def _suppress(self, conn: sa.Connection, bounced: list[tuple[str, str]]) -> None:
         # imported on the first bounce: the address parser is not needed to send

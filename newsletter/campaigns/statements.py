@@ -45,30 +45,37 @@ def _stmt(**values: Any) -> sa.Update:
 # taking over in between makes it take nothing, so the message is not sent
 # (and never sent twice). RETURNING says which rows it took. The Message-ID
 # is made from the id here and in the composer alike (campaign uid, id, domain).
-CLAIM = (
-    sa.update(D)
-    .where(
-        D.c.id.in_(P("b_ids", expanding=True)),
-        D.c.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value]),
-    )
-    .where(
-        sa.exists().where(
-            C.c.id == D.c.campaign_id,
-            C.c.status == CampaignStatus.SENDING.value,
-            C.c.lease_id == P("b_lease"),
+def claim(n: int) -> sa.Update:
+    """The claim of ``n`` deliveries, ``b_id0`` … (one statement per batch size)."""
+    return (
+        sa.update(D)
+        .where(
+            D.c.id.in_([P(f"b_id{i}") for i in range(n)]),
+            sa.or_(
+                D.c.status == DeliveryStatus.QUEUED.value,
+                D.c.status == DeliveryStatus.DEFERRED.value,
+            ),
         )
+        .where(
+            sa.exists().where(
+                C.c.id == D.c.campaign_id,
+                C.c.status == CampaignStatus.SENDING.value,
+                C.c.lease_id == P("b_lease"),
+            )
+        )
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            attempts=D.c.attempts + 1,
+            claimed_at=P("b_now", type_=UTCDateTime),
+            message_id=P("b_mid_before", type_=sa.String)
+            + sa.cast(D.c.id, sa.String)
+            + P("b_mid_after", type_=sa.String),
+            lease_id=P("b_lease"),
+        )
+        .returning(D.c.id, D.c.attempts)
     )
-    .values(
-        status=DeliveryStatus.SENDING.value,
-        attempts=D.c.attempts + 1,
-        claimed_at=P("b_now", type_=UTCDateTime),
-        message_id=P("b_mid_before", type_=sa.String)
-        + sa.cast(D.c.id, sa.String)
-        + P("b_mid_after", type_=sa.String),
-        lease_id=P("b_lease"),
-    )
-    .returning(D.c.id, D.c.attempts)
-)
+
+
 FINAL = _stmt(
     status=P("b_status"),
     smtp_code=P("b_code"),
@@ -136,4 +143,55 @@ class Prepared:
 
     def run(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            conn.exec_driver_sql(self.sql, [self.params(r) for r in rows])
+            cursor = _cursor(conn)
+            try:
+                cursor.executemany(self.sql, [self.params(r) for r in rows])
+            finally:
+                cursor.close()
+
+    def returning(self, conn: sa.Connection, row: dict[str, Any]) -> list[Any]:
+        """Run for one row; the rows its RETURNING clause gives back."""
+        cursor = _cursor(conn)
+        try:
+            cursor.execute(self.sql, self.params(row))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+def _cursor(conn: sa.Connection) -> Any:
+    """A driver cursor inside ``conn``'s transaction (committed or rolled back by it).
+
+    Skips SQLAlchemy's per-execution events and result wrapping, which cost
+    more than the statement on this path; errors still come as SQLAlchemy's
+    (``DBAPIError``), so a locked database is recognised as such.
+    """
+    if not conn.in_transaction():
+        conn.begin()
+    return _Wrapped(conn.connection.dbapi_connection.cursor(), conn.dialect)
+
+
+class _Wrapped:
+    """A driver cursor whose errors are wrapped as SQLAlchemy's ``DBAPIError``."""
+
+    def __init__(self, cursor: Any, dialect: sa.Dialect):
+        self.cursor = cursor
+        self.dbapi_error = dialect.loaded_dbapi.Error
+
+    def _call(self, method: str, sql: str, params: Any) -> None:
+        try:
+            getattr(self.cursor, method)(sql, params)
+        except self.dbapi_error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, self.dbapi_error) from exc
+
+    def execute(self, sql: str, params: Any) -> None:
+        self._call("execute", sql, params)
+
+    def executemany(self, sql: str, params: Any) -> None:
+        self._call("executemany", sql, params)
+
+    def fetchall(self) -> list[Any]:
+        return self.cursor.fetchall()
+
+    def close(self) -> None:
+        self.cursor.close()
