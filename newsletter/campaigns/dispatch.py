@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter.campaigns import store
 from newsletter.campaigns.composer import Composer
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
@@ -54,6 +53,15 @@ _RECORD_WITHIN = 0.05  # seconds an outcome may wait for the batch it is recorde
 # worth waiting for much longer than sending more: this many times
 # ``database_wait_seconds``.
 RECORD_PATIENCE = 10
+
+
+def claim_cap(window: int, connections: int) -> int:
+    """Claimed and not yet recorded, at most: all that a crash can leave ``unknown``.
+
+    Never more than ``window`` per connection, and no more than a batch
+    beyond one message in flight per connection and a full ready queue.
+    """
+    return min(window * connections, 3 * connections + READY_EXTRA + BATCH)
 
 
 @dataclass
@@ -99,17 +107,14 @@ class Dispatcher:
         if self.limiter.limited:  # limits hold across runs: seed from the log
             for start in self.ledger.recent_starts(self.limiter.depth):
                 self.limiter.record(start)
-        with db.session() as s:
-            self.counts = store.status_counts(s, self.cid)
+        self.counts = self.ledger.counts()
         self.total = sum(self.counts.values())
         slots = transport.connections
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.limiter.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA
         self.low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
-        # claimed and not yet recorded, at most: never more than the claim window
-        # per connection, and no more than a batch beyond what is in flight and ready
-        self.cap = min(window * slots, slots + self.ready_depth + BATCH)
+        self.cap = claim_cap(window, slots)
         # claims worth a transaction: what is left once every connection has a
         # message in flight and the ready queue is full
         self.batch = max(1, self.cap - slots - self.ready_depth)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, statements
+from newsletter.campaigns import leases, report, statements
 from newsletter.campaigns.outcomes import Result, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
@@ -38,6 +38,7 @@ from newsletter.subscribers.status import Reason
 T = TypeVar("T")
 PAGE = 500
 _LOCK_POLL_MS = 200
+_CACHE_KB = 1024
 
 
 @dataclass
@@ -131,6 +132,7 @@ class Ledger:
         if self._conn is not None:
             if self.db.is_sqlite:
                 self._conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                self._conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
             self._conn.close()
             self._conn = None
 
@@ -141,6 +143,9 @@ class Ledger:
                 # short waits inside SQLite, so retry_locked paces the waiting
                 # and the run can say what it waits for
                 self._conn.exec_driver_sql(f"PRAGMA busy_timeout={_LOCK_POLL_MS}")
+                # the run touches a few pages at a time: a small page cache keeps
+                # a long run's memory flat
+                self._conn.exec_driver_sql(f"PRAGMA cache_size=-{_CACHE_KB}")
             self._conn.commit()
         return self._conn
 
@@ -291,23 +296,25 @@ class Ledger:
                     yield _job(r)
             last = rows[-1].id
 
+    def counts(self) -> dict[str, int]:
+        """Deliveries per status, on the run's own connection."""
+        return self.transaction(lambda conn: report.status_counts(conn, self.cid))
+
     def next_retry(self) -> float | None:
         """When the earliest deferred delivery is due (epoch seconds), or None."""
-        with self.db.engine.connect() as conn:
-            when = conn.execute(
-                sa.select(D.c.next_attempt_at)
-                .where(D.c.campaign_id == self.cid, D.c.status == DeliveryStatus.DEFERRED)
-                .order_by(D.c.next_attempt_at)
-                .limit(1)
-            ).scalar()
+        query = (
+            sa.select(D.c.next_attempt_at)
+            .where(D.c.campaign_id == self.cid, D.c.status == DeliveryStatus.DEFERRED)
+            .order_by(D.c.next_attempt_at)
+            .limit(1)
+        )
+        when = self.transaction(lambda conn: conn.execute(query).scalar())
         return when.timestamp() if when is not None else None
 
     def still_ours(self) -> bool:
         """Whether the campaign is still sending, by this run (not paused, cancelled, taken)."""
-        with self.db.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(C.c.status, C.c.lease_id).where(C.c.id == self.cid)
-            ).first()
+        query = sa.select(C.c.status, C.c.lease_id).where(C.c.id == self.cid)
+        row = self.transaction(lambda conn: conn.execute(query).first())
         return row is not None and tuple(row) == (CampaignStatus.SENDING, self.lease)
 
     def recent_starts(self, limit: int) -> list[float]:
@@ -317,11 +324,11 @@ class Ledger:
         limit: after a big campaign the last hour can hold far more rows.
         """
         since = datetime.now(UTC) - timedelta(hours=1)
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(D.c.claimed_at)
-                .where(D.c.claimed_at >= since)
-                .order_by(D.c.claimed_at.desc())
-                .limit(limit)
-            )
-            return sorted(r.timestamp() for r in rows.scalars() if r is not None)
+        query = (
+            sa.select(D.c.claimed_at)
+            .where(D.c.claimed_at >= since)
+            .order_by(D.c.claimed_at.desc())
+            .limit(limit)
+        )
+        starts = self.transaction(lambda conn: list(conn.execute(query).scalars()))
+        return sorted(r.timestamp() for r in starts if r is not None)

@@ -85,7 +85,14 @@ def open_db(app: App, *, create: bool = False) -> Database:
 
 @contextmanager
 def send_progress(label: str) -> Any:
-    """A rich progress bar on stderr; yields the callback for ``run_campaign``."""
+    """A rich progress bar on stderr; yields the callback for ``run_campaign``.
+
+    Without a terminal (cron, a pipe) there is no bar to draw: rich is not
+    even imported, which keeps a long send's process smaller.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
     from rich.console import Console
     from rich.progress import (
         BarColumn,
