@@ -65,6 +65,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "serve": "web",
     "archive": "web",
     "screenshot": "workbench",
+    "preview": "workbench",
 }
 
 # The first sentence of each lazy command's help, so `newsletter --help` lists
@@ -81,6 +82,7 @@ COMMAND_HELP: dict[str, str] = {
     "lists": "Mailing lists: who can subscribe to what.",
     "log": "The delivery log of a campaign: one row per recipient, replies verbatim.",
     "new": "Scaffold issues/MONTH.yaml from the structure of the previous issue.",
+    "preview": "A live preview of ISSUE: desktop, phone, dark mode and plain text side by side.",
     "render": "Render issue files to HTML and plain text.",
     "screenshot": "Take full-page PNG screenshots of ISSUE in headless Chromium.",
     "send": "Send one proof of ISSUE exactly as subscribers would get it.",

@@ -1,4 +1,4 @@
-"""Editor's workbench commands: ``screenshot`` (PNGs of an issue)."""
+"""Editor's workbench commands: ``preview`` (a live page) and ``screenshot`` (PNGs)."""
 
 from __future__ import annotations
 
@@ -52,3 +52,36 @@ def screenshot_cmd(
     )
     for shot in shots:
         click.echo(f"Wrote {shot.path} ({shot.width}×{shot.height} px)")
+
+
+@cli.command("preview")
+@click.argument("issue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Local port."
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (only this machine by default).",
+)
+@pass_app
+def preview_cmd(app: App, issue: Path, port: int, host: str) -> None:
+    """A live preview of ISSUE: desktop, phone, dark mode and plain text side by side.
+
+    Open the address it prints in a browser. The page reloads by itself when
+    the issue, a template or newsletter.toml changes; a YAML error is shown
+    on the page with FILE:LINE:COL until it is fixed. Ctrl+C stops it.
+
+    \b
+    Examples:
+      newsletter preview issues/2021-07.yaml
+      newsletter preview issues/2021-07.yaml --port 8002
+    """
+    from newsletter.workbench.preview import bind, preview_server
+
+    sock = bind(host, port)
+    server = preview_server(issue, app.settings)
+    shown_host = f"[{host}]" if ":" in host else host
+    click.echo(f"Preview of {issue} at http://{shown_host}:{sock.getsockname()[1]}/ (Ctrl+C stops)")
+    server.run(sockets=[sock])
