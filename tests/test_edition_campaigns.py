@@ -183,6 +183,9 @@ def test_campaigns_create_show_log_and_proofs_speak_of_editions(isa: World) -> N
     code, out = run("send", str(JULY), "--to", "editor@example.org", "--edition", "en")
     assert code == 2
     assert f"{JULY}: no 'en' edition of this issue (it has: de, zh)" in out
+    missing = isa.tmp / "2021-08.yaml"
+    code, out = run("campaigns", "create", str(missing), "--list", "news")
+    assert (code, out) == (2, f"Error: {missing}: file not found\n")
 
 
 def test_deliveries_from_before_editions_get_their_campaign_language(new_database_url) -> None:

@@ -100,6 +100,15 @@ def test_check_finds_a_missing_link_and_an_untranslated_subject(tmp_path: Path) 
     _, output = check(str(de), str(zh))
     warnings = edition_warnings(output)
     assert f"{zh}: warning: issue.subject: the same as in the de edition; translate it" in warnings
+    german = "Pilotprojekte der dena für energieeffizientes Bauen in China, Startups gesucht"
+    assert f"preheader: {german}\n" in de.read_text(encoding="utf-8")
+    edit(zh, "  subject: ISA-Newsletter  Juli 2021", f"  subject: ISA 通讯\n  preheader: {german}")
+    _, output = check(str(de), str(zh))
+    warnings = edition_warnings(output)
+    assert (
+        f"{zh}: warning: issue.preheader: the same as in the de edition; translate it" in warnings
+    )
+    assert not any("issue.subject" in w for w in warnings)
     assert any(
         "link 'Hier finden Sie weitere Infos zum Projekt' of article "
         "'internationale-startups-zusammenarbeit' is missing from the zh edition" in w

@@ -47,12 +47,16 @@ def issue_files(folder: Path) -> list[Path]:
 def edition_paths(path: Path) -> list[Path]:
     """The files of the issue ``path`` belongs to: the primary first, then each edition by language.
 
-    ``path`` may name the primary or any edition; a primary that does not
-    exist is left out (the caller reports it).
+    ``path`` may name the primary or any edition. Named itself, the primary
+    is listed even if it does not exist (loading it says so); found from an
+    edition, a missing primary is left out (the caller reports it).
     """
-    base, _ = split_edition(path)
+    base, language = split_edition(path)
     folder = path.parent
-    primary = [folder / f"{base}{s}" for s in _SUFFIXES if (folder / f"{base}{s}").exists()]
+    if language is None:
+        primary = [path]
+    else:
+        primary = [folder / f"{base}{s}" for s in _SUFFIXES if (folder / f"{base}{s}").exists()]
     editions = sorted(
         (
             p
