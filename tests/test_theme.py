@@ -125,6 +125,37 @@ def test_contents_block_is_optional_and_localised(isa, riverside, tmp_path: Path
         "zh.yaml",
     )
     assert "本期内容" in render_issue(zh, load_settings(config)).html
+    mixed, _ = parse_issue(
+        "issue: {date: 2021-07, language: en, subject: S, preheader: P}\n"
+        "articles: [{title: One, paragraphs: [x]}, {title: 二, language: zh, paragraphs: [y]}]\n",
+        "mixed.yaml",
+    )
+    assert re.search(r'<li lang="zh"[^>]*><a class="nl-link" href="#nl-2"[^>]*>二</a>',
+                     render_issue(mixed, load_settings(config)).html)  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+def test_source_and_links_sit_with_their_article(browser, riverside) -> None:
+    """No 40 px gap: the source line follows the last paragraph like another paragraph."""
+    _, r, _ = riverside
+    page = browser.new_page(viewport={"width": 600, "height": 800})
+    try:
+        page.route("**/*", lambda route: route.abort())
+        page.set_content(r.html, wait_until="domcontentloaded")
+        gap = page.evaluate(
+            """() => {
+              const source = [...document.querySelectorAll("p.nl-small")]
+                .find((p) => p.textContent.startsWith("Source:"));
+              const top = source.getBoundingClientRect().top;
+              const paragraphs = [...document.querySelectorAll("p.nl-p")]
+                .filter((p) => p.getBoundingClientRect().bottom <= top);
+              const last = paragraphs[paragraphs.length - 1];
+              return top - last.getBoundingClientRect().bottom;
+            }"""
+        )
+    finally:
+        page.close()
+    assert 0 <= gap <= 16, gap
 
 
 def test_no_font_size_a_spam_filter_calls_tiny(isa, riverside) -> None:
