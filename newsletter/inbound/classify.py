@@ -135,7 +135,7 @@ def classify(raw: bytes, ctx: Context) -> Classification:
         evidence=_evidence(ctx, raw.lower(), returned),
     )
     subject = report.text_of(msg.get("Subject"))
-    ctype = msg.get_content_type()
+    ctype = all_parts[0][0]
     report_type = str(msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
     arf = report.feedback_report(all_parts)
     if arf is not None or report_type.lower() == "feedback-report":

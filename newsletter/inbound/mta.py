@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 
+from newsletter.inbound.report import Parts
+
 # flufl.bounce logs every detector it runs at INFO and a traceback at
 # ERROR for a message it cannot read; neither is for our users' terminals.
 logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
@@ -31,14 +33,13 @@ class MtaFailure:
     diagnostic: str | None
 
 
-def body_text(all_parts: list[Message], limit: int = 20_000) -> str:
+def body_text(all_parts: Parts, limit: int = 20_000) -> str:
     """The text parts before any returned message, for diagnostics."""
     chunks: list[str] = []
-    for part in all_parts:
-        ctype = part.get_content_type()
+    for ctype, part in all_parts:
         if ctype == "message/rfc822":
             break
-        if part.get_content_maintype() != "text" or ctype == "text/rfc822-headers":
+        if not ctype.startswith("text/") or ctype == "text/rfc822-headers":
             continue
         raw = part.get_payload(decode=True)
         if isinstance(raw, bytes):
@@ -67,7 +68,7 @@ def diagnostic_for(text: str, recipient: str) -> str | None:
     return None
 
 
-def mta_failures(msg: Message, all_parts: list[Message]) -> list[MtaFailure]:
+def mta_failures(msg: Message, all_parts: Parts) -> list[MtaFailure]:
     """Recipients a non-DSN bounce reports, with the reply text found for each."""
     from flufl.bounce import all_failures
 

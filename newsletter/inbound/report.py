@@ -54,9 +54,13 @@ def _address(field: str | None) -> str:
     return value.strip().strip("<>").strip()
 
 
-def parts(msg: Message) -> list[Message]:
-    """Every part of ``msg``, tolerant of a multipart whose payload is not a list."""
-    out = [msg]
+Parts = list[tuple[str, Message]]
+"""Every part of a message with its content type, read once (parsing Content-Type is not free)."""
+
+
+def parts(msg: Message) -> Parts:
+    """Every part of ``msg`` with its type, tolerant of a multipart whose payload is not a list."""
+    out = [(msg.get_content_type(), msg)]
     payload = msg.get_payload()
     if isinstance(payload, list):
         for p in payload:
@@ -77,14 +81,14 @@ def _blocks(part: Message) -> list[Message]:
     return [_HEADERS.parsestr(chunk) for chunk in text.split("\n\n") if chunk.strip()]
 
 
-def delivery_status(all_parts: list[Message]) -> list[Failed] | None:
+def delivery_status(all_parts: Parts) -> list[Failed] | None:
     """The per-recipient blocks of every DSN part, or None when there is no DSN part.
 
     ``all_parts`` is :func:`parts` of the message (computed once per message).
     """
     found: list[Failed] | None = None
-    for part in all_parts:
-        if part.get_content_type() != "message/delivery-status":
+    for ctype, part in all_parts:
+        if ctype != "message/delivery-status":
             continue
         found = found if found is not None else []
         for block in _blocks(part):
@@ -105,10 +109,10 @@ def delivery_status(all_parts: list[Message]) -> list[Failed] | None:
     return found
 
 
-def feedback_report(all_parts: list[Message]) -> Message | None:
+def feedback_report(all_parts: Parts) -> Message | None:
     """The fields of an ARF ``message/feedback-report`` part, or None."""
-    for part in all_parts:
-        if part.get_content_type() == "message/feedback-report":
+    for ctype, part in all_parts:
+        if ctype == "message/feedback-report":
             blocks = _blocks(part)
             merged = Message()
             for block in blocks:
@@ -118,10 +122,9 @@ def feedback_report(all_parts: list[Message]) -> Message | None:
     return None
 
 
-def returned_headers(all_parts: list[Message]) -> Message | None:
+def returned_headers(all_parts: Parts) -> Message | None:
     """The headers of the message a report returns (``message/rfc822`` or headers only)."""
-    for part in all_parts[1:]:
-        ctype = part.get_content_type()
+    for ctype, part in all_parts[1:]:
         if ctype == "message/rfc822":
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):

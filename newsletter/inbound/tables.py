@@ -51,7 +51,9 @@ class Bounce(SQLModel, table=True):
     address: str | None = Field(default=None, max_length=320)
     key_hash: str | None = Field(default=None, max_length=64, index=True)
     subscriber_id: int | None = Field(
-        default=None, sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="SET NULL")]
+        default=None,
+        index=True,  # SQLite checks this foreign key on every update of a subscriber row
+        sa_column_args=[sa.ForeignKey("subscriber.id", ondelete="SET NULL")],
     )
     delivery_id: int | None = Field(
         default=None,
