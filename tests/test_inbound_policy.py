@@ -18,7 +18,7 @@ from newsletter.inbound.review import undo
 from newsletter.inbound.tables import Bounce
 from newsletter.subscribers.people import get_subscriber
 from newsletter.subscribers.suppressions import suppression_for
-from newsletter.subscribers.tables import ConsentEvent, Subscription
+from newsletter.subscribers.tables import ConsentEvent, Subscription, Suppression
 
 POLICY = Inbound()
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -130,3 +130,40 @@ def test_hard_bounces_can_be_set_to_score_instead(sent: Sent) -> None:
         )  # type: ignore[arg-type]
         assert (row.decision, row.score) == ("scored", 0.5)
         assert suppression_for(s, "gustav@example.com") is None
+
+
+def test_a_bounce_suppression_writes_the_rows_suppress_writes(sent: Sent) -> None:
+    """policy._suppress (Core statements) against subscribers.suppressions.suppress (ORM)."""
+    from newsletter.subscribers.suppressions import suppress
+
+    raw = (FIXTURES / "gmail_hard.eml").read_bytes()
+    c = classify(raw, context_for(sent.db, sent.settings))
+    with sent.db.session() as s:
+        row = record(s, c, attribute(s, c), raw, "test", POLICY)  # type: ignore[arg-type]
+        suppress(s, "anna@example.com", "bounced", detail="hard bounce 5.1.1",
+                 source="bounce:99", actor="inbound")  # fmt: skip
+
+    def rows(address: str, source: str) -> tuple[dict, dict]:
+        with sent.db.session() as s:
+            sup = s.exec(select(Suppression).where(Suppression.address == address)).one()
+            event = s.exec(
+                select(ConsentEvent).where(
+                    ConsentEvent.action == "suppress", ConsentEvent.source == source
+                )
+            ).one()
+        skip = {"id", "key_hash", "subject_hash", "address", "subject", "source",
+                "created_at", "at", "subscriber_id"}  # fmt: skip
+        return (
+            {k: v for k, v in sup.model_dump().items() if k not in skip},
+            {k: v for k, v in event.model_dump().items() if k not in skip},
+        )
+
+    ours, theirs = (
+        rows("gustav@example.com", f"bounce:{row.id}"),
+        rows("anna@example.com", "bounce:99"),
+    )
+    assert ours == theirs
+    with sent.db.session() as s:
+        event = s.exec(select(ConsentEvent).where(ConsentEvent.source == f"bounce:{row.id}")).one()
+        gustav = get_subscriber(s, "gustav@example.com")
+        assert (event.subscriber_id, event.subject) == (gustav.id, "gustav@example.com")
