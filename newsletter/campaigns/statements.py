@@ -132,11 +132,18 @@ class Prepared:
         to_db = UTCDateTime().bind_processor(dialect)
         self.convert = {n for n in self.defaults if n in ("b_now", "b_next")}
         self.to_db = to_db or (lambda v: v)
+        # a batch's rows share one timestamp: convert it once, not per row
+        self._last: tuple[Any, Any] = (None, None)
+
+    def _db_value(self, value: Any) -> Any:
+        if value is not self._last[0]:
+            self._last = (value, self.to_db(value))
+        return self._last[1]
 
     def params(self, values: dict[str, Any]) -> Any:
         merged = self.defaults | values
         for name in self.convert:
-            merged[name] = self.to_db(merged[name])
+            merged[name] = self._db_value(merged[name])
         if self.order is None:
             return merged
         return tuple(merged[n] for n in self.order)
