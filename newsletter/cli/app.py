@@ -105,7 +105,9 @@ def _failure(exc: Exception) -> tuple[str, int] | None:
         where = exc.filename if exc.filename is not None else ""
         message, code = f"{where}: {exc.strerror or exc}" if where else str(exc), 1
     elif _is_database_error(exc):
-        message, code = f"database error: {getattr(exc, 'orig', None) or exc}", 1
+        # One line: libpq appends hint and DETAIL lines (db.driver_message, not imported here).
+        driver = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        message, code = f"database error: {driver}", 1
     else:
         return None
     message = redact(message)

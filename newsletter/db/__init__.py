@@ -44,6 +44,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "database_of",
+    "driver_message",
     "hash_with",
     "head_revision",
     "key_hash",
@@ -101,6 +102,15 @@ def _newer_schema(db: Database, current: str) -> DatabaseError:
         f"newsletter does not know (it knows up to {head_revision()}): the database was "
         "upgraded by a newer version. Use that version, or restore a backup made before."
     )
+
+
+def driver_message(exc: BaseException) -> str:
+    """The driver's own words for a database error, on one line.
+
+    libpq adds hint lines ("Is the server running locally …?") and DETAIL
+    lines; an error message is one line, so they are joined, not dropped.
+    """
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -194,7 +204,9 @@ class Database:
                 query = "SELECT version_num FROM alembic_version"
                 return connection.exec_driver_sql(query).scalar()
         except sa.exc.OperationalError as exc:
-            raise DatabaseError(f"cannot open database {self.display}: {exc.orig}") from exc
+            raise DatabaseError(
+                f"cannot open database {self.display}: {driver_message(exc)}"
+            ) from exc
 
     def upgrade(self, target: str = "head") -> tuple[str | None, str | None]:
         """Migrate to ``target``; returns (revision before, revision after)."""
@@ -207,7 +219,9 @@ class Database:
             with self._migrating() as connection:
                 command.upgrade(_alembic_config(connection), target)
         except sa.exc.OperationalError as exc:
-            raise DatabaseError(f"cannot migrate database {self.display}: {exc.orig}") from exc
+            raise DatabaseError(
+                f"cannot migrate database {self.display}: {driver_message(exc)}"
+            ) from exc
         return before, self.revision()
 
     def downgrade(self, target: str) -> None:

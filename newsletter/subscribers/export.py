@@ -111,7 +111,11 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
     sql = _query(session, list_slug).compile(
         dialect=conn.dialect, compile_kwargs={"literal_binds": True}
     )
-    result = conn.exec_driver_sql(str(sql)).yield_per(2000)
+    # stream_results: a server-side cursor on PostgreSQL, whose driver would
+    # otherwise fetch the whole result into memory first (384 MB at a million).
+    result = conn.exec_driver_sql(
+        str(sql), execution_options={"stream_results": True, "max_row_buffer": 2000}
+    ).yield_per(2000)
     times = (5, 6, 7, 8)
     for raw in result:
         row = ["" if v is None else v for v in raw]
