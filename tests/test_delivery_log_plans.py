@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from delivery_helpers import World
 
-from newsletter.campaigns import store
+from newsletter.campaigns import report, store
 from newsletter.config import Inbound
 from newsletter.inbound.attribute import _latest_delivery
 from newsletter.inbound.policy import bounce_score
@@ -116,6 +116,18 @@ def _log(world: World, cid: int, statuses: list[str] | None = None) -> None:
         next(iter(store.iter_log(s, cid, statuses)))
 
 
+def _report_log(world: World, cid: int) -> None:
+    """What ``newsletter log ID`` reads: driver rows, not the ORM."""
+    with world.db.engine.connect() as connection:
+        assert sum(1 for _ in report.log_rows(connection, cid)) == PER_CAMPAIGN
+
+
+def _report_summary(world: World, cid: int) -> None:
+    """What ``campaigns show ID`` reads."""
+    with world.db.engine.connect() as connection:
+        assert sum(report.summary(connection, cid).counts.values()) == PER_CAMPAIGN
+
+
 def _counts(world: World, cid: int) -> None:
     with world.db.session() as s:
         assert sum(store.status_counts(s, cid).values()) == PER_CAMPAIGN
@@ -142,6 +154,8 @@ QUERIES: dict[str, Callable[[World, int], None]] = {
     "log of one campaign": _log,
     "log of one campaign, deferred only": lambda w, cid: _log(w, cid, ["deferred"]),
     "totals of one campaign": _counts,
+    "log ID (driver rows)": _report_log,
+    "campaigns show ID": _report_summary,
     "the delivery a bounce is about": _bounce_target,
     "an address's recent failures": _bounce_score,
     "everything sent to one person": _personal_data,
