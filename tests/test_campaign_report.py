@@ -24,6 +24,7 @@ from newsletter.tabular import write_csv, write_json
 ODD = [
     # status, attempts, code, reply, queue id, finished (None: still open)
     ("sent", 1, 250, "250 2.0.0 Ok: queued as 4F7A2", "4F7A2", datetime(2026, 11, 30, 8, 1, 2)),
+    ("sent", 1, 250, "250 Empfänger \\ bestätigt\t– 已接收", "4F7A3", datetime(2026, 11, 30, 9)),
     ("bounced", 1, 550, '=HYPERLINK("http://example.org")', None, datetime(2026, 11, 30, 8)),
     ("deferred", 3, 451, "-4.7.1 'greylisted', \"try\"\nlater", None, None),
     ("failed", 1, None, "@connection refused", "+q", datetime(2026, 11, 30, 8, 0, 0, 1)),
@@ -180,7 +181,7 @@ def test_show_counts_in_the_index_and_matches_the_orm(logged) -> None:
     with world.db.session() as s:
         assert fast == store.summarize(s, store.get_campaign(s, cid))
     assert fast.counts == {
-        "sent": 2,
+        "sent": 3,
         "bounced": 1,
         "deferred": 1,
         "failed": 1,
