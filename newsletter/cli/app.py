@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import re
 import sys
-import traceback
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +157,8 @@ class LazyGroup(HelpGroup):
             if failure is None:
                 raise
             if ctx.params.get("debug"):
+                import traceback  # only here: it costs every command's start-up
+
                 traceback.print_exc()
             click.echo(failure[0], err=True)
             ctx.exit(failure[1])
