@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import cache
+from itertools import repeat
 
 
 @cache
@@ -26,33 +27,37 @@ def char_width(ch: str, cjk: bool = False) -> int:
 def display_width(s: str, cjk: bool = False) -> int:
     if s.isascii():
         return len(s)
-    return sum(char_width(c, cjk) for c in s)
+    return sum(map(char_width, s, repeat(cjk)))
 
 
-def _pieces(text: str) -> list[tuple[str, bool]]:
-    """Split into breakable pieces: words, and single wide characters.
+def _pieces(text: str, cjk: bool) -> list[tuple[str, bool, int]]:
+    """Split into breakable pieces: words, and single wide characters, with their widths.
 
     Each piece says whether a space preceded it in the source, so wrapping
     never adds or drops a space (Chinese runs join without one).
     """
-    pieces: list[tuple[str, bool]] = []
+    pieces: list[tuple[str, bool, int]] = []
     for word in text.split():
         if word.isascii():
-            pieces.append((word, True))
+            pieces.append((word, True, len(word)))
+            continue
+        if not any(map(_wide, word)):  # Nürnberg, „Fit for 55“: one piece
+            pieces.append((word, True, display_width(word, cjk)))
             continue
         buf = ""
         first = True
         for ch in word:
             if buf and _break_before(buf[-1], ch):
-                pieces.append((buf, first))
+                pieces.append((buf, first, display_width(buf, cjk)))
                 buf, first = ch, False
             else:
                 buf += ch
         if buf:
-            pieces.append((buf, first))
+            pieces.append((buf, first, display_width(buf, cjk)))
     return pieces
 
 
+@cache
 def _wide(ch: str) -> bool:
     # Only truly wide characters are break opportunities: an ambiguous one
     # (ü, “) is wide in Chinese text but part of a word like "Nürnberg".
@@ -94,19 +99,20 @@ def wrap(
     """
     subsequent = indent if subsequent is None else subsequent
     lines: list[str] = []
-    line = indent
+    parts = [indent]  # the line being filled, joined once when it is full
     line_w = display_width(indent)
     empty = True
-    for piece, spaced in _pieces(text):
-        pw = display_width(piece, cjk)
-        sep = " " if spaced and not empty else ""
-        if not empty and line_w + len(sep) + pw > width:
-            lines.append(line.rstrip())
-            line, line_w, empty = subsequent, display_width(subsequent), True
-            sep = ""
-        line += sep + piece
-        line_w += len(sep) + pw
+    for piece, spaced, pw in _pieces(text, cjk):
+        sep = 1 if spaced and not empty else 0
+        if not empty and line_w + sep + pw > width:
+            lines.append("".join(parts).rstrip())
+            parts, line_w, empty = [subsequent], display_width(subsequent), True
+            sep = 0
+        if sep:
+            parts.append(" ")
+        parts.append(piece)
+        line_w += sep + pw
         empty = False
     if not empty:
-        lines.append(line.rstrip())
+        lines.append("".join(parts).rstrip())
     return lines
