@@ -204,7 +204,7 @@ def test_the_full_log_reads_the_table_in_id_order_without_a_sort(logged) -> None
         list(report.log_rows(connection, cid))
         (select,) = [q for q in sql if "smtp_reply" in q]
         plan = " ".join(r[-1] for r in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {select}"))
-    assert "INTEGER PRIMARY KEY" in plan and "TEMP B-TREE" not in plan
+    assert "USING INDEX ix_delivery_campaign_id" in plan and "TEMP B-TREE" not in plan
 
 
 def test_the_stand_in_tables_name_real_columns() -> None:
