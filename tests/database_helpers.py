@@ -100,7 +100,7 @@ class SQLiteBackend(Backend):
 
     def __init__(self) -> None:
         self._template: Path | None = None
-        self._scratch = Path(tempfile.mkdtemp(prefix="newsletter-sqlite-template-"))
+        self._scratch: Path | None = None
 
     def create(self, tmp_path: Path, name: str, *, migrated: bool) -> str:
         path = tmp_path / f"{name}.sqlite"
@@ -111,17 +111,19 @@ class SQLiteBackend(Backend):
         return f"sqlite:///{path}"
 
     def start(self) -> None:
-        self.template()
+        """Nothing to start: the template file is made when a test first needs it."""
 
     def template(self) -> Path:
         if self._template is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="newsletter-sqlite-template-"))
             path = self._scratch / "template.sqlite"
             migrate(f"sqlite:///{path}")
             self._template = path
         return self._template
 
     def close(self) -> None:
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
 
 class PostgresBackend(Backend):
