@@ -189,29 +189,34 @@ LINKED = FakeRendered(
 def test_no_tracking_every_byte_but_the_personal_ones_is_identical(
     tmp_path: Path, isa_issue: object, which: str
 ) -> None:
-    """No pixel, no redirect: only To, Message-ID and the unsubscribe link may differ."""
+    """No pixel, no redirect: only To, Message-ID and the recipient's token may differ.
+
+    The token is in two links, unsubscribe and manage, and nowhere else.
+    """
     t = _template(tmp_path, isa_issue if which == "isa" else LINKED)
-    messages = [_parse(t.compose(_recipient(i, name="Leser"))) for i in range(3)]
+    recipients = [_recipient(i, name="Leser") for i in range(3)]
+    messages = [_parse(t.compose(r)) for r in recipients]
     links = [_links(m) for m in messages]
     assert len(links[0]) >= (4 if which == "isa" else 60)
-    personal = [[u for u in ls if "/unsubscribe/" in u] for ls in links]
-    shared = [[u for u in ls if "/unsubscribe/" not in u] for ls in links]
+    tokens = [r.unsubscribe_token for r in recipients]
+    personal = [{u for u in ls if token in u} for ls, token in zip(links, tokens, strict=True)]
+    shared = [[u for u in ls if token not in u] for ls, token in zip(links, tokens, strict=True)]
     assert shared[0] == shared[1] == shared[2]
-    assert len({p[0] for p in personal}) == 3
-    assert all(len(set(p)) == 1 for p in personal)  # one link per recipient, in each part
-    # apart from the personal headers and links, the bodies are byte-identical
+    base = "https://newsletter.example.org"
+    expected = {"isa": ("unsubscribe", "manage"), "linked": ("unsubscribe",)}[which]
+    for token, found in zip(tokens, personal, strict=True):
+        assert found == {f"{base}/{route}/{token}" for route in expected}
+    # apart from the personal headers and the token, the bodies are byte-identical
     bodies = []
-    for i, m in enumerate(messages):
-        raw = m.as_bytes()
-        raw = raw.replace(personal[i][0].encode(), b"UNSUB")
-        bodies.append(raw.split(b"\n\n", 1)[1])
+    for token, m in zip(tokens, messages, strict=True):
+        bodies.append(m.as_bytes().split(b"\n\n", 1)[1].replace(token.encode(), b"TOKEN"))
     assert bodies[0] == bodies[1] == bodies[2]
     html = _content(messages[0], "html")
     for img in re.findall(r"<img[^>]+>", html):
         assert 'width="1"' not in img and "height:1px" not in img.replace(" ", "")
 
 
-def test_view_in_browser_and_unsubscribe_are_in_the_rendered_footer(
+def test_view_in_browser_unsubscribe_and_manage_are_in_the_rendered_footer(
     tmp_path: Path, isa_issue: object
 ) -> None:
     msg = _parse(_template(tmp_path, isa_issue).compose(_recipient(3)))
@@ -219,6 +224,7 @@ def test_view_in_browser_and_unsubscribe_are_in_the_rendered_footer(
         content = _content(msg, subtype)
         assert "https://newsletter.example.org/archive/2021-07/" in content
         assert "https://newsletter.example.org/unsubscribe/3-1-" in content
+        assert "https://newsletter.example.org/manage/3-1-" in content
 
 
 def test_compose_is_cheap(tmp_path: Path, isa_issue: object) -> None:

@@ -12,7 +12,7 @@ import pytest
 from newsletter.config import load_settings
 from newsletter.issue.files import issue_files
 from newsletter.issue.load import load_issue, parse_issue
-from newsletter.message.placeholders import UNSUBSCRIBE_URL
+from newsletter.message.placeholders import MANAGE_URL, UNSUBSCRIBE_URL
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
 from newsletter.render.wrap import display_width
 
@@ -151,6 +151,24 @@ def test_chrome_strings_localised(lang: str, expected: list[str], isa_settings) 
         assert s in r.html, s
         assert s in r.text, s
     assert f'lang="{lang}"' in r.html
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "line"),
+    [
+        ("de", "Abonnements verwalten", "Name, Sprache und Listen ändern:"),
+        ("en", "Manage subscriptions", "Change your name, language or lists:"),
+        ("zh", "管理订阅", "更改姓名、语言或订阅列表："),
+    ],
+)
+def test_the_footer_links_to_the_preferences_in_both_parts(
+    lang: str, label: str, line: str, isa_settings
+) -> None:
+    issue, _ = parse_issue(CHROME.format(lang=lang), "c.yaml")
+    r = render_issue(issue, isa_settings)
+    assert re.search(f'<a [^>]*href="{MANAGE_URL}"[^>]*>{label}</a>', r.html)
+    assert f"\n{line}\n{MANAGE_URL}\n" in r.text
+    assert r.html.count(MANAGE_URL) == r.text.count(MANAGE_URL) == 1
 
 
 def test_markdown_inline_and_no_raw_html(isa_settings) -> None:

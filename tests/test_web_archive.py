@@ -202,6 +202,33 @@ def test_the_links_of_a_sent_message_resolve_on_the_server(web, monkeypatch) -> 
         assert s.get(Subscription, (1, web.list_id)).status == "unsubscribed"
 
 
+def test_the_manage_link_of_a_sent_message_opens_the_preferences(web, monkeypatch) -> None:
+    raw = _isa_campaign(web, monkeypatch)
+    web.serve()
+    msg = email.message_from_string(raw, policy=default)
+    (unsubscribe_url,) = re.findall(r"<(https?://[^>]+)>", msg["List-Unsubscribe"])
+    html = msg.get_body(("html",)).get_content()
+    text = msg.get_body(("plain",)).get_content()
+    (manage_url,) = [h for h in parsed(html).hrefs if "/manage/" in h]
+    token = unsubscribe_url.rpartition("/")[2]
+    assert manage_url == f"{web.url}/manage/{token}"  # the unsubscribe link's own token
+    assert re.search(r"Name, Sprache und Listen ändern:\s+" + re.escape(manage_url) + r"\s", text)
+    assert re.search(r'href="' + re.escape(manage_url) + r'"[^>]*>Abonnements verwalten<', html)
+    address = msg["To"].addresses[0].addr_spec
+    with web.client(headers={"Accept-Language": "de-DE,de;q=0.9"}) as c:
+        page = c.get(manage_url)
+        assert page.status_code == 200, page.text
+        assert "Ihre Abonnements" in page.text
+        assert f"{address[0]}•••@example.com" in page.text and address not in page.text
+        assert re.search(r'name="keep" value="news" checked> ISA-Newsletter<', page.text)
+        # The archive's copy has no token: its link goes to the general page.
+        archive = c.get(f"{web.url}/archive/2021-07/").text
+        assert f'href="{web.url}/manage"' in archive and "/manage/" not in archive
+        general = c.get("/manage")
+        assert general.status_code == 200
+        assert "„Abonnements verwalten“ am Ende einer unserer E-Mails" in general.text
+
+
 def test_proofs_and_unsent_drafts_are_not_in_the_archive(web) -> None:
     web.add(1)
     settings = web.settings

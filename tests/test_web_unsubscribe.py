@@ -182,6 +182,7 @@ ROUTES = [
     ("GET", "/unsubscribe/{token}"),
     ("GET", "/manage/{token}"),
     ("GET", "/unsubscribe"),
+    ("GET", "/manage"),
     ("GET", "/subscribe/news"),
     ("GET", "/archive/"),
     ("GET", "/archive/feed.atom"),

@@ -152,7 +152,8 @@ def check_cmd(
 @click.option(
     "--keep-placeholders",
     is_flag=True,
-    help="Leave %%UNSUBSCRIBE_URL%% and %%RECIPIENT_NAME%% in place (for another mailer).",
+    help="Leave %%UNSUBSCRIBE_URL%%, %%MANAGE_URL%%, %%RECIPIENT_NAME%% and %%GREETING%% "
+    "in place (for another mailer).",
 )
 @pass_app
 def render_cmd(

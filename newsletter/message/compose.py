@@ -5,8 +5,9 @@ run with the stdlib ``email`` package; the result is split at the few
 per-recipient placeholders, so composing a recipient's message is a handful
 of byte concatenations (well under 100 µs) instead of a MIME build.
 
-Only the To line, the Message-ID, the unsubscribe link (header and footer)
-and the greeting name differ between recipients. Every other byte, every
+Only the To line, the Message-ID, the unsubscribe link (header and footer),
+the manage link (footer; the same token) and the greeting name differ
+between recipients. Every other byte, every
 other URL included, is identical for all of them: no open pixel, no redirect,
 no per-recipient link. That is what "no tracking" means here, and
 ``tests/test_compose.py`` checks it.
@@ -33,12 +34,15 @@ from newsletter.config import Settings
 from newsletter.i18n import get_locale
 from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
+from newsletter.message.public import manage_url, unsubscribe_url
 
 # Markers used only inside the serialized template. Each says which encoding
 # its value needs: raw for headers, QP for the text part, QP of escaped HTML.
 _T_UNSUB = "%%T_UNSUBSCRIBE_URL%%"
 _T_NAME = "%%T_RECIPIENT_NAME%%"
 _M_UNSUB = "%%M_UNSUBSCRIBE_URL%%"
+_T_MANAGE = "%%T_MANAGE_URL%%"
+_M_MANAGE = "%%M_MANAGE_URL%%"
 _M_NAME = "%%M_RECIPIENT_NAME%%"
 _T_GREET = "%%T_GREETING%%"
 _M_GREET = "%%M_GREETING%%"
@@ -78,11 +82,6 @@ class MailingListInfo:
 def sender_domain(settings: Settings) -> str:
     """The domain of the From address: Message-IDs, List-Id and DKIM live there."""
     return settings.organisation.sender_email.rpartition("@")[2].lower()
-
-
-def unsubscribe_url(settings: Settings, token: str) -> str:
-    """The one personalised URL: GET shows a confirmation, POST unsubscribes (RFC 8058)."""
-    return f"{settings.delivery.base_url.rstrip('/')}/unsubscribe/{token}"
 
 
 def envelope_address(address: str) -> str:
@@ -164,11 +163,13 @@ class MessageTemplate:
             msg["Content-Language"] = language
         text_markers = {
             placeholders.UNSUBSCRIBE_URL: _T_UNSUB,
+            placeholders.MANAGE_URL: _T_MANAGE,
             placeholders.RECIPIENT_NAME: _T_NAME,
             placeholders.GREETING: _T_GREET,
         }
         html_markers = {
             placeholders.UNSUBSCRIBE_URL: _M_UNSUB,
+            placeholders.MANAGE_URL: _M_MANAGE,
             placeholders.RECIPIENT_NAME: _M_NAME,
             placeholders.GREETING: _M_GREET,
         }
@@ -191,7 +192,8 @@ class MessageTemplate:
     def compose(self, recipient: Recipient) -> bytes:
         """The complete message for one recipient, CRLF line ends, ready for SMTP."""
         token = recipient.unsubscribe_token
-        url = f"{self._base_url}/unsubscribe/{token}"
+        url = unsubscribe_url(self._base_url, token)
+        manage = manage_url(self._base_url, token)
         name = clean_name(recipient.name)
         shown = name or self._name_fallback
         salutation = self._greet_named.format(name=name) if name else self._greet_anonymous
@@ -202,6 +204,8 @@ class MessageTemplate:
             _T_NAME: shown,
             _T_GREET: salutation,
             _M_UNSUB: html_lib.escape(url),
+            _T_MANAGE: manage,
+            _M_MANAGE: html_lib.escape(manage),
             _M_NAME: html_lib.escape(shown),
             _M_GREET: html_lib.escape(salutation),
         }

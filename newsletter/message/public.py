@@ -1,14 +1,36 @@
-"""An issue for nobody in particular: the per-recipient placeholders get their public values.
+"""The public addresses every message links to, and an issue for nobody in particular.
 
-The web archive and ``newsletter render`` show this version. The unsubscribe
-link points to the site's general unsubscribe page (which explains how to
-leave), and a personal greeting becomes the anonymous one.
+The routes of ``newsletter serve`` are declared with the patterns below and
+the composer fills the same patterns in, so a link in a message and the
+route that answers it cannot drift apart (a test follows the links of a
+message sent with ``campaigns send`` to a running server).
+
+The web archive and ``newsletter render`` show the public version: the
+unsubscribe and manage links point to the site's general pages (which
+explain how to leave or change preferences), and a personal greeting
+becomes the anonymous one.
 """
 
 from __future__ import annotations
 
 from newsletter.i18n import get_locale
-from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.message.placeholders import GREETING, MANAGE_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
+
+# Without a token: the general pages the public version links to.
+UNSUBSCRIBE_PAGE = "/unsubscribe"
+MANAGE_PAGE = "/manage"
+UNSUBSCRIBE_ROUTE = UNSUBSCRIBE_PAGE + "/{token}"
+MANAGE_ROUTE = MANAGE_PAGE + "/{token}"
+
+
+def unsubscribe_url(base_url: str, token: str) -> str:
+    """``<base_url>/unsubscribe/<token>``: GET asks, POST unsubscribes (RFC 8058 one-click)."""
+    return base_url.rstrip("/") + UNSUBSCRIBE_ROUTE.format(token=token)
+
+
+def manage_url(base_url: str, token: str) -> str:
+    """``<base_url>/manage/<token>``: the preferences page of the same unsubscribe token."""
+    return base_url.rstrip("/") + MANAGE_ROUTE.format(token=token)
 
 
 def archive_path(slug: str, edition: str | None = None) -> str:
@@ -28,8 +50,10 @@ def archive_url(base_url: str, slug: str, edition: str | None = None) -> str:
 
 
 def public_values(base_url: str, language: str) -> dict[str, str]:
+    base = base_url.rstrip("/")
     return {
-        UNSUBSCRIBE_URL: f"{base_url.rstrip('/')}/unsubscribe",
+        UNSUBSCRIBE_URL: base + UNSUBSCRIBE_PAGE,
+        MANAGE_URL: base + MANAGE_PAGE,
         RECIPIENT_NAME: "",
         GREETING: get_locale(language)["greeting_anonymous"],
     }

@@ -17,7 +17,7 @@ from newsletter.config import Organisation, Settings
 from newsletter.errors import IssueError
 from newsletter.i18n import get_locale
 from newsletter.issue.model import Issue
-from newsletter.message.placeholders import GREETING, RECIPIENT_NAME, UNSUBSCRIBE_URL
+from newsletter.message.placeholders import GREETING, MANAGE_URL, RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
@@ -91,6 +91,7 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "month_label": loc.format_month(issue.month),
         "view_url": url,
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        "manage_url": MANAGE_URL,
         # A template that wants a personal greeting writes {{ recipient_name }};
         # compose fills in each subscriber's name (escaped) at send time.
         "recipient_name": RECIPIENT_NAME,
@@ -161,7 +162,7 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
 def for_web(rendered: Rendered, settings: Settings) -> Rendered:
     """The issue as the public archive shows it: no recipient, so no personal parts.
 
-    The unsubscribe link points to the site's general unsubscribe page and a
+    The unsubscribe and manage links point to the site's general pages and a
     personal greeting becomes the anonymous one (:mod:`newsletter.message.public`).
     """
     base, lang = settings.delivery.base_url, rendered.language

@@ -195,6 +195,9 @@ def render_text(
     t.plain(loc["unsubscribe_text"])
     t.out.append(placeholders.UNSUBSCRIBE_URL)
     t.blank()
+    t.plain(loc["manage_text"])
+    t.out.append(placeholders.MANAGE_URL)
+    t.blank()
     if t.refs.urls:
         t.plain(loc["links"])
         for i, u in enumerate(t.refs.urls, 1):

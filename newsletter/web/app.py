@@ -7,6 +7,7 @@ Routes (each documented in docs/web.md):
 ``/unsubscribe/<t>/undo``  POST: subscribe again
 ``/unsubscribe``           how to leave without a token (the archive's link)
 ``/manage/<token>``        preferences: name, language, lists
+``/manage``                how to get there without a token (the archive's link)
 ``/subscribe/<list>``      the sign-up form
 ``/confirm/<token>``       GET shows a button, POST confirms
 ``/archive/…``             index, one page per issue, feed, sitemap
@@ -36,12 +37,13 @@ from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
 from newsletter.errors import ConfigError
 from newsletter.inbound.webhooks import SnsVerifier
+from newsletter.message.public import MANAGE_PAGE, MANAGE_ROUTE, UNSUBSCRIBE_PAGE, UNSUBSCRIBE_ROUTE
 from newsletter.tokens import token_key
 from newsletter.web import webhooks
 from newsletter.web.archive import TYPES, build_site, entries_from_database
 from newsletter.web.context import Web, web_of
 from newsletter.web.forms import Csrf
-from newsletter.web.links import manage, undo, unsubscribe, unsubscribe_general
+from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
 from newsletter.web.mailer import Outbox, load_welcomes
 from newsletter.web.pages import Pages
 from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, SecurityHeaders
@@ -124,10 +126,13 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         Route("/", _to_archive),
         Route("/healthz", health),
         Route("/static/style.css", stylesheet),
-        Route("/unsubscribe", unsubscribe_general),
-        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
-        Route("/unsubscribe/{token}/undo", undo, methods=["POST"]),
-        Route("/manage/{token}", manage, methods=["GET", "POST"]),
+        # The message links' own patterns (newsletter.message.public), so a
+        # composed link and its route cannot drift apart.
+        Route(UNSUBSCRIBE_PAGE, unsubscribe_general),
+        Route(UNSUBSCRIBE_ROUTE, unsubscribe, methods=["GET", "POST"]),
+        Route(UNSUBSCRIBE_ROUTE + "/undo", undo, methods=["POST"]),
+        Route(MANAGE_PAGE, manage_general),
+        Route(MANAGE_ROUTE, manage, methods=["GET", "POST"]),
         Route("/subscribe/{list}", subscribe, methods=["GET", "POST"]),
         Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
         Route(

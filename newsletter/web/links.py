@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.errors import BadInput
+from newsletter.message.public import MANAGE_ROUTE
 from newsletter.subscribers.optout import (
     LinkHolder,
     NeedsConfirmation,
@@ -49,6 +50,16 @@ async def unsubscribe_general(request: Request) -> Response:
     mailto = web.settings.delivery.unsubscribe_mailto or web.settings.organisation.sender_email
     text_ = t["general_unsubscribe_text"].format(mailto=mailto)
     return web.page(request, "notice.html.j2", lang, title=t["unsubscribe_title"], text=text_)
+
+
+async def manage_general(request: Request) -> Response:
+    """``/manage`` without a token: the public archive's link; says where the personal one is."""
+    web = web_of(request)
+    lang = web.language(request)
+    t = web_strings(lang)
+    return web.page(
+        request, "notice.html.j2", lang, title=t["manage_title"], text=t["general_manage_text"]
+    )
 
 
 async def unsubscribe(request: Request) -> Response:
@@ -104,7 +115,7 @@ def _page(
         state=state,
         list_name=list_name,
         action=action,
-        manage=f"{request.scope.get('root_path', '')}/manage/{token}",
+        manage=request.scope.get("root_path", "") + MANAGE_ROUTE.format(token=token),
     )
 
 

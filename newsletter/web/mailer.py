@@ -31,6 +31,7 @@ from newsletter.db import Database
 from newsletter.errors import BadInput, NewsletterError, Problem
 from newsletter.message.compose import sender_domain
 from newsletter.message.notice import Notice
+from newsletter.message.public import manage_url, unsubscribe_url
 from newsletter.subscribers.optin import Decision, purge_signups, request_signup
 from newsletter.subscribers.tables import MailingList, Subscriber
 from newsletter.tokens import confirm_token, token_key, unsubscribe_token
@@ -222,7 +223,8 @@ class Outbox:
             "name": sub.name,
             "paragraphs": welcome.paragraphs,
             "latest_url": latest,
-            "unsubscribe_url": f"{self.pages.base_url}/unsubscribe/{token}",
+            "unsubscribe_url": unsubscribe_url(self.pages.base_url, token),
+            "manage_url": manage_url(self.pages.base_url, token),
         }
         notice = Notice(
             welcome.subject,
