@@ -66,13 +66,17 @@ def test_mailchimp_exports(news: Database) -> None:
     with news.session() as s:
         r = import_file(s, FIXTURES / "mailchimp_subscribed.csv", list_slug="news")
     assert (r.format, r.new, r.role_addresses) == ("Mailchimp audience export", 3, 1)
-    assert r.extra_columns == ["address", "phone number"]
+    assert r.extra_columns == ["address", "phone number", "tags"]
     got = people(news)
     assert got["anna.mueller@example.org"] == (
         "Anna Müller",
         None,
-        {"address": "Domstraße 1  Köln  50667 DE", "phone number": "+49 221 123456"},
-        "unconfirmed",
+        {
+            "address": "Domstraße 1  Köln  50667 DE",
+            "phone number": "+49 221 123456",
+            "tags": ["Kunden"],
+        },
+        "confirmed",
     )
     assert "info@example.net" in got  # role local part lower-cased by email-validator
     with news.session() as s:
@@ -137,7 +141,8 @@ def test_every_invalid_row_is_reported_and_nothing_is_imported(cli_run, tmp_path
         "@-sign.\n"
         "invalid_rows.csv:6: invalid address 'bob@example..com': An email address cannot have "
         "two periods in a row.\n"
-        "invalid_rows.csv:7: ANNA.MUELLER@example.org: duplicate of line 2\n"
+        "invalid_rows.csv:7: warning: ANNA.MUELLER@example.org: same address as line 2; merged "
+        "into it (this row's other fields are not used)\n"
         "invalid_rows.csv:8: language: invalid language 'english': use a code like de, en or "
         "zh-Hans\n"
         "invalid_rows.csv:9: attributes: not valid JSON (Expecting property name enclosed in "
@@ -146,8 +151,9 @@ def test_every_invalid_row_is_reported_and_nothing_is_imported(cli_run, tmp_path
     )
     assert r.stdout == (
         "invalid_rows.csv: newsletter export (UTF-8, comma-separated), 8 rows\n"
-        "Would import: 2 new, 0 updated, 0 unchanged, 6 rejected, 0 skipped.\n"
-        "Nothing imported: 6 invalid rows (listed above). Fix them, or use --skip-invalid to "
+        "Would import: 2 new, 0 updated, 0 unchanged, 5 rejected, 0 skipped.\n"
+        "Merged: 1 row repeating an earlier row's address (listed above).\n"
+        "Nothing imported: 5 invalid rows (listed above). Fix them, or use --skip-invalid to "
         "import the valid rows.\n"
     )
     r = cli_run("subscribers", "list", "--format", "csv")
@@ -160,7 +166,8 @@ def test_skip_invalid_imports_the_rest(cli_run, tmp_path: Path) -> None:
     r = cli_run("subscribers", "import", name, "--list", "news", "--skip-invalid")
     assert r.exit_code == 0
     assert r.stdout.splitlines()[1:] == [
-        "Imported: 2 new, 0 updated, 0 unchanged, 6 rejected, 0 skipped."
+        "Imported: 2 new, 0 updated, 0 unchanged, 5 rejected, 0 skipped.",
+        "Merged: 1 row repeating an earlier row's address (listed above).",
     ]
     r = cli_run("subscribers", "list", "--format", "json")
     listed = [(row["email"], row["name"]) for row in json.loads(r.output)]
@@ -178,7 +185,7 @@ def test_dry_run_changes_nothing(cli_run, tmp_path: Path, database_url: str) -> 
     r = cli_run("subscribers", "import", name, "--list", "news", "--dry-run")
     assert r.exit_code == 0
     assert r.stdout.splitlines()[1:] == [
-        "Extra columns stored as attributes: address, phone number",
+        "Extra columns stored as attributes: address, phone number, tags",
         "Would import: 2 new, 1 updated, 0 unchanged, 0 rejected, 0 skipped.",
         "Warning: 1 role address (postmaster@, info@ …); these reach a team or a machine, "
         "not a person who opted in.",
@@ -217,7 +224,8 @@ def test_unsubscribed_and_suppressed_addresses_are_never_resubscribed(
     )
     assert r.exit_code == 0
     assert r.stdout.splitlines()[1:] == [
-        "Imported: 0 new, 0 updated, 0 unchanged, 6 rejected, 2 skipped.",
+        "Imported: 0 new, 0 updated, 0 unchanged, 5 rejected, 2 skipped.",
+        "Merged: 1 row repeating an earlier row's address (listed above).",
         "Skipped because an import never resubscribes them: 1 suppressed (bounced), "
         "1 unsubscribed from the list.",
     ]
@@ -428,3 +436,55 @@ def test_fields_longer_than_their_columns_are_row_errors(cli_run, tmp_path: Path
     cli_run("subscribers", "add", "bert@example.org", "--name", "Bert")
     r = cli_run("subscribers", "edit", "bert@example.org", "--name", "B" * 401)
     assert (r.exit_code, r.output) == (2, "Error: name: too long (401 characters, at most 400)\n")
+
+
+def test_a_mailchimp_subscribed_export_is_confirmed_consent_with_its_times(
+    news: Database,
+) -> None:
+    with news.session() as s:
+        r = import_file(s, FIXTURES / "mailchimp_subscribed.csv", list_slug="news")
+    assert r.new == 3 and not r.rejected
+    with news.session() as s:
+        sub = s.execute(
+            sa.select(Subscription)
+            .join(Subscriber)
+            .where(Subscriber.email == "anna.mueller@example.org")
+        ).scalar_one()
+        events = s.execute(
+            sa.select(ConsentEvent.at, ConsentEvent.action, ConsentEvent.detail).where(
+                ConsentEvent.subject == "anna.mueller@example.org"
+            )
+        ).all()
+    assert (sub.status, sub.created_at, sub.confirmed_at) == (
+        "confirmed",
+        datetime(2021, 3, 1, 9, 0, tzinfo=UTC),
+        datetime(2021, 3, 1, 9, 5, tzinfo=UTC),
+    )
+    assert [(e.at, e.action, e.detail) for e in events] == [
+        (
+            datetime(2021, 3, 1, 9, 5, tzinfo=UTC),
+            "confirm",
+            "Mailchimp: opted in 2021-03-01 09:00:00 UTC, confirmed 2021-03-01 09:05:00 UTC",
+        )
+    ]
+
+
+def test_rows_differing_only_in_case_are_merged_and_reported(cli_run, tmp_path: Path) -> None:
+    cli_run("lists", "create", "news")
+    (tmp_path / "people.csv").write_text(
+        "email,name\nAnna.Mueller@example.org,Anna\nbob@example.org,Bob\n"
+        "anna.mueller@example.org,Anna M.\n",
+        encoding="utf-8",
+    )
+    r = cli_run("subscribers", "import", "people.csv", "--list", "news")
+    assert r.exit_code == 0
+    assert r.stderr == (
+        "people.csv:4: warning: anna.mueller@example.org: same address as line 2; merged into "
+        "it (this row's other fields are not used)\n"
+    )
+    assert r.stdout.splitlines()[1:] == [
+        "Imported: 2 new, 0 updated, 0 unchanged, 0 rejected, 0 skipped.",
+        "Merged: 1 row repeating an earlier row's address (listed above).",
+    ]
+    listed = cli_run("subscribers", "list", "--format", "csv").output
+    assert "Anna.Mueller@example.org,Anna," in listed and "Anna M." not in listed

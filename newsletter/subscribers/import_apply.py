@@ -184,8 +184,13 @@ class Applier:
                 outcome = "updated" if changed else "unchanged"
             if list_id is not None and (state is None or _upgrades(state, it.status)):
                 memberships[(it.key, list_id)] = it.status
-                detail = self.consent if it.status != "unsubscribed" else None
-                events.append((it, self._event(_ACTION[it.status], it, it.list_slug, detail)))
+                event = self._event(_ACTION[it.status], it, it.list_slug, None)
+                if it.status != "unsubscribed":
+                    notes = [n for n in (self.consent, it.consent_detail) if n]
+                    event[-1] = "; ".join(notes) or None
+                if it.consent_detail and it.confirmed_at is not None:
+                    event[0] = self.bulk.time(it.confirmed_at)  # when the consent was given
+                events.append((it, event))
                 if state is None:
                     subscriptions.append((it, self._subscription(it, list_id)))
                     outcome = "new"

@@ -60,6 +60,7 @@ class Item(NamedTuple):
     subscribed_at: datetime | None
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+    consent_detail: str | None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Unpickling through tuple.__new__ is twice as fast as the default
@@ -71,6 +72,8 @@ class Item(NamedTuple):
 class Batch:
     items: list[Item] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    merged: list[Problem] = field(default_factory=list)
+    """Rows whose address an earlier row already had (compared without case)."""
     rows: int = 0
     bytes_read: int = 0
 
@@ -166,8 +169,16 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
             )
             first = seen.add(digest, item.line)
             if first is not None:
-                batch.problems.append(
-                    Problem(f"{item.email}: duplicate of line {first}", file=file, line=item.line)
+                # Anna@ and anna@ are one person (see addresses.py): not an error that
+                # blocks the file, but the second row's data is not used, so say so.
+                batch.merged.append(
+                    Problem(
+                        f"{item.email}: same address as line {first}; merged into it "
+                        "(this row's other fields are not used)",
+                        file=file,
+                        line=item.line,
+                        severity="warning",
+                    )
                 )
                 continue
             batch.items.append(item)
@@ -196,7 +207,8 @@ def _item(options: ReadOptions, line: int, row: Any, secret: bytes) -> Item:
     addr = parse_address(row.email, check_deliverability=options.check_deliverability)
     status = row.status.value if row.status else options.default_status
     needs_person = row.suppress is None or row.keep_person
-    if status == "confirmed" and not options.has_consent and needs_person:
+    has_consent = options.has_consent or row.consent_detail is not None
+    if status == "confirmed" and not has_consent and needs_person:
         raise RowProblem('status confirmed needs --consent-note "…" (where consent comes from)')
     return Item(
         line,
@@ -216,6 +228,7 @@ def _item(options: ReadOptions, line: int, row: Any, secret: bytes) -> Item:
         row.subscribed_at,
         row.confirmed_at,
         row.unsubscribed_at,
+        row.consent_detail,
     )
 
 

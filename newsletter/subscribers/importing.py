@@ -54,6 +54,7 @@ class ImportReport:
     suppressions_added: int = 0
     role_addresses: int = 0
     rejected: list[Problem] = field(default_factory=list)
+    merged: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     extra_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -135,6 +136,7 @@ def import_file(
         for batch in batches(options, src, parallel=parallel):
             report.rows += batch.rows
             report.rejected.extend(batch.problems)
+            report.merged.extend(batch.merged)
             applier.apply(batch.items)
             if progress:
                 progress(batch.bytes_read, src.size)

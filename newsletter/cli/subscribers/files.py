@@ -39,6 +39,11 @@ def format_report(r: ImportReport) -> list[str]:
         f"{r.new:,} new, {r.updated:,} updated, {r.unchanged:,} unchanged, "
         f"{len(r.rejected):,} rejected, {sum(r.skipped.values()):,} skipped."
     )
+    if r.merged:
+        lines.append(
+            f"Merged: {_plural(len(r.merged), 'row')} repeating an earlier row's address "
+            "(listed above)."
+        )
     if r.skipped:
         why = ", ".join(f"{n:,} {reason}" for reason, n in sorted(r.skipped.items()))
         lines.append(f"Skipped because an import never resubscribes them: {why}.")
@@ -118,7 +123,7 @@ def import_cmd(
             check_deliverability=check_deliverability,
             progress=progress,
         )
-    for problem in report.rejected:
+    for problem in sorted([*report.rejected, *report.merged], key=lambda p: p.line or 0):
         click.echo(str(problem), err=True)
     for line in format_report(report):
         click.echo(line)

@@ -36,6 +36,9 @@ class ParsedRow:
     subscribed_at: datetime | None = None
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    consent_detail: str | None = None
+    """Where the file itself documents this row's consent (Mailchimp's opt-in record); it
+    stands in for ``--consent-note`` and goes into the consent log."""
 
 
 def parse_time(value: str, column: str) -> datetime | None:

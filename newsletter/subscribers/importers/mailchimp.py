@@ -1,16 +1,20 @@
 """Mailchimp audience exports (``subscribed_members_export_….csv`` and friends).
 
-Mailchimp splits an audience into three files. The unsubscribed one has
-``UNSUB_TIME`` and the cleaned (hard-bounced) one ``CLEAN_TIME``: importing
-them records those people as unsubscribed or suppressed, so moving from
-Mailchimp cannot resurrect them. Merge fields other than the name become
-attributes; Mailchimp's tracking columns (ratings, IPs, geo data) are dropped
-on purpose.
+Mailchimp splits an audience into three files. The subscribed one is consent
+Mailchimp recorded (``OPTIN_TIME``, and ``CONFIRM_TIME`` after a double opt-in):
+those people arrive confirmed, with the original times in the consent log. The
+unsubscribed one has ``UNSUB_TIME`` and the cleaned (hard-bounced) one
+``CLEAN_TIME``: importing them records those people as unsubscribed or
+suppressed, so moving from Mailchimp cannot resurrect them. Merge fields other
+than the name, and the tags (as a list), become attributes; Mailchimp's
+tracking columns (ratings, IPs, geo data) are dropped on purpose.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
+from datetime import datetime
 
 from newsletter.subscribers.importers.base import ParsedRow, parse_time
 from newsletter.subscribers.status import Reason, Status
@@ -55,21 +59,36 @@ def matches(columns: Sequence[str]) -> bool:
 
 
 def extra_columns(columns: Sequence[str]) -> list[str]:
-    return [c for c in columns if c and c not in _SYSTEM]
+    return [c for c in columns if c and (c not in _SYSTEM or c == "tags")]
+
+
+def _tags(value: str) -> list[str]:
+    """``"Kunden","VIP"``: Mailchimp quotes each tag and separates them with commas."""
+    return [t.strip() for t in next(csv.reader([value]), []) if t.strip()]
+
+
+def _utc(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def convert(values: dict[str, str]) -> ParsedRow:
     get = values.get
     name = " ".join(p for p in (get("first name", "").strip(), get("last name", "").strip()) if p)
+    attributes: dict[str, object] = {
+        c: v.strip() for c, v in values.items() if c not in _SYSTEM and c and v.strip()
+    }
+    tags = _tags(get("tags", ""))
+    if tags:
+        attributes["tags"] = tags
+    optin = parse_time(get("optin_time", ""), "OPTIN_TIME")
+    confirm = parse_time(get("confirm_time", ""), "CONFIRM_TIME")
     row = ParsedRow(
         email=values["email address"],
         name=name or None,
         language=get("language", "").strip() or None,
-        attributes={
-            c: v.strip() for c, v in values.items() if c not in _SYSTEM and c and v.strip()
-        },
-        subscribed_at=parse_time(get("optin_time", ""), "OPTIN_TIME"),
-        confirmed_at=parse_time(get("confirm_time", ""), "CONFIRM_TIME"),
+        attributes=attributes,
+        subscribed_at=optin,
+        confirmed_at=confirm,
     )
     if "clean_time" in values:
         row.suppress = Reason.BOUNCED
@@ -77,4 +96,12 @@ def convert(values: dict[str, str]) -> ParsedRow:
     elif "unsub_time" in values:
         row.status = Status.UNSUBSCRIBED
         row.unsubscribed_at = parse_time(values["unsub_time"], "UNSUB_TIME")
+    elif confirm or optin:
+        # The subscribed export: Mailchimp holds these people's consent.
+        row.status = Status.CONFIRMED
+        row.confirmed_at = confirm or optin
+        parts = [f"opted in {_utc(optin)}"] if optin else []
+        if confirm:
+            parts.append(f"confirmed {_utc(confirm)}")
+        row.consent_detail = "Mailchimp: " + ", ".join(parts)
     return row
