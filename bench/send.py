@@ -287,11 +287,17 @@ def print_compose_cost(template, n: int = 20_000) -> None:  # type: ignore[no-un
         Recipient(f"user{i}@example.com", f"Jörg Müller {i}", f"{i}-1-" + "b" * 24, f"b.{i}@x.org")
         for i in range(n)
     ]
-    start = time.perf_counter()
-    for person in people:
-        template.compose(person)
-    per = (time.perf_counter() - start) / n * 1e6
-    print(f"compose: {per:.1f} µs per message over {n:,} recipients (target ≤ 100 µs)")
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for person in people:
+            template.compose(person)
+        runs.append((time.perf_counter() - start) / n * 1e6)
+    low, mid = min(runs), statistics.median(runs)
+    print(
+        f"compose: {low:.1f} µs per message (median {mid:.1f} of 3 runs) over {n:,} recipients, "
+        f"{low / 100:.2f}× the 100 µs target"
+    )
 
 
 class _FakeCampaign:

@@ -8,7 +8,6 @@ import quopri
 import random
 import re
 import subprocess
-import time
 from dataclasses import replace
 from email.message import EmailMessage
 from email.policy import default
@@ -225,17 +224,6 @@ def test_view_in_browser_unsubscribe_and_manage_are_in_the_rendered_footer(
         assert "https://newsletter.example.org/archive/2021-07/" in content
         assert "https://newsletter.example.org/unsubscribe/3-1-" in content
         assert "https://newsletter.example.org/manage/3-1-" in content
-
-
-def test_compose_is_cheap(tmp_path: Path, isa_issue: object) -> None:
-    t = _template(tmp_path, isa_issue)
-    recipients = [_recipient(i, name=f"Leser {i}") for i in range(2000)]
-    start = time.perf_counter()
-    for r in recipients:
-        t.compose(r)
-    per_message = (time.perf_counter() - start) / len(recipients)
-    # target is 100 µs; leave room for a loaded CI machine
-    assert per_message < 300e-6, f"{per_message * 1e6:.0f} µs per message"
 
 
 def test_dkim_signature_verifies(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,8 +44,6 @@ def _at(file: str, node: yaml.Node, message: str, severity: str = "error") -> Pr
 
 
 # --- scalar validators: return the value or None after reporting a problem --------------------
-
-Validator = Callable[[Ctx, yaml.Node, str], Any]
 
 
 def _scalar(ctx: Ctx, node: yaml.Node, name: str) -> Any:

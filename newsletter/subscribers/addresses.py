@@ -116,8 +116,3 @@ def parse_address(text: str, *, check_deliverability: bool = False) -> Address:
         if fast is not None:
             return fast
     return _slow_path(text, check_deliverability)
-
-
-def address_key(text: str) -> str:
-    """The key of an address, for looking people up by what an admin typed."""
-    return parse_address(text).key

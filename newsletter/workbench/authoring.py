@@ -60,10 +60,6 @@ def check_file(path: Path, settings: Settings, *, render: bool = True) -> CheckR
     return result
 
 
-def check_files(paths: Iterable[Path], settings: Settings) -> list[CheckResult]:
-    return [check_file(p, settings) for p in paths]
-
-
 def check_edition_sets(paths: Iterable[Path]) -> list[Problem]:
     """Compare the editions of every issue among ``paths`` once (``check`` of one file or many).
 
