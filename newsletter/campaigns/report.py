@@ -164,15 +164,17 @@ def log_rows(
     campaign_id: int,
     statuses: list[str] | None = None,
     bounces: Mapping[int, str] | None = None,
+    search: str | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """The delivery log in id order as tuples of ``COLUMNS`` values, streamed.
 
     Times are ISO 8601 text, as ``tabular.cell`` writes them; the other
     cells are the driver's values; ``bounces`` maps a delivery id to its
-    bounce column. An unknown campaign is an error before the first row.
+    bounce column; ``search`` keeps the addresses containing it, an IDN
+    domain in either form. An unknown campaign is an error before the first row.
     """
     campaign_row(connection, campaign_id)
-    return _stream(connection, campaign_id, statuses, bounces or {})
+    return _stream(connection, campaign_id, statuses, bounces or {}, search)
 
 
 def _stream(
@@ -180,8 +182,9 @@ def _stream(
     campaign_id: int,
     statuses: list[str] | None,
     bounces: Mapping[int, str],
+    search: str | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    for chunk in _chunks(connection, campaign_id, statuses, bounces):
+    for chunk in _chunks(connection, campaign_id, statuses, bounces, search):
         yield from chunk
 
 
@@ -190,11 +193,19 @@ def _chunks(
     campaign_id: int,
     statuses: list[str] | None,
     bounces: Mapping[int, str],
+    search: str | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The log in pages of ``COLUMNS`` tuples: a page at a time keeps the per-row cost low."""
     d = DELIVERY.c
     query = sa.select(*(d[c] for c in LOG_COLUMNS.values()))
     query = query.where(d.campaign_id == campaign_id)
+    if search:
+        from newsletter.subscribers.addresses import address_forms
+
+        address = sa.func.lower(d.address)
+        query = query.where(
+            sa.or_(*(address.contains(f, autoescape=True) for f in address_forms(search)))
+        )
     if statuses:  # the (campaign_id, status, id) index finds them
         query = query.where(d.status.in_(statuses))
     # Without: (campaign_id, id) gives them in id order, with no sort of a million rows.
@@ -223,6 +234,7 @@ def write_log(
     fmt: str = "csv",
     statuses: list[str] | None = None,
     bounces: Mapping[int, str] | None = None,
+    search: str | None = None,
 ) -> int:
     """``log --format csv|json``: the whole log to ``out``; returns the number of rows.
 
@@ -231,7 +243,7 @@ def write_log(
     module and a ``json.dumps`` per row cost more than the database.
     """
     campaign_row(connection, campaign_id)
-    pages = _chunks(connection, campaign_id, statuses, bounces or {})
+    pages = _chunks(connection, campaign_id, statuses, bounces or {}, search)
     return (_write_json if fmt == "json" else _write_csv)(pages, out)
 
 

@@ -202,9 +202,16 @@ def proof_cmd(
     type=click.Choice(STATUSES),
     help="Only these statuses (repeatable).",
 )
+@click.option(
+    "--search",
+    metavar="TEXT",
+    help="Only addresses containing TEXT (any case; an IDN domain in either form).",
+)
 @output_options
 @pass_app
-def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> None:
+def log_cmd(
+    app: App, campaign_id: int, statuses: tuple[str, ...], search: str | None, fmt: str
+) -> None:
     """The delivery log of a campaign: one row per recipient, replies verbatim.
 
     It records each attempt's outcome and nothing about reading: no opens,
@@ -216,6 +223,7 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
     Examples:
       newsletter log 3 --status deferred --status unknown
       newsletter log 3 --format csv > log.csv
+      newsletter log 3 --search zoe@xn--bcher-kva.example.com
     """
     from newsletter.campaigns import report
     from newsletter.inbound.summary import bounces_by_delivery
@@ -230,12 +238,13 @@ def log_cmd(app: App, campaign_id: int, statuses: tuple[str, ...], fmt: str) -> 
                 fmt=fmt,
                 statuses=list(statuses),
                 bounces=bounces,
+                search=search,
             )
             return
         rows = (
             # Tables are read by people: say why an address is missing.
             {**dict(zip(report.COLUMNS, row, strict=True)), "address": row[1] or "(forgotten)"}
-            for row in report.log_rows(connection, campaign_id, list(statuses), bounces)
+            for row in report.log_rows(connection, campaign_id, list(statuses), bounces, search)
         )
         columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
         write_rows(rows, columns, fmt, empty="No deliveries match.")

@@ -28,7 +28,7 @@ def suppressions_group() -> None:
 
 @suppressions_group.command("list")
 @click.option("--reason", type=click.Choice([r.value for r in Reason]), help="Only this reason.")
-@click.option("--search", help="Part of the address (case-insensitive).")
+@click.option("--search", help="Part of the address (any case; an IDN domain in either form).")
 @output_options
 @pass_app
 def list_cmd(app: App, reason: str | None, search: str | None, fmt: str) -> None:

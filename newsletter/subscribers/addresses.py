@@ -116,3 +116,43 @@ def parse_address(text: str, *, check_deliverability: bool = False) -> Address:
         if fast is not None:
             return fast
     return _slow_path(text, check_deliverability)
+
+
+def _unicode_label(label: str) -> str:
+    import idna
+
+    try:
+        return idna.decode(label) if label.startswith("xn--") else label
+    except idna.IDNAError:
+        return label
+
+
+def _ascii_label(label: str) -> str:
+    import idna
+
+    try:
+        return label if label.isascii() else idna.encode(label, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return label
+
+
+def address_forms(text: str) -> tuple[str, ...]:
+    """Every spelling under which an address, or a part of one, may be stored or reported.
+
+    We store ``zoe@bücher.example.com`` (email-validator's normal form), while
+    the MTA, every DSN and an admin copying from them say
+    ``zoe@xn--bcher-kva.example.com``. The forms are lower-cased, with the domain's
+    labels as written, all in Unicode and all in ASCII (IDNA); look-ups compare
+    ``lower(column)`` with each (``IN`` for an address, ``contains`` for a part).
+    """
+    text = text.strip().lower()
+    local, at, domain = text.rpartition("@")
+    if not at:
+        local, domain = "", text
+    labels = domain.split(".")
+    spellings = (
+        domain,
+        ".".join(_unicode_label(label) for label in labels),
+        ".".join(_ascii_label(label) for label in labels),
+    )
+    return tuple(dict.fromkeys(local + at + d for d in spellings))

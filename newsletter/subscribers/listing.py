@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from newsletter.subscribers.addresses import address_forms
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.tables import MailingList, Status, Subscriber, Subscription, Suppression
 
@@ -73,11 +74,11 @@ def iter_subscribers(
             cond.append(Subscription.status == Status(status).value)
         query = query.where(sa.exists().where(*cond))
     if search:
-        needle = search.lower()
+        email = sa.func.lower(Subscriber.email)
         query = query.where(
             sa.or_(
-                sa.func.lower(Subscriber.email).contains(needle, autoescape=True),
-                sa.func.lower(Subscriber.name).contains(needle, autoescape=True),
+                *(email.contains(form, autoescape=True) for form in address_forms(search)),
+                sa.func.lower(Subscriber.name).contains(search.lower(), autoescape=True),
             )
         )
     last_id = 0

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from newsletter.db import key_hash
 from newsletter.subscribers import audit
-from newsletter.subscribers.addresses import parse_address
+from newsletter.subscribers.addresses import address_forms, parse_address
 from newsletter.subscribers.eligibility import suppressed
 from newsletter.subscribers.errors import SubscriberError
 from newsletter.subscribers.tables import Reason, Subscriber, Suppression
@@ -100,7 +100,8 @@ def iter_suppressions(
     if reason:
         query = query.where(Suppression.reason == Reason(reason).value)
     if search:
+        address = sa.func.lower(Suppression.address)
         query = query.where(
-            sa.func.lower(Suppression.address).contains(search.lower(), autoescape=True)
+            sa.or_(*(address.contains(f, autoescape=True) for f in address_forms(search)))
         )
     yield from session.exec(query.execution_options(yield_per=1000))

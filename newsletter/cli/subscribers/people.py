@@ -87,7 +87,9 @@ def _list_row(sub: Any, infos: list[listing.SubscriptionInfo], reason: str | Non
 @subscribers_group.command("list")
 @click.option("--list", "list_slug", metavar="SLUG", help="Only subscribers of this list.")
 @click.option("--status", type=STATUS, help="Only this subscription status.")
-@click.option("--search", help="Part of the address or name (case-insensitive).")
+@click.option(
+    "--search", help="Part of the address or name (any case; an IDN domain in either form)."
+)
 @output_options
 @pass_app
 def list_cmd(
