@@ -74,7 +74,8 @@ def test_a_missing_folder_is_reported_and_nothing_is_created(run, tmp_path: Path
 
 
 def test_a_reading_command_does_not_create_a_database(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for args in (["lists", "list"], ["db", "status"], ["campaigns", "list"], ["log", "1"]):
+    reading = (["lists", "list"], ["db", "status"], ["campaigns", "list"], ["log", "1"], ["serve"])
+    for args in (*reading, ["archive", "build", "out"]):
         r = run(*args)
         assert (r.exit_code, r.output) == (
             2,

@@ -69,7 +69,7 @@ def serve_cmd(
     from newsletter.db import Database
     from newsletter.web.app import check_serving, create_app
 
-    db = Database.from_settings(app.settings)
+    db = Database.from_settings(app.settings, create=False)  # a mistyped path serves nothing
     check_serving(app.settings, db)
     web_app = create_app(app.settings, db)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
@@ -118,7 +118,7 @@ def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
         from newsletter.db import Database
         from newsletter.web.archive import entries_from_database
 
-        db = Database.from_settings(app.settings)
+        db = Database.from_settings(app.settings, create=False)
         try:
             with db.session() as s:
                 entries = entries_from_database(s)
