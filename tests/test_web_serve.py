@@ -75,6 +75,11 @@ def test_the_real_command_serves_until_stopped(tmp_path: Path) -> None:
     path = config(tmp_path, f"http://127.0.0.1:{port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
     env["NEWSLETTER_SECRET_KEY"] = "test secret for serve"
+    # serve never creates a database (a mistyped path would serve an empty one)
+    subprocess.run(
+        [sys.executable, "-m", "newsletter", "--config", str(path), "db", "upgrade"],
+        cwd=tmp_path, env=env, check=True, capture_output=True,
+    )  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "--config", str(path), "serve", "--port", str(port)],
         cwd=tmp_path,
