@@ -279,6 +279,15 @@ class Smtp:
     max_per_connection: int = setting(
         1000, Integer(1), "Messages sent over one connection before it is renewed.", example=100
     )
+    max_connections: int | None = setting(
+        None,
+        Integer(1, 10000),
+        "Connections to this server at once from all `newsletter worker` processes on every "
+        "host together (PostgreSQL); each batch a worker sends takes up to `pool` of them, "
+        "and waits while none is free.",
+        default_doc="no limit but each worker's `pool` × `workers.concurrency`",
+        example=20,
+    )
     verify_certificates: bool = setting(
         True,
         Boolean(),
@@ -431,6 +440,50 @@ class Web:
 
 
 @dataclass(frozen=True)
+class Workers:
+    """`newsletter worker`: delivery workers on PostgreSQL (procrastinate), and schedules.
+
+    On PostgreSQL, `campaigns send --enqueue` cuts a campaign into batches that any number of
+    workers on any number of hosts send; the rate limits of `[delivery]` then hold for all of
+    them together. On SQLite, a worker only starts scheduled campaigns.
+    """
+
+    queue: str = setting(
+        "newsletter",
+        Text(one_line=True),
+        "The procrastinate queue campaigns are enqueued on and workers take them from.",
+        example="isa",
+    )
+    batch_size: int = setting(
+        1000,
+        Integer(10, 1000000),
+        "Deliveries per batch: one job sends one batch; a worker that dies loses at most "
+        "the batch it held, to another worker.",
+        example=500,
+    )
+    concurrency: int = setting(
+        1,
+        Integer(1, 32),
+        "Batches one worker process sends at once, each over its own `smtp.pool` connections.",
+        example=2,
+    )
+    stalled_seconds: float = setting(
+        30.0,
+        Number(),
+        "A worker renews its heartbeat three times in this period; one that has not for this "
+        "long counts as dead, and another worker takes over its batch.",
+        example=60,
+    )
+    poll_seconds: float = setting(
+        5.0,
+        Number(),
+        "How often an idle worker looks for work it was not told about: due schedules on "
+        "SQLite, and jobs and dead workers on PostgreSQL.",
+        example=1,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: Organisation = field(default_factory=Organisation)
     delivery: Delivery = field(default_factory=Delivery)
@@ -438,6 +491,7 @@ class Settings:
     dkim: Dkim = field(default_factory=Dkim)
     inbound: Inbound = field(default_factory=Inbound)
     web: Web = field(default_factory=Web)
+    workers: Workers = field(default_factory=Workers)
     database_url: str = setting(
         "sqlite:///newsletter.sqlite",
         DatabaseUrl(),

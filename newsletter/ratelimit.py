@@ -10,6 +10,19 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from typing import Protocol
+
+
+class Pacer(Protocol):
+    """What a sender asks of a rate limit: this process's :class:`RateLimiter`, or one
+    shared by every worker through the database (``newsletter.workers.pacing``)."""
+
+    @property
+    def limited(self) -> bool: ...
+
+    def delay(self, now: float) -> float: ...
+
+    def record(self, now: float) -> None: ...
 
 
 class RateLimiter:

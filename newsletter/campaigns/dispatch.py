@@ -33,7 +33,7 @@ from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.db.locks import DatabaseLocked
-from newsletter.ratelimit import RateLimiter
+from newsletter.ratelimit import Pacer, RateLimiter
 from newsletter.transports import Outcome, Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C
@@ -87,11 +87,18 @@ class Dispatcher:
         transport: Transport,
         wait_for_retries: bool,
         on_progress: Callable[[Progress], None] | None,
+        *,
+        ledger: Callable[..., Ledger] = Ledger,
+        composer: Composer | None = None,
+        limiter: Pacer | None = None,
     ):
+        """``ledger``, ``composer`` and ``limiter`` let a worker send one batch of the
+        campaign (``newsletter.workers``): a ledger confined to it, a composer it
+        keeps between batches, and the rate limit all workers share."""
         assert campaign.id is not None
         self.cid = campaign.id
-        self.compose = Composer(db, settings, campaign)
-        self.ledger = Ledger(db, campaign, settings.delivery, self.compose.message_id_affixes)
+        self.compose = composer or Composer(db, settings, campaign)
+        self.ledger = ledger(db, campaign, settings.delivery, self.compose.message_id_affixes)
         self.ledger.on_wait = self._locked
         self.transport = transport
         self.wait_for_retries = wait_for_retries
@@ -103,10 +110,15 @@ class Dispatcher:
         self.attempted = 0
         self.started = time.monotonic()
         d = settings.delivery
-        self.limiter = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
-        if self.limiter.limited:  # limits hold across runs: seed from the log
-            for start in self.ledger.recent_starts(self.limiter.depth):
-                self.limiter.record(start)
+        self.limiter: Pacer
+        if limiter is None:
+            local = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
+            if local.limited:  # limits hold across runs: seed from the log
+                for start in self.ledger.recent_starts(local.depth):
+                    local.record(start)
+            self.limiter = local
+        else:
+            self.limiter = limiter
         self.counts = self.ledger.counts()
         self.total = sum(self.counts.values())
         slots = transport.connections

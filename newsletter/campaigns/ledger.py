@@ -247,11 +247,15 @@ class Ledger:
         """Claim a batch; delivery id → its attempts, for the rows the claim took."""
         n = len(jobs)
         if n not in self._claims:
-            self._claims[n] = Prepared(statements.claim(n), self.db.engine.dialect)
+            self._claims[n] = Prepared(self.claim_statement(n), self.db.engine.dialect)
         before, after = self.message_id
         values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
         values.update(b_now=now, b_lease=self.lease, b_mid_before=before, b_mid_after=after)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
+
+    def claim_statement(self, n: int) -> sa.Update:
+        """The claim of ``n`` deliveries (a worker's ledger checks its batch's lease instead)."""
+        return statements.claim(n)
 
     def _suppress(self, conn: sa.Connection, bounced: list[tuple[str, str]]) -> None:
         # imported on the first bounce: the address parser is not needed to send

@@ -37,7 +37,9 @@ CAMPAIGN = sa.table(
     "campaign",
     *(sa.column(c) for c in ("id", "kind", "issue_slug", "list_slug", "subject", "status")),
     *(sa.column(c) for c in ("recipients", "transport", "lease_id", "language")),
+    *(sa.column(c) for c in ("schedule_zone", "queue")),
     *(sa.column(c, UTCDateTime()) for c in ("created_at", "started_at", "finished_at")),
+    sa.column("scheduled_at", UTCDateTime()),
 )
 LEASE = sa.table(
     "sender_lease",
@@ -146,6 +148,9 @@ def summary(connection: sa.Connection, campaign_id: int) -> CampaignSummary:
         editions=edition_totals(
             connection, campaign_id, campaign.language, campaign.subject, counts
         ),
+        scheduled_at=campaign.scheduled_at,
+        schedule_zone=campaign.schedule_zone,
+        queue=campaign.queue,
     )
 
 

@@ -93,6 +93,16 @@ def describe_state(campaign: CampaignLike, counts: Mapping[str, int], held: Hold
     status = campaign.status
     open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
     resume = f"resume with: newsletter campaigns resume {campaign.id}"
+    queue = getattr(campaign, "queue", None)  # sent by workers from this queue
+    if status == "draft" and getattr(campaign, "scheduled_at", None) is not None:
+        return "scheduled for " + schedule_phrase(
+            campaign.scheduled_at,  # type: ignore[attr-defined]
+            campaign.schedule_zone,  # type: ignore[attr-defined]
+        )
+    if status == "sending" and queue is not None and held is None:
+        return f"sending by workers (queue {queue})"
+    if status == "paused" and queue is not None:
+        return f"paused (resume with: newsletter campaigns resume {campaign.id} --enqueue)"
     if status == "sending":
         if held is None:
             return f"interrupted ({resume})"
@@ -112,6 +122,20 @@ def describe_state(campaign: CampaignLike, counts: Mapping[str, int], held: Hold
         pending = [f"{n} {s}" for s, n in open_.items() if n]
         return "finished with " + ", ".join(pending) if pending else "finished"
     return status
+
+
+def schedule_phrase(when: datetime, zone: str | None) -> str:
+    """``2026-12-07 09:00 CET (Europe/Berlin)``: a schedule as its editor gave it."""
+    from zoneinfo import ZoneInfo  # only for a scheduled campaign
+
+    try:
+        local = when.astimezone(ZoneInfo(zone)) if zone else when
+    except (ValueError, KeyError):  # a zone this machine does not know: say it in UTC
+        local, zone = when, None
+    shown = f"{local:%Y-%m-%d %H:%M}"
+    if local.second:
+        shown += f":{local:%S}"
+    return f"{shown} {local:%Z} ({zone})" if zone and zone != "UTC" else f"{shown} UTC"
 
 
 @dataclass(frozen=True)
@@ -143,6 +167,9 @@ class CampaignSummary:
     finished_at: datetime | None
     # per language edition, the primary first (one entry for a one-language issue)
     editions: tuple[EditionTotals, ...] = field(default=())
+    scheduled_at: datetime | None = None  # when it starts (or started) by itself
+    schedule_zone: str | None = None
+    queue: str | None = None  # the workers' queue, when workers send it
 
     def row(self) -> dict[str, object]:
         """A flat row for table, CSV and JSON listings."""

@@ -45,8 +45,19 @@ def _stmt(**values: Any) -> sa.Update:
 # taking over in between makes it take nothing, so the message is not sent
 # (and never sent twice). RETURNING says which rows it took. The Message-ID
 # is made from the id here and in the composer alike (campaign uid, id, domain).
-def claim(n: int) -> sa.Update:
-    """The claim of ``n`` deliveries, ``b_id0`` … (one statement per batch size)."""
+def claim(n: int, holds: sa.ColumnElement[bool] | None = None) -> sa.Update:
+    """The claim of ``n`` deliveries, ``b_id0`` … (one statement per batch size).
+
+    ``holds`` is the condition that the run's lease ``b_lease`` still holds
+    the campaign; by default, that the campaign is sending under it. A
+    worker sending one batch (``newsletter.workers``) passes its own.
+    """
+    if holds is None:
+        holds = sa.exists().where(
+            C.c.id == D.c.campaign_id,
+            C.c.status == CampaignStatus.SENDING.value,
+            C.c.lease_id == P("b_lease"),
+        )
     return (
         sa.update(D)
         .where(
@@ -56,13 +67,7 @@ def claim(n: int) -> sa.Update:
                 D.c.status == DeliveryStatus.DEFERRED.value,
             ),
         )
-        .where(
-            sa.exists().where(
-                C.c.id == D.c.campaign_id,
-                C.c.status == CampaignStatus.SENDING.value,
-                C.c.lease_id == P("b_lease"),
-            )
-        )
+        .where(holds)
         .values(
             status=DeliveryStatus.SENDING.value,
             attempts=D.c.attempts + 1,

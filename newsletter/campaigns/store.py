@@ -188,6 +188,9 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
         editions=report.edition_totals(
             session.connection(), campaign.id, campaign.language, campaign.subject, counts
         ),
+        scheduled_at=campaign.scheduled_at,
+        schedule_zone=campaign.schedule_zone,
+        queue=campaign.queue,
     )
 
 

@@ -84,6 +84,14 @@ class Campaign(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When a draft is to start by itself (UTC), and the zone the editor gave
+    # it in; newsletter.workers starts it. On PostgreSQL the start is a
+    # procrastinate job, whose id lets unscheduling cancel it.
+    scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    schedule_zone: str | None = Field(default=None, max_length=64)
+    schedule_job: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # The procrastinate queue whose workers send it; None for a sender process.
+    queue: str | None = Field(default=None, max_length=64)
 
 
 class CampaignEdition(SQLModel, table=True):

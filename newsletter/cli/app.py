@@ -55,7 +55,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "subscribers": ("subscribers.people", "subscribers.files", "subscribers.gdpr"),
     "suppressions": "suppressions",
     "db": "database",
-    "campaigns": "campaigns",
+    "campaigns": ("campaigns", "schedule"),
     "send": "delivery",
     "log": "delivery",
     "demo": "demo",
@@ -65,6 +65,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "archive": "web",
     "screenshot": "workbench",
     "preview": "workbench",
+    "worker": "workers",
 }
 
 # The first sentence of each lazy command's help, so `newsletter --help` lists
@@ -88,6 +89,7 @@ COMMAND_HELP: dict[str, str] = {
     "serve": "Serve unsubscribe, preferences, sign-up and the archive (Starlette on uvicorn).",
     "subscribers": "People who receive the newsletter, with their consent and history.",
     "suppressions": "The suppression list: addresses that get no mail from any list.",
+    "worker": "Send campaigns handed to workers, and start scheduled ones, until stopped.",
 }
 
 

@@ -82,24 +82,92 @@ def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
     click.echo(f"Send it with: newsletter campaigns send {c.id}")
 
 
+def _enqueue_options(func: Any) -> Any:
+    func = click.option(
+        "--queue",
+        metavar="NAME",
+        help="The workers' queue (default: [workers] queue).",
+    )(func)
+    return click.option(
+        "--enqueue",
+        is_flag=True,
+        help="Hand the campaign to `newsletter worker` processes (PostgreSQL) instead of "
+        "sending it from this one.",
+    )(func)
+
+
+def _enqueue(app: App, campaign_id: int, yes: bool, queue: str | None, *, resume: bool) -> None:
+    """``send --enqueue`` / ``resume --enqueue``: batches and their jobs, in one transaction."""
+    from newsletter.campaigns import runs, store
+    from newsletter.workers import batches, jobs, schedule
+
+    w = app.settings.workers
+    queue = queue or w.queue
+    db = open_db(app)
+    with db.session() as s:
+        jobs.require_postgresql(s.connection(), "--enqueue")
+        c = (
+            store.get_campaign(s, campaign_id)
+            if resume
+            else runs.check(s, campaign_id, resume=False)
+        )
+        schedule.refuse_if_scheduled(c)
+        counts = store.status_counts(s, campaign_id)
+    if not yes:
+        left = sum(counts.get(k, 0) for k in ("queued", "deferred", "sending"))
+        click.confirm(
+            f'Queue campaign {c.id} (issue {c.issue_slug}, "{c.subject}") for the workers: '
+            f"{left} recipients, in batches of {w.batch_size:,}, on queue {queue}?",
+            abort=True,
+        )
+    with db.session() as s:
+        done = batches.enqueue(
+            s,
+            campaign_id,
+            queue=queue,
+            size=w.batch_size,
+            transport=f"workers (queue {queue})",
+            resume=resume,
+        )
+    click.echo(
+        f"Campaign {campaign_id}: {done.deliveries} deliveries queued for the workers in "
+        f"{done.batches} batch(es) on queue {queue}."
+    )
+    click.echo(f"Workers send it: newsletter worker --queue {queue}")
+    click.echo(f"Follow it with:  newsletter campaigns show {campaign_id}")
+
+
 @campaigns.command("send")
 @click.argument("campaign_id", type=int)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Compose every message, send none.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for retries of deferred messages.")
+@_enqueue_options
 @transport_options
 @pass_app
 def send_cmd(
-    app: App, campaign_id: int, yes: bool, dry_run: bool, no_wait: bool, **opts: Any
+    app: App,
+    campaign_id: int,
+    yes: bool,
+    dry_run: bool,
+    no_wait: bool,
+    enqueue: bool,
+    queue: str | None,
+    **opts: Any,
 ) -> None:
     """Send a draft campaign. Ctrl-C pauses after the messages in flight.
+
+    With --enqueue (PostgreSQL) the campaign is cut into batches that any
+    number of `newsletter worker` processes, on any number of hosts, send.
 
     \b
     Examples:
       newsletter campaigns send 3 --dry-run
       newsletter campaigns send 3 --transport smtp --connections 4
+      newsletter campaigns send 3 --enqueue --yes
     """
     from newsletter.campaigns import runs, sender, store
+    from newsletter.workers.schedule import refuse_if_scheduled
 
     db = open_db(app)
     if dry_run:
@@ -109,9 +177,13 @@ def send_cmd(
             f"{report.per_message_us:.0f} µs per message; nothing was sent."
         )
         return
+    if enqueue:
+        _enqueue(app, campaign_id, yes, queue, resume=False)
+        return
     transport = open_transport_for(app, opts)
     with db.session() as s:
         c = runs.check(s, campaign_id, resume=False)
+        refuse_if_scheduled(c)
         counts = store.status_counts(s, campaign_id)
     if not yes:
         click.confirm(
@@ -146,6 +218,7 @@ def send_cmd(
     help="Take over a campaign whose recorded sender cannot be checked (another host) "
     "or is gone although its process id is in use again.",
 )
+@_enqueue_options
 @transport_options
 @pass_app
 def resume_cmd(
@@ -155,20 +228,29 @@ def resume_cmd(
     resend_unknown: bool,
     no_wait: bool,
     force: bool,
+    enqueue: bool,
+    queue: str | None,
     **opts: Any,
 ) -> None:
     """Continue a paused, interrupted or deferred campaign where it stopped.
 
     Messages that were in flight when a sender died are marked unknown and
-    not sent again unless --resend-unknown.
+    not sent again unless --resend-unknown. A campaign the workers were
+    sending, and that was paused, goes back to them with --enqueue.
 
     \b
     Examples:
       newsletter campaigns resume 3
       newsletter campaigns resume 3 --yes --resend-unknown
+      newsletter campaigns resume 3 --enqueue
     """
     from newsletter.campaigns import runs, sender, store
 
+    if enqueue:
+        if resend_unknown or force:
+            raise click.UsageError("--enqueue goes without --resend-unknown and --force")
+        _enqueue(app, campaign_id, yes, queue, resume=True)
+        return
     db = open_db(app)
     transport = open_transport_for(app, opts)
     with db.session() as s:
@@ -256,6 +338,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
         click.echo(f"Started:    {c.started_at:%Y-%m-%d %H:%M:%S} UTC")
     if c.finished_at:
         click.echo(f"Finished:   {c.finished_at:%Y-%m-%d %H:%M:%S} UTC")
+    if c.scheduled_at:
+        from newsletter.campaigns.state import schedule_phrase
+
+        click.echo(f"Scheduled:  {schedule_phrase(c.scheduled_at, c.schedule_zone)}")
+    if c.queue:
+        click.echo(f"Workers:    queue {c.queue}")
     click.echo("Deliveries:")
     for status in STATUSES:
         if c.counts.get(status):

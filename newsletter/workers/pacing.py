@@ -1,0 +1,236 @@
+"""What every worker on every host shares about one relay: its send rate and its connections.
+
+The rate is a row of GCRA token buckets in ``send_rate``, one per configured
+window (``[delivery] rate_per_second/minute/hour``). A sender reserves the
+start of its next message with one short transaction that locks the row, so
+reservations from any number of processes are serialised by the database and
+timed by its clock (no two hosts need agree on the time). Each bucket holds a
+tenth of its window's limit: any window sees at most 10 % more than its limit,
+and over a run the rate is exactly the limit.
+
+Connections are PostgreSQL advisory locks, one per slot of ``[smtp]
+max_connections``, held by one session per worker process. A worker that
+dies loses its session, and the server frees its slots with it (at once on a
+kill; after the TCP keepalives below for a lost host).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from newsletter.workers.tables import SendRate
+
+RATE = SendRate.__table__  # type: ignore[attr-defined]
+# The server drops the session of a host that stopped answering after about
+# idle + interval × count seconds, and with it the host's connection slots.
+_KEEPALIVE = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5")
+_KEEPALIVE_COUNT = "SET tcp_keepalives_count = 3"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One window's limit: a message every ``interval`` s, up to ``burst`` at once."""
+
+    column: str
+    interval: float
+    burst: int
+
+    @property
+    def tolerance(self) -> timedelta:
+        return timedelta(seconds=(self.burst - 1) * self.interval)
+
+
+def buckets(
+    per_second: float | None, per_minute: int | None, per_hour: int | None
+) -> tuple[Bucket, ...]:
+    """The token buckets of the configured limits; none when sending is unlimited."""
+    found = []
+    for column, window, allowed in (
+        ("second_tat", 1.0, per_second),
+        ("minute_tat", 60.0, per_minute),
+        ("hour_tat", 3600.0, per_hour),
+    ):
+        if allowed:
+            found.append(Bucket(column, window / allowed, max(1, int(allowed // 10))))
+    return tuple(found)
+
+
+def reserve(
+    now: datetime, state: dict[str, datetime | None], limits: tuple[Bucket, ...]
+) -> datetime:
+    """The start of the next message, updating ``state`` (each bucket's arrival time).
+
+    Pure GCRA: a message may start once every bucket has room, and then
+    takes one interval of each.
+    """
+    start = now
+    for b in limits:
+        tat = state.get(b.column)
+        if tat is not None and tat - b.tolerance > start:
+            start = tat - b.tolerance
+    for b in limits:
+        tat = state.get(b.column)
+        base = start if tat is None or tat < start else tat
+        state[b.column] = base + timedelta(seconds=b.interval)
+    return start
+
+
+class SharedRate:
+    """A rate limit kept in the database, for one relay and every sender of it.
+
+    Has the interface of :class:`newsletter.ratelimit.RateLimiter` the
+    dispatcher asks: :meth:`delay` reserves a start the first time it is
+    asked and says how long until then; :meth:`record` spends it.
+    """
+
+    def __init__(self, engine: sa.Engine, name: str, limits: tuple[Bucket, ...]):
+        self.engine = engine
+        self.name = name[:255]
+        self.limits = limits
+        self._conn: sa.Connection | None = None
+        self._start: float | None = None  # monotonic time of the reserved start
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.limits)
+
+    def delay(self, now: float) -> float:
+        if self._start is None:
+            self._start = time.monotonic() + self._reserve()
+        return max(0.0, self._start - time.monotonic())
+
+    def record(self, now: float) -> None:
+        self._start = None
+
+    def _connection(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            self._conn.execute(_insert_missing(self._conn, self.name))
+            self._conn.commit()
+        return self._conn
+
+    def _reserve(self) -> float:
+        """One transaction: lock the row, take the next start, say how far off it is."""
+        conn = self._connection()
+        columns = [RATE.c[b.column] for b in self.limits]
+        try:
+            row = conn.execute(
+                sa.select(*columns, _clock(conn)).where(RATE.c.name == self.name).with_for_update()
+            ).one()
+            now = _aware(row[-1])
+            state = {b.column: row[i] for i, b in enumerate(self.limits)}
+            start = reserve(now, state, self.limits)
+            conn.execute(sa.update(RATE).where(RATE.c.name == self.name).values(**state))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return (start - now).total_seconds()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _insert_missing(conn: sa.Connection, name: str) -> sa.Insert:
+    """The bucket row, unless some worker made it already."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(RATE).values(name=name).on_conflict_do_nothing(index_elements=["name"])
+
+
+def _clock(conn: sa.Connection) -> sa.ColumnElement[datetime]:
+    """The database's clock, the one clock every host shares."""
+    if conn.dialect.name == "postgresql":
+        return sa.func.clock_timestamp()
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f", "now")
+
+
+def _aware(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def relay_name(host: str, port: int) -> str:
+    """The key of a relay in ``send_rate`` and for its connection slots."""
+    return f"smtp {host}:{port}"
+
+
+class RelaySlots:
+    """Up to ``total`` connections to one relay from all workers together (advisory locks).
+
+    One database session per worker process holds the slots its batches
+    took; ``acquire`` takes up to the number a batch asks for, ``release``
+    gives them back. Without a total every request is granted in full.
+    """
+
+    def __init__(self, engine: sa.Engine, relay: str, total: int | None):
+        self.total = total
+        # advisory locks are keyed by two int4: the relay, and the slot number
+        self.key = zlib.crc32(relay.encode("utf-8")) & 0x7FFFFFFF
+        self.held: set[int] = set()
+        self.lock = threading.Lock()
+        self._conn: sa.Connection | None = None
+        self.engine = engine
+
+    @property
+    def limited(self) -> bool:
+        return self.total is not None and self.engine.dialect.name == "postgresql"
+
+    def _connection(self) -> sa.Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            for statement in (*_KEEPALIVE, _KEEPALIVE_COUNT):
+                self._conn.exec_driver_sql(statement)
+            self._conn.commit()
+        return self._conn
+
+    def acquire(self, want: int) -> list[int]:
+        """Slot numbers for up to ``want`` connections; empty while all are taken."""
+        if not self.limited:
+            return list(range(want))
+        assert self.total is not None
+        with self.lock:
+            conn = self._connection()
+            taken = conn.execute(
+                sa.text(
+                    "SELECT s FROM generate_series(0, :last) AS s "
+                    "WHERE NOT (s = ANY(CAST(:held AS integer[]))) "
+                    "AND pg_try_advisory_lock(:key, s) LIMIT :want"
+                ),
+                {"last": self.total - 1, "held": sorted(self.held), "key": self.key, "want": want},
+            ).scalars()
+            got = list(taken)
+            conn.commit()
+            self.held.update(got)
+        return got
+
+    def release(self, slots: list[int]) -> None:
+        if not self.limited or not slots:
+            return
+        with self.lock:
+            conn = self._connection()
+            for slot in slots:
+                conn.execute(
+                    sa.text("SELECT pg_advisory_unlock(:key, :slot)"),
+                    {"key": self.key, "slot": slot},
+                )
+                self.held.discard(slot)
+            conn.commit()
+
+    def close(self) -> None:
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()  # the session ends, and its slots with it
+                self._conn = None
+                self.held.clear()

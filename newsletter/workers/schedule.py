@@ -1,0 +1,191 @@
+"""Schedules: a draft campaign that starts by itself at a given time.
+
+A schedule changes when a campaign starts, never whom it is for: the
+recipients are the snapshot of ``campaigns create``, and anyone who
+unsubscribes before their message leaves is skipped, as for any send. On
+PostgreSQL the start is a procrastinate job deferred to that time, in the
+transaction that sets the schedule (and cancelled in the one that clears
+it); on SQLite ``newsletter worker`` looks for due campaigns
+(:func:`due`). Either way the start checks that the campaign is still a
+draft scheduled for that very time, so a schedule that was changed or
+cleared meanwhile starts nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from newsletter.campaigns import store
+from newsletter.campaigns.statements import C
+from newsletter.campaigns.tables import Campaign, CampaignStatus
+from newsletter.errors import BadInput
+from newsletter.workers import jobs
+
+_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
+
+
+class ScheduleError(BadInput):
+    """A time or time zone that cannot be a schedule."""
+
+
+@dataclass(frozen=True)
+class When:
+    at: datetime  # UTC
+    zone: str
+
+
+def local_zone() -> str:
+    """This machine's time zone name (``$TZ``, ``/etc/timezone``, ``/etc/localtime``), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.exists():
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    for name in candidates:
+        if name and _zone(name) is not None:
+            return name
+    return "UTC"
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def parse_when(at: str, zone: str | None = None, *, now: datetime | None = None) -> When:
+    """``--at "2026-12-07 09:00" --timezone Europe/Berlin`` as a UTC instant in the future.
+
+    A wall-clock time the zone skips (spring forward) or has twice (fall
+    back) is refused with the reason: guessing would send an hour off.
+    """
+    name = zone or local_zone()
+    tz = _zone(name)
+    if tz is None:
+        raise ScheduleError(
+            f"--timezone: unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+        )
+    naive = None
+    for fmt in _FORMATS:
+        try:
+            naive = datetime.strptime(at.strip(), fmt)
+            break
+        except ValueError:
+            continue
+    if naive is None:
+        raise ScheduleError(
+            f'--at: expected "YYYY-MM-DD HH:MM" (e.g. "2026-12-07 09:00"), got {at!r}'
+        )
+    early, late = naive.replace(tzinfo=tz, fold=0), naive.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        back = early.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if back != naive:
+            raise ScheduleError(
+                f"--at: {at} does not exist in {name}: the clocks go forward over it; "
+                "choose a time outside that hour"
+            )
+        raise ScheduleError(
+            f"--at: {at} happens twice in {name}: the clocks go back over it; "
+            "choose a time outside that hour"
+        )
+    when = early.astimezone(UTC)
+    current = now or datetime.now(UTC)
+    if when <= current:
+        raise ScheduleError(f"--at: {at} ({name}) is in the past")
+    return When(when, name)
+
+
+def schedule(session: Session, campaign_id: int, when: When, *, queue: str) -> Campaign:
+    """Schedule (or reschedule) a draft; on PostgreSQL, defer its start job."""
+    campaign = store.get_campaign(session, campaign_id)
+    _check_draft(campaign)
+    connection = session.connection()
+    if campaign.schedule_job is not None:
+        jobs.cancel(connection, campaign.schedule_job)
+    campaign.scheduled_at, campaign.schedule_zone, campaign.schedule_job = when.at, when.zone, None
+    if connection.dialect.name == "postgresql":
+        (job,) = jobs.defer(
+            connection,
+            jobs.START_CAMPAIGN,
+            [{"campaign_id": campaign_id, "at": when.at.isoformat()}],
+            queue=queue,
+            at=when.at,
+        )
+        campaign.schedule_job = job
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def unschedule(session: Session, campaign_id: int) -> Campaign:
+    """Clear a draft's schedule; on PostgreSQL, cancel its start job."""
+    campaign = store.get_campaign(session, campaign_id)
+    if campaign.scheduled_at is None:
+        raise store.CampaignError(f"campaign {campaign_id} is not scheduled")
+    _check_draft(campaign)
+    if campaign.schedule_job is not None:
+        jobs.cancel(session.connection(), campaign.schedule_job)
+    campaign.scheduled_at = campaign.schedule_zone = campaign.schedule_job = None
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def _check_draft(campaign: Campaign) -> None:
+    cid = campaign.id
+    if campaign.kind != "campaign":
+        raise store.CampaignError(f"campaign {cid} is a proof; proofs are sent at once")
+    if campaign.status != CampaignStatus.DRAFT:
+        raise store.CampaignBusy(
+            f"campaign {cid} has already started ({campaign.status}); "
+            f"to hold it, pause it: newsletter campaigns pause {cid}"
+        )
+
+
+def refuse_if_scheduled(campaign: Campaign) -> None:
+    """``campaigns send`` of a scheduled campaign: say so rather than start it twice."""
+    if campaign.status == CampaignStatus.DRAFT and campaign.scheduled_at is not None:
+        from newsletter.campaigns.state import schedule_phrase
+
+        raise store.CampaignBusy(
+            f"campaign {campaign.id} is scheduled for "
+            f"{schedule_phrase(campaign.scheduled_at, campaign.schedule_zone)}; to send it now, "
+            f"unschedule it first: newsletter campaigns unschedule {campaign.id}"
+        )
+
+
+def still_due(session: Session, campaign_id: int, at: str) -> Campaign | None:
+    """The campaign, if it is still a draft scheduled for ``at`` (ISO); else None."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != CampaignStatus.DRAFT:
+        return None
+    expected = datetime.fromisoformat(at)
+    if campaign.scheduled_at is None or abs(campaign.scheduled_at - expected) > timedelta(
+        milliseconds=1
+    ):
+        return None
+    return campaign
+
+
+def due(connection: sa.Connection, now: datetime | None = None) -> list[int]:
+    """Scheduled drafts whose time has come, earliest first (SQLite's worker starts them)."""
+    query = (
+        sa.select(C.c.id)
+        .where(
+            C.c.status == CampaignStatus.DRAFT.value, C.c.scheduled_at <= (now or datetime.now(UTC))
+        )
+        .order_by(C.c.scheduled_at, C.c.id)
+    )
+    return list(connection.execute(query).scalars())
