@@ -21,6 +21,7 @@ import asyncio
 import email
 import socket
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -48,6 +49,7 @@ class Received:
     mail_from: str
     rcpt: str
     data: bytes
+    at: float = field(default_factory=time.time)  # when the server took the whole message
 
     @property
     def message(self) -> EmailMessage:

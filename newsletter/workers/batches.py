@@ -54,7 +54,7 @@ def plan(connection: sa.Connection, campaign_id: int, size: int) -> list[tuple[i
     numbered = (
         sa.select(
             D.c.id,
-            ((sa.func.row_number().over(order_by=D.c.id) - 1) / size).label("k"),
+            ((sa.func.row_number().over(order_by=D.c.id) - 1) // size).label("k"),
         )
         .where(D.c.campaign_id == campaign_id)
         .subquery()

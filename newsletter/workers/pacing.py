@@ -5,7 +5,7 @@ window (``[delivery] rate_per_second/minute/hour``). A sender reserves the
 start of its next message with one short transaction that locks the row, so
 reservations from any number of processes are serialised by the database and
 timed by its clock (no two hosts need agree on the time). Each bucket holds a
-tenth of its window's limit: any window sees at most 10 % more than its limit,
+twentieth of its window's limit: any window sees at most 5 % more than its limit,
 and over a run the rate is exactly the limit.
 
 Connections are PostgreSQL advisory locks, one per slot of ``[smtp]
@@ -57,7 +57,7 @@ def buckets(
         ("hour_tat", 3600.0, per_hour),
     ):
         if allowed:
-            found.append(Bucket(column, window / allowed, max(1, int(allowed // 10))))
+            found.append(Bucket(column, window / allowed, max(1, int(allowed // 20))))
     return tuple(found)
 
 

@@ -1,0 +1,137 @@
+"""Workers on PostgreSQL: one campaign sent by several `newsletter worker` processes.
+
+Real worker processes share a campaign through procrastinate and send it to
+a real SMTP server on 127.0.0.1; the delivery log is checked against what
+the server received.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from delivery_helpers import World
+from smtp_server import RecordingServer
+from worker_helpers import run, wait_for, workers, write_config
+
+from newsletter.campaigns.dispatch import claim_cap
+from newsletter.config import Delivery
+
+pytestmark = pytest.mark.postgresql_only
+
+
+def _finished(world: World, cid: int) -> bool:
+    return world.state(cid).startswith("finished")
+
+
+def test_enqueue_then_one_worker_sends_everyone_once(world: World, tmp_path: Path) -> None:
+    addresses = world.add(250)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        config = write_config(world, tmp_path / "newsletter.toml", srv.port)
+        queued = run(config, "campaigns", "send", str(cid), "--enqueue", "--yes")
+        assert queued.returncode == 0, queued.stderr
+        assert queued.stdout.splitlines()[0] == (
+            f"Campaign {cid}: 250 deliveries queued for the workers in 3 batch(es) "
+            "on queue newsletter."
+        )
+        assert world.state(cid) == "sending by workers (queue newsletter)"
+        assert world.counts(cid) == {"queued": 250}
+        with workers(config, 1, logs=tmp_path):
+            wait_for(lambda: _finished(world, cid), 60, "the campaign to finish")
+        assert srv.received_by() == {a: 1 for a in addresses}
+    assert world.counts(cid) == {"sent": 250}
+    shown = run(config, "campaigns", "show", str(cid))
+    assert "State:      finished" in shown.stdout
+    assert "Workers:    queue newsletter" in shown.stdout
+
+
+WORKERS = 3
+CONNECTIONS = 2  # per worker
+RECIPIENTS = 3000
+
+
+def test_three_workers_one_killed_midway_nobody_gets_it_twice(world: World, tmp_path: Path) -> None:
+    addresses = world.add(RECIPIENTS)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        config = write_config(
+            world, tmp_path / "newsletter.toml", srv.port, smtp={"pool": CONNECTIONS}
+        )
+        assert run(config, "campaigns", "send", str(cid), "--enqueue", "--yes").returncode == 0
+        with workers(config, WORKERS, logs=tmp_path) as procs:
+            wait_for(lambda: len(srv.messages) >= RECIPIENTS // 3, 60, "a third to be sent")
+            victim = procs[1]
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            killed_at = len(srv.messages)
+            wait_for(lambda: _finished(world, cid), 120, "the survivors to finish")
+        received = srv.received_by()
+    log = world.log(cid)
+    counts = world.counts(cid)
+    unknown = {a for a, d in log.items() if d.status == "unknown"}
+    print(f"killed after {killed_at} messages; {len(unknown)} unknown; {counts}")
+    assert 0 < killed_at < RECIPIENTS
+    assert max(received.values()) == 1, "somebody got the issue twice"
+    assert {a for a in addresses if received.get(a, 0) != 1} <= unknown
+    assert sum(counts.values()) == RECIPIENTS
+    assert counts.get("sent", 0) + len(unknown) == RECIPIENTS
+    # docs/sending.md's bound, for the connections of the worker that died
+    assert len(unknown) <= claim_cap(Delivery().claim_window, CONNECTIONS)
+    assert all(received.get(a) == 1 for a, d in log.items() if d.status == "sent")
+    state = world.state(cid)
+    assert state == (f"finished with {len(unknown)} unknown" if unknown else "finished")
+    # the killed worker's batch went to a survivor, which said so
+    logs = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(WORKERS))
+    assert "of a dead worker: queued again" in logs
+    shown = run(config, "campaigns", "show", str(cid)).stdout
+    assert f"  sent       {counts['sent']:>8}" in shown
+
+
+RATE = 40.0  # messages per second, for all workers together
+
+
+def _most_in_a_second(times: list[float]) -> int:
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_the_rate_limit_holds_for_three_workers_together(world: World, tmp_path: Path) -> None:
+    world.add(400)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        config = write_config(
+            world,
+            tmp_path / "newsletter.toml",
+            srv.port,
+            delivery={"rate_per_second": RATE},
+            smtp={"pool": 2},
+        )
+        assert run(config, "campaigns", "send", str(cid), "--enqueue", "--yes").returncode == 0
+        with workers(config, WORKERS, logs=tmp_path):
+            wait_for(lambda: _finished(world, cid), 60, "the campaign to finish")
+        times = sorted(m.at for m in srv.messages)
+    assert len(times) == 400
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    busiest = _most_in_a_second(times)
+    print(f"{rate:.1f} messages/s overall, at most {busiest} in any second")
+    assert RATE * 0.9 <= rate <= RATE * 1.1
+    assert busiest <= RATE * 1.1
+    # each worker sent a share: the limit is shared, not per worker
+    with world.db.engine.connect() as conn:
+        senders = conn.execute(
+            sa.text(
+                "SELECT count(DISTINCT l.pid) FROM delivery d "
+                "JOIN sender_lease l ON l.id = d.lease_id WHERE d.campaign_id = :c"
+            ),
+            {"c": cid},
+        ).scalar()
+    assert senders == WORKERS
