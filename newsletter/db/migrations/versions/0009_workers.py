@@ -1,7 +1,7 @@
 """Delivery workers and schedules: campaign batches, the shared send rate, procrastinate's tables.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 
 A campaign sent by workers is cut into batches of delivery ids
@@ -22,8 +22,8 @@ Hand-written and frozen: it does not import the models.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
