@@ -4,9 +4,10 @@ The rate is a row of GCRA token buckets in ``send_rate``, one per configured
 window (``[delivery] rate_per_second/minute/hour``). A sender reserves the
 start of its next message with one short transaction that locks the row, so
 reservations from any number of processes are serialised by the database and
-timed by its clock (no two hosts need agree on the time). Each bucket holds a
-twentieth of its window's limit: any window sees at most 5 % more than its limit,
-and over a run the rate is exactly the limit.
+timed by its clock (no two hosts need agree on the time). A per-second limit
+spaces messages evenly; a per-minute or per-hour bucket holds a twentieth of
+its limit, so any such window sees at most 5 % more than the limit, and over a
+run the rate is exactly the limit.
 
 Connections are PostgreSQL advisory locks, one per slot of ``[smtp]
 max_connections``, held by one session per worker process. A worker that
@@ -57,7 +58,10 @@ def buckets(
         ("hour_tat", 3600.0, per_hour),
     ):
         if allowed:
-            found.append(Bucket(column, window / allowed, max(1, int(allowed // 20))))
+            # per second, an even spacing (as RateLimiter does); per minute and
+            # hour, a burst of a twentieth of the limit
+            burst = 1 if window == 1.0 else max(1, int(allowed // 20))
+            found.append(Bucket(column, window / allowed, burst))
     return tuple(found)
 
 
@@ -102,7 +106,8 @@ class SharedRate:
 
     def delay(self, now: float) -> float:
         if self._start is None:
-            self._start = time.monotonic() + self._reserve()
+            start, db_now = self.take()
+            self._start = time.monotonic() + (start - db_now).total_seconds()
         return max(0.0, self._start - time.monotonic())
 
     def record(self, now: float) -> None:
@@ -115,11 +120,14 @@ class SharedRate:
             self._conn.commit()
         return self._conn
 
-    def _reserve(self) -> float:
-        """One transaction: lock the row, take the next start, say how far off it is."""
+    def take(self) -> tuple[datetime, datetime]:
+        """Reserve the next start: one transaction that locks the row; (start, now) by
+        the database's clock."""
         conn = self._connection()
         columns = [RATE.c[b.column] for b in self.limits]
         try:
+            if conn.dialect.name == "sqlite":  # no FOR UPDATE: take the write lock first
+                conn.execute(sa.update(RATE).where(RATE.c.name == self.name).values(name=self.name))
             row = conn.execute(
                 sa.select(*columns, _clock(conn)).where(RATE.c.name == self.name).with_for_update()
             ).one()
@@ -131,7 +139,7 @@ class SharedRate:
         except BaseException:
             conn.rollback()
             raise
-        return (start - now).total_seconds()
+        return start, now
 
     def close(self) -> None:
         if self._conn is not None:
