@@ -153,3 +153,17 @@ def test_a_bad_time_is_bad_input_and_changes_nothing(world: World, tmp_path: Pat
         "over it; choose a time outside that hour\n"
     )
     assert world.state(cid) == "draft"
+
+
+@pytest.mark.sqlite_only("the refusal is SQLite's: PostgreSQL has the job queue")
+def test_enqueue_on_sqlite_says_it_needs_postgresql(world: World, tmp_path: Path) -> None:
+    world.add(2)
+    cid = world.campaign()
+    config = write_config(world, tmp_path / "newsletter.toml", None)
+    refused = run(config, "campaigns", "send", str(cid), "--enqueue", "--yes")
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        "Error: --enqueue needs PostgreSQL: workers share a campaign through its job queue "
+        "(procrastinate). On SQLite, send it with one process: newsletter campaigns send ID\n",
+    )
+    assert world.state(cid) == "draft"

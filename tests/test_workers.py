@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,29 @@ def test_the_rate_limit_holds_for_three_workers_together(world: World, tmp_path:
             {"c": cid},
         ).scalar()
     assert senders == WORKERS
+
+
+def test_pause_stops_every_worker_and_resume_enqueue_finishes(world: World, tmp_path: Path) -> None:
+    addresses = world.add(600)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        config = write_config(
+            world, tmp_path / "newsletter.toml", srv.port, delivery={"rate_per_second": 150.0}
+        )
+        assert run(config, "campaigns", "send", str(cid), "--enqueue", "--yes").returncode == 0
+        with workers(config, 2, logs=tmp_path):
+            wait_for(lambda: len(srv.messages) >= 100, 30, "100 messages")
+            paused = run(config, "campaigns", "pause", str(cid))
+            assert paused.returncode == 0, paused.stderr
+            wait_for(lambda: "sending" not in world.counts(cid), 10, "the claims to settle")
+            stopped_at = len(srv.messages)
+            time.sleep(1.0)
+            assert len(srv.messages) == stopped_at < 600
+            assert world.state(cid) == (
+                f"paused (resume with: newsletter campaigns resume {cid} --enqueue)"
+            )
+            resumed = run(config, "campaigns", "resume", str(cid), "--enqueue", "--yes")
+            assert resumed.returncode == 0, resumed.stderr
+            wait_for(lambda: _finished(world, cid), 60, "the campaign to finish")
+        assert srv.received_by() == {a: 1 for a in addresses}
+    assert world.counts(cid) == {"sent": 600}

@@ -83,12 +83,15 @@ def _app(db: Database, ctx: WorkerContext, options: WorkerOptions, on_event: Any
         max_size=options.concurrency + 3,  # the jobs' fetches, heartbeat, LISTEN, recovery
     )
     app = procrastinate.App(connector=connector)
+    # A job that raised (the database gone for a moment, a bug) is tried again: the ledger
+    # makes a second run of a batch safe, and a job left failed would stall its campaign.
+    again = procrastinate.RetryStrategy(max_attempts=10, wait=30)
 
-    @app.task(name=jobs.SEND_BATCH)
+    @app.task(name=jobs.SEND_BATCH, retry=again)
     def send(campaign_id: int, batch: int) -> None:
         on_event(send_batch(ctx, campaign_id, batch))
 
-    @app.task(name=jobs.START_CAMPAIGN)
+    @app.task(name=jobs.START_CAMPAIGN, retry=again)
     def start(campaign_id: int, at: str) -> None:
         on_event(start_scheduled(ctx, campaign_id, at))
 
