@@ -52,6 +52,15 @@ def test_a_database_password_is_never_shown(run, url: str) -> None:  # type: ign
     assert r.output.startswith("Error: ") and r.output.count("\n") == 1
 
 
+def test_a_refused_connection_shows_no_password(run) -> None:  # type: ignore[no-untyped-def]
+    r = run("--database", "postgresql+psycopg://news:s3cret-pw@127.0.0.1:1/news", "lists", "list")
+    assert r.exit_code == 1
+    assert r.output.startswith(
+        "Error: cannot open database postgresql+psycopg://news:***@127.0.0.1:1/news: "
+    )
+    assert "s3cret-pw" not in r.output
+
+
 def test_redact_hides_every_password_in_a_text() -> None:
     from newsletter.errors import redact
 
