@@ -152,6 +152,10 @@ def test_demo_runs_twice_and_ignores_the_settings(tmp_path: Path) -> None:
         assert "\n  sent           47\n" in r.output
         assert len(list((tmp_path / "demo" / "outbox" / "new").iterdir())) == 47
         assert len(list((tmp_path / "demo" / "eml").iterdir())) == 47
+    # the list the README's tour uses, so the demo's database reads like the tour
+    database = f"sqlite:///{tmp_path / 'demo' / 'newsletter.sqlite'}"
+    listed = run(config, "--database", database, "lists", "list", "--format", "csv").output
+    assert listed.splitlines()[1].startswith("isa-de,")
 
 
 def test_the_demo_data_is_the_isa_data_of_the_checkout() -> None:
