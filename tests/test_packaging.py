@@ -1,8 +1,15 @@
-"""A plain (non-editable) install carries the theme and translations and works anywhere."""
+"""A plain (non-editable) install carries the theme and translations and works anywhere.
+
+The wheel is built from a copy of the checkout's source files only: setuptools
+reuses a ``build/`` folder left in the checkout, and a stale one (say with a
+migration since renumbered) would put files in the wheel that the source no
+longer has.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -22,8 +29,28 @@ def _site_dirs() -> list[str]:
     return [d for d in dirs if Path(d).is_dir() and not Path(d).is_relative_to(ROOT)]
 
 
+def _source_files() -> list[str]:
+    """The files a commit of the checkout would hold: tracked, plus new ones not ignored."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8")
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def _clean_copy(dest: Path) -> Path:
+    for name in _source_files():
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    return dest
+
+
 @pytest.mark.timeout(240)
 def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> None:
+    source = _clean_copy(tmp_path / "source")
     wheels = tmp_path / "wheels"
     subprocess.run(
         [
@@ -36,13 +63,15 @@ def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> No
             "-q",
             "-w",
             str(wheels),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         cwd=tmp_path,
     )
     wheel = next(wheels.glob("newsletter-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
+    packaged = {n for n in names if n.startswith("newsletter/")}
+    assert packaged == {n for n in _source_files() if n.startswith("newsletter/")}
     assert "newsletter/theme/default/issue.mjml.j2" in names
     assert {
         "newsletter/locales/de.toml",
