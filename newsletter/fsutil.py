@@ -1,10 +1,18 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The same for a whole folder (:func:`publish_folder`, the static archive).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from newsletter.errors import OperationFailed
 
 
 def _umask() -> int:
@@ -40,3 +48,84 @@ def write_atomic(path: Path, data: str | bytes, mode: int | None = None) -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish_folder(files: Mapping[str, bytes], path: Path, *, marker: str) -> Path:
+    """Make ``path`` show exactly ``files``, switched over in one step for every reader.
+
+    ``path`` is a symbolic link to a build folder in ``.<name>.builds/`` beside
+    it. Each call writes a new build folder, then renames a new link over the
+    old one: ``rename(2)`` replaces it atomically, so a reader (or a static web
+    server) always finds the old files or the new ones, never a missing
+    folder or half of each. The build before the new one is kept until the
+    next call, for a reader in the middle of a page; older ones are deleted.
+
+    An existing ``path`` is replaced only if it is ours: our link, or a folder
+    holding ``marker`` (what earlier versions wrote, swapped for a link once).
+    Anything else raises ``OperationFailed``, so a typo cannot delete a folder.
+    Returns the new build folder.
+    """
+    import fcntl
+
+    path = Path(os.path.abspath(path))  # not resolve(): path is a link we replace
+    builds = path.with_name(f".{path.name}.builds")
+    builds.mkdir(parents=True, exist_ok=True)
+    with open(builds / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two builds at once take turns
+        previous = _current_build(path, builds, marker)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        new = Path(tempfile.mkdtemp(prefix=f"{stamp}-", dir=builds))
+        link = path.with_name(f".{path.name}.link-{os.getpid()}-{new.name}")
+        try:
+            _write_tree(new, files)
+            os.symlink(os.path.relpath(new, path.parent), link)
+            if path.is_dir() and not path.is_symlink():
+                # Once, from the layout before links (or an empty folder): a
+                # folder cannot be swapped for a link in one rename.
+                if any(path.iterdir()):
+                    previous = builds / f"{stamp}-before-links"
+                    os.rename(path, previous)
+                else:
+                    path.rmdir()
+            os.replace(link, path)
+        except BaseException:
+            link.unlink(missing_ok=True)
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        for old in builds.iterdir():
+            if old.name != ".lock" and old not in (new, previous):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+    return new
+
+
+def _current_build(path: Path, builds: Path, marker: str) -> Path | None:
+    """The build ``path`` shows now (``None`` if none), or ``OperationFailed`` if not ours."""
+    refuse = OperationFailed(
+        f"{path} exists and is not an archive built by newsletter; choose an empty or new folder"
+    )
+    if path.is_symlink():
+        target = Path(os.path.normpath(path.parent / os.readlink(path)))
+        if target.parent != builds:
+            raise refuse
+        return target if target.is_dir() else None
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        raise refuse
+    if (path / marker).is_file() or not any(path.iterdir()):
+        return None
+    raise refuse
+
+
+def _write_tree(root: Path, files: Mapping[str, bytes]) -> None:
+    """Write every file and flush it to disk before the link may point at them."""
+    mask = _umask()
+    for rel, data in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(target, 0o666 & ~mask)
+    root.chmod(0o777 & ~mask)

@@ -4,7 +4,12 @@ and the links a composed message carries resolve on the server."""
 from __future__ import annotations
 
 import email
+import hashlib
+import os
 import re
+import subprocess
+import sys
+import time
 from email.policy import default
 from html.parser import HTMLParser
 from pathlib import Path
@@ -112,17 +117,92 @@ def test_build_replaces_its_own_archive_and_refuses_other_folders(tmp_path: Path
     pages = Pages(settings)
     site = build_site(entries_from_files(ISSUES[:2], settings), pages)
     out = tmp_path / "archive"
-    write_site(site, out)
+    first = write_site(site, out)
     (out / "stale.html").write_text("old")
-    write_site(site, out)
+    second = write_site(site, out)
     assert not (out / "stale.html").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]  # no temp folders left
+    assert os.readlink(out) == f".archive.builds/{second.name}"  # relative: the tree can move
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".archive.builds", "archive"]
+    builds = tmp_path / ".archive.builds"
+    assert sorted(p.name for p in builds.iterdir()) == sorted([".lock", first.name, second.name])
+    third = write_site(site, out)
+    # the build before the current one stays for readers mid-page, older ones go
+    assert sorted(p.name for p in builds.iterdir()) == sorted([".lock", second.name, third.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".archive.builds", "archive"]
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"x")
     with pytest.raises(OperationFailed, match="not an archive"):
         write_site(site, other)
     assert (other / "cat.jpg").exists()
+    foreign = tmp_path / "elsewhere"
+    foreign.symlink_to(other)
+    with pytest.raises(OperationFailed, match="not an archive"):
+        write_site(site, foreign)
+    assert foreign.resolve() == other and (other / "cat.jpg").exists()
+
+
+def test_a_folder_from_before_links_is_taken_over_once(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "newsletter.toml")
+    site = build_site(entries_from_files(ISSUES[:1], settings), Pages(settings))
+    out = tmp_path / "archive"
+    out.mkdir()
+    (out / "feed.atom").write_bytes(b"<feed/>")  # what archive build wrote before
+    write_site(site, out)
+    assert out.is_symlink() and (out / "feed.atom").read_bytes() == site["feed.atom"]
+    (kept,) = (tmp_path / ".archive.builds").glob("*-before-links")
+    assert (kept / "feed.atom").read_bytes() == b"<feed/>"
+    write_site(site, out)
+    assert not kept.exists()
+
+
+# A separate process: the reads really run while the link is swapped (threads
+# would take turns on the GIL). It reads until told to stop and prints how many
+# reads found no file, how many it made, and the digests of what it read.
+READER = """
+import hashlib, os, sys
+index, ready, stop = sys.argv[1:]
+misses = reads = 0
+seen = set()
+while not os.path.exists(stop):
+    try:
+        with open(index, "rb") as f:
+            seen.add(hashlib.sha256(f.read()).hexdigest())
+    except FileNotFoundError:
+        misses += 1
+    reads += 1
+    if reads == 1:
+        open(ready, "w").close()
+print(misses, reads, *sorted(seen))
+"""
+
+
+def test_readers_see_the_old_or_the_new_archive_and_never_none(tmp_path: Path) -> None:
+    settings = load_settings(ROOT / "newsletter.toml")
+    pages = Pages(settings)
+    sites = [build_site(entries_from_files(ISSUES[:n], settings), pages) for n in (2, 3)]
+    out = tmp_path / "archive"
+    write_site(sites[0], out)
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(out / "index.html"), str(ready), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        assert time.monotonic() < deadline and reader.poll() is None, "the reader did not start"
+        time.sleep(0.01)
+    for i in range(60):
+        write_site(sites[i % 2], out)
+    stop.touch()
+    misses, reads, *seen = reader.communicate(timeout=10)[0].split()
+    # Before links, the folder was renamed away and the new one renamed in:
+    # a reader in between found nothing (hundreds of misses in this loop).
+    assert int(misses) == 0, f"{misses} of {reads} reads found no archive"
+    assert int(reads) > 1000
+    versions = {hashlib.sha256(site["index.html"]).hexdigest() for site in sites}
+    assert set(seen) <= versions  # every read was one whole version
 
 
 def test_a_bad_issue_file_writes_nothing(cli_run, tmp_path: Path) -> None:

@@ -101,8 +101,10 @@ def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
 
     Without FILES the archive holds the issues the database sent, dated by
     their send; with FILES (issue YAML) it holds those, dated by their month.
-    DIR is built beside itself and renamed into place, so a static host never
-    serves half an archive. Upload DIR as <base_url>/archive/.
+    DIR is a link to a fresh build folder beside it (.DIR.builds/), swapped in
+    one rename, so a static host never serves half an archive or none; the
+    build before stays, older ones are deleted. Serve or upload DIR (copy with
+    links followed, e.g. rsync -a DIR/ host:…) as <base_url>/archive/.
 
     \b
     Examples:

@@ -23,10 +23,7 @@ entry to its file.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,7 +35,8 @@ from sqlmodel import Session, select
 
 from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.config import Settings
-from newsletter.errors import IssueError, OperationFailed
+from newsletter.errors import IssueError
+from newsletter.fsutil import publish_folder
 from newsletter.i18n import get_locale
 from newsletter.message.public import archive_path, archive_url, public_version
 from newsletter.web.pages import Pages, web_strings
@@ -301,36 +299,13 @@ def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
     return files
 
 
-def write_site(files: dict[str, bytes], out_dir: Path) -> None:
-    """Write the files into ``out_dir`` as a whole: built beside it, then renamed into place.
+def write_site(files: dict[str, bytes], out_dir: Path) -> Path:
+    """Publish the files as ``out_dir``: a link to a fresh build, swapped in one rename.
 
     A reader (or the static host) sees the old archive or the new one, never
-    half of each. An existing ``out_dir`` is replaced only if it looks like
-    an archive we built (it has ``feed.atom``), so a typo cannot delete a
-    folder of other files.
+    half of each and never no folder (:func:`newsletter.fsutil.publish_folder`).
+    An existing ``out_dir`` is replaced only if it is an archive we built (our
+    link, or a folder with ``feed.atom``), so a typo cannot delete a folder of
+    other files. Returns the build folder the link points to.
     """
-    out_dir = out_dir.resolve()
-    ours = (out_dir / "feed.atom").is_file()
-    if out_dir.exists() and not ours and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OperationFailed(
-            f"{out_dir} exists and is not an archive built by newsletter; "
-            "choose an empty or new folder"
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        for rel, data in files.items():
-            target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        tmp.chmod(0o755)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return publish_folder(files, out_dir, marker="feed.atom")
