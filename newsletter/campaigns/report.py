@@ -51,6 +51,7 @@ DELIVERY = sa.table(
     *(sa.column(c) for c in ("id", "campaign_id", "address", "status", "attempts")),
     *(sa.column(c) for c in ("smtp_code", "smtp_reply", "queue_id", "message_id")),
     *(sa.column(c) for c in ("queued_at", "claimed_at", "finished_at", "edition")),
+    *(sa.column(c) for c in ("kind", "next_attempt_at")),
 )
 EDITION = sa.table(
     "campaign_edition", *(sa.column(c) for c in ("campaign_id", "language", "subject"))
@@ -73,6 +74,10 @@ LOG_COLUMNS = {
 }
 # …and one from elsewhere: what came back for the delivery later (``bounces=``).
 COLUMNS = [*LOG_COLUMNS, "bounce"]
+# ``log --kind``: the mails about a sign-up (no campaign), or every delivery of every
+# kind; their log says of each row what it was and, if deferred, when it is retried.
+KINDS = ("confirmation", "welcome", "all")
+KIND_COLUMNS = [*COLUMNS, "kind", "campaign", "next_attempt"]
 _TEXT = (1, 5, 6, 7, 12)  # free text a spreadsheet could take for a formula
 _NEEDS_QUOTES = re.compile(r'["\r\n]')  # or a comma inside a cell: the csv module quotes them
 _PAGE = 5000
@@ -166,10 +171,12 @@ def _holder(connection: sa.Connection, lease_id: int | None) -> Holder | None:
 
 def log_rows(
     connection: sa.Connection,
-    campaign_id: int,
+    campaign_id: int | None,
     statuses: list[str] | None = None,
     bounces: Mapping[int, str] | None = None,
     search: str | None = None,
+    *,
+    kind: str | None = None,
 ) -> Iterator[tuple[Any, ...]]:
     """The delivery log in id order as tuples of ``COLUMNS`` values, streamed.
 
@@ -177,33 +184,50 @@ def log_rows(
     cells are the driver's values; ``bounces`` maps a delivery id to its
     bounce column; ``search`` keeps the addresses containing it, an IDN
     domain in either form. An unknown campaign is an error before the first row.
+    With ``kind`` (one of ``KINDS``) instead of a campaign, the rows are
+    that kind's, as tuples of ``KIND_COLUMNS``.
     """
-    campaign_row(connection, campaign_id)
-    return _stream(connection, campaign_id, statuses, bounces or {}, search)
+    _check_scope(connection, campaign_id, kind)
+    return _stream(connection, campaign_id, statuses, bounces or {}, search, kind)
+
+
+def _check_scope(connection: sa.Connection, campaign_id: int | None, kind: str | None) -> None:
+    if kind is None:
+        assert campaign_id is not None, "a campaign's log or a kind's"
+        campaign_row(connection, campaign_id)
+    elif kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
 
 
 def _stream(
     connection: sa.Connection,
-    campaign_id: int,
+    campaign_id: int | None,
     statuses: list[str] | None,
     bounces: Mapping[int, str],
     search: str | None = None,
+    kind: str | None = None,
 ) -> Iterator[tuple[Any, ...]]:
-    for chunk in _chunks(connection, campaign_id, statuses, bounces, search):
+    for chunk in _chunks(connection, campaign_id, statuses, bounces, search, kind):
         yield from chunk
 
 
 def _chunks(
     connection: sa.Connection,
-    campaign_id: int,
+    campaign_id: int | None,
     statuses: list[str] | None,
     bounces: Mapping[int, str],
     search: str | None = None,
+    kind: str | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The log in pages of ``COLUMNS`` tuples: a page at a time keeps the per-row cost low."""
     d = DELIVERY.c
     query = sa.select(*(d[c] for c in LOG_COLUMNS.values()))
-    query = query.where(d.campaign_id == campaign_id)
+    if kind is None:
+        query = query.where(d.campaign_id == campaign_id)
+    else:
+        query = query.add_columns(d.kind, d.campaign_id, d.next_attempt_at)
+        if kind != "all":  # no campaign: the (campaign_id, id) index holds them together
+            query = query.where(d.campaign_id.is_(None), d.kind == kind)
     if search:
         from newsletter.subscribers.addresses import address_forms
 
@@ -220,11 +244,18 @@ def _chunks(
     result = connection.exec_driver_sql(str(sql)).yield_per(_PAGE)
     get = bounces.get
     for page in result.partitions():
-        yield [
-            # queued, claimed and finished as ISO text; the edition; the bounce column
-            (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]))
-            for r in page
-        ]
+        if kind is None:
+            yield [
+                # queued, claimed and finished as ISO text; the edition; the bounce column
+                (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]))
+                for r in page
+            ]
+        else:
+            yield [
+                (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]), r[12], r[13],
+                 _iso(r[14]))
+                for r in page
+            ]  # fmt: skip
 
 
 def _iso(value: Any) -> str | None:
@@ -233,29 +264,32 @@ def _iso(value: Any) -> str | None:
 
 def write_log(
     connection: sa.Connection,
-    campaign_id: int,
+    campaign_id: int | None,
     out: TextIO,
     *,
     fmt: str = "csv",
     statuses: list[str] | None = None,
     bounces: Mapping[int, str] | None = None,
     search: str | None = None,
+    kind: str | None = None,
 ) -> int:
     """``log --format csv|json``: the whole log to ``out``; returns the number of rows.
 
     The bytes are those of ``tabular.write_csv``/``write_json`` on the same
     rows (``tests/test_campaign_report.py``), built a page at a time: the csv
     module and a ``json.dumps`` per row cost more than the database.
+    ``kind`` as for :func:`log_rows`.
     """
-    campaign_row(connection, campaign_id)
-    pages = _chunks(connection, campaign_id, statuses, bounces or {}, search)
-    return (_write_json if fmt == "json" else _write_csv)(pages, out)
+    _check_scope(connection, campaign_id, kind)
+    pages = _chunks(connection, campaign_id, statuses, bounces or {}, search, kind)
+    columns = COLUMNS if kind is None else KIND_COLUMNS
+    return (_write_json if fmt == "json" else _write_csv)(pages, out, columns)
 
 
-def _write_csv(pages: Iterator[list[tuple[Any, ...]]], out: TextIO) -> int:
+def _write_csv(pages: Iterator[list[tuple[Any, ...]]], out: TextIO, columns: list[str]) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    commas = len(COLUMNS) - 1
+    writer.writerow(columns)
+    commas = len(columns) - 1
     n = 0
     for page in pages:
         lines: list[str] = []
@@ -278,11 +312,11 @@ def _write_csv(pages: Iterator[list[tuple[Any, ...]]], out: TextIO) -> int:
     return n
 
 
-def _write_json(pages: Iterator[list[tuple[Any, ...]]], out: TextIO) -> int:
+def _write_json(pages: Iterator[list[tuple[Any, ...]]], out: TextIO, columns: list[str]) -> int:
     # What json.dumps(dict(zip(COLUMNS, row)), ensure_ascii=False) gives, without
     # building the dict: the keys' text is fixed, each value encoded by json's
     # own string encoder.
-    heads = [("{" if i == 0 else ", ") + json.dumps(c) + ": " for i, c in enumerate(COLUMNS)]
+    heads = [("{" if i == 0 else ", ") + json.dumps(c) + ": " for i, c in enumerate(columns)]
     n = 0
     out.write("[")
     for page in pages:

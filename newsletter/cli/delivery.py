@@ -194,7 +194,15 @@ def proof_cmd(
 
 
 @cli.command("log")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=int, required=False)
+@click.option(
+    "--kind",
+    type=click.Choice(["campaign", "confirmation", "welcome", "all"]),
+    default="campaign",
+    show_default=True,
+    help="campaign: the log of CAMPAIGN_ID; confirmation, welcome: the mails about sign-ups "
+    "(they belong to no campaign); all: every delivery, with kind and campaign columns.",
+)
 @click.option(
     "--status",
     "statuses",
@@ -210,26 +218,42 @@ def proof_cmd(
 @output_options
 @pass_app
 def log_cmd(
-    app: App, campaign_id: int, statuses: tuple[str, ...], search: str | None, fmt: str
+    app: App,
+    campaign_id: int | None,
+    kind: str,
+    statuses: tuple[str, ...],
+    search: str | None,
+    fmt: str,
 ) -> None:
     """The delivery log of a campaign: one row per recipient, replies verbatim.
 
     It records each attempt's outcome and nothing about reading: no opens,
     no clicks. The edition column is the language edition the recipient
     was given; the bounce column names a bounce or complaint that came back
-    for the delivery later (see: newsletter bounces show ID).
+    for the delivery later (see: newsletter bounces show ID). With --kind
+    confirmation or welcome, the mails `newsletter serve` sent about a
+    sign-up instead (queued, deferred with their next attempt, sent …).
 
     \b
     Examples:
       newsletter log 3 --status deferred --status unknown
       newsletter log 3 --format csv > log.csv
       newsletter log 3 --search zoe@xn--bcher-kva.example.com
+      newsletter log --kind confirmation --status deferred --status failed
+      newsletter log --kind all --format json
     """
     from newsletter.campaigns import report
     from newsletter.inbound.summary import bounces_by_delivery
 
+    if kind == "campaign" and campaign_id is None:
+        raise click.UsageError("give a CAMPAIGN_ID, or --kind confirmation, welcome or all")
+    if kind != "campaign" and campaign_id is not None:
+        raise click.UsageError(
+            f"--kind {kind} lists deliveries of every campaign or none; leave out CAMPAIGN_ID"
+        )
+    scope = None if kind == "campaign" else kind
     with open_db(app).engine.connect() as connection:
-        bounces = bounces_by_delivery(connection, campaign_id)
+        bounces = bounces_by_delivery(connection, campaign_id, every=kind == "all")
         if fmt != "table":
             report.write_log(
                 connection,
@@ -239,12 +263,20 @@ def log_cmd(
                 statuses=list(statuses),
                 bounces=bounces,
                 search=search,
+                kind=scope,
             )
             return
+        names = report.COLUMNS if scope is None else report.KIND_COLUMNS
         rows = (
             # Tables are read by people: say why an address is missing.
-            {**dict(zip(report.COLUMNS, row, strict=True)), "address": row[1] or "(forgotten)"}
-            for row in report.log_rows(connection, campaign_id, list(statuses), bounces, search)
+            {**dict(zip(names, row, strict=True)), "address": row[1] or "(forgotten)"}
+            for row in report.log_rows(
+                connection, campaign_id, list(statuses), bounces, search, kind=scope
+            )
         )
-        columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
+        if scope is None:
+            columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
+        else:
+            columns = ["id", "kind", "queued", "address", "status", "attempts", "reply"]
+            columns += ["next_attempt", *(["campaign"] if kind == "all" else [])]
         write_rows(rows, columns, fmt, empty="No deliveries match.")

@@ -59,12 +59,19 @@ def complaint_rate(
     return ComplaintRate(complaints, sent)
 
 
-def bounces_by_delivery(connection: sa.Connection, campaign_id: int) -> dict[int, str]:
-    """delivery id → "kind decision (bounce N)" of its latest bounce, for ``log``."""
+def bounces_by_delivery(
+    connection: sa.Connection, campaign_id: int | None, *, every: bool = False
+) -> dict[int, str]:
+    """delivery id → "kind decision (bounce N)" of its latest bounce, for ``log``.
+
+    ``campaign_id`` None: the bounces of mails outside campaigns (confirmation
+    and welcome mails); ``every``: of all deliveries.
+    """
     b = BOUNCE.c
-    rows = connection.execute(
-        sa.select(b.delivery_id, b.id, b.kind, b.decision)
-        .where(b.campaign_id == campaign_id, b.delivery_id.is_not(None))
-        .order_by(b.id)
-    )
+    query = sa.select(b.delivery_id, b.id, b.kind, b.decision).where(b.delivery_id.is_not(None))
+    if not every:
+        query = query.where(
+            b.campaign_id.is_(None) if campaign_id is None else b.campaign_id == campaign_id
+        )
+    rows = connection.execute(query.order_by(b.id))
     return {d: f"{kind} {decision} (bounce {bid})" for d, bid, kind, decision in rows}
