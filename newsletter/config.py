@@ -430,6 +430,20 @@ class Web:
         "Request bodies over this many bytes are refused with 413.",
         example=8192,
     )
+    mail_attempts: int = setting(
+        8,
+        Integer(1, 100),
+        "Attempts of a confirmation or welcome mail the server defers (4xx, unreachable) "
+        "before it is failed; each stays queued in the database, across restarts.",
+        example=5,
+    )
+    mail_retry_seconds: float = setting(
+        30.0,
+        Number(),
+        "Wait before the first retry of a deferred confirmation or welcome mail; each further "
+        "retry waits twice as long (the default tries for about an hour: greylisting passes).",
+        example=60,
+    )
     welcome_dir: str = setting(
         "welcome",
         FilePath(),

@@ -12,7 +12,9 @@ DATA-time faults, after the whole message arrived: ``554`` (rejected),
 ``stall_seconds``, then closed), ``slow`` (the message is stored, then the
 ``250`` comes after ``stall_seconds``: a slow but working server).
 Replies to RSET are scripted with ``server.fault_rset(reply, …)``; a ``421``
-one closes the connection after the reply.
+one closes the connection after the reply. ``server.hold()`` makes every DATA
+wait (``server.held`` counts the waiting) until ``server.release(n)`` lets
+``n`` of them through: a test can stop what it tests in the middle of a send.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class RecordingHandler:
     connections: int = 0
     greetings: list[str] = field(default_factory=list)  # every EHLO name, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
+    gate: threading.Semaphore | None = None
+    held: int = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         session.host_name = hostname
@@ -101,6 +105,12 @@ class RecordingHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if self.gate is not None:
+            with self.lock:
+                self.held += 1
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.acquire)
+            with self.lock:
+                self.held -= 1
         slow = False
         for rcpt in envelope.rcpt_tos:
             queue = self.faults.get(rcpt.lower())
@@ -146,6 +156,8 @@ class RecordingServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.handler.gate is not None:
+            self.handler.gate.release(1000)  # no DATA left waiting in an executor thread
         self.controller.stop()
 
     @property
@@ -158,6 +170,18 @@ class RecordingServer:
 
     def fault_rset(self, *replies: str) -> None:
         self.handler.rset_faults.extend(replies)
+
+    def hold(self) -> None:
+        self.handler.gate = threading.Semaphore(0)
+
+    def release(self, n: int = 1) -> None:
+        assert self.handler.gate is not None, "hold() first"
+        self.handler.gate.release(n)
+
+    @property
+    def held(self) -> int:
+        with self.handler.lock:
+            return self.handler.held
 
     def received_by(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

@@ -24,6 +24,7 @@ from delivery_helpers import World
 from newsletter.config import Settings
 from newsletter.tokens import token_key, unsubscribe_token
 from newsletter.web.app import create_app
+from newsletter.web.mailer import waiting
 
 
 class LiveServer:
@@ -60,19 +61,23 @@ class LiveServer:
         return self.app.state.web.outbox
 
     def drain(self, timeout: float = 15.0) -> None:
-        """Wait until the outbox has handled every sign-up and welcome mail queued so far."""
+        """Wait until the outbox has decided every sign-up and finished every mail, as the
+        database says (a deferred mail counts until its last attempt)."""
         deadline = time.monotonic() + timeout
-        while self.outbox.jobs.unfinished_tasks:
+        while True:
+            with self.outbox.db.engine.connect() as connection:
+                if waiting(connection) == (0, 0):
+                    return
             assert time.monotonic() < deadline, "outbox did not drain"
             time.sleep(0.02)
 
 
-def bound_socket() -> socket.socket:
+def bound_socket(port: int = 0) -> socket.socket:
     # IPPROTO_TCP named explicitly: asyncio turns Nagle off only on sockets that
     # say so, and with Nagle on every keep-alive response waits 40 ms for an ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 
@@ -88,6 +93,14 @@ class WebWorld(World):
     def serve(self, **web: Any) -> LiveServer:
         if web:
             self.settings = replace(self.settings, web=replace(self.settings.web, **web))
+        self.live = LiveServer(self.sock, self.settings, self.db).start()
+        return self.live
+
+    def restart(self) -> LiveServer:
+        """Stop the server and start a new one on the same address and database."""
+        assert self.live is not None
+        self.live.stop()  # closes its socket
+        self.sock = bound_socket(int(self.url.rpartition(":")[2]))
         self.live = LiveServer(self.sock, self.settings, self.db).start()
         return self.live
 

@@ -163,6 +163,34 @@ class Delivery(SQLModel, table=True):
     edition: str | None = Field(default=None, max_length=35)
 
 
+class Notice(SQLModel, table=True):
+    """What a confirmation or welcome delivery is about, so it can be composed when it is sent.
+
+    The delivery row is written ``queued`` in the transaction that decides the
+    mail; the sender composes it from here: a confirmation from its sign-up,
+    a welcome mail from the delivery's subscriber and this list. A sign-up or
+    list gone by then (purged, deleted) means the mail is not sent. Its own
+    table rather than columns of ``delivery``: campaign deliveries, millions
+    of them, carry nothing more.
+    """
+
+    __tablename__ = "notice"
+
+    delivery_id: int = Field(
+        primary_key=True, sa_column_args=[sa.ForeignKey("delivery.id", ondelete="CASCADE")]
+    )
+    signup_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("signup.id", ondelete="SET NULL")],
+    )
+    list_id: int | None = Field(
+        default=None,
+        index=True,
+        sa_column_args=[sa.ForeignKey("mailing_list.id", ondelete="SET NULL")],
+    )
+
+
 class SenderLease(SQLModel, table=True):
     """A sending process's hold on a campaign, kept alive by a heartbeat.
 

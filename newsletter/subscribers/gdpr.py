@@ -30,6 +30,7 @@ from newsletter.subscribers.tables import (
     ConsentEvent,
     Reason,
     Signup,
+    SignupRequest,
     Subscriber,
     Subscription,
     Suppression,
@@ -161,6 +162,23 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
             }
             for row in signups
         ]
+    requests = session.exec(
+        select(SignupRequest)
+        .where(SignupRequest.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+        .order_by(SignupRequest.id)  # type: ignore[arg-type]
+    ).all()
+    if requests:
+        data["signup_requests"] = [
+            {
+                "address": row.email,
+                "list": row.list_slug,
+                "name": row.name,
+                "language": row.language,
+                "source": row.source,
+                "requested_at": row.created_at,
+            }
+            for row in requests
+        ]
     for name, collect in _collectors.items():
         section = collect(session, person)
         if section is not None:
@@ -214,6 +232,11 @@ def forget(
     ).rowcount
     if signups:
         report.other["signups"] = signups
+    requests = session.execute(
+        sa.delete(SignupRequest).where(SignupRequest.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+    ).rowcount
+    if requests:
+        report.other["signup_requests"] = requests
     for name, scrub in _scrubbers.items():
         report.other[name] = scrub(session, person)
     event = audit.record(session, "forget", person.key, source=source, actor=actor)

@@ -1,9 +1,10 @@
 """Double opt-in: a sign-up becomes a subscription only when its confirmation link is clicked.
 
-:func:`request_signup` decides what a sign-up form (or the undo button of a
-double opt-in list) leads to, and records a pending :class:`Signup` when a
-confirmation mail has to go out; :func:`confirm_signup` turns it into a
-confirmed subscription. Nothing here answers the person who filled in the
+:func:`add_request` stores a sign-up form post as it came, at the same cost
+for every address. :func:`request_signup` later decides what a sign-up form
+(or the undo button of a double opt-in list) leads to, and records a pending
+:class:`Signup` when a confirmation mail has to go out; :func:`confirm_signup`
+turns it into a confirmed subscription. Nothing here answers the person who filled in the
 form: the web answers everyone alike, whatever was decided here, so the form
 cannot be used to find out who is subscribed.
 
@@ -35,6 +36,7 @@ from newsletter.subscribers.tables import (
     MailingList,
     Reason,
     Signup,
+    SignupRequest,
     Status,
     Subscriber,
     Subscription,
@@ -56,6 +58,41 @@ class SignupPlan:
     signup: Signup | None = None
     subscriber_id: int | None = None
     list_id: int | None = None
+
+
+def add_request(
+    session: Session,
+    list_slug: str,
+    email: str,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    source: str = "form",
+) -> None:
+    """Keep a sign-up post for :func:`request_signup`: one insert, whoever the address is.
+
+    Nothing here reads what the database knows of the address or the list, so
+    the post costs the same for a new, a subscribed and a suppressed address.
+    Only the address's syntax is checked (``AddressError``).
+    """
+    addr = parse_address(email)
+    session.add(
+        SignupRequest(
+            list_slug=list_slug,
+            email=addr.email,
+            key_hash=key_hash(session, addr.key),
+            name=name,
+            language=language,
+            source=source,
+        )
+    )
+
+
+def waiting_requests(session: Session, limit: int = 50) -> list[SignupRequest]:
+    """The oldest sign-up posts not decided yet, first come first served."""
+    return list(
+        session.exec(select(SignupRequest).order_by(SignupRequest.id).limit(limit)).all()  # type: ignore[arg-type]
+    )
 
 
 def request_signup(

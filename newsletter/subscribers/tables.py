@@ -25,6 +25,7 @@ __all__ = [
     "Meta",
     "Reason",
     "Signup",
+    "SignupRequest",
     "Status",
     "Subscriber",
     "Subscription",
@@ -153,6 +154,29 @@ class Signup(SQLModel, table=True):
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when(index=True)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignupRequest(SQLModel, table=True):
+    """A sign-up form post, kept until the server's outbox has decided it.
+
+    The form's answer must cost the same for every address, so the request
+    only stores what was typed (one insert, whoever it is) and the outbox
+    decides later, off the request path: a :class:`Signup` and its queued
+    confirmation mail, a welcome mail, or nothing. In the database, not in
+    memory, so a sign-up survives a restart of the server. ``forget``
+    deletes rows by ``key_hash``.
+    """
+
+    __tablename__ = "signup_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_slug: str = Field(max_length=64)
+    email: str = Field(max_length=320)
+    key_hash: str = Field(max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=400)
+    language: str | None = Field(default=None, max_length=35)
+    source: str = Field(max_length=32)  # form | undo
+    created_at: datetime = _when()
 
 
 class Meta(SQLModel, table=True):

@@ -41,13 +41,14 @@ from newsletter.message.public import MANAGE_PAGE, MANAGE_ROUTE, UNSUBSCRIBE_PAG
 from newsletter.tokens import token_key
 from newsletter.web import webhooks
 from newsletter.web.archive import TYPES, build_site, entries_from_database
-from newsletter.web.context import Web, web_of
+from newsletter.web.context import Web, turn_for, web_of
 from newsletter.web.forms import Csrf
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
-from newsletter.web.mailer import Outbox, load_welcomes
+from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages
 from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, SecurityHeaders
 from newsletter.web.signup import confirm, subscribe
+from newsletter.web.welcome import load_welcomes
 
 log = logging.getLogger("newsletter.web")
 ARCHIVE_TTL = 10.0  # seconds an archive snapshot is served before the database is asked again
@@ -81,9 +82,10 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     """The app for ``settings``; ``db`` defaults to the configured database."""
     db = db or Database.from_settings(settings)
     pages = Pages(settings)
-    outbox = Outbox(db, settings, pages, load_welcomes(settings))
+    turn = turn_for(db)
+    outbox = Outbox(db, settings, pages, load_welcomes(settings), turn=turn)
     https = settings.delivery.base_url.startswith("https://")
-    web = Web(db, settings, pages, outbox, Csrf(token_key(db.secret), secure=https))
+    web = Web(db, settings, pages, outbox, Csrf(token_key(db.secret), secure=https), turn)
     archive = _ArchiveCache()
 
     @asynccontextmanager

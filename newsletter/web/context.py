@@ -29,7 +29,13 @@ T = TypeVar("T")
 
 class Web:
     def __init__(
-        self, db: Database, settings: Settings, pages: Pages, outbox: Outbox, csrf: Csrf
+        self,
+        db: Database,
+        settings: Settings,
+        pages: Pages,
+        outbox: Outbox,
+        csrf: Csrf,
+        turn: contextlib.AbstractContextManager[Any],
     ) -> None:
         self.db = db
         self.settings = settings
@@ -37,15 +43,15 @@ class Web:
         self.outbox = outbox
         self.csrf = csrf
         self.signup_limit = KeyedLimiter(settings.web.signups_per_client_per_hour, 3600.0)
-        self._turn = threading.Lock() if db.is_sqlite else contextlib.nullcontext()
+        self._turn = turn
 
     async def db_call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``func(session, …)`` in one committed transaction, off the event loop.
 
-        On SQLite the transactions of this process take turns on a lock of our
-        own: SQLite lets one writer in at a time and makes the others sleep
-        and retry (1, 2, 5 … 100 ms), which under load costs far more than
-        waiting in line.
+        On SQLite the transactions of this process (the outbox's too) take
+        turns on a lock of our own (:func:`turn_for`): SQLite lets one writer
+        in at a time and makes the others sleep and retry (1, 2, 5 … 100 ms),
+        which under load costs far more than waiting in line.
         """
 
         def work() -> T:
@@ -103,6 +109,11 @@ class Web:
         """The per-client limit of sign-up posts (the client as the proxy headers tell it)."""
         client = request.client.host if request.client else "unknown"
         return self.signup_limit.hit(client, time.monotonic())
+
+
+def turn_for(db: Database) -> contextlib.AbstractContextManager[Any]:
+    """The line this process's transactions wait in: a lock on SQLite, none on PostgreSQL."""
+    return threading.Lock() if db.is_sqlite else contextlib.nullcontext()
 
 
 def web_of(request: Request) -> Web:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from newsletter.errors import BadInput
 from newsletter.message.public import MANAGE_ROUTE
+from newsletter.subscribers.optin import add_request
 from newsletter.subscribers.optout import (
     LinkHolder,
     NeedsConfirmation,
@@ -31,7 +32,6 @@ from newsletter.subscribers.tables import MailingList
 from newsletter.tokens import TokenError
 from newsletter.web.context import plain, web_of
 from newsletter.web.forms import CsrfError, read_form, text
-from newsletter.web.mailer import SignupJob
 from newsletter.web.pages import web_strings
 
 LANGUAGES = (("de", "Deutsch"), ("en", "English"), ("zh", "中文"))
@@ -133,13 +133,21 @@ async def undo(request: Request) -> Response:
     except TokenError:
         return web.invalid_link(request)
     except NeedsConfirmation:
-        holder = await web.db_call(resolve, token)
-        sub = holder.subscriber
-        web.outbox.submit(
-            SignupJob(holder.mailing_list.slug, sub.email, sub.name, sub.language, "undo")
-        )
+        holder = await web.db_call(_ask_again, token)
+        web.outbox.notify()
         return _unsubscribe_page(request, holder, "mailed")
     return _unsubscribe_page(request, holder, "undone")
+
+
+def _ask_again(session: Session, token: str) -> LinkHolder:
+    """A double opt-in list's undo: a sign-up post, so a confirmation mail goes out."""
+    holder = resolve(session, token)
+    sub = holder.subscriber
+    add_request(
+        session, holder.mailing_list.slug, sub.email,
+        name=sub.name, language=sub.language, source="undo",
+    )  # fmt: skip
+    return holder
 
 
 async def manage(request: Request) -> Response:

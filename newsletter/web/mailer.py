@@ -1,112 +1,71 @@
-"""Sign-ups are decided and mailed off the request path, one at a time.
+"""The server's outbox: sign-ups decided and their mails sent off the request path, durably.
 
 The sign-up form must answer a new, an existing, an unsubscribed and a
-suppressed address alike, in the same time. So the request only checks the
-input's shape and hands the sign-up to this outbox; the database look-ups,
-the per-address limit and the confirmation mail happen here, in one worker
-thread, where their duration tells nobody anything. Welcome mails after a
-confirmation take the same path.
+suppressed address alike, in the same time. So a request only stores the
+post (:func:`newsletter.subscribers.optin.add_request`, one insert for
+anyone) and wakes this outbox. Its one thread, where durations tell nobody
+anything, then
 
-A sign-up still queued when the server stops is lost (the person can ask
-again; the log line says how many); a mail that was attempted is in the
-delivery log whatever happened.
+1. decides each stored post: in one transaction the post is deleted, the
+   sign-up recorded and its confirmation mail (or a single opt-in list's
+   welcome mail) written ``queued`` to the delivery log, so a post is
+   decided and its mail queued together or not at all;
+2. sends the queued mails (:mod:`newsletter.campaigns.notices`), and
+   retries the ones a server deferred later, with a growing wait, up to
+   ``[web] mail_attempts``.
+
+Everything waits in the database, not in memory: a server stopped with
+posts or mails waiting sends them when it starts again, and several
+servers on one database share the work (claims are conditional updates).
+A confirmation click queues the welcome mail in its own transaction
+(:meth:`Outbox.confirm`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import queue
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import formataddr
+from typing import Any
 
-import yaml
+import sqlalchemy as sa
+from sqlmodel import Session
 
-from newsletter.campaigns.notices import send_notice
-from newsletter.campaigns.tables import DeliveryKind
+from newsletter.campaigns import notices
+from newsletter.campaigns.tables import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.errors import BadInput, NewsletterError, Problem
-from newsletter.message.compose import sender_domain
-from newsletter.message.notice import Notice
-from newsletter.message.public import manage_url, unsubscribe_url
-from newsletter.subscribers.optin import Decision, purge_signups, request_signup
-from newsletter.subscribers.tables import MailingList, Subscriber
-from newsletter.tokens import confirm_token, token_key, unsubscribe_token
+from newsletter.db.columns import utcnow
+from newsletter.errors import NewsletterError
+from newsletter.message.compose import envelope_address
+from newsletter.message.dkim import signer_from_settings
+from newsletter.message.notice import compose_notice
+from newsletter.subscribers.optin import (
+    Decision,
+    Pending,
+    confirm_signup,
+    purge_signups,
+    request_signup,
+    waiting_requests,
+)
+from newsletter.subscribers.tables import SignupRequest
+from newsletter.tokens import token_key
 from newsletter.transports import Transport, open_transport
-from newsletter.web.archive import latest_url
-from newsletter.web.pages import Pages, web_strings
+from newsletter.transports.base import FAILED, Outcome
+from newsletter.web import mails
+from newsletter.web.pages import Pages
+from newsletter.web.welcome import Welcome
 
 log = logging.getLogger("newsletter.web")
-QUEUE_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class SignupJob:
-    list_slug: str
-    email: str
-    name: str | None
-    language: str | None
-    source: str = "form"  # form | undo
-
-
-@dataclass(frozen=True)
-class WelcomeJob:
-    subscriber_id: int
-    list_id: int
-
-
-@dataclass(frozen=True)
-class Welcome:
-    """``welcome/<list>.yaml``: what a new subscriber of that list is sent."""
-
-    subject: str
-    paragraphs: tuple[str, ...]
-    latest_issue: bool = True
-
-
-def load_welcomes(settings: Settings) -> dict[str, Welcome]:
-    """Every list's welcome mail from ``[web] welcome_dir``; problems name file and key."""
-    folder = settings.path(settings.web.welcome_dir)
-    welcomes: dict[str, Welcome] = {}
-    problems: list[Problem] = []
-    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            problems.append(Problem(f"cannot read: {exc}", file=str(path)))
-            continue
-        welcome = _welcome(data, str(path), problems)
-        if welcome is not None:
-            welcomes[path.stem] = welcome
-    if problems:
-        raise BadInput(problems)
-    return welcomes
-
-
-def _welcome(data: object, file: str, problems: list[Problem]) -> Welcome | None:
-    if not isinstance(data, dict):
-        problems.append(Problem("must be a mapping with subject and paragraphs", file=file))
-        return None
-    before = len(problems)
-    for key in sorted(set(data) - {"subject", "paragraphs", "latest_issue"}):
-        problems.append(Problem(f"unknown key {key!r}", file=file, field=str(key)))
-    subject, paragraphs = data.get("subject"), data.get("paragraphs", [])
-    if not isinstance(subject, str) or not subject.strip():
-        problems.append(Problem("must be text", file=file, field="subject"))
-    if not isinstance(paragraphs, list) or not all(isinstance(p, str) for p in paragraphs):
-        problems.append(Problem("must be a list of text", file=file, field="paragraphs"))
-    if not isinstance(data.get("latest_issue", True), bool):
-        problems.append(Problem("must be true or false", file=file, field="latest_issue"))
-    if len(problems) > before:
-        return None
-    return Welcome(subject.strip(), tuple(paragraphs), data.get("latest_issue", True))  # type: ignore[union-attr]
+POLL_SECONDS = 5.0  # a look at the database for work another process left
+HOUSEKEEPING_SECONDS = 600.0  # purge expired sign-ups, recover mails a dead server left
 
 
 class Outbox:
-    """One worker thread that handles sign-ups and welcome mails in order."""
+    """One worker thread that decides sign-ups and sends confirmation and welcome mails."""
 
     def __init__(
         self,
@@ -115,131 +74,220 @@ class Outbox:
         pages: Pages,
         welcomes: dict[str, Welcome],
         transport: Callable[[], Transport] | None = None,
+        turn: contextlib.AbstractContextManager[Any] | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.pages = pages
         self.welcomes = welcomes
         self.transport = transport or (lambda: open_transport(settings))
+        # On SQLite the web's transactions take turns on one lock (Web.db_call);
+        # ours join the line rather than make a request wait on SQLite's busy loop.
+        self.turn = turn or contextlib.nullcontext()
         self.key = token_key(db.secret)
-        self.jobs: queue.Queue[SignupJob | WelcomeJob | None] = queue.Queue(QUEUE_SIZE)
+        self.sign = signer_from_settings(settings)
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="newsletter-outbox", daemon=True)
-        self.handled = 0
+        self._housekept = -HOUSEKEEPING_SECONDS
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.jobs.put(None)
+        """Finish the mail being sent and stop; what waits stays queued for the next start."""
+        self.stopping.set()
+        self.wake.set()
         self.thread.join(timeout)
-        left = self.jobs.qsize()
-        if left:
-            log.warning("stopped with %d sign-up or welcome mail(s) not handled", left)
+        with contextlib.suppress(Exception), self.db.engine.connect() as connection:
+            posts, mails = waiting(connection)
+            if posts or mails:
+                log.info("stopped; %d sign-up(s) and %d mail(s) wait for the next start",
+                         posts, mails)  # fmt: skip
 
-    def submit(self, job: SignupJob | WelcomeJob) -> None:
-        """Queue a job; when the queue is full the job is dropped and logged (load shedding)."""
-        try:
-            self.jobs.put_nowait(job)
-        except queue.Full:
-            log.warning("outbox full: a %s was dropped", type(job).__name__)
+    def notify(self) -> None:
+        """Something was stored for the outbox: look now rather than at the next poll."""
+        self.wake.set()
+
+    def confirm(
+        self, session: Session, signup_id: int, *, max_age: timedelta
+    ) -> tuple[Pending, int | None]:
+        """Confirm a sign-up and queue the list's welcome mail in the same transaction."""
+        pending, new_subscriber = confirm_signup(session, signup_id, max_age=max_age)
+        if new_subscriber is not None:
+            assert pending.mailing_list.id is not None
+            self._queue_welcome(session, new_subscriber, pending.mailing_list.id,
+                                pending.mailing_list.slug, pending.signup.email)  # fmt: skip
+        return pending, new_subscriber
+
+    # -- the thread ---------------------------------------------------------
 
     def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
+        while not self.stopping.is_set():
+            self.wake.clear()
             try:
-                if isinstance(job, SignupJob):
-                    self._signup(job)
-                else:
-                    self._welcome(job)
-            except NewsletterError as exc:
-                # Input the request could not check (say an over-long name)
-                # ends here; the message names a field, never the address.
-                log.info("sign-up not taken: %s", type(exc).__name__)
+                busy = self._work()
             except Exception:
-                log.exception("outbox job failed")
-            finally:
-                self.handled += 1
-                if self.handled % 100 == 1:
-                    self._purge()
-                self.jobs.task_done()
+                # A database that is away or locked: everything is still
+                # stored, so the next round tries again.
+                log.exception("outbox round failed; retrying in %.0f s", POLL_SECONDS)
+                busy = False
+            if not busy:
+                self.wake.wait(self._idle_seconds())
 
-    def _purge(self) -> None:
-        with self.db.session() as s:
+    def _work(self) -> bool:
+        if time.monotonic() - self._housekept >= HOUSEKEEPING_SECONDS:
+            self._housekeeping()
+        decided = self._decide_waiting()
+        sent = self._send_due()
+        return decided or sent
+
+    def _idle_seconds(self) -> float:
+        """Until the next deferred mail is due, or the next poll, whichever is sooner."""
+        with self.turn, self.db.engine.connect() as connection:
+            due = notices.next_due(connection)
+        if due is None:
+            return POLL_SECONDS
+        return min(POLL_SECONDS, max(0.0, (due - utcnow()).total_seconds()))
+
+    def _housekeeping(self) -> None:
+        self._housekept = time.monotonic()
+        # Longer than any attempt takes: connecting, and the reply to the data.
+        stale = timedelta(seconds=max(120.0, 4 * self.settings.smtp.timeout))
+        with self.turn, self.db.engine.begin() as connection:
+            lost = notices.recover_stale(connection, older_than=stale)
+        if lost:
+            log.warning("%d mail(s) were being sent when a server stopped: logged unknown", lost)
+        with self.turn, self.db.session() as s:
             purge_signups(s, older_than=timedelta(days=self.settings.web.confirm_days))
 
-    def _signup(self, job: SignupJob) -> None:
-        with self.db.session() as s:
-            plan = request_signup(
-                s,
-                job.list_slug,
-                job.email,
-                name=job.name,
-                language=job.language,
-                per_day=self.settings.web.confirmations_per_address_per_day,
-                source=job.source,
-            )
-            if plan.decision == Decision.NOTHING:
-                return
-            ml = s.get(MailingList, plan.list_id)
-            assert ml is not None
-            if plan.decision == Decision.SUBSCRIBED:
-                assert plan.subscriber_id is not None and ml.id is not None
-                self.submit(WelcomeJob(plan.subscriber_id, ml.id))
-                return
-            signup = plan.signup
-            assert signup is not None and signup.id is not None
-            lang = self.pages.language(signup.language, ml.language)
-            address = signup.email
-            token = confirm_token(self.key, signup.id)
-        t = web_strings(lang)
-        subject = t["confirm_mail_subject"].format(list=ml.name)
-        context = {
-            "subject": subject,
-            "list_name": ml.name,
-            "confirm_url": f"{self.pages.base_url}/confirm/{token}",
-            "days": self.settings.web.confirm_days,
-        }
-        notice = Notice(
-            subject,
-            self.pages.render("mail/confirm.txt.j2", lang, **context),
-            self.pages.render("mail/confirm.html.j2", lang, **context),
-            lang,
-        )
-        send_notice(
-            self.db, self.settings, self.transport(), DeliveryKind.CONFIRMATION, notice, address
-        )
+    # -- deciding the sign-up posts -----------------------------------------
 
-    def _welcome(self, job: WelcomeJob) -> None:
-        with self.db.session() as s:
-            ml = s.get(MailingList, job.list_id)
-            sub = s.get(Subscriber, job.subscriber_id)
-            welcome = self.welcomes.get(ml.slug) if ml is not None else None
-            if ml is None or sub is None or welcome is None:
-                return
-            latest = latest_url(s, self.pages.base_url) if welcome.latest_issue else None
-        lang = self.pages.language(sub.language, ml.language)
-        token = unsubscribe_token(self.key, job.subscriber_id, job.list_id)
-        context = {
-            "subject": welcome.subject,
-            "name": sub.name,
-            "paragraphs": welcome.paragraphs,
-            "latest_url": latest,
-            "unsubscribe_url": unsubscribe_url(self.pages.base_url, token),
-            "manage_url": manage_url(self.pages.base_url, token),
-        }
-        notice = Notice(
-            welcome.subject,
-            self.pages.render("mail/welcome.txt.j2", lang, **context),
-            self.pages.render("mail/welcome.html.j2", lang, **context),
-            lang,
-            unsubscribe_url=context["unsubscribe_url"],
-            list_id=formataddr((ml.name, f"{ml.slug}.{sender_domain(self.settings)}")),
+    def _decide_waiting(self) -> bool:
+        with self.turn, self.db.session() as s:
+            ids = [r.id for r in waiting_requests(s)]
+        for request_id in ids:
+            if self.stopping.is_set():
+                break
+            self._decide(request_id)
+        return bool(ids)
+
+    def _decide(self, request_id: int | None) -> None:
+        try:
+            with self.turn, self.db.session() as s:
+                post = s.get(SignupRequest, request_id)
+                if post is None:
+                    return  # another server took it
+                gone = s.execute(sa.delete(SignupRequest).where(SignupRequest.id == request_id))  # type: ignore[arg-type]
+                if gone.rowcount != 1:  # type: ignore[attr-defined]
+                    return
+                self._decide_post(s, post)
+        except NewsletterError as exc:
+            # Input the request could not check (an over-long name, a list
+            # deleted since): the post is dropped; the log names the field,
+            # never the address.
+            log.info("sign-up not taken: %s", exc)
+            self._drop(request_id)
+        except sa.exc.OperationalError:
+            raise  # the database, not the post: try again next round
+        except Exception:
+            log.exception("a sign-up could not be decided and was dropped")
+            self._drop(request_id)
+
+    def _drop(self, request_id: int | None) -> None:
+        with self.turn, self.db.session() as s:
+            s.execute(sa.delete(SignupRequest).where(SignupRequest.id == request_id))  # type: ignore[arg-type]
+
+    def _decide_post(self, s: Session, post: SignupRequest) -> None:
+        plan = request_signup(
+            s,
+            post.list_slug,
+            post.email,
+            name=post.name,
+            language=post.language,
+            per_day=self.settings.web.confirmations_per_address_per_day,
+            source=post.source,
         )
-        send_notice(
-            self.db,
-            self.settings,
-            self.transport(),
-            DeliveryKind.WELCOME,
-            notice,
-            sub.email,
-            subscriber_id=sub.id,
+        if plan.decision == Decision.SUBSCRIBED:
+            assert plan.subscriber_id is not None and plan.list_id is not None
+            self._queue_welcome(s, plan.subscriber_id, plan.list_id, post.list_slug, post.email)
+        elif plan.decision == Decision.CONFIRM:
+            assert plan.signup is not None and plan.signup.id is not None
+            notices.queue_notice(
+                s, self.settings, DeliveryKind.CONFIRMATION, plan.signup.email,
+                signup_id=plan.signup.id,
+            )  # fmt: skip
+
+    def _queue_welcome(
+        self, s: Session, subscriber_id: int, list_id: int, slug: str, address: str
+    ) -> None:
+        if slug in self.welcomes:
+            notices.queue_notice(
+                s, self.settings, DeliveryKind.WELCOME, address,
+                subscriber_id=subscriber_id, list_id=list_id,
+            )  # fmt: skip
+
+    # -- sending ------------------------------------------------------------
+
+    def _send_due(self) -> bool:
+        sent = False
+        while not self.stopping.is_set():
+            with self.turn, self.db.engine.begin() as connection:
+                claimed = notices.claim_due(connection)
+            if claimed is None:
+                break
+            sent = True
+            self._send(claimed)
+        return sent
+
+    def _send(self, claimed: notices.Claimed) -> None:
+        web = self.settings.web
+        try:
+            with self.turn, self.db.session() as s:
+                if claimed.kind == DeliveryKind.CONFIRMATION.value:
+                    notice = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
+                else:
+                    notice = mails.welcome(
+                        s, claimed, self.settings, self.pages, self.key, self.welcomes
+                    )
+        except Exception:
+            log.exception("a %s mail could not be composed", claimed.kind)
+            notice = None
+        if isinstance(notice, str):
+            with self.turn, self.db.engine.begin() as connection:
+                notices.skip(connection, claimed, notice)
+            return
+        if notice is None:
+            outcome = Outcome(FAILED, None, "could not be composed; see the server's log")
+        else:
+            assert claimed.address is not None
+            data = compose_notice(
+                self.settings, notice, claimed.address, None, claimed.message_id, sign=self.sign
+            )
+            outcome = notices.deliver(
+                self.transport(),
+                self.settings.organisation.sender_email,
+                envelope_address(claimed.address),
+                data,
+            )
+        with self.turn, self.db.engine.begin() as connection:
+            notices.record(
+                connection, claimed, outcome,
+                max_attempts=web.mail_attempts, retry_seconds=web.mail_retry_seconds,
+            )  # fmt: skip
+
+
+def waiting(connection: sa.Connection) -> tuple[int, int]:
+    """Sign-up posts not decided yet, and confirmation or welcome mails not finished."""
+    d = Delivery.__table__.c  # type: ignore[attr-defined]
+    posts = connection.execute(
+        sa.select(sa.func.count()).select_from(SignupRequest.__table__)  # type: ignore[attr-defined]
+    ).scalar_one()
+    mails = connection.execute(
+        sa.select(sa.func.count()).where(
+            d.campaign_id.is_(None),
+            d.kind.in_(notices.KINDS),
+            d.status.in_((*notices.WAITING, DeliveryStatus.SENDING.value)),
         )
+    ).scalar_one()
+    return posts, mails

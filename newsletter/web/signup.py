@@ -3,7 +3,8 @@
 The form's answer is the same page, byte for byte, for a new, an existing,
 an unsubscribed and a suppressed address, and costs the same: the request
 checks only the shape of the input (CSRF, per-client limit, honeypot,
-address syntax) and hands the rest to the outbox (:mod:`newsletter.web.mailer`).
+address syntax), stores the post with one insert and leaves the rest to the
+outbox (:mod:`newsletter.web.mailer`).
 ``GET /confirm/<token>`` shows a button; only its POST confirms, because
 mail scanners open links.
 """
@@ -21,13 +22,12 @@ from newsletter.errors import BadInput
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import UnknownList
 from newsletter.subscribers.lists import get_list
-from newsletter.subscribers.optin import Pending, confirm_signup, pending_signup
+from newsletter.subscribers.optin import Pending, add_request, pending_signup
 from newsletter.subscribers.tables import MailingList
 from newsletter.tokens import TokenError, ids, token_key
 from newsletter.web.context import Web, web_of
 from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.links import LANGUAGES
-from newsletter.web.mailer import SignupJob, WelcomeJob
 from newsletter.web.pages import web_strings
 
 
@@ -64,9 +64,11 @@ async def subscribe(request: Request) -> Response:
             request, web, ml, lang, status=400, email=email, name=name,
             error=web_strings(lang)["subscribe_invalid"],
         )  # fmt: skip
-    web.outbox.submit(
-        SignupJob(ml.slug, address, name or None, language if language in dict(LANGUAGES) else None)
-    )
+    await web.db_call(
+        add_request, ml.slug, address, name=name or None,
+        language=language if language in dict(LANGUAGES) else None,
+    )  # fmt: skip
+    web.outbox.notify()
     return _answer(request, web, lang)
 
 
@@ -124,12 +126,14 @@ async def confirm(request: Request) -> Response:
         except (CsrfError, BadInput):
             return web.form_expired(request, lang)
         try:
-            pending, new_subscriber = await web.db_call(confirm_signup, signup_id, max_age=max_age)
+            # The welcome mail, if the list has one, is queued in the same transaction.
+            pending, new_subscriber = await web.db_call(
+                web.outbox.confirm, signup_id, max_age=max_age
+            )
         except TokenError:
             return web.invalid_link(request)
         if new_subscriber is not None:
-            assert pending.mailing_list.id is not None
-            web.outbox.submit(WelcomeJob(new_subscriber, pending.mailing_list.id))
+            web.outbox.notify()
     if pending.confirmed:
         t = web_strings(lang)
         return web.page(

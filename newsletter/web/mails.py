@@ -1,0 +1,100 @@
+"""The confirmation and the welcome mail, composed when they are sent from what the log names.
+
+A queued notice names its sign-up (a confirmation) or its subscriber and
+list (a welcome mail); the text comes from the theme's ``web/mail/``
+templates in the person's language. Each function returns the
+:class:`Notice`, or why it must not be sent any more (the reason is written
+to the delivery log as a ``skipped`` delivery's reply).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.utils import formataddr
+
+from sqlmodel import Session
+
+from newsletter.campaigns.notices import Claimed
+from newsletter.config import Settings
+from newsletter.db.columns import utcnow
+from newsletter.message.compose import sender_domain
+from newsletter.message.notice import Notice
+from newsletter.message.public import manage_url, unsubscribe_url
+from newsletter.subscribers.tables import MailingList, Signup, Status, Subscriber, Subscription
+from newsletter.tokens import confirm_token, unsubscribe_token
+from newsletter.web.archive import latest_url
+from newsletter.web.pages import Pages, web_strings
+from newsletter.web.welcome import Welcome
+
+GONE = "the person was forgotten before it was sent"
+
+
+def confirmation(
+    session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
+) -> Notice | str:
+    """The mail with the confirmation link of the notice's sign-up."""
+    if claimed.address is None:
+        return GONE
+    signup = session.get(Signup, claimed.signup_id) if claimed.signup_id is not None else None
+    max_age = timedelta(days=settings.web.confirm_days)
+    if signup is None or signup.created_at < utcnow() - max_age:
+        return "its sign-up expired before it could be sent"
+    if signup.confirmed_at is not None:
+        return "its sign-up is confirmed already"
+    ml = session.get(MailingList, signup.list_id)
+    assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
+    lang = pages.language(signup.language, ml.language)
+    t = web_strings(lang)
+    subject = t["confirm_mail_subject"].format(list=ml.name)
+    context = {
+        "subject": subject,
+        "list_name": ml.name,
+        "confirm_url": f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
+        "days": settings.web.confirm_days,
+    }
+    return Notice(
+        subject,
+        pages.render("mail/confirm.txt.j2", lang, **context),
+        pages.render("mail/confirm.html.j2", lang, **context),
+        lang,
+    )
+
+
+def welcome(
+    session: Session,
+    claimed: Claimed,
+    settings: Settings,
+    pages: Pages,
+    key: bytes,
+    welcomes: dict[str, Welcome],
+) -> Notice | str:
+    """The list's welcome mail, with its unsubscribe and manage links, to a subscriber."""
+    sub = session.get(Subscriber, claimed.subscriber_id) if claimed.subscriber_id else None
+    ml = session.get(MailingList, claimed.list_id) if claimed.list_id else None
+    if claimed.address is None or sub is None or ml is None or sub.id is None or ml.id is None:
+        return GONE if claimed.address is None else "its subscriber or list was deleted"
+    subscription = session.get(Subscription, (sub.id, ml.id))
+    if subscription is None or subscription.status != Status.CONFIRMED:
+        return "no longer subscribed"
+    text = welcomes.get(ml.slug)
+    if text is None:
+        return f"no welcome mail for list {ml.slug} any more"
+    latest = latest_url(session, pages.base_url) if text.latest_issue else None
+    lang = pages.language(sub.language, ml.language)
+    token = unsubscribe_token(key, sub.id, ml.id)
+    context = {
+        "subject": text.subject,
+        "name": sub.name,
+        "paragraphs": text.paragraphs,
+        "latest_url": latest,
+        "unsubscribe_url": unsubscribe_url(pages.base_url, token),
+        "manage_url": manage_url(pages.base_url, token),
+    }
+    return Notice(
+        text.subject,
+        pages.render("mail/welcome.txt.j2", lang, **context),
+        pages.render("mail/welcome.html.j2", lang, **context),
+        lang,
+        unsubscribe_url=context["unsubscribe_url"],
+        list_id=formataddr((ml.name, f"{ml.slug}.{sender_domain(settings)}")),
+    )
