@@ -11,15 +11,18 @@ DATA-time faults, after the whole message arrived: ``554`` (rejected),
 ``drop`` (connection closed before the final reply), ``stall`` (no reply for
 ``stall_seconds``, then closed), ``slow`` (the message is stored, then the
 ``250`` comes after ``stall_seconds``: a slow but working server).
-Replies to RSET are scripted with ``server.fault_rset(reply, …)``; a ``421``
-one closes the connection after the reply. ``server.hold()`` makes every DATA
-wait (``server.held`` counts the waiting) until ``server.release(n)`` lets
-``n`` of them through: a test can stop what it tests in the middle of a send.
+The first command of the next message on a reused connection (``RSET``, or
+``MAIL`` right after a message's final ``.``) is scripted with
+``server.fault_reused(reply, …)``; a ``421`` one closes the connection after
+the reply. ``server.hold()`` makes every DATA wait (``server.held`` counts the
+waiting) until ``server.release(n)`` lets ``n`` of them through: a test can
+stop what it tests in the middle of a send.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import socket
 import threading
@@ -64,7 +67,7 @@ class RecordingHandler:
     stall_seconds: float = 2.0
     messages: list[Received] = field(default_factory=list)
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
-    rset_faults: deque[str] = field(default_factory=deque)
+    reused_faults: deque[str] = field(default_factory=deque)
     connections: int = 0
     greetings: list[str] = field(default_factory=list)  # every EHLO name, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,13 +83,28 @@ class RecordingHandler:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_RSET(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        if not self.rset_faults:
-            return "250 OK"
-        reply = self.rset_faults.popleft()
+    async def _reused_fault(self, server, session) -> str | None:  # type: ignore[no-untyped-def]
+        """The scripted reply to the first command after a message on this connection."""
+        if not getattr(session, "after_message", False):
+            return None
+        session.after_message = False
+        if not self.reused_faults:
+            return None
+        reply = self.reused_faults.popleft()
         if reply.startswith("421"):
             await _reply_and_close(server, reply)
         return reply
+
+    async def handle_RSET(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        return await self._reused_fault(server, session) or "250 OK"
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        fault = await self._reused_fault(server, session)
+        if fault:
+            return fault
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         queue = self.faults.get(address.lower())
@@ -131,6 +149,7 @@ class RecordingHandler:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.original_content))
             n = len(self.messages)
+        session.after_message = True
         if slow:
             await asyncio.sleep(self.stall_seconds)
         return f"250 2.0.0 Ok: queued as Q{n:06d}"
@@ -168,8 +187,8 @@ class RecordingServer:
     def fault(self, address: str, *actions: str) -> None:
         self.handler.faults[address.lower()].extend(actions)
 
-    def fault_rset(self, *replies: str) -> None:
-        self.handler.rset_faults.extend(replies)
+    def fault_reused(self, *replies: str) -> None:
+        self.handler.reused_faults.extend(replies)
 
     def hold(self) -> None:
         self.handler.gate = threading.Semaphore(0)
@@ -204,3 +223,82 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class PipelineProbe:
+    """A bare SMTP server on 127.0.0.1 that tells when the client sent each command.
+
+    For every message it records in ``early`` whether the client's next
+    command had already arrived when the server answered the message's final
+    ``.`` (it waits ``delay`` seconds first): true only for a client that
+    sends the next envelope with the body, as RFC 2920 allows. ``commands``
+    lists every command line, in order.
+    """
+
+    def __init__(self, delay: float = 0.05):
+        self.delay = delay
+        self.early: list[bool] = []
+        self.commands: list[str] = []
+        self.connections = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> PipelineProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = bytearray()
+
+        def line() -> bytes:
+            while b"\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf.extend(chunk)
+            end = buf.index(b"\r\n") + 2
+            out = bytes(buf[:end])
+            del buf[:end]
+            return out
+
+        conn.sendall(b"220 probe ESMTP\r\n")
+        try:
+            while True:
+                command = line().decode().strip()
+                self.commands.append(command)
+                verb = command[:4].upper()
+                if verb == "EHLO":
+                    conn.sendall(b"250-probe\r\n250-PIPELINING\r\n250 SIZE 100000000\r\n")
+                elif verb == "QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    return
+                elif verb == "DATA":
+                    conn.sendall(b"354 go ahead\r\n")
+                    while line() != b".\r\n":
+                        pass
+                    time.sleep(self.delay)
+                    conn.setblocking(False)
+                    with contextlib.suppress(BlockingIOError):
+                        buf.extend(conn.recv(65536))
+                    conn.setblocking(True)
+                    self.early.append(bool(buf))
+                    conn.sendall(f"250 2.0.0 Ok: queued as P{len(self.early)}\r\n".encode())
+                else:
+                    conn.sendall(b"250 OK\r\n")
+        except (EOFError, OSError):
+            return

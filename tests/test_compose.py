@@ -23,6 +23,7 @@ from newsletter.message.compose import MailingListInfo, MessageTemplate, Recipie
 from newsletter.message.dkim import signer_from_settings
 from newsletter.message.placeholders import RECIPIENT_NAME, UNSUBSCRIBE_URL
 from newsletter.tokens import TokenError, token_key, unsubscribe_token, verify
+from newsletter.transports import DotSafe
 
 KEY = token_key(b"test secret")
 
@@ -104,6 +105,17 @@ def test_lines_are_short_crlf_and_never_start_with_a_dot(tmp_path: Path) -> None
     for line in body.split(b"\r\n"):
         assert len(line) <= 76
         assert not line.startswith(b".")
+    # so the SMTP transport sends it without looking for dots to stuff
+    assert isinstance(data, DotSafe) and not data.startswith(b".") and b"\n." not in data
+
+
+def test_a_template_with_a_line_starting_with_a_dot_is_not_dot_safe(tmp_path: Path) -> None:
+    # as if a future part were not quoted-printable: the transport must look
+    t = MessageTemplate(
+        [b"Subject: x\r\n\r\n.hidden\r\n"], [], "https://e.example.org", "u@example.org", "", None
+    )
+    data = t.compose(_recipient(1))
+    assert not isinstance(data, DotSafe) and b"\n.hidden" in data
 
 
 def test_no_line_on_the_wire_starts_with_from(tmp_path: Path) -> None:
@@ -244,7 +256,7 @@ def test_dkim_signature_verifies(tmp_path: Path) -> None:
     signer = signer_from_settings(settings)  # the domain defaults to the sender's
     assert signer is not None and signer_from_settings(make_settings(tmp_path)) is None
     data = _template(tmp_path, sign=signer).compose(_recipient(5))
-    assert data.startswith(b"DKIM-Signature:")
+    assert data.startswith(b"DKIM-Signature:") and isinstance(data, DotSafe)
     assert dkim.verify(data, dnsfunc=dns)
     header = _parse(data)["DKIM-Signature"].replace(" ", "").replace("\r\n", "")
     signed = re.search(r"h=([^;]+)", header).group(1).lower().split(":")  # type: ignore[union-attr]

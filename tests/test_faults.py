@@ -190,13 +190,15 @@ def test_421_then_close_is_deferred_with_the_reply_verbatim(world: World, pipeli
 @pytest.mark.parametrize(
     "reply", ["421 4.4.2 Idle timeout, closing connection", "503 5.5.1 Error: bad sequence"]
 )
-def test_a_reused_connection_that_fails_rset_is_replaced_without_losing_an_attempt(
+def test_a_reused_connection_that_fails_is_replaced_without_losing_an_attempt(
     world: World, pipelining: bool, reply: str
 ) -> None:
+    # the second message's first command (RSET, or with pipelining the MAIL
+    # that followed the first message's ".") finds a server that gave up
     addresses = world.add(3)
     cid = world.campaign()
     with RecordingServer(pipelining=pipelining) as srv:
-        srv.fault_rset(reply)
+        srv.fault_reused(reply)
         transport = SmtpTransport("127.0.0.1", srv.port, timeout=0.5)
         result = run_campaign(world.db, world.settings, cid, transport)
     # nothing of the second message had reached the server: sending it again is safe

@@ -17,6 +17,7 @@ claimed messages not yet sent go back to the queue.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -34,7 +35,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.db.locks import DatabaseLocked
 from newsletter.ratelimit import Pacer, RateLimiter
-from newsletter.transports import Outcome, Transport, TransportUnavailable
+from newsletter.transports import Envelope, Outcome, Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C
 # Seconds between looks at the campaign row (`campaigns pause` / `cancel` from
@@ -161,15 +162,33 @@ class Dispatcher:
             self.threads.append(t)
 
     def _work(self, channel: Any) -> None:
+        # A channel that can announce the next message with this one's body
+        # (SMTP with PIPELINING: one round trip per message) is given it when
+        # one is ready; it is sent next, or reported not sent if the run stops.
+        ahead = getattr(channel, "takes_following", False)
+        job = self.ready.get()
         try:
-            while (job := self.ready.get()) is not None:
+            while job is not None:
                 if self.stop.is_set() or self.closing.is_set():
                     # claimed, but the run stops: back to the queue
                     self.results.append((job, NOT_SENT))
                     self.wake.set()
+                    job = self.ready.get()
                     continue
+                following: Job | None = None
+                if ahead:
+                    with contextlib.suppress(queue.Empty):
+                        following = self.ready.get_nowait()
+                        if following is None:
+                            self.ready.put(None)  # the end: left for the next get
                 try:
-                    outcome: Outcome | BaseException = channel.send(job.sender, job.rcpt, job.data)
+                    if following is None:
+                        outcome: Outcome | BaseException = channel.send(
+                            job.sender, job.rcpt, job.data
+                        )
+                    else:
+                        then = Envelope(following.sender, following.rcpt, len(following.data))
+                        outcome = channel.send(job.sender, job.rcpt, job.data, then)
                 except BaseException as exc:  # the dispatcher decides what it means
                     outcome = exc
                     self.stop.set()  # whatever it is, it stops the run: send no more
@@ -178,6 +197,7 @@ class Dispatcher:
                 low = self.ready.qsize() < self.low_water
                 if low or len(self.results) >= self.batch or not isinstance(outcome, Outcome):
                     self.wake.set()
+                job = following if following is not None else self.ready.get()
         finally:
             channel.close()
 

@@ -35,6 +35,7 @@ from newsletter.i18n import get_locale
 from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
 from newsletter.message.public import manage_url, unsubscribe_url
+from newsletter.transports.base import DotSafe
 
 # Markers used only inside the serialized template. Each says which encoding
 # its value needs: raw for headers, QP for the text part, QP of escaped HTML.
@@ -133,6 +134,10 @@ class MessageTemplate:
         self._sign = sign
         self._greet_named, self._greet_anonymous = greetings
         self._used = frozenset(keys)
+        # The substituted values are quoted-printable, which encodes a leading
+        # dot, and the per-recipient headers start with their names; so when
+        # the fixed bytes have no line starting with ".", no message does.
+        self._dot_safe = not chunks[0].startswith(b".") and not any(b"\n." in c for c in chunks)
 
     @classmethod
     def build(
@@ -224,7 +229,13 @@ class MessageTemplate:
             out.append(values[key].encode("ascii"))
         out.append(chunks[-1])
         data = b"".join(out)
-        return self._sign(data) if self._sign else data
+        if self._sign:
+            unsigned = len(data)
+            data = self._sign(data)
+            head = data[: len(data) - unsigned]  # the header fields the signer added
+            if head.startswith(b".") or b"\n." in head:
+                return data
+        return DotSafe(data) if self._dot_safe else data
 
 
 _STANDIN = "to@example.invalid"

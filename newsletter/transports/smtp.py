@@ -2,9 +2,11 @@
 
 ``smtplib`` does the connection setup (TLS, STARTTLS, EHLO, AUTH); the
 per-message transaction is ours, because smtplib waits for each reply in turn
-and re-scans every message for dot-stuffing. With PIPELINING (RFC 2920) one
-message costs two round trips: ``RSET MAIL RCPT DATA`` in one write, then the
-body. ``compose`` never starts a line with ``.``, so the body goes out as is.
+and re-scans every message for dot-stuffing. With PIPELINING (RFC 2920) a
+message costs one round trip: its body and final ``.`` go out in one write
+with the next message's ``MAIL RCPT DATA``, whose replies (in order, after
+this message's own) the next message reads. A composed message is
+``DotSafe`` (no line starts with ``.``), so its body goes out as is.
 
 Every reply is kept verbatim, a 421 sent just before the server hangs up
 included. A dropped connection or a timeout before the final ``.`` defers
@@ -36,6 +38,8 @@ from newsletter.transports.base import (
     DEFERRED,
     FAILED,
     UNKNOWN,
+    DotSafe,
+    Envelope,
     Outcome,
     TransportUnavailable,
     classify,
@@ -120,8 +124,23 @@ class _Stale(Exception):
     """A reused connection failed before the message's body was sent."""
 
 
+# Replies to the first command on a reused connection that are about the
+# connection, not the message: the server is closing (an idle timeout), or it
+# still holds a transaction we think is over. Nothing of the message has
+# reached it, so a fresh connection is safe.
+_STALE_CODES = (421, 503)
+
+
 class SmtpChannel:
-    """One connection, opened lazily and reopened after a drop or a quota."""
+    """One connection, opened lazily and reopened after a drop or a quota.
+
+    With PIPELINING a message costs one round trip: the next message's
+    envelope (``MAIL RCPT DATA``) goes out in the same write as this one's
+    body and final ``.``, as RFC 2920 allows (message content may start a
+    group), so the next ``send`` finds its replies waiting.
+    """
+
+    takes_following = True  # send() accepts the next message's envelope
 
     def __init__(self, transport: SmtpTransport):
         self.t = transport
@@ -129,6 +148,8 @@ class SmtpChannel:
         self.sent_on_conn = 0
         self.pipelining = False
         self.size_limit = 0
+        # the envelope sent after the last body, its replies not read yet
+        self.announced: Envelope | None = None
 
     def _connect(self) -> smtplib.SMTP:
         t = self.t
@@ -200,55 +221,49 @@ class SmtpChannel:
             code = 0
         return code, "\n".join(lines)
 
-    def send(self, sender: str, recipient: str, data: bytes) -> Outcome:
-        """One SMTP transaction; never raises for a per-message problem."""
+    def send(
+        self, sender: str, recipient: str, data: bytes, following: Envelope | None = None
+    ) -> Outcome:
+        """One SMTP transaction; never raises for a per-message problem.
+
+        ``following`` is the envelope of the message the next call will send,
+        when it is already known: it is announced after this message's body.
+        A next call with another message drops the connection instead (the
+        server is waiting for a body, and a lone ``.`` would send an empty
+        message) and starts afresh.
+        """
+        announced = self.announced
+        if announced is not None and announced != Envelope(sender, recipient, len(data)):
+            self._drop()
+            announced = None
+        self.announced = None
         if self.conn is not None and self.sent_on_conn >= self.t.max_per_connection:
             self.close()
         if self.conn is None:
             self.conn = self._connect()
         try:
             try:
-                return self._transaction(self.conn, sender, recipient, data)
+                return self._transaction(
+                    self.conn, sender, recipient, data, announced is not None, following
+                )
             except _Stale:
                 # An idle connection the server has given up on; nothing of
                 # this message reached it, so a fresh connection is safe.
                 self._drop()
                 self.conn = self._connect()
-                return self._transaction(self.conn, sender, recipient, data)
+                return self._transaction(self.conn, sender, recipient, data, False, following)
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             what = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
             return Outcome(DEFERRED, None, f"connection lost: {what}")
 
-    def _replies(self, conn: smtplib.SMTP, commands: list[str]) -> list[tuple[int, str]]:
-        """Send the commands (pipelined when offered) and read their replies.
-
-        Stops at the first error reply without pipelining; with pipelining, a
-        server that closes after an error reply (421 does) leaves the later
-        commands unanswered, and the replies read so far are returned.
-        """
-        replies: list[tuple[int, str]] = []
-        try:
-            if self.pipelining:
-                conn.sock.sendall("".join(commands).encode("utf-8"))
-                for _ in commands:
-                    replies.append(self._reply(conn))
-            else:
-                for cmd in commands:
-                    conn.sock.sendall(cmd.encode("utf-8"))
-                    replies.append(self._reply(conn))
-                    if replies[-1][0] >= 400:
-                        break
-        except (OSError, smtplib.SMTPException):
-            if not any(code >= 400 for code, _ in replies):
-                raise
-            self._drop()
-        return replies
-
-    def _transaction(self, conn: smtplib.SMTP, sender: str, rcpt: str, data: bytes) -> Outcome:
+    def _envelope(
+        self, conn: smtplib.SMTP, sender: str, rcpt: str, size: int
+    ) -> list[bytes] | Outcome:
+        """``MAIL RCPT DATA`` for one message, or why it cannot be sent here."""
         mail = f"MAIL FROM:<{sender}>"
         if self.size_limit or "size" in conn.esmtp_features:
-            mail += f" SIZE={len(data)}"
+            mail += f" SIZE={size}"
         if not (sender.isascii() and rcpt.isascii()):
             # a UTF-8 mailbox name (RFC 6531); compose gives domains in ASCII
             if "smtputf8" not in conn.esmtp_features:
@@ -259,21 +274,89 @@ class SmtpChannel:
                     f"which {self.t.host}:{self.t.port} does not offer",
                 )
             mail += " SMTPUTF8"
-        commands = [f"{mail}\r\n", f"RCPT TO:<{rcpt}>\r\n", "DATA\r\n"]
-        reused = self.sent_on_conn > 0
-        if reused:
-            commands.insert(0, "RSET\r\n")
-        self.sent_on_conn += 1
+        return [f"{mail}\r\n".encode(), f"RCPT TO:<{rcpt}>\r\n".encode(), b"DATA\r\n"]
+
+    def _read(self, conn: smtplib.SMTP, n: int) -> list[tuple[int, str]]:
+        """Read ``n`` pipelined replies.
+
+        A server that closes after an error reply (421 does) leaves the later
+        commands unanswered: the replies read so far are returned.
+        """
+        replies: list[tuple[int, str]] = []
         try:
-            replies = self._replies(conn, commands)
-        except (OSError, smtplib.SMTPException) as exc:
-            if reused and not isinstance(exc, TimeoutError | socket.timeout):
+            for _ in range(n):
+                replies.append(self._reply(conn))
+        except (OSError, smtplib.SMTPException):
+            if not any(code >= 400 for code, _ in replies):
+                raise
+            self._drop()
+        return replies
+
+    def _replies(self, conn: smtplib.SMTP, commands: list[bytes]) -> list[tuple[int, str]]:
+        """Send the commands (pipelined when offered) and read their replies.
+
+        Stops at the first error reply without pipelining.
+        """
+        if self.pipelining:
+            conn.sock.sendall(b"".join(commands))
+            return self._read(conn, len(commands))
+        replies: list[tuple[int, str]] = []
+        for cmd in commands:
+            conn.sock.sendall(cmd)
+            replies += self._read(conn, 1)
+            if replies[-1][0] >= 400:
+                break
+        return replies
+
+    def _opening(
+        self, conn: smtplib.SMTP, sender: str, rcpt: str, size: int, announced: bool
+    ) -> list[tuple[int, str]] | Outcome:
+        """The replies to this message's ``MAIL RCPT DATA``, sending them unless announced.
+
+        A reused connection starts with ``RSET`` unless the envelope followed
+        the last message's final ``.`` (which ends a transaction in any case).
+        """
+        if announced:
+            try:
+                replies = self._read(conn, 3)
+            except (OSError, smtplib.SMTPException) as exc:
+                if isinstance(exc, TimeoutError | socket.timeout):
+                    raise
                 raise _Stale(str(exc)) from exc
-            raise
-        if reused:
-            code, text = replies.pop(0)
-            if code >= 400:  # about the connection, not this message
-                raise _Stale(text)
+            if replies[0][0] in _STALE_CODES:
+                raise _Stale(replies[0][1])
+        else:
+            reused = self.sent_on_conn > 0
+            envelope = self._envelope(conn, sender, rcpt, size)
+            if isinstance(envelope, Outcome):
+                return envelope
+            if reused:
+                envelope.insert(0, b"RSET\r\n")
+            try:
+                replies = self._replies(conn, envelope)
+            except (OSError, smtplib.SMTPException) as exc:
+                if reused and not isinstance(exc, TimeoutError | socket.timeout):
+                    raise _Stale(str(exc)) from exc
+                raise
+            if reused:
+                code, text = replies.pop(0)
+                if code >= 400:  # about the connection, not this message
+                    raise _Stale(text)
+        self.sent_on_conn += 1
+        return replies
+
+    def _transaction(
+        self,
+        conn: smtplib.SMTP,
+        sender: str,
+        rcpt: str,
+        data: bytes,
+        announced: bool,
+        following: Envelope | None,
+    ) -> Outcome:
+        replies = self._opening(conn, sender, rcpt, len(data), announced)
+        if isinstance(replies, Outcome):
+            return replies
         for code, text in replies[:2]:
             if code >= 400:
                 if code == 421 or (len(replies) > 2 and replies[2][0] == 354):
@@ -284,12 +367,24 @@ class SmtpChannel:
             if code == 421:
                 self._drop()
             return classify(code, text)
-        if data.startswith(b".") or b"\n." in data:
+        if not isinstance(data, DotSafe) and (data.startswith(b".") or b"\n." in data):
             data = data.replace(b"\n.", b"\n..")
             if data.startswith(b"."):
                 data = b"." + data
         tail = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
-        conn.sock.sendall(data + tail)
+        ahead = self._ahead(conn, following)
+        # One write: the body, its final "." and the next envelope. Written by
+        # hand to know whether the "." left when a write fails: before it, the
+        # server cannot have the message (deferred); after it, it may have.
+        payload = memoryview(data + tail + ahead)
+        whole, written = len(data) + len(tail), 0
+        try:
+            while written < len(payload):
+                written += conn.sock.send(payload[written:])
+        except OSError:
+            if written < whole:
+                raise
+            ahead = b""  # the envelope did not go out whole: the connection is done
         try:
             conn.sock.settimeout(self.t.final_reply_timeout)
             code, text = self._reply(conn)
@@ -303,17 +398,31 @@ class SmtpChannel:
                 f"outcome unknown: {what} after the whole message was sent; the server may "
                 "have accepted it, so it is not sent again unless resumed with --resend-unknown",
             )
-        if code == 421:
+        if code == 421 or written < len(payload):
             self._drop()
+        elif ahead:
+            self.announced = following
         return classify(code, text)
+
+    def _ahead(self, conn: smtplib.SMTP, following: Envelope | None) -> bytes:
+        """The next message's envelope to send after this body, when it may go now."""
+        if following is None or not self.pipelining:
+            return b""
+        if self.sent_on_conn >= self.t.max_per_connection:
+            return b""  # its quota is used up: the next message gets a new connection
+        envelope = self._envelope(conn, following.sender, following.recipient, following.size)
+        return b"" if isinstance(envelope, Outcome) else b"".join(envelope)
 
     def _drop(self) -> None:
         """Forget a broken connection without the QUIT dance."""
         if self.conn is not None:
             self.conn.close()
         self.conn = None
+        self.announced = None
 
     def close(self) -> None:
+        if self.announced is not None:
+            self._drop()  # the server waits for a body: QUIT would be taken for one
         if self.conn is not None:
             try:
                 self.conn.quit()
