@@ -13,7 +13,6 @@ quoted-printable unchanged.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -46,18 +45,27 @@ def _keyed(key: bytes) -> Any:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
+# Every pair of lowercase base32 digits: the MAC's 120 bits are 12 look-ups,
+# the same text as base64.b32encode(…).lower() at a fraction of its cost (a
+# sender makes a token per message).
+_B32 = "abcdefghijklmnopqrstuvwxyz234567"
+_B32_PAIRS = [a + b for a in _B32 for b in _B32]
+_SHIFTS = tuple(range(_MAC_BYTES * 8 - 10, -1, -10))
+
+
 def _mac(key: bytes, purpose: str, payload: str) -> str:
     mac = _keyed(key).copy()
     mac.update(f"{purpose}\0{payload}".encode())
-    return base64.b32encode(mac.digest()[:_MAC_BYTES]).decode("ascii").lower()
+    bits = int.from_bytes(mac.digest()[:_MAC_BYTES], "big")
+    return "".join([_B32_PAIRS[(bits >> shift) & 1023] for shift in _SHIFTS])
 
 
 def sign(key: bytes, purpose: str, *parts: str | int) -> str:
     """Return ``part-part-…-mac``; ``purpose`` keeps a bounce token from unsubscribing."""
     texts = [str(p) for p in parts]
-    for t in texts:
-        if not _PART.fullmatch(t):
-            raise ValueError(f"token parts must be lowercase letters and digits: {t!r}")
+    for part, text in zip(parts, texts, strict=True):
+        if not (type(part) is int and part >= 0) and not _PART.fullmatch(text):
+            raise ValueError(f"token parts must be lowercase letters and digits: {text!r}")
     payload = "-".join(texts)
     return f"{payload}-{_mac(key, purpose, payload)}"
 

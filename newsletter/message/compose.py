@@ -106,7 +106,11 @@ def one_line(text: str) -> str:
 
 def clean_name(name: str | None) -> str:
     """A display name safe for a header: no control characters, bounded length."""
-    return one_line(name or "")[:200]
+    if not name:
+        return ""
+    if name.isprintable():  # the usual name: nothing for the pattern to replace
+        return name.strip()[:200]
+    return one_line(name)[:200]
 
 
 class MessageTemplate:
@@ -198,23 +202,29 @@ class MessageTemplate:
         """The complete message for one recipient, CRLF line ends, ready for SMTP."""
         token = recipient.unsubscribe_token
         url = unsubscribe_url(self._base_url, token)
-        manage = manage_url(self._base_url, token)
         name = clean_name(recipient.name)
-        shown = name or self._name_fallback
-        salutation = self._greet_named.format(name=name) if name else self._greet_anonymous
         # Quoted-printable encoding is the per-recipient cost that matters, so
         # only the markers this issue's templates actually use are encoded.
-        raw = {
-            _T_UNSUB: url,
-            _T_NAME: shown,
-            _T_GREET: salutation,
-            _M_UNSUB: html_lib.escape(url),
-            _T_MANAGE: manage,
-            _M_MANAGE: html_lib.escape(manage),
-            _M_NAME: html_lib.escape(shown),
-            _M_GREET: html_lib.escape(salutation),
-        }
-        values = {key: qp.encode_value(raw[key]) for key in self._used}
+        used = self._used
+        values: dict[str, bytes] = {}
+        if _T_UNSUB in used:
+            values[_T_UNSUB] = _encoded(url)
+        if _M_UNSUB in used:
+            values[_M_UNSUB] = _encoded(html_lib.escape(url))
+        if len(values) < len(used):
+            manage = manage_url(self._base_url, token)
+            shown = name or self._name_fallback
+            greeting = self._greet_named.format(name=name) if name else self._greet_anonymous
+            for key, raw in (
+                (_T_MANAGE, manage),
+                (_M_MANAGE, html_lib.escape(manage)),
+                (_T_NAME, shown),
+                (_T_GREET, greeting),
+                (_M_NAME, html_lib.escape(shown)),
+                (_M_GREET, html_lib.escape(greeting)),
+            ):
+                if key in used:
+                    values[key] = _encoded(raw)
         # The per-recipient headers lead; the stdlib built and folded the rest.
         # They are ASCII by construction (ids, tokens, URLs) except To.
         out = [
@@ -226,7 +236,7 @@ class MessageTemplate:
         chunks = self._chunks
         for i, key in enumerate(self._keys):
             out.append(chunks[i])
-            out.append(values[key].encode("ascii"))
+            out.append(values[key])
         out.append(chunks[-1])
         data = b"".join(out)
         if self._sign:
@@ -239,6 +249,12 @@ class MessageTemplate:
 
 
 _STANDIN = "to@example.invalid"
+# What makes formataddr quote a display name (email.utils' own set).
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+
+
+def _encoded(value: str) -> bytes:
+    return qp.encode_value(value).encode("ascii")
 
 
 def _to_line(name: str, address: str) -> bytes:
@@ -249,6 +265,10 @@ def _to_line(name: str, address: str) -> bytes:
         # package refuses one, so fold for an ASCII stand-in and swap it in.
         head, _, tail = _to_line(name, _STANDIN).rpartition(_STANDIN.encode("ascii"))
         return head + address.encode("utf-8") + tail
+    if not name:
+        return b"To: %s\r\n" % address.encode("ascii")
+    if name.isascii() and not _SPECIALS.search(name):
+        return b"To: %s <%s>\r\n" % (name.encode("ascii"), address.encode("ascii"))
     value = formataddr((name, address))
     if value.isascii() and (name.isascii() or len(value) - len(address) <= 78):
         return b"To: %s\r\n" % value.encode("ascii")
