@@ -17,6 +17,9 @@ The first command of the next message on a reused connection (``RSET``, or
 the reply. ``server.hold()`` makes every DATA wait (``server.held`` counts the
 waiting) until ``server.release(n)`` lets ``n`` of them through: a test can
 stop what it tests in the middle of a send.
+
+``PipelineProbe`` is a bare server of its own that tells whether a client sent
+each message's successor before the answer to its final ``.`` (RFC 2920).
 """
 
 from __future__ import annotations
