@@ -6,11 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from delivery_helpers import World
 from smtp_server import RecordingServer
 
 from newsletter.campaigns.sender import run_campaign
 from newsletter.campaigns.statements import UNKNOWN_REPLY
+from newsletter.cli import cli
 from newsletter.errors import OperationFailed
 from newsletter.subscribers.suppressions import is_suppressed
 from newsletter.transports import Outcome
@@ -93,6 +95,37 @@ def test_a_slow_final_reply_is_waited_for_not_retried(world: World) -> None:
         assert result.counts == {"sent": 1, "unknown": 1}
         assert world.log(cid)[slow].status == "unknown"
         assert srv.received_by() == {ok: 2, slow: 2}  # one copy per campaign, never two
+
+
+def test_the_final_reply_wait_comes_from_newsletter_toml(world: World, tmp_path: Path) -> None:
+    # the command timeout is long, the final-reply wait short: only the latter ends it unknown
+    ok, slow = world.add(2)
+    cid = world.campaign()
+    config = tmp_path / "newsletter.toml"
+    with RecordingServer(stall_seconds=2.0) as srv:
+        srv.fault(slow, "slow")
+        config.write_text(
+            f'[database]\nurl = "{world.settings.database_url}"\n[delivery]\ntransport = "smtp"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {srv.port}\ntimeout = 10\n'
+            "final_reply_timeout = 0.5\n",
+            encoding="utf-8",
+        )
+        r = CliRunner().invoke(
+            cli, ["--config", str(config), "campaigns", "send", str(cid), "--yes"]
+        )
+        time.sleep(2.0)  # the late 250 arrives to a closed connection
+        received = srv.received_by()
+    assert (r.exit_code, r.output) == (
+        0,
+        f"Campaign {cid}: finished with 1 unknown (1 sent, 1 unknown)\n"
+        "1 delivery has an unknown outcome: the server may have accepted it, so it is not sent "
+        f"again. See: newsletter log {cid} --status unknown; send anyway (some may get it "
+        f"twice): newsletter campaigns resume {cid} --resend-unknown\n",
+    )
+    row = world.log(cid)[slow]
+    assert (row.status, row.attempts) == ("unknown", 1)
+    assert row.smtp_reply.startswith("outcome unknown: no reply in time after the whole message")
+    assert received == {ok: 1, slow: 1}
 
 
 def test_no_such_user_bounces_and_suppresses(world: World) -> None:
@@ -199,7 +232,9 @@ def test_a_reused_connection_that_fails_is_replaced_without_losing_an_attempt(
     cid = world.campaign()
     with RecordingServer(pipelining=pipelining) as srv:
         srv.fault_reused(reply)
-        transport = SmtpTransport("127.0.0.1", srv.port, timeout=0.5)
+        # nothing here waits for a timeout: a short one only turns a slow reply on a loaded
+        # machine into "connection lost: timed out" (a retry), which is not what is tested
+        transport = SmtpTransport("127.0.0.1", srv.port, timeout=10.0)
         result = run_campaign(world.db, world.settings, cid, transport)
     # nothing of the second message had reached the server: sending it again is safe
     assert result.counts == {"sent": 3}

@@ -78,6 +78,8 @@ def test_mailchimp_exports(news: Database) -> None:
         },
         "confirmed",
     )
+    # Mailchimp quotes each tag: a comma inside one does not split it
+    assert got["emily.clarke@example.com"][2] == {"tags": ["Presse", "Mailing, lokal"]}
     assert "info@example.net" in got  # role local part lower-cased by email-validator
     with news.session() as s:
         r = import_file(s, FIXTURES / "mailchimp_unsubscribed.csv", list_slug="news")

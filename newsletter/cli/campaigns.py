@@ -34,11 +34,16 @@ def _print_result(result: sender.RunResult) -> None:
     click.echo(f"Campaign {result.campaign_id}: {result.state} ({counts or 'nothing to send'})")
     if result.stopped:
         click.echo(f"Paused. Continue with: newsletter campaigns resume {result.campaign_id}")
-    if result.counts.get("unknown"):
+    unknown = result.counts.get("unknown", 0)
+    if unknown:
+        # a crash mid-message or no reply after the final dot: either may have been delivered
+        many = unknown != 1
         click.echo(
-            f"{result.counts['unknown']} deliveries have an unknown outcome (the sender stopped "
-            "mid-message); see: newsletter log "
-            f"{result.campaign_id} --status unknown"
+            f"{unknown} {'deliveries have' if many else 'delivery has'} an unknown outcome: "
+            f"the server may have accepted {'them' if many else 'it'}, so "
+            f"{'they are' if many else 'it is'} not sent again. See: newsletter log "
+            f"{result.campaign_id} --status unknown; send anyway (some may get it twice): "
+            f"newsletter campaigns resume {result.campaign_id} --resend-unknown"
         )
 
 
