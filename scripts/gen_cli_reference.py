@@ -17,6 +17,8 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from generated_doc import write_or_check  # noqa: E402
+
 from newsletter.cli import cli  # noqa: E402
 
 TARGET = ROOT / "docs" / "cli.md"
@@ -50,15 +52,7 @@ def reference() -> str:
 
 
 def main() -> int:
-    text = reference()
-    if "--check" in sys.argv[1:]:
-        if not TARGET.exists() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET} is out of date: run python scripts/gen_cli_reference.py")
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    return write_or_check(TARGET, reference(), "gen_cli_reference.py")
 
 
 if __name__ == "__main__":

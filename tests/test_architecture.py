@@ -27,6 +27,7 @@ FLOORS: list[set[str]] = [
         "i18n",
         "ratelimit",
         "tabular",
+        "themes",
         "tokens",
         "tomlfile",
     },

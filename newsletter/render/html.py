@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,7 @@ import css_inline
 import mjml
 from jinja2 import (
     BytecodeCache,
-    ChoiceLoader,
-    Environment,
     FileSystemBytecodeCache,
-    FileSystemLoader,
-    PrefixLoader,
-    StrictUndefined,
     TemplateNotFound,
     TemplateSyntaxError,
 )
@@ -29,15 +23,12 @@ from markupsafe import Markup
 
 from newsletter.errors import BadInput, OperationFailed
 from newsletter.render.inline import linkify, to_html
+from newsletter.themes import theme_environment
 
 FONTS = (
     "-apple-system, 'Segoe UI', Helvetica, Arial, 'PingFang SC', 'Hiragino Sans GB', "
     "'Microsoft YaHei', 'Noto Sans CJK SC', 'Noto Sans SC', sans-serif"
 )
-
-
-def default_theme_dir() -> Path:
-    return Path(str(resources.files("newsletter").joinpath("theme", "default")))
 
 
 class _TemplateCache(FileSystemBytecodeCache):
@@ -68,22 +59,7 @@ class Theme:
     """
 
     def __init__(self, custom_dir: Path | None = None) -> None:
-        default = FileSystemLoader(str(default_theme_dir()))
-        loaders: list[Any] = []
-        if custom_dir is not None:
-            if not custom_dir.is_dir():
-                raise BadInput(f"templates folder not found: {custom_dir}")
-            loaders.append(FileSystemLoader(str(custom_dir)))
-        loaders += [default, PrefixLoader({"default": default})]
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-            bytecode_cache=_template_cache(),
-        )
+        self.env = theme_environment(custom_dir, _template_cache())
         self.env.filters["md"] = lambda s: Markup(to_html(s))
         self.env.filters["linkify"] = lambda s: Markup(linkify(s))
 

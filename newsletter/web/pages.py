@@ -9,27 +9,15 @@ still reaches the original. Autoescaping is on; no page has a script.
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PrefixLoader,
-    StrictUndefined,
-    TemplateNotFound,
-)
+from jinja2 import TemplateNotFound
 
 from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.i18n import get_locale
 from newsletter.issue.model import LANGUAGES
-
-
-def default_theme_dir() -> Path:
-    return Path(str(resources.files("newsletter").joinpath("theme", "default")))
+from newsletter.themes import theme_environment
 
 
 def web_strings(language: str) -> dict[str, str]:
@@ -61,22 +49,7 @@ class Pages:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        default = FileSystemLoader(str(default_theme_dir()))
-        loaders: list[Any] = []
-        custom = settings.templates_dir
-        if custom is not None:
-            if not custom.is_dir():
-                raise BadInput(f"templates folder not found: {custom}")
-            loaders.append(FileSystemLoader(str(custom)))
-        loaders += [default, PrefixLoader({"default": default})]
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = theme_environment(settings.templates_dir)
         self.base_url = settings.delivery.base_url.rstrip("/")
 
     def language(self, *candidates: str | None, accept: str | None = None) -> str:

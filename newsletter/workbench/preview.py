@@ -31,7 +31,8 @@ from newsletter.config import Settings, load_settings
 from newsletter.errors import BadInput, NewsletterError, OperationFailed, Problem
 from newsletter.issue.load import load_issue
 from newsletter.render import Rendered, for_web, render_issue
-from newsletter.render.html import Theme, default_theme_dir
+from newsletter.render.html import Theme
+from newsletter.themes import default_theme_dir
 
 if TYPE_CHECKING:
     import uvicorn
