@@ -91,3 +91,13 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, poll: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(poll)
+
+
+def wait_ready(logs: Path, n: int = 1, timeout: float = 30) -> None:
+    """Until each of the ``n`` workers logging into ``logs`` has said it is waiting for work."""
+
+    def ready() -> bool:
+        texts = [(logs / f"worker{i}.log").read_text(errors="replace") for i in range(n)]
+        return all(" worker " in t for t in texts)
+
+    wait_for(ready, timeout, f"{n} worker(s) to start")
