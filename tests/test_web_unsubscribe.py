@@ -179,38 +179,77 @@ def test_bad_tokens_get_the_same_400_that_names_nothing(web) -> None:
     assert status(web, 1) == "confirmed" and suppressions(web) == []
 
 
+# One request or more per route of the app; the test below fails when a route is added
+# without a line here.
 ROUTES = [
-    ("GET", "/unsubscribe/{token}"),
-    ("GET", "/manage/{token}"),
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/static/style.css"),
     ("GET", "/unsubscribe"),
+    ("GET", "/unsubscribe/{token}"),
+    ("POST", "/unsubscribe/{token}"),
+    ("POST", "/unsubscribe/{token}/undo"),
     ("GET", "/manage"),
+    ("GET", "/manage/{token}"),
+    ("POST", "/manage/{token}"),
     ("GET", "/subscribe/news"),
+    ("POST", "/subscribe/news"),
+    ("GET", "/confirm/1-abc"),
+    ("POST", "/confirm/1-abc"),
+    ("GET", "/archive"),
     ("GET", "/archive/"),
     ("GET", "/archive/feed.atom"),
-    ("GET", "/static/style.css"),
-    ("GET", "/healthz"),
+    ("GET", "/archive/2019-01/"),
+    ("POST", "/webhooks/ses"),
+    ("POST", "/webhooks/postmark"),
+    ("POST", "/webhooks/generic"),
     ("GET", "/no/such/page"),
-    ("GET", "/confirm/1-abc"),
-    ("POST", "/unsubscribe/{token}"),
 ]
+
+
+def _assert_secure(r: httpx.Response, what: str) -> None:
+    h = r.headers
+    assert h["referrer-policy"] == "no-referrer", what
+    assert h["x-content-type-options"] == "nosniff", what
+    csp = h["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script" not in csp, what
+    assert "default-src 'none'" in csp, what
 
 
 def test_security_headers_on_every_route(web) -> None:
     web.add(1)
-    web.serve()
+    live = web.serve()
+    app_routes = {route.path for route in live.app.routes}
+    covered = {
+        route.path
+        for route in live.app.routes
+        for _, path in ROUTES
+        if route.path_regex.match(path.format(token=web.token(1)))
+    }
+    assert covered == app_routes, f"no request in ROUTES for {app_routes - covered}"
     with web.client() as c:
         for method, path in ROUTES:
             r = c.request(method, path.format(token=web.token(1)))
-            h = r.headers
-            assert h["referrer-policy"] == "no-referrer", path
-            assert h["x-content-type-options"] == "nosniff", path
-            csp = h["content-security-policy"]
-            assert "frame-ancestors 'none'" in csp and "script" not in csp, path
-            assert "default-src 'none'" in csp, path
+            _assert_secure(r, f"{method} {path} ({r.status_code})")
             if "{token}" in path or "confirm" in path or path.startswith("/subscribe"):
-                assert h["cache-control"] == "no-store", path
+                assert r.headers["cache-control"] == "no-store", path
             if r.headers.get("set-cookie"):
                 assert "<form" in r.text, f"{path} sets a cookie without a form"
+
+
+def test_a_server_error_carries_the_headers_and_names_nothing(web, monkeypatch) -> None:
+    import newsletter.web.signup as signup
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(signup, "get_list", broken)
+    web.serve()
+    with web.client() as c:
+        r = c.get("/subscribe/news?email=someone@example.org")
+    assert r.status_code == 500
+    _assert_secure(r, "500")
+    assert "database" not in r.text and "someone" not in r.text and "news" not in r.text
 
 
 def test_bodies_over_the_limit_are_refused(web) -> None:

@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
@@ -143,19 +145,31 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         Route("/archive/{path:path}", archive_file),
         *webhooks.ROUTES,
     ]
-    app = Starlette(
+    app = _App(
+        https,
         routes=routes,
-        middleware=[
-            Middleware(AccessLog),
-            Middleware(SecurityHeaders, hsts=https),
-            Middleware(BodyLimit, limit=settings.web.max_body_bytes),
-        ],
+        middleware=[Middleware(BodyLimit, limit=settings.web.max_body_bytes)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.web = web
     app.state.sns_verifier = SnsVerifier()
     return app
+
+
+class _App(Starlette):
+    """Starlette with the access log and the security headers outside its own layers.
+
+    Starlette answers an exception (``_server_error``) in a layer outside every
+    middleware it is given: inside it, the 500 page went out without the headers.
+    """
+
+    def __init__(self, hsts: bool, **kwargs: Any) -> None:
+        self.hsts = hsts
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return AccessLog(SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts))
 
 
 async def _to_archive(request: Request) -> Response:
