@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from html_checks import html_problems
 
 from newsletter.config import load_settings
 from newsletter.issue.files import issue_files
@@ -69,23 +69,16 @@ def test_archive_has_18_issues() -> None:
 def test_isa_issue_is_email_grade(stem: str, rendered_isa) -> None:
     issue, r = rendered_isa[stem]
     html, text = r.html, r.text
-    for marker in ("{{", "{%", "<mj-"):
-        assert marker not in html
+    assert html_problems(html, "de", final=False) == []
     assert "@media" in html, "responsive rules must survive CSS inlining"
     assert "<!--[if mso" in html, "Outlook conditional comments must survive"
     assert r.html_bytes < GMAIL_CLIP_BYTES
     tags = parse(html)
-    html_tag = next(a for t, a in tags.tags if t == "html")
-    assert html_tag.get("lang") == "de"
     metas = {a.get("name"): a.get("content") for t, a in tags.tags if t == "meta"}
     assert metas.get("color-scheme") == "light dark"
-    assert not any(t == "script" for t, _ in tags.tags)
     assert not any(t == "link" and a.get("rel") == "stylesheet" for t, a in tags.tags)
     assert all(a.get("role") == "presentation" for t, a in tags.tags if t == "table")
-    assert all(a.get("alt") for t, a in tags.tags if t == "img")
     assert "PingFang SC" in html and "Noto Sans CJK SC" in html
-    levels = [int(t[1]) for t, _ in tags.tags if re.fullmatch(r"h[1-6]", t)]
-    assert levels[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels))
     visible = norm(" ".join(tags.text))
     for art in issue.articles:
         assert norm(art.title) in visible
