@@ -217,11 +217,12 @@ class Delivery:
         example=300,
     )
     claim_window: int = setting(
-        8,
+        16,
         Integer(1, 64),
         "Messages claimed ahead per connection, so no connection waits for the database. "
         "A crash (`kill -9`, power loss) can leave at most this many per connection with an "
-        "unknown outcome, never sent twice. Rate-limited sending always claims one at a time.",
+        "unknown outcome, never sent twice, and never more than 3 per connection plus 10 in "
+        "all. Rate-limited sending always claims one at a time.",
         example=2,
     )
     lease_seconds: float = setting(
