@@ -14,8 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
 from delivery_helpers import ROOT, World
 from smtp_server import RecordingServer
+
+from newsletter.cli import cli
+from newsletter.subscribers.tables import Subscriber
 
 pytestmark = pytest.mark.sqlite_only("SQLite's file lock, taken by a second process")
 
@@ -142,3 +147,36 @@ def test_other_commands_wait_for_a_short_lock(world: World, tmp_path: Path) -> N
     )
     assert locker.wait(timeout=10) == 0
     assert (r.returncode, r.stdout, r.stderr) == (0, "Created list later (Later).\n", "")
+
+
+def test_a_lock_outlasting_the_busy_timeout_is_one_clear_line(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import newsletter.db
+    import newsletter.db.locks
+
+    # SQLite's own wait (30 s) shortened, so the lock outlasts it quickly
+    monkeypatch.setattr(newsletter.db, "BUSY_TIMEOUT_MS", 1000)
+    monkeypatch.setattr(newsletter.db.locks, "BUSY_TIMEOUT_MS", 1000)
+    config = _config(world, tmp_path, 25)
+    people = tmp_path / "people.csv"
+    people.write_text("email,name\nanna@example.org,Anna\nbob@example.org,Bob\n", encoding="utf-8")
+    path = world.settings.database_url.removeprefix("sqlite:///")
+    locker = subprocess.Popen(
+        [sys.executable, "-c", _LOCKER, path, "5"], stdout=subprocess.PIPE, text=True
+    )
+    assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+    r = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "subscribers", "import", str(people), "--list", "news"],
+        catch_exceptions=False,  # a traceback fails the test
+    )
+    assert locker.wait(timeout=10) == 0
+    assert (r.exit_code, r.stderr) == (
+        1,
+        "Error: the database stayed locked by another process for 1 s (a backup, a long "
+        "import or a sender?); what this command had not committed was rolled back: run it "
+        "again when the other one is done\n",
+    )
+    with world.db.session() as s:  # all or nothing: the import did not half happen
+        assert s.execute(sa.select(sa.func.count()).select_from(Subscriber)).scalar() == 0

@@ -106,6 +106,16 @@ def _failure(exc: Exception) -> tuple[str, int] | None:
         where = exc.filename if exc.filename is not None else ""
         message, code = f"{where}: {exc.strerror or exc}" if where else str(exc), 1
     elif _is_database_error(exc):
+        from newsletter.db.locks import BUSY_TIMEOUT_MS, is_locked  # SQLAlchemy is loaded now
+
+        if is_locked(exc):
+            # SQLite's bare "database is locked" names neither the wait nor what to do
+            message = (
+                f"the database stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s "
+                "(a backup, a long import or a sender?); what this command had not committed "
+                "was rolled back: run it again when the other one is done"
+            )
+            return f"Error: {message}", 1
         # One line: libpq appends hint and DETAIL lines (db.driver_message, not imported here).
         driver = " ".join(str(getattr(exc, "orig", None) or exc).split())
         message, code = f"database error: {driver}", 1
