@@ -55,6 +55,22 @@ def test_serve_refuses_to_start_without_the_secret_key(cli_run, tmp_path: Path) 
     assert list(tmp_path.glob("*.key")) == []  # refused, not invented
 
 
+def test_a_port_in_use_is_one_line(cli_run, tmp_path: Path, db, monkeypatch) -> None:
+    config(tmp_path, "https://newsletter.example.org")
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "a key")
+    taken = bound_socket()
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        r = cli_run("serve", "--port", str(port))
+    finally:
+        taken.close()
+    assert (r.exit_code, r.output) == (
+        1,
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+    )
+
+
 def test_serve_and_archive_are_not_loaded_for_help() -> None:
     code = (
         "import sys\nfrom newsletter.cli import main\n"

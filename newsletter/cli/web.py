@@ -7,11 +7,13 @@ Both import the web stack (Starlette, uvicorn) inside the command, so
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import click
 
 from newsletter.cli.app import App, cli, pass_app
+from newsletter.errors import OperationFailed
 
 
 @cli.command("serve")
@@ -72,9 +74,11 @@ def serve_cmd(
     db = Database.from_settings(app.settings, create=False)  # a mistyped path serves nothing
     check_serving(app.settings, db)
     web_app = create_app(app.settings, db)
+    sock = _listen(host, port)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    click.echo(f"Serving {app.settings.delivery.base_url} on http://{host}:{port} (Ctrl-C stops)")
-    uvicorn.run(
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"Serving {app.settings.delivery.base_url} on http://{shown}:{port} (Ctrl-C stops)")
+    config = uvicorn.Config(
         web_app,
         host=host,
         port=port,
@@ -85,6 +89,24 @@ def serve_cmd(
         server_header=False,
         log_level=log_level,
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so a port in use is one line and exit 1.
+
+    uvicorn binds on its own only after start-up, logs the error and exits 3.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP named: asyncio turns Nagle off only on sockets that say so
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OperationFailed(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 @cli.group("archive")
