@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -106,6 +107,27 @@ def test_one_click_post_needs_no_cookie_and_unsubscribes_once(web, encoding: str
     (event,) = events(web)
     assert event.source == "one-click"
     assert [s.source for s in suppressions(web)] == ["one-click"]
+
+
+def test_a_two_year_old_link_still_unsubscribes(web, monkeypatch) -> None:
+    """Unsubscribe links never expire: the token made two years ago, the rows aged with it."""
+    web.add(1)
+    two_years = timedelta(days=730)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - two_years.total_seconds())
+    token = web.token(1)  # as the sender made it then
+    monkeypatch.setattr(time, "time", real_time)
+    then = datetime.now(UTC) - two_years
+    with web.db.session() as s:
+        s.execute(sa.update(Subscriber).values(created_at=then))
+        s.execute(sa.update(Subscription).values(created_at=then, confirmed_at=then))
+    web.serve()
+    with web.client() as c:
+        assert c.get(f"/unsubscribe/{token}").status_code == 200
+        assert c.get(f"/manage/{token}").status_code == 200
+    r = httpx.post(f"{web.url}/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert (r.status_code, r.text) == (200, "unsubscribed\n")
+    assert status(web, 1) == "unsubscribed"
 
 
 def test_concurrent_one_clicks_change_things_once(web) -> None:
