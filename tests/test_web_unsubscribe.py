@@ -89,6 +89,37 @@ def test_page_post_without_csrf_field_or_cookie_is_refused(web) -> None:
     assert status(web, 1) == "confirmed"
 
 
+def test_every_form_post_but_one_click_needs_the_csrf_field(web) -> None:
+    """Each form of the site posted by another site (its cookie, no field; a field, no cookie)."""
+    web.add(1)
+    web.serve()
+    token = web.token(1)
+    forms = {
+        f"/unsubscribe/{token}": {},
+        f"/unsubscribe/{token}/undo": {},
+        f"/manage/{token}": {"name": "Mallory", "language": "en", "leave_all": "1"},
+        "/subscribe/news": {"email": "victim@example.org", "language": "en"},
+    }
+    with web.client() as c:
+        field = csrf_of(c.get("/subscribe/news").text)
+        for path, data in forms.items():
+            r = c.post(path, data=data)  # the cookie is there, the field is not
+            assert r.status_code == 403 and "form has expired" in r.text, path
+            wrong = c.post(path, data={**data, "csrf": field[:-2] + "xx"})
+            assert wrong.status_code == 403, path
+    with web.client() as fresh:
+        for path, data in forms.items():
+            assert fresh.post(path, data={**data, "csrf": field}).status_code == 403, path
+    assert status(web, 1) == "confirmed" and events(web) == [] and suppressions(web) == []
+    with web.db.session() as s:
+        assert s.get(Subscriber, 1).name != "Mallory"
+        assert s.exec(sa.text("SELECT count(*) FROM signup_request")).one()[0] == 0
+    web.live.drain()
+    assert not (web.tmp / "outbox" / "new").exists() or not any(
+        (web.tmp / "outbox" / "new").iterdir()
+    )
+
+
 @pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
 def test_one_click_post_needs_no_cookie_and_unsubscribes_once(web, encoding: str) -> None:
     web.add(1)
