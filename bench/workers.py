@@ -19,7 +19,7 @@ workers) and the delivery log's bytes per row on PostgreSQL.
 
 Needs Postfix's tools (``apt-get install postfix``) and PostgreSQL's server
 (``apt-get install postgresql``). Not part of the test suite. Usage:
-``python bench/workers.py [-n 20000] [--huge 1000000] [--huge-workers 4]``
+``python bench/workers.py [-n 20000] [--huge 1000000] [--huge-workers 4] [--claim-window 8]``
 (``--huge 0`` skips the big run).
 """
 
@@ -36,6 +36,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -118,14 +119,16 @@ def fill(db: Database, n: int) -> None:
 class Setup:
     """One database with ``n`` subscribers, a config for the CLI and the workers."""
 
-    def __init__(self, server, name: str, n: int, port: int, work: Path, rendered) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, server: Any, name: str, n: int, port: int, work: Path, rendered: Any, window: int
+    ) -> None:
         with server.admin().connect() as c:
             c.exec_driver_sql(f"CREATE DATABASE {name}")
         self.url = server.url(name)
         self.config = work / f"{name}.toml"
         self.config.write_text(
             f'[database]\nurl = "{self.url}"\n'
-            '[delivery]\ntransport = "smtp"\n'
+            f'[delivery]\ntransport = "smtp"\nclaim_window = {window}\n'
             f'[smtp]\nhost = "127.0.0.1"\nport = {port}\npool = {CONNECTIONS}\ntimeout = 30\n'
             "[workers]\npoll_seconds = 1\n",
             encoding="utf-8",
@@ -224,6 +227,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--huge", type=int, default=1_000_000)
     parser.add_argument("--huge-workers", type=int, default=4)
+    parser.add_argument(
+        "--claim-window",
+        type=int,
+        default=8,
+        help="[delivery] claim_window: 1 bounds a dead worker's unknowns by its connections",
+    )
     args = parser.parse_args()
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("needs Postfix's smtp-sink and smtp-source: apt-get install postfix")
@@ -244,7 +253,7 @@ def main() -> None:
             if args.n:
                 throughput(server, rendered, port, work, message, args)
             if args.huge:
-                huge(server, rendered, port, work, args.huge, args.huge_workers)
+                huge(server, rendered, port, work, args.huge, args.huge_workers, args.claim_window)
     finally:
         sink.terminate()
         sink.wait()
@@ -252,10 +261,10 @@ def main() -> None:
 
 
 def throughput(server, rendered, port: int, work: Path, message: Path, args) -> None:  # type: ignore[no-untyped-def]
-    setup = Setup(server, "through", args.n, port, work, rendered)
+    setup = Setup(server, "through", args.n, port, work, rendered, args.claim_window)
     print(
         f"\n{args.n:,} recipients per run, {CONNECTIONS} connections per worker, "
-        f"batches of 1,000; msg/s"
+        f"batches of 1,000, claim_window {args.claim_window}; msg/s"
     )
     heads = ("workers", "conns", "round", "smtp-source", "newsletter", "ratio")
     print(" ".join(f"{h:>{len(h)}}" for h in heads))
@@ -286,9 +295,9 @@ def throughput(server, rendered, port: int, work: Path, message: Path, args) -> 
     setup.db.dispose()
 
 
-def huge(server, rendered, port: int, work: Path, n: int, count: int) -> None:  # type: ignore[no-untyped-def]
+def huge(server, rendered, port: int, work: Path, n: int, count: int, window: int) -> None:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
-    setup = Setup(server, "huge", n, port, work, rendered)
+    setup = Setup(server, "huge", n, port, work, rendered, window)
     filled = time.perf_counter() - t0
     t0 = time.perf_counter()
     cid = setup.campaign()
