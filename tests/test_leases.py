@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from delivery_helpers import World
 from test_campaign_control import GatedMaildir
 
 from newsletter.campaigns import store
-from newsletter.campaigns.sender import run_campaign
+from newsletter.campaigns.sender import RunResult, run_campaign
 from newsletter.campaigns.tables import Delivery, SenderLease
 from newsletter.cli import cli
+from newsletter.transports.maildir import MaildirTransport
 
 
 @pytest.fixture
@@ -132,3 +134,62 @@ def test_a_running_sender_renews_its_lease(world: World) -> None:
         lease = s.get(SenderLease, lease_id)
         assert lease is not None and lease.released_at is not None
         assert store.get_campaign(s, cid).lease_id is None
+
+
+def test_a_sender_whose_lease_was_taken_over_sends_nothing_more(world: World) -> None:
+    # a live sender taken over with --force (its host looked dead): it may finish the messages
+    # it had claimed, claims nothing more, and nobody gets two copies
+    addresses = world.add(60)
+    cid = world.campaign()
+    old = GatedMaildir(world.tmp / "old")
+    new = GatedMaildir(world.tmp / "new")
+    old_run = threading.Thread(target=_run, args=(world, cid, old, {}), daemon=True)
+    old_run.start()
+    assert old.entered.wait(10)  # in its first message, more claimed behind it
+    new_results: list[RunResult] = []
+    new_run = threading.Thread(
+        target=_run, args=(world, cid, new, {"resume": True, "force": True}, new_results),
+        daemon=True,
+    )  # fmt: skip
+    new_run.start()
+    assert new.entered.wait(10)  # the take-over is done, the new sender in its first message
+    with world.db.session() as s:
+        claimed_by_old = s.execute(
+            sa.select(sa.func.count()).where(
+                Delivery.campaign_id == cid, Delivery.status == "unknown"
+            )
+        ).scalar()
+    old.gate.set()  # the old sender wakes up while the campaign still has queued messages
+    old_run.join(10)
+    new.gate.set()
+    new_run.join(10)
+    assert not old_run.is_alive() and not new_run.is_alive()
+
+    def received(outbox: Path) -> list[str]:
+        return [
+            p.read_bytes().split(b"\n")[1].removeprefix(b"Delivered-To: ").decode()
+            for p in (outbox / "new").iterdir()
+        ]
+
+    by_old, by_new = received(old.outbox), received(new.outbox)
+    assert 1 <= len(by_old) <= claimed_by_old  # nothing it had not claimed before
+    assert sorted(by_old + by_new) == sorted(set(by_old + by_new)), "a second copy"
+    log = world.log(cid)
+    # the log tells the truth: what went out is sent, the rest of the old claims unknown
+    assert {a for a, d in log.items() if d.status == "sent"} == set(by_old + by_new)
+    assert (
+        {a for a, d in log.items() if d.status != "sent"}
+        == {a for a, d in log.items() if d.status == "unknown"}
+        == set(addresses) - set(by_old + by_new)
+    )
+    unknown = len(addresses) - len(by_old) - len(by_new)
+    assert world.state(cid) == (f"finished with {unknown} unknown" if unknown else "finished")
+    assert new_results[0].counts["sent"] == len(by_new)
+
+
+def _run(
+    world: World, cid: int, transport: MaildirTransport, options: dict, out: list | None = None
+) -> None:
+    result = run_campaign(world.db, world.settings, cid, transport, **options)
+    if out is not None:
+        out.append(result)
