@@ -300,6 +300,23 @@ def test_confirmation_links_expire(web, smtp) -> None:
         assert list(recipients(s, "news")) == []
 
 
+def test_the_confirm_button_needs_the_csrf_field(web, smtp) -> None:
+    use_smtp(web, smtp)
+    with web.client() as c:
+        sign_up(c, "careful@example.org")
+        web.live.drain()
+        (link,) = set(CONFIRM.findall(text_of(smtp.messages[0])))
+        field = csrf_of(c.get(link).text)
+        assert c.post(link, data={}).status_code == 403  # a scanner or another site
+        with web.client() as other:
+            assert other.post(link, data={"csrf": field}).status_code == 403  # no cookie
+        with web.db.session() as s:
+            assert list(recipients(s, "news")) == []
+        assert c.post(link, data={"csrf": field}).status_code == 200
+    with web.db.session() as s:
+        assert [p.email for p in recipients(s, "news")] == ["careful@example.org"]
+
+
 def test_the_honeypot_and_bad_input(web, smtp) -> None:
     use_smtp(web, smtp)
     with web.client() as c:
