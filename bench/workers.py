@@ -19,7 +19,7 @@ workers) and the delivery log's bytes per row on PostgreSQL.
 
 Needs Postfix's tools (``apt-get install postfix``) and PostgreSQL's server
 (``apt-get install postgresql``). Not part of the test suite. Usage:
-``python bench/workers.py [-n 20000] [--huge 1000000] [--huge-workers 4] [--claim-window 8]``
+``python bench/workers.py [-n 20000] [--huge 1000000] [--huge-workers 4] [--claim-window 16]``
 (``--huge 0`` skips the big run).
 """
 
@@ -49,7 +49,7 @@ from send import SINK, SOURCE, free_port, start_sink  # noqa: E402
 
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
-from newsletter.config import load_settings  # noqa: E402
+from newsletter.config import Delivery, load_settings  # noqa: E402
 from newsletter.db import Database, hash_with  # noqa: E402
 from newsletter.issue.load import load_issue  # noqa: E402
 from newsletter.message.compose import Recipient  # noqa: E402
@@ -230,7 +230,7 @@ def main() -> None:
     parser.add_argument(
         "--claim-window",
         type=int,
-        default=8,
+        default=Delivery().claim_window,
         help="[delivery] claim_window: 1 bounds a dead worker's unknowns by its connections",
     )
     args = parser.parse_args()
