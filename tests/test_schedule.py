@@ -207,3 +207,34 @@ def test_enqueue_on_sqlite_says_it_needs_postgresql(world: World, tmp_path: Path
         "(procrastinate). On SQLite, send it with one process: newsletter campaigns send ID\n",
     )
     assert world.state(cid) == "draft"
+
+
+def test_a_campaign_paused_from_elsewhere_leaves_the_worker_working(
+    world: World, tmp_path: Path
+) -> None:
+    """Pausing one scheduled campaign while the worker sends it stops that campaign only: the
+    same worker goes on to send the next one (it used to end its loop as if told to stop)."""
+    addresses = world.add(20)
+    slow_cid = world.campaign()
+    next_cid = world.campaign(again=True)
+    with RecordingServer() as srv:
+        config = write_config(
+            world, tmp_path / "newsletter.toml", srv.port, delivery={"rate_per_second": 5}
+        )
+        with workers(config, 1, logs=tmp_path) as procs:
+            wait_ready(tmp_path)
+            _schedule(world, slow_cid, _in_berlin(1)[1])
+            wait_for(lambda: len(srv.messages) >= 2, 30, "the first campaign to start")
+            paused = run(config, "campaigns", "pause", str(slow_cid))
+            assert paused.returncode == 0, paused.stderr
+            wait_for(lambda: world.state(slow_cid).startswith("paused"), 30, "the pause")
+            _schedule(world, next_cid, _in_berlin(1)[1])
+            wait_for(lambda: world.state(next_cid).startswith("finished"), 60, "the next one")
+            assert procs[0].poll() is None  # still working
+        received = srv.received_by()
+    slow = world.counts(slow_cid)
+    assert 0 < slow["sent"] < 20 and slow.get("queued", 0) + slow["sent"] == 20
+    assert world.counts(next_cid) == {"sent": 20}
+    # the paused campaign's recipients once each, the next campaign's once each
+    assert all(received[a] in (1, 2) for a in addresses)
+    assert sum(received.values()) == slow["sent"] + 20

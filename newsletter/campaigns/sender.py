@@ -37,6 +37,9 @@ class RunResult:
     counts: dict[str, int]
     attempted: int = 0
     stopped: bool = False
+    # A signal (Ctrl-C, SIGTERM) asked this process to stop, as opposed to a pause or a
+    # takeover from another process: a worker ends only on the former.
+    interrupted: bool = False
     elapsed: float = 0.0
 
 
@@ -87,8 +90,9 @@ def run_campaign(
     except BaseException:
         _release(db, campaign_id, lease, wait, paused=True, finished=False, failed=proof)
         raise
+    interrupted = threading.Event()
     try:
-        with _graceful_interrupt(runner.stop):
+        with _graceful_interrupt(runner.stop, interrupted):
             runner.run()
     finally:
         runner.shutdown()
@@ -114,6 +118,7 @@ def run_campaign(
         {k: v for k, v in runner.counts.items() if v},
         attempted=runner.attempted,
         stopped=runner.stop.is_set() and not failed,
+        interrupted=interrupted.is_set(),
         elapsed=time.monotonic() - runner.started,
     )
 
@@ -126,15 +131,16 @@ def _release(db: Database, campaign_id: int, lease: int, wait: float, **how: Any
 
 
 @contextmanager
-def _graceful_interrupt(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C (or SIGTERM) sets ``stop``; a second one interrupts for real."""
+def _graceful_interrupt(stop: threading.Event, interrupted: threading.Event) -> Iterator[None]:
+    """First Ctrl-C (or SIGTERM) sets both events; a second one interrupts for real."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
+        if interrupted.is_set():
             raise KeyboardInterrupt
+        interrupted.set()
         stop.set()
 
     old_int = signal.signal(signal.SIGINT, handler)

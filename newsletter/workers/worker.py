@@ -211,7 +211,7 @@ def _run_polling(
                     on_event(f"campaign {campaign_id}: {exc}")
                     continue
                 on_event(f"campaign {campaign_id}: {result.state}")
-                if result.stopped:
+                if result.interrupted:  # a pause from elsewhere ends that campaign, not the worker
                     stop.set()
                     break
             if options.once:
