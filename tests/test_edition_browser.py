@@ -6,8 +6,6 @@ docs/img``; this checks what they show: it fits, and it is set as Chinese.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,23 +15,7 @@ from newsletter.config import load_settings
 from newsletter.issue.load import load_issue
 from newsletter.render import for_web, render_issue
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="chromium not installed (.ci/run installs it: apt-get install chromium)",
-)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "chromium is required in CI"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield b
-        b.close()
+# `browser` is browser_helpers' (through conftest): Debian's Chromium, skipped only outside CI.
 
 
 @pytest.mark.timeout(120)
