@@ -34,28 +34,23 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from send import SINK, SOURCE, free_port, start_sink  # noqa: E402
+from send import SINK, SOURCE, fill, free_port, start_sink  # noqa: E402
 
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
 from newsletter.config import Delivery, load_settings  # noqa: E402
-from newsletter.db import Database, hash_with  # noqa: E402
+from newsletter.db import Database  # noqa: E402
 from newsletter.issue.load import load_issue  # noqa: E402
 from newsletter.message.compose import Recipient  # noqa: E402
 from newsletter.render import render_issue  # noqa: E402
-from newsletter.subscribers.lists import create_list  # noqa: E402
-from newsletter.subscribers.tables import Subscriber, Subscription  # noqa: E402
 from newsletter.workers import batches  # noqa: E402
 
 CONNECTIONS = 2  # per worker
@@ -74,46 +69,6 @@ def cluster():  # type: ignore[no-untyped-def]
         yield server
     finally:
         server.stop()
-
-
-def fill(db: Database, n: int) -> None:
-    """``n`` confirmed subscribers of list ``isa``, inserted 10,000 at a time."""
-    now = datetime.now(UTC)
-    secret = db.secret
-    with db.session() as s:
-        ml = create_list(s, "isa", "ISA-Newsletter")
-        for start in range(0, n, 10_000):
-            rows = []
-            for i in range(start, min(n, start + 10_000)):
-                a = f"leser{i}@example.com"
-                rows.append(
-                    {
-                        "email": a,
-                        "key": a,
-                        "key_hash": hash_with(secret, a),
-                        "name": f"Leser {i}",
-                        "attributes": {},
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-            ids = s.execute(
-                sa.insert(Subscriber.__table__).returning(Subscriber.__table__.c.id),  # type: ignore[attr-defined]
-                rows,
-            ).scalars()
-            s.execute(
-                sa.insert(Subscription.__table__),  # type: ignore[attr-defined]
-                [
-                    {
-                        "subscriber_id": i,
-                        "list_id": ml.id,
-                        "status": "confirmed",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in ids
-                ],
-            )
 
 
 class Setup:
