@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from delivery_helpers import World
 
-from newsletter.campaigns import report, store
+from newsletter.campaigns import report, store, totals
 from newsletter.campaigns.tables import Campaign, Delivery, SenderLease
 from newsletter.cli import cli
 from newsletter.inbound import summary
@@ -169,7 +169,7 @@ def test_the_table_says_forgotten(logged) -> None:
 def test_show_counts_in_the_index_and_matches_the_orm(logged) -> None:
     world, cid = logged
     with world.db.engine.connect() as connection:
-        fast = report.summary(connection, cid)
+        fast = totals.summary(connection, cid)
         query = (
             sa.select(report.DELIVERY.c.status, sa.func.count())
             .where(report.DELIVERY.c.campaign_id == cid)

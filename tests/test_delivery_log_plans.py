@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from delivery_helpers import World
 
-from newsletter.campaigns import report, store
+from newsletter.campaigns import report, store, totals
 from newsletter.config import Inbound
 from newsletter.inbound.attribute import _latest_delivery
 from newsletter.inbound.policy import bounce_score
@@ -125,7 +125,7 @@ def _report_log(world: World, cid: int) -> None:
 def _report_summary(world: World, cid: int) -> None:
     """What ``campaigns show ID`` reads."""
     with world.db.engine.connect() as connection:
-        assert sum(report.summary(connection, cid).counts.values()) == PER_CAMPAIGN
+        assert sum(totals.summary(connection, cid).counts.values()) == PER_CAMPAIGN
 
 
 def _counts(world: World, cid: int) -> None:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, report, statements
+from newsletter.campaigns import leases, statements, totals
 from newsletter.campaigns.outcomes import Result, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
@@ -302,7 +302,7 @@ class Ledger:
 
     def counts(self) -> dict[str, int]:
         """Deliveries per status, on the run's own connection."""
-        return self.transaction(lambda conn: report.status_counts(conn, self.cid))
+        return self.transaction(lambda conn: totals.status_counts(conn, self.cid))
 
     def next_retry(self) -> float | None:
         """When the earliest deferred delivery is due (epoch seconds), or None."""

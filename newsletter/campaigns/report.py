@@ -14,38 +14,22 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, ensure_ascii=False
 from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from newsletter.campaigns.state import (
-    CampaignError,
-    CampaignSummary,
-    EditionTotals,
-    Holder,
-    describe_state,
-    judge,
+from newsletter.campaigns.totals import (
+    CAMPAIGN_COLUMNS,
+    LEASE_COLUMNS,
+    campaign_row,
 )
-from newsletter.db.columns import UTCDateTime
 from newsletter.tabular import ESCAPABLE_START, escape_formula, iso_time, json_default
 
-CAMPAIGN = sa.table(
-    "campaign",
-    *(sa.column(c) for c in ("id", "kind", "issue_slug", "list_slug", "subject", "status")),
-    *(sa.column(c) for c in ("recipients", "transport", "lease_id", "language")),
-    *(sa.column(c) for c in ("schedule_zone", "queue")),
-    *(sa.column(c, UTCDateTime()) for c in ("created_at", "started_at", "finished_at")),
-    sa.column("scheduled_at", UTCDateTime()),
-)
-LEASE = sa.table(
-    "sender_lease",
-    *(sa.column(c) for c in ("id", "host", "pid")),
-    *(sa.column(c, UTCDateTime()) for c in ("renewed_at", "expires_at", "released_at")),
-)
+# Stand-ins for the tables whose columns ``totals`` names (tests check them).
+CAMPAIGN = sa.table("campaign", *(sa.column(c) for c in CAMPAIGN_COLUMNS))
+LEASE = sa.table("sender_lease", *(sa.column(c) for c in LEASE_COLUMNS))
 DELIVERY = sa.table(
     "delivery",
     *(sa.column(c) for c in ("id", "campaign_id", "address", "status", "attempts")),
@@ -79,94 +63,10 @@ COLUMNS = [*LOG_COLUMNS, "bounce"]
 KINDS = ("confirmation", "welcome", "all")
 KIND_COLUMNS = [*COLUMNS, "kind", "campaign", "next_attempt"]
 _TEXT = (1, 5, 6, 7, 12)  # free text a spreadsheet could take for a formula
-_NEEDS_QUOTES = re.compile(r'["\r\n]')  # or a comma inside a cell: the csv module quotes them
+# A text cell that may start a formula comes after a comma (the id is first); the
+# plain substring tests are several times faster than one regular expression.
+assert set("=+-@'\t\r") == ESCAPABLE_START, "the checks in _write_csv list them"
 _PAGE = 5000
-
-
-def status_counts(connection: sa.Connection, campaign_id: int) -> dict[str, int]:
-    """Deliveries per status, counted in the ``(campaign_id, status, id)`` index."""
-    d = DELIVERY.c
-    query = (
-        sa.select(d.status, sa.func.count()).where(d.campaign_id == campaign_id).group_by(d.status)
-    )
-    return {status: n for status, n in connection.execute(query)}
-
-
-def edition_totals(
-    connection: sa.Connection,
-    campaign_id: int,
-    language: str | None,
-    subject: str,
-    counts: Mapping[str, int],
-) -> tuple[EditionTotals, ...]:
-    """Per language edition, the primary first: its subject and its deliveries by status.
-
-    A campaign of one edition has its totals already (``counts``); only one
-    of several editions reads its deliveries again, grouped by edition.
-    """
-    others = list(
-        connection.execute(
-            sa.select(EDITION.c.language, EDITION.c.subject)
-            .where(EDITION.c.campaign_id == campaign_id)
-            .order_by(EDITION.c.language)
-        )
-    )
-    if not others:
-        return (EditionTotals(language, subject, dict(counts)),)
-    d = DELIVERY.c
-    per: dict[str | None, dict[str, int]] = {}
-    query = (
-        sa.select(d.edition, d.status, sa.func.count())
-        .where(d.campaign_id == campaign_id)
-        .group_by(d.edition, d.status)
-    )
-    for edition, status, n in connection.execute(query):
-        per.setdefault(edition or language, {})[status] = n
-    subjects = [(language, subject), *((r.language, r.subject) for r in others)]
-    return tuple(EditionTotals(lang, subj, per.get(lang, {})) for lang, subj in subjects)
-
-
-def campaign_row(connection: sa.Connection, campaign_id: int) -> sa.Row[Any]:
-    row = connection.execute(sa.select(CAMPAIGN).where(CAMPAIGN.c.id == campaign_id)).first()
-    if row is None:
-        raise CampaignError(f"no campaign {campaign_id}; see: newsletter campaigns list")
-    return row
-
-
-def summary(connection: sa.Connection, campaign_id: int) -> CampaignSummary:
-    """``campaigns show``: the campaign and its totals, without touching a delivery row."""
-    campaign = campaign_row(connection, campaign_id)
-    counts = status_counts(connection, campaign_id)
-    return CampaignSummary(
-        id=campaign.id,
-        kind=campaign.kind,
-        issue=campaign.issue_slug,
-        list=campaign.list_slug,
-        subject=campaign.subject,
-        state=describe_state(campaign, counts, _holder(connection, campaign.lease_id)),
-        recipients=campaign.recipients,
-        counts=counts,
-        transport=campaign.transport,
-        created_at=campaign.created_at,
-        started_at=campaign.started_at,
-        finished_at=campaign.finished_at,
-        editions=edition_totals(
-            connection, campaign_id, campaign.language, campaign.subject, counts
-        ),
-        scheduled_at=campaign.scheduled_at,
-        schedule_zone=campaign.schedule_zone,
-        queue=campaign.queue,
-    )
-
-
-def _holder(connection: sa.Connection, lease_id: int | None) -> Holder | None:
-    """What ``leases.holder`` says, from the lease's table row."""
-    if lease_id is None:
-        return None
-    lease = connection.execute(sa.select(LEASE).where(LEASE.c.id == lease_id)).first()
-    if lease is None or lease.released_at is not None:
-        return None
-    return judge(lease, datetime.now(UTC))
 
 
 def log_rows(
@@ -241,15 +141,21 @@ def _chunks(
     sql = query.order_by(d.id).compile(
         dialect=connection.dialect, compile_kwargs={"literal_binds": True}
     )
-    result = connection.exec_driver_sql(str(sql)).yield_per(_PAGE)
-    get = bounces.get
-    for page in result.partitions():
+    result = connection.exec_driver_sql(str(sql))
+    if connection.dialect.name == "sqlite":  # its cursor streams: tuples without Row objects
+        cursor = result.cursor
+        pages: Iterator[Any] = iter(lambda: cursor.fetchmany(_PAGE), [])
+    else:
+        pages = result.yield_per(_PAGE).partitions()
+    get, iso = bounces.get, iso_time
+    for page in pages:
+        # queued, claimed and finished as ISO text; the edition; the bounce column
         if kind is None:
             yield [
-                # queued, claimed and finished as ISO text; the edition; the bounce column
-                (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]))
+                (*r[:8], None if r[8] is None else iso(r[8]), None if r[9] is None else iso(r[9]),
+                 None if r[10] is None else iso(r[10]), r[11], get(r[0]))
                 for r in page
-            ]
+            ]  # fmt: skip
         else:
             yield [
                 (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]), r[12], r[13],
@@ -294,15 +200,27 @@ def _write_csv(pages: Iterator[list[tuple[Any, ...]]], out: TextIO, columns: lis
     for page in pages:
         lines: list[str] = []
         for row in page:
+            line = ",".join(["" if v is None else str(v) for v in row])
+            if (
+                line.count(",") == commas  # else a cell has a comma: quotes
+                and '"' not in line  # quotes
+                and "\n" not in line  # quotes
+                and "\r" not in line  # quotes, or a formula
+                and "\t" not in line  # may start a formula
+                and ",=" not in line
+                and ",+" not in line
+                and ",-" not in line
+                and ",@" not in line
+                and ",'" not in line
+            ):
+                lines.append(line)
+                continue
+            # A cell needs quotes or may start a formula: as tabular.write_csv does it.
             cells = ["" if v is None else str(v) for v in row]
             for i in _TEXT:
                 if cells[i][:1] in ESCAPABLE_START:
                     cells[i] = escape_formula(cells[i])
-            line = ",".join(cells)
-            if line.count(",") == commas and not _NEEDS_QUOTES.search(line):
-                lines.append(line)
-                continue
-            if lines:  # a cell needs quoting: the csv module writes this row
+            if lines:
                 out.write("\n".join(lines) + "\n")
                 lines = []
             writer.writerow(cells)
@@ -313,28 +231,31 @@ def _write_csv(pages: Iterator[list[tuple[Any, ...]]], out: TextIO, columns: lis
 
 
 def _write_json(pages: Iterator[list[tuple[Any, ...]]], out: TextIO, columns: list[str]) -> int:
-    # What json.dumps(dict(zip(COLUMNS, row)), ensure_ascii=False) gives, without
-    # building the dict: the keys' text is fixed, each value encoded by json's
-    # own string encoder.
-    heads = [("{" if i == 0 else ", ") + json.dumps(c) + ": " for i, c in enumerate(columns)]
+    # What json.dumps(dict(zip(columns, row)), ensure_ascii=False) gives, without
+    # building the dict: the keys' text is fixed, and the values are encoded a
+    # column at a time, each by the encoder its cells' types take (json's own).
+    template = "{" + ", ".join(json.dumps(c) + ": %s" for c in columns) + "}"
     n = 0
     out.write("[")
     for page in pages:
-        objects = []
-        for row in page:
-            parts = []
-            for head, value in zip(heads, row, strict=True):
-                if value is None:
-                    parts.append(head + "null")
-                elif type(value) is str:
-                    parts.append(head + _json_string(value))
-                elif type(value) is int:
-                    parts.append(head + str(value))
-                else:
-                    parts.append(head + json.dumps(value, ensure_ascii=False, default=json_default))
-            objects.append("".join(parts) + "}")
-        if objects:
-            out.write(("\n" if n == 0 else ",\n") + ",\n".join(objects))
-            n += len(objects)
+        if not page:
+            continue
+        cells = [_json_cells(column) for column in zip(*page, strict=True)]
+        objects = [template % values for values in zip(*cells, strict=True)]
+        out.write(("\n" if n == 0 else ",\n") + ",\n".join(objects))
+        n += len(objects)
     out.write("\n]\n" if n else "]\n")
     return n
+
+
+_NONE = type(None)
+
+
+def _json_cells(column: tuple[Any, ...]) -> list[str]:
+    """The JSON text of each value of one column of a page."""
+    types = set(map(type, column))
+    if types <= {str, _NONE}:
+        return ["null" if v is None else _json_string(v) for v in column]
+    if types <= {int, _NONE}:  # a bool is not an int here: type() is exact
+        return ["null" if v is None else str(v) for v in column]
+    return [json.dumps(v, ensure_ascii=False, default=json_default) for v in column]

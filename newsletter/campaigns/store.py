@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.campaigns import leases, report
+from newsletter.campaigns import leases, totals
 from newsletter.campaigns.editions import RenderedIssue, add_editions, check_editions
 from newsletter.campaigns.state import CampaignError as CampaignError  # re-exported
 from newsletter.campaigns.state import CampaignSummary
@@ -166,7 +166,7 @@ def create_proof(
 
 
 def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
-    return report.status_counts(session.connection(), campaign_id)
+    return totals.status_counts(session.connection(), campaign_id)
 
 
 def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
@@ -185,7 +185,7 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
         created_at=campaign.created_at,
         started_at=campaign.started_at,
         finished_at=campaign.finished_at,
-        editions=report.edition_totals(
+        editions=totals.edition_totals(
             session.connection(), campaign.id, campaign.language, campaign.subject, counts
         ),
         scheduled_at=campaign.scheduled_at,

@@ -17,10 +17,10 @@ import click
 
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.output import output_options, write_rows
-from newsletter.db import Database
 
 if TYPE_CHECKING:
     from newsletter.campaigns import sender
+    from newsletter.db import Database
     from newsletter.transports import Transport
 
 # Sending, transports and progress bars are imported by the commands that
@@ -80,6 +80,8 @@ def open_transport_for(app: App, opts: dict[str, Any]) -> Transport:
 
 
 def open_db(app: App, *, create: bool = False) -> Database:
+    from newsletter.db import Database  # SQLAlchemy: not for --help, nor campaigns show
+
     return Database.from_settings(app.settings, create=create)
 
 

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from newsletter.config import Settings, read_secret
+from newsletter.lightdb import head_revision, known_revision, revisions
 from newsletter.db.locks import BUSY_TIMEOUT_MS
 from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
@@ -49,6 +49,7 @@ __all__ = [
     "head_revision",
     "key_hash",
     "known_revision",
+    "revisions",
 ]
 
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
@@ -68,32 +69,6 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
-
-
-_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
-
-
-@cache
-def revisions() -> tuple[str, ...]:
-    """Every schema revision this code knows, oldest first, e.g. ``("0001", "0002")``.
-
-    Read from the migration file names (``versions/NNNN_purpose.py`` holds
-    revision ``NNNN``), so checking a database's revision on every command
-    needs no Alembic; ``tests/test_migrations.py`` fails when a name and the
-    script's own ``revision``/``down_revision`` chain disagree.
-    """
-    names = (p.name for p in (_MIGRATIONS / "versions").iterdir())
-    return tuple(sorted(m[1] for m in map(_MIGRATION_FILE.fullmatch, names) if m))
-
-
-def head_revision() -> str:
-    """The revision this code expects, e.g. ``"0001"``."""
-    return revisions()[-1]
-
-
-def known_revision(revision: str) -> bool:
-    """Whether this version of the code has migration ``revision`` (an older one may not)."""
-    return revision in revisions()
 
 
 def _newer_schema(db: Database, current: str) -> DatabaseError:

@@ -17,11 +17,13 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
+from newsletter.lightdb import BUSY_TIMEOUT_MS  # there, for readers without SQLAlchemy
 from newsletter.errors import OperationFailed
+
+__all__ = ["BUSY_TIMEOUT_MS", "DatabaseLocked", "is_locked", "retry_locked"]
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 30_000
 # lock_not_available, serialization_failure, deadlock_detected
 _PG_TRANSIENT = {"55P03", "40001", "40P01"}
 
