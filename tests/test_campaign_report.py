@@ -19,6 +19,7 @@ from newsletter.campaigns.tables import Campaign, Delivery, SenderLease
 from newsletter.cli import cli
 from newsletter.inbound import summary
 from newsletter.inbound.tables import Bounce, Kind
+from newsletter.lightdb import sqlite_reader
 from newsletter.tabular import write_csv, write_json
 
 ODD = [
@@ -180,6 +181,13 @@ def test_show_counts_in_the_index_and_matches_the_orm(logged) -> None:
     assert "COVERING INDEX ix_delivery_campaign_status" in plan
     with world.db.session() as s:
         assert fast == store.summarize(s, store.get_campaign(s, cid))
+    # What the command reads on SQLite: the sqlite3 connection, no SQLAlchemy.
+    light = sqlite_reader(world.settings.database_url)
+    assert light is not None
+    with light, world.db.engine.connect() as connection:
+        assert totals.summary(light, cid) == fast
+        assert totals.complaint_rate(light, cid) == summary.complaint_rate(connection, cid)
+    light.close()
     assert fast.counts == {
         "sent": 3,
         "bounced": 1,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from json.encoder import encode_basestring as _json_string  # json.dumps' own, ensure_ascii=False
 from typing import Any, TextIO
 
@@ -142,26 +142,58 @@ def _chunks(
         dialect=connection.dialect, compile_kwargs={"literal_binds": True}
     )
     result = connection.exec_driver_sql(str(sql))
-    if connection.dialect.name == "sqlite":  # its cursor streams: tuples without Row objects
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:  # its cursor streams: tuples without Row objects
         cursor = result.cursor
         pages: Iterator[Any] = iter(lambda: cursor.fetchmany(_PAGE), [])
     else:
         pages = result.yield_per(_PAGE).partitions()
-    get, iso = bounces.get, iso_time
+    get = bounces.get
     for page in pages:
         # queued, claimed and finished as ISO text; the edition; the bounce column
-        if kind is None:
-            yield [
-                (*r[:8], None if r[8] is None else iso(r[8]), None if r[9] is None else iso(r[9]),
-                 None if r[10] is None else iso(r[10]), r[11], get(r[0]))
-                for r in page
-            ]  # fmt: skip
+        if kind is None and sqlite:
+            yield _log_page(page, get)
+        elif kind is None:  # PostgreSQL: aware datetimes
+            yield [(*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0])) for r in page]
         else:
             yield [
                 (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]), r[12], r[13],
                  _iso(r[14]))
                 for r in page
             ]  # fmt: skip
+
+
+def _log_page(page: list[Any], bounce: Callable[[int], str | None]) -> list[tuple[Any, ...]]:
+    """A page of a campaign's log on SQLite: the times as :func:`tabular.iso_time` writes them.
+
+    A million rows make three million times: SQLAlchemy's SQLite storage
+    text with a fraction (``YYYY-MM-DD HH:MM:SS.ffffff``) is converted inline,
+    with two string methods instead of two calls (half the cost of the row).
+    """
+    iso, rows = iso_time, []
+    append = rows.append
+    for r in page:
+        q, c, f = r[8], r[9], r[10]
+        append(
+            (
+                *r[:8],
+                None if q is None else (
+                    q.replace(" ", "T", 1) + "+00:00"
+                    if len(q) == 26 and q[19:] != ".000000" else iso(q)
+                ),
+                None if c is None else (
+                    c.replace(" ", "T", 1) + "+00:00"
+                    if len(c) == 26 and c[19:] != ".000000" else iso(c)
+                ),
+                None if f is None else (
+                    f.replace(" ", "T", 1) + "+00:00"
+                    if len(f) == 26 and f[19:] != ".000000" else iso(f)
+                ),
+                r[11],
+                bounce(r[0]),
+            )
+        )  # fmt: skip
+    return rows
 
 
 def _iso(value: Any) -> str | None:
