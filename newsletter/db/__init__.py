@@ -31,10 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from newsletter.config import Settings, read_secret
-from newsletter.lightdb import head_revision, known_revision, revisions
 from newsletter.db.locks import BUSY_TIMEOUT_MS
 from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
+from newsletter.lightdb import head_revision, known_revision, revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config

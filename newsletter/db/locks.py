@@ -17,8 +17,8 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from newsletter.lightdb import BUSY_TIMEOUT_MS  # there, for readers without SQLAlchemy
 from newsletter.errors import OperationFailed
+from newsletter.lightdb import BUSY_TIMEOUT_MS  # there, for readers without SQLAlchemy
 
 __all__ = ["BUSY_TIMEOUT_MS", "DatabaseLocked", "is_locked", "retry_locked"]
 
