@@ -121,8 +121,8 @@ def render_files(
             outputs.append((out_dir / f"{p.stem}.html", r.html))
         if fmt in ("text", "both"):
             outputs.append((out_dir / f"{p.stem}.txt", r.text))
-    for target, content in outputs:
-        write_atomic(target, content)
+    for target, content in outputs:  # rebuilt by rendering again: no fsync (fsutil says why)
+        write_atomic(target, content, durable=False)
     return [t for t, _ in outputs]
 
 
