@@ -172,26 +172,10 @@ def status_counts(session: Session, campaign_id: int) -> dict[str, int]:
 def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
     assert campaign.id is not None
     counts = status_counts(session, campaign.id)
-    return CampaignSummary(
-        id=campaign.id,
-        kind=campaign.kind,
-        issue=campaign.issue_slug,
-        list=campaign.list_slug,
-        subject=campaign.subject,
-        state=describe_state(campaign, counts, leases.holder(session, campaign)),
-        recipients=campaign.recipients,
-        counts=counts,
-        transport=campaign.transport,
-        created_at=campaign.created_at,
-        started_at=campaign.started_at,
-        finished_at=campaign.finished_at,
-        editions=totals.edition_totals(
-            session.connection(), campaign.id, campaign.language, campaign.subject, counts
-        ),
-        scheduled_at=campaign.scheduled_at,
-        schedule_zone=campaign.schedule_zone,
-        queue=campaign.queue,
+    editions = totals.edition_totals(
+        session.connection(), campaign.id, campaign.language, campaign.subject, counts
     )
+    return totals.summary_of(campaign, counts, leases.holder(session, campaign), editions)
 
 
 def list_campaigns(session: Session) -> list[CampaignSummary]:

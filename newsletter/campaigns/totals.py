@@ -128,22 +128,31 @@ def summary(connection: Any, campaign_id: int) -> CampaignSummary:
     """``campaigns show``: the campaign and its totals, without touching a delivery row."""
     campaign = campaign_row(connection, campaign_id)
     counts = status_counts(connection, campaign_id)
+    editions = edition_totals(connection, campaign_id, campaign.language, campaign.subject, counts)
+    return summary_of(campaign, counts, _holder(connection, campaign.lease_id), editions)
+
+
+def summary_of(
+    campaign: Any,
+    counts: dict[str, int],
+    holder: Holder | None,
+    editions: tuple[EditionTotals, ...],
+) -> CampaignSummary:
+    """The summary of a campaign row or ORM object (``store.summarize`` passes the latter)."""
     return CampaignSummary(
         id=campaign.id,
         kind=campaign.kind,
         issue=campaign.issue_slug,
         list=campaign.list_slug,
         subject=campaign.subject,
-        state=describe_state(campaign, counts, _holder(connection, campaign.lease_id)),
+        state=describe_state(campaign, counts, holder),
         recipients=campaign.recipients,
         counts=counts,
         transport=campaign.transport,
         created_at=campaign.created_at,
         started_at=campaign.started_at,
         finished_at=campaign.finished_at,
-        editions=edition_totals(
-            connection, campaign_id, campaign.language, campaign.subject, counts
-        ),
+        editions=editions,
         scheduled_at=campaign.scheduled_at,
         schedule_zone=campaign.schedule_zone,
         queue=campaign.queue,
