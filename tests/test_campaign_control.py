@@ -148,3 +148,25 @@ def test_force_takes_over_a_paused_campaign_whose_sender_id_is_in_use(world: Wor
     run_campaign(world.db, world.settings, cid, MaildirTransport(outbox), resume=True, force=True)
     assert len(_delivered(outbox)) == 3
     assert world.counts(cid) == {"sent": 3}
+
+
+@pytest.mark.parametrize(
+    ("state", "interrupted", "says"),
+    [
+        ("paused (resume with: newsletter campaigns resume 7)", True, "Paused. Continue with"),
+        ("paused (resume with: newsletter campaigns resume 7)", False, "Paused. Continue with"),
+        ("cancelled", False, "Cancelled (newsletter campaigns cancel 7)"),
+        ("finished", False, "Stopped: another sender took campaign 7 over"),
+        ("sending (process 12 on h, lease renewed 1 s ago)", False, "another sender took"),
+    ],
+)
+def test_an_early_end_says_why(state: str, interrupted: bool, says: str, capsys) -> None:
+    """A taken-over sender does not tell its operator to resume a campaign it no longer has."""
+    from newsletter.campaigns.sender import RunResult
+    from newsletter.cli.campaigns import _print_result
+
+    _print_result(RunResult(7, state, {"sent": 3}, stopped=True, interrupted=interrupted))
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"Campaign 7: {state} (3 sent)"
+    assert says in out
+    assert ("resume" in out.splitlines()[1]) == state.startswith("paused")

@@ -33,7 +33,7 @@ def _print_result(result: sender.RunResult) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
     click.echo(f"Campaign {result.campaign_id}: {result.state} ({counts or 'nothing to send'})")
     if result.stopped:
-        click.echo(f"Paused. Continue with: newsletter campaigns resume {result.campaign_id}")
+        _print_why_stopped(result)
     unknown = result.counts.get("unknown", 0)
     if unknown:
         # a crash mid-message or no reply after the final dot: either may have been delivered
@@ -44,6 +44,20 @@ def _print_result(result: sender.RunResult) -> None:
             f"{'they are' if many else 'it is'} not sent again. See: newsletter log "
             f"{result.campaign_id} --status unknown; send anyway (some may get it twice): "
             f"newsletter campaigns resume {result.campaign_id} --resend-unknown"
+        )
+
+
+def _print_why_stopped(result: sender.RunResult) -> None:
+    """Why a run ended early, read from the campaign's state after it let go."""
+    cid = result.campaign_id
+    if result.state.startswith(("paused", "pausing")):  # Ctrl-C here, or campaigns pause
+        click.echo(f"Paused. Continue with: newsletter campaigns resume {cid}")
+    elif result.state == "cancelled":
+        click.echo(f"Cancelled (newsletter campaigns cancel {cid}): nothing more is sent.")
+    else:  # another sender holds it, or has finished it, after a takeover (resume --force)
+        click.echo(
+            f"Stopped: another sender took campaign {cid} over; this process sends no more "
+            f"of it. See: newsletter campaigns show {cid}"
         )
 
 
