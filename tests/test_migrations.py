@@ -139,9 +139,20 @@ def test_a_different_secret_key_is_refused(db: Database, monkeypatch: pytest.Mon
     assert db.secret  # records the fingerprint of the generated key
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "another key")
     other = Database(db.url.render_as_string(hide_password=False), base_dir=db.base_dir)
-    with pytest.raises(ConfigError, match="secret key differs"):
+    with pytest.raises(ConfigError, match=r"secret key in \$NEWSLETTER_SECRET_KEY differs") as exc:
         other.secret  # noqa: B018
+    assert (
+        exc.value.problems[0].file is None
+    )  # the key came from the environment, not the .key file
     other.dispose()
+    # A key file that is not the one the database was made with: that file is named.
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    db.key_file.write_text("a third key\n")
+    third = Database(db.url.render_as_string(hide_password=False), base_dir=db.base_dir)
+    with pytest.raises(ConfigError, match=r"secret key in .*newsletter.*key differs") as exc:
+        third.secret  # noqa: B018
+    assert exc.value.problems[0].file == str(db.key_file)
+    third.dispose()
 
 
 @pytest.mark.sqlite_only("a SQLite file path")

@@ -337,12 +337,22 @@ class Database:
             if stored is None:
                 connection.execute(sa.insert(table).values(key=_FINGERPRINT, value=fingerprint))
             elif stored != fingerprint:
+                where, file = self._key_source()
                 raise ConfigError(
-                    "the secret key differs from the one this database was created with; "
-                    "suppressions of forgotten people would no longer match. "
-                    f"Restore {self.key_file} or ${SECRET_ENV}.",
-                    file=str(self.key_file),
+                    f"the secret key in {where} differs from the one this database was "
+                    "created with; suppressions of forgotten people would no longer match. "
+                    "Restore the original key.",
+                    file=file,
                 )
+
+    def _key_source(self) -> tuple[str, str | None]:
+        """Where the key in use came from, for a message: the environment wins over the file."""
+        if os.environ.get(SECRET_ENV):
+            return f"${SECRET_ENV}", None
+        named = os.environ.get(f"{SECRET_ENV}_FILE")
+        if named:
+            return f"${SECRET_ENV}_FILE ({named})", named
+        return str(self.key_file), str(self.key_file)
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
