@@ -18,7 +18,7 @@ from pathlib import Path
 
 # How long a connection waits for another process's lock (newsletter/db/locks.py says more).
 BUSY_TIMEOUT_MS = 30_000
-_MIGRATIONS = Path(__file__).with_name("db") / "migrations"
+MIGRATIONS = Path(__file__).with_name("db") / "migrations"  # Alembic's script folder
 _MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
 _PLAIN_SQLITE = re.compile(r"sqlite(?:\+pysqlite)?:///([^?#%]+)")
 
@@ -32,7 +32,7 @@ def revisions() -> tuple[str, ...]:
     needs no Alembic; ``tests/test_migrations.py`` fails when a name and the
     script's own ``revision``/``down_revision`` chain disagree.
     """
-    names = (p.name for p in (_MIGRATIONS / "versions").iterdir())
+    names = (p.name for p in (MIGRATIONS / "versions").iterdir())
     return tuple(sorted(m[1] for m in map(_MIGRATION_FILE.fullmatch, names) if m))
 
 

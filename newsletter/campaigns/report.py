@@ -1,11 +1,10 @@
-"""What a campaign did: its totals per delivery status and the delivery log, read fast.
+"""The delivery log of ``newsletter log``, read fast (the totals are in ``totals.py``).
 
-``campaigns show`` and ``log`` answer for campaigns of a million deliveries,
-so they work on a plain SQLAlchemy connection with light stand-ins for the
-campaign, lease and delivery tables (no SQLModel, whose import alone costs
-more than the whole answer): the totals come from the ``(campaign_id,
-status, id)`` index, and the log streams the driver's tuples and formats
-each cell once, as ``subscribers/export.py`` does. The ORM tables in
+``log`` answers for campaigns of a million deliveries, so it works on a
+plain SQLAlchemy connection with a light stand-in for the delivery table
+(no SQLModel, whose import alone costs more than the whole answer): the log
+streams the driver's tuples in the ``(campaign_id, id)`` index's order and
+formats each cell once, as ``subscribers/export.py`` does. The ORM tables in
 ``tables.py`` stay the one definition of the schema;
 ``tests/test_campaign_report.py`` checks that these columns exist there.
 """
@@ -20,16 +19,9 @@ from typing import Any, TextIO
 
 import sqlalchemy as sa
 
-from newsletter.campaigns.totals import (
-    CAMPAIGN_COLUMNS,
-    LEASE_COLUMNS,
-    campaign_row,
-)
+from newsletter.campaigns.totals import campaign_row
 from newsletter.tabular import ESCAPABLE_START, escape_formula, iso_time, json_default
 
-# Stand-ins for the tables whose columns ``totals`` names (tests check them).
-CAMPAIGN = sa.table("campaign", *(sa.column(c) for c in CAMPAIGN_COLUMNS))
-LEASE = sa.table("sender_lease", *(sa.column(c) for c in LEASE_COLUMNS))
 DELIVERY = sa.table(
     "delivery",
     *(sa.column(c) for c in ("id", "campaign_id", "address", "status", "attempts")),
@@ -37,10 +29,6 @@ DELIVERY = sa.table(
     *(sa.column(c) for c in ("queued_at", "claimed_at", "finished_at", "edition")),
     *(sa.column(c) for c in ("kind", "next_attempt_at")),
 )
-EDITION = sa.table(
-    "campaign_edition", *(sa.column(c) for c in ("campaign_id", "language", "subject"))
-)
-
 # The log's columns for scripts, and the table columns they come from.
 LOG_COLUMNS = {
     "id": "id",

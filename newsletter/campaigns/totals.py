@@ -4,9 +4,10 @@ The whole command must answer in a fraction of a second for a campaign of a
 million deliveries, and importing SQLAlchemy alone takes longer than the
 answer. So these queries are plain SQL over a DB-API connection: on SQLite
 the ``sqlite3`` connection ``newsletter.lightdb`` opens without SQLAlchemy, elsewhere
-the driver connection under a SQLAlchemy one (``report.summary`` passes
-that). The totals come from the ``(campaign_id, status, id)`` index.
-``tests/test_campaign_report.py`` checks the column names against ``tables.py``.
+the driver connection under a SQLAlchemy one (``campaigns show`` on
+PostgreSQL, ``store`` and the sender's ledger pass that). The totals come
+from the ``(campaign_id, status, id)`` index. ``tests/test_campaign_report.py``
+checks the campaign and lease column names against ``tables.py``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ CAMPAIGN_COLUMNS = (
     "finished_at", "scheduled_at",
 )  # fmt: skip
 LEASE_COLUMNS = ("id", "host", "pid", "renewed_at", "expires_at", "released_at")
-_TIMES = {"created_at", "started_at", "finished_at", "scheduled_at", "renewed_at", "expires_at"}
-_TIMES |= {"released_at"}
+_TIMES = {"created_at", "started_at", "finished_at", "scheduled_at"}  # the campaign's
+_TIMES |= {"renewed_at", "expires_at", "released_at"}  # the lease's
 COMPLAINT = "complaint"  # Kind.COMPLAINT
 # Gmail's bulk sender guidelines: stay below 0.1 %, never reach 0.3 %.
 COMPLAINT_WARNING = 0.001

@@ -340,17 +340,17 @@ def show_cmd(app: App, campaign_id: int) -> None:
     Example:
       newsletter campaigns show 3
     """
+    from contextlib import closing
+
     from newsletter.campaigns.totals import complaint_rate, summary
     from newsletter.lightdb import sqlite_reader
 
     # The embedded default answers through sqlite3 without loading SQLAlchemy;
     # anything else (PostgreSQL, a schema to check or create) the long way.
     light = sqlite_reader(app.settings.database_url)
-    with light or open_db(app).engine.connect() as connection:
+    with closing(light) if light else open_db(app).engine.connect() as connection:
         c = summary(connection, campaign_id)
         complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
-    if light is not None:
-        light.close()
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")

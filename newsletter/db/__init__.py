@@ -34,7 +34,7 @@ from newsletter.config import Settings, read_secret
 from newsletter.db.locks import BUSY_TIMEOUT_MS
 from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
-from newsletter.lightdb import head_revision, known_revision, revisions
+from newsletter.lightdb import MIGRATIONS, head_revision, known_revision, revisions
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -53,7 +53,6 @@ __all__ = [
 ]
 
 SECRET_ENV = "NEWSLETTER_SECRET_KEY"
-_MIGRATIONS = Path(__file__).with_name("migrations")
 _FINGERPRINT = "secret_fingerprint"
 
 
@@ -65,7 +64,7 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
     from alembic.config import Config  # only for upgrades: loading Alembic costs ~0.2 s
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg

@@ -1,9 +1,11 @@
 """What ``campaigns show`` and ``log`` show of the bounce table, read without the ORM.
 
-Both commands run on a plain connection (``campaigns/report.py``), so these
-queries use a stand-in for the bounce table; ``review.py`` keeps the same
-functions for sessions and delegates here. ``tests/test_campaign_report.py``
-checks the stand-in's columns and the complaint kind against ``tables.py``.
+``log`` runs on a plain connection (``campaigns/report.py``), so its query
+uses a stand-in for the bounce table; the complaint rate of ``campaigns
+show`` is plain SQL in ``campaigns/totals.py`` (re-exported here, beside the
+rest of what inbound mail reports). ``review.py`` keeps the same functions
+for sessions and delegates here. ``tests/test_campaign_report.py`` checks the
+stand-in's columns and the complaint kind against ``tables.py``.
 """
 
 from __future__ import annotations
