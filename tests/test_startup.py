@@ -141,10 +141,9 @@ def test_campaigns_show_reads_without_the_orm(campaign: str, tmp_path: Path, dri
         within(modules, 420, (*NOT_FOR_READING, "rich"), "campaigns show", driver)
 
 
+@pytest.mark.sqlite_only("the light reader is for SQLite files")
 def test_campaigns_show_takes_the_long_way_for_an_old_schema(world: World, tmp_path: Path) -> None:
     """Only a database at this code's schema revision is read without SQLAlchemy."""
-    if world.db.sqlite_path is None:
-        pytest.skip("SQLite only: the light reader is for SQLite files")
     world.add(1)
     world.campaign()
     with world.db.engine.begin() as c:
