@@ -36,7 +36,7 @@ FLOORS: list[set[str]] = [
     {"message"},
     {"render"},
     {"campaigns"},
-    {"workbench", "inbound", "workers"},
+    {"workbench", "inbound", "workers", "doctor"},
     {"demo"},
     {"web"},
     {"cli"},

@@ -63,6 +63,7 @@ def write_rows(
         return write_json(rows, columns, out)
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for c in columns:
@@ -70,7 +71,8 @@ def write_rows(
         table.add_column(label, overflow="fold")
     n = 0
     for row in rows:
-        table.add_row(*(cell(row.get(c), short=True) for c in columns))
+        # Text, not str: a value such as "[dkim] key_file" is data, not rich markup.
+        table.add_row(*(Text(cell(row.get(c), short=True)) for c in columns))
         n += 1
     if n == 0 and empty:
         click.echo(empty)
