@@ -329,3 +329,32 @@ def test_alignment_fails_when_neither_domain_is_the_senders(port: int) -> None:
     # bounces.example.org shares example.org's organisational domain (its _dmarc record).
     ok = Setup("example.org", "bounces.example.org", "mail.example.org", dkim_domain="example.org")
     assert check_alignment(resolver, ok)[0].status == "ok"
+
+
+def test_volume_and_complaints_from_the_database(world) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    from newsletter.doctor.volume import volume_findings
+
+    world.add(6000)
+    cid = world.campaign()
+    now = "2026-12-07 09:00:00"
+    with world.db.session() as s:
+        s.execute(sa.text("UPDATE delivery SET status = 'sent' WHERE campaign_id = :c"), {"c": cid})
+        for i in range(10):  # ten people complained: 0.17 %, over Gmail's advised 0.1 %
+            s.execute(
+                sa.text(
+                    "INSERT INTO bounce (received_at, source, kind, key_hash, campaign_id, "
+                    "scored, decision, content_hash) VALUES (:t, 'test', 'complaint', :k, :c, "
+                    ":f, 'unsubscribed', :h)"
+                ),
+                {"t": now, "k": f"person{i}", "c": cid, "f": False, "h": f"hash{i}"},
+            )
+    with world.db.session() as s:
+        volume, found = volume_findings(s)
+    assert volume == 6000
+    (size,) = [f for f in found if f.check == "volume"]
+    assert size.status == "info" and "over 5,000 a day" in size.message
+    (rate,) = [f for f in found if f.check == "complaints"]
+    assert rate.status == "warning"
+    assert rate.message == f"campaign {cid}: 10 complaints of 6,000 sent (0.17%)"
