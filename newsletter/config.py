@@ -209,6 +209,20 @@ class Delivery:
         "Wait before the first retry; each further retry waits twice as long.",
         example=300,
     )
+    throttle_backoff_seconds: float = setting(
+        60.0,
+        Number(),
+        "When a mailbox provider throttles us (`421`, `4.7.x`: Microsoft's `4.7.650`, Yahoo's "
+        "`TSS04`, Gmail's `4.7.28`), every message to it waits this long while the other "
+        "destinations go on; each further throttle in a row doubles the wait.",
+        example=120,
+    )
+    throttle_max_backoff_seconds: float = setting(
+        3600.0,
+        Number(),
+        "The longest wait for a throttling destination, however often it throttles.",
+        example=1800,
+    )
     database_wait_seconds: float = setting(
         60.0,
         Number(),

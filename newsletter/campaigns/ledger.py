@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, statements, totals
-from newsletter.campaigns.outcomes import Result, sort_outcomes
+from newsletter.campaigns import destinations, leases, statements, totals
+from newsletter.campaigns.outcomes import Result, Sorted, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
@@ -92,11 +92,16 @@ def _job(r: Any) -> Job:
 class Ledger:
     """The per-run database side of the sender, for one campaign.
 
+    ``by_destination``: a throttling reply backs off its whole destination
+    (:mod:`newsletter.campaigns.destinations`) rather than only its message.
+
     Every transaction runs on the run's own connection through
     :func:`~newsletter.db.locks.retry_locked`: while another process holds
     the database locked, it is tried again with growing pauses, and after
     ``wait`` seconds :class:`~newsletter.db.locks.DatabaseLocked` is raised.
     """
+
+    by_destination = True
 
     def __init__(
         self,
@@ -121,6 +126,14 @@ class Ledger:
         self._defer = Prepared(statements.DEFER, dialect)
         self._requeue = Prepared(statements.REQUEUE, dialect)
         self._unknown = Prepared(statements.UNKNOWN, dialect)
+        self._throttle = Prepared(statements.THROTTLE, dialect)
+        self._postpone = Prepared(statements.POSTPONE, dialect)
+        # Destinations that throttled and have not accepted a message since (shared in the
+        # database: destinations.load); None until looked up. ``probing`` holds those with
+        # one message claimed to find out whether their backoff is over: until its outcome
+        # is recorded, no other message to them is claimed by this run.
+        self.backoff: dict[str, destinations.State] | None = None
+        self.probing: set[str] = set()
         self._claims: dict[int, Prepared] = {}  # by batch size
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
@@ -209,39 +222,115 @@ class Ledger:
         nothing more.
         """
         now = datetime.now(UTC)
-        rows = sort_outcomes(finished, self.settings, proof=self.proof, lease=self.lease, now=now)
+        by_destination = self.by_destination and not self.proof
+        rows = sort_outcomes(
+            finished,
+            self.settings,
+            proof=self.proof,
+            lease=self.lease,
+            now=now,
+            by_destination=by_destination,
+        )
         if rows.error:
             want = 0
+        for job, _ in finished:
+            self.probing.discard(destinations.destination_of(job.address or ""))
 
-        def work(conn: sa.Connection) -> tuple[list[Any] | None, deque[Job], dict[int, int]]:
+        def work(
+            conn: sa.Connection,
+        ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int]]:
             self._final.run(conn, rows.final)
             self._defer.run(conn, rows.defer)
             self._requeue.run(conn, rows.requeue)
             self._unknown.run(conn, rows.unknown)
             if rows.bounced:
                 self._suppress(conn, rows.bounced)
+            if by_destination:
+                self._destinations(conn, rows, now)
             fetched = self._fetch(conn, now) if want > len(self.pending) else None
             pending = (
                 self.pending if fetched is None else deque(_job(r) for r in fetched if r.eligible)
             )
-            asked = [pending[i] for i in range(min(want, len(pending)))]
+            asked, postponed = self._choose(pending, want, now)
+            if postponed:
+                self._postpone.run(conn, [{"b_id": i, "b_next": t} for i, t in postponed])
             took = self._claim(conn, asked, now) if asked else {}
-            return fetched, pending, took
+            return fetched, pending, asked, {i for i, _ in postponed}, took
 
-        fetched, self.pending, took = self.transaction(work, wait=wait)
+        fetched, pending, asked, postponed, took = self.transaction(work, wait=wait)
         moves = rows.moves
         if fetched is not None:
             moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
-        asked = [self.pending.popleft() for _ in range(min(want, len(self.pending)))]
+        gone = postponed | {job.id for job in asked}
+        self.pending = deque(job for job in pending if job.id not in gone) if gone else pending
         claimed = []
         before, after = self.message_id
         for job in asked:
             if job.id in took:
+                if self.backoff and (name := destinations.destination_of(job.address)) in (
+                    self.backoff
+                ):
+                    self.probing.add(name)
                 moves.append((job.status, DeliveryStatus.SENDING))
                 job.attempts = took[job.id]
                 job.message_id = f"{before}{job.id}{after}"
                 claimed.append(job)
         return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
+
+    def _destinations(self, conn: sa.Connection, rows: Sorted, now: datetime) -> None:
+        """Record throttles and recoveries; know which destinations are backing off."""
+        d = self.settings
+        if rows.throttled:
+            until = destinations.throttled(
+                conn,
+                self.cid,
+                rows.throttled,
+                now,
+                d.throttle_backoff_seconds,
+                d.throttle_max_backoff_seconds,
+            )
+            for row in rows.throttle:
+                row["b_next"] = until[row.pop("destination")]
+            self._throttle.run(conn, rows.throttle)
+            self.backoff = None  # read again below, with the new levels
+        if self.backoff is None or rows.throttled:
+            self.backoff = destinations.load(conn, self.cid)
+        back = rows.accepted & self.backoff.keys()
+        if back:
+            destinations.recovered(conn, self.cid, back)
+            for name in back:
+                del self.backoff[name]
+
+    def _choose(
+        self, pending: deque[Job], want: int, now: datetime
+    ) -> tuple[list[Job], list[tuple[int, datetime]]]:
+        """The first ``want`` pending jobs to claim, and those to postpone (id, until).
+
+        A job to a destination in backoff waits for the backoff's end; once it has ended,
+        one job probes the destination and the others wait a little (a tenth of the base
+        backoff) to learn whether it still throttles.
+        """
+        if not self.backoff:
+            return [pending[i] for i in range(min(want, len(pending)))], []
+        asked: list[Job] = []
+        postponed: list[tuple[int, datetime]] = []
+        probes = set(self.probing)
+        short = now + timedelta(seconds=max(1.0, self.settings.throttle_backoff_seconds / 10))
+        for job in pending:
+            if len(asked) >= want:
+                break
+            name = destinations.destination_of(job.address)
+            state = self.backoff.get(name)
+            if state is None:
+                asked.append(job)
+            elif state.until is not None and state.until > now:
+                postponed.append((job.id, state.until))
+            elif name in probes:
+                postponed.append((job.id, short))
+            else:
+                probes.add(name)
+                asked.append(job)
+        return asked, postponed
 
     def _claim(self, conn: sa.Connection, jobs: list[Job], now: datetime) -> dict[int, int]:
         """Claim a batch; delivery id → its attempts, for the rows the claim took."""
@@ -305,10 +394,15 @@ class Ledger:
         return self.transaction(lambda conn: totals.status_counts(conn, self.cid))
 
     def next_retry(self) -> float | None:
-        """When the earliest deferred delivery is due (epoch seconds), or None."""
+        """When the earliest deferred (or postponed) delivery is due (epoch seconds), or None."""
+        waiting = [DeliveryStatus.DEFERRED, DeliveryStatus.QUEUED]
         query = (
             sa.select(D.c.next_attempt_at)
-            .where(D.c.campaign_id == self.cid, D.c.status == DeliveryStatus.DEFERRED)
+            .where(
+                D.c.campaign_id == self.cid,
+                D.c.status.in_(waiting),
+                D.c.next_attempt_at.is_not(None),
+            )
             .order_by(D.c.next_attempt_at)
             .limit(1)
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from newsletter.campaigns.destinations import destination_of, is_throttle
 from newsletter.campaigns.statements import UNKNOWN_REPLY
 from newsletter.campaigns.tables import DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
@@ -19,6 +20,7 @@ from newsletter.transports import (
     BOUNCED,
     DEFERRED,
     FAILED,
+    SENT,
     UNKNOWN,
     Outcome,
     TransportUnavailable,
@@ -39,6 +41,11 @@ class Sorted:
     requeue: list[dict[str, Any]] = field(default_factory=list)
     unknown: list[dict[str, Any]] = field(default_factory=list)
     bounced: list[tuple[str, str]] = field(default_factory=list)  # (address, reply)
+    # Deferred because the destination throttles us: rows of ``defer`` whose ``b_next`` is
+    # the destination's backoff end, known only in the transaction (destinations.throttled).
+    throttle: list[dict[str, Any]] = field(default_factory=list)
+    throttled: list[tuple[str, str]] = field(default_factory=list)  # (destination, reply)
+    accepted: set[str] = field(default_factory=set)  # destinations that took a message
     moves: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None  # what stops the run, if anything
 
@@ -50,8 +57,13 @@ def sort_outcomes(
     proof: bool,
     lease: int | None,
     now: datetime,
+    by_destination: bool = False,
 ) -> Sorted:
-    """Sort outcomes into statement rows: sent, deferred with backoff, unknown, requeued."""
+    """Sort outcomes into statement rows: sent, deferred with backoff, unknown, requeued.
+
+    With ``by_destination``, a throttling deferral (:func:`destinations.is_throttle`) is
+    sorted apart, to wait for its destination's backoff instead of its own.
+    """
     out = Sorted()
     sending = DeliveryStatus.SENDING
     for job, outcome in finished:
@@ -72,6 +84,26 @@ def sort_outcomes(
                 {"b_id": job.id, "b_reply": outcome.reply, "b_now": now, "b_lease": lease}
             )
             out.moves.append((sending, DeliveryStatus.UNKNOWN))
+        elif (
+            by_destination
+            and outcome.status == DEFERRED
+            and not proof
+            and is_throttle(outcome.code, outcome.reply)
+        ):
+            destination = destination_of(job.address)
+            out.throttle.append(
+                {
+                    "b_id": job.id,
+                    "b_lease": lease,
+                    "b_code": outcome.code,
+                    "b_reply": outcome.reply,
+                    "b_next": now,  # replaced by the destination's backoff end
+                    "b_line": f"{now:%Y-%m-%dT%H:%M:%SZ} {outcome.reply}\n",
+                    "destination": destination,
+                }
+            )
+            out.throttled.append((destination, outcome.reply))
+            out.moves.append((sending, DeliveryStatus.DEFERRED))
         elif outcome.status == DEFERRED and job.attempts < settings.max_attempts and not proof:
             delay = settings.retry_base_seconds * 2 ** (job.attempts - 1)
             out.defer.append(
@@ -100,6 +132,8 @@ def sort_outcomes(
                 }
             )
             out.moves.append((sending, status))
+            if by_destination and status == SENT:
+                out.accepted.add(destination_of(job.address))
             if outcome.status == BOUNCED:
                 out.bounced.append((job.address, outcome.reply))
     return out

@@ -96,6 +96,29 @@ DEFER = _stmt(
     next_attempt_at=P("b_next"),
     history=sa.func.coalesce(D.c.history, "") + P("b_line"),
 )
+# A throttling deferral (see destinations): the destination said "later", not "no", so the
+# attempt is not counted against max_attempts.
+THROTTLE = _stmt(
+    status=DeliveryStatus.DEFERRED.value,
+    attempts=D.c.attempts - 1,
+    smtp_code=P("b_code"),
+    smtp_reply=P("b_reply"),
+    next_attempt_at=P("b_next"),
+    history=sa.func.coalesce(D.c.history, "") + P("b_line"),
+)
+# Fetched but not claimed because its destination is backing off: waits, still queued (or
+# deferred), until the backoff ends. Nothing was attempted, so nothing else changes.
+POSTPONE = (
+    sa.update(D)
+    .where(
+        _BY_ID,
+        sa.or_(  # not IN: a statement compiled once has no expanding parameters
+            D.c.status == DeliveryStatus.QUEUED.value,
+            D.c.status == DeliveryStatus.DEFERRED.value,
+        ),
+    )
+    .values(next_attempt_at=P("b_next"))
+)
 # Claimed but never handed to the transport (the run stopped first), or the
 # server could not be reached at all: as if never claimed.
 REQUEUE = _stmt(

@@ -213,3 +213,26 @@ class SenderLease(SQLModel, table=True):
     renewed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DestinationState(SQLModel, table=True):
+    """How a mailbox provider treats one campaign: its throttling replies and our backoff.
+
+    Shared in the database, not kept per process, so every sender and worker of the campaign
+    backs off the same destination together. ``level`` counts consecutive throttles (the
+    backoff doubles with each) and drops to 0 when a message to it is accepted; ``deferrals``
+    counts every throttling reply, for ``campaigns show``.
+    """
+
+    __tablename__ = "destination_state"
+
+    campaign_id: int = Field(
+        primary_key=True,
+        sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")],
+    )
+    destination: str = Field(primary_key=True, max_length=255)
+    level: int = 0
+    deferrals: int = 0
+    backoff_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_reply: str | None = None
+    last_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -208,3 +208,26 @@ def complaint_rate(connection: Any, campaign_id: int, sent: int | None = None) -
             "SELECT count(*) FROM delivery WHERE campaign_id = ? AND status = 'sent'", campaign_id
         )
     return ComplaintRate(complaints, sent)
+
+
+@dataclass(frozen=True)
+class Deferrals:
+    """One destination's throttling of a campaign (``campaigns show``)."""
+
+    destination: str
+    deferrals: int
+    backing_off_until: datetime | None
+    last_reply: str | None
+
+
+def destination_deferrals(connection: Any, campaign_id: int) -> list[Deferrals]:
+    """Each destination that throttled the campaign, most deferrals first."""
+    rows = reader(connection)(
+        "SELECT destination, deferrals, level, backoff_until, last_reply FROM destination_state "
+        "WHERE campaign_id = ? AND deferrals > 0 ORDER BY deferrals DESC, destination",
+        campaign_id,
+    )
+    return [
+        Deferrals(name, n, _time(until) if level else None, reply)
+        for name, n, level, until, reply in rows
+    ]

@@ -333,6 +333,9 @@ def list_cmd(app: App, fmt: str) -> None:
 def show_cmd(app: App, campaign_id: int) -> None:
     """One campaign: subject, state, transport, totals per delivery status, complaint rate.
 
+    Destinations that throttled the campaign (`421`/`4.7.x` replies) are listed with
+    their deferrals, their last reply and how long they are still backed off.
+
     A complaint rate above 0.1 % prints a warning, above 0.3 % an error line
     (Gmail's limits for bulk senders).
 
@@ -342,7 +345,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
     """
     from contextlib import closing
 
-    from newsletter.campaigns.totals import complaint_rate, summary
+    from newsletter.campaigns.totals import complaint_rate, destination_deferrals, summary
     from newsletter.lightdb import sqlite_reader
 
     # The embedded default answers through sqlite3 without loading SQLAlchemy;
@@ -351,6 +354,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
     with closing(light) if light else open_db(app).engine.connect() as connection:
         c = summary(connection, campaign_id)
         complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
+        throttled = destination_deferrals(connection, campaign_id)
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")
@@ -379,6 +383,16 @@ def show_cmd(app: App, campaign_id: int) -> None:
             click.echo(
                 f"  {e.language or '-':<10} {e.recipients:>8}  {e.subject} ({done or 'none'})"
             )
+    if throttled:
+        click.echo("Throttled by destination:")
+        for t in throttled:
+            until = (
+                f", backing off until {t.backing_off_until:%H:%M:%S} UTC"
+                if (t.backing_off_until)
+                else ""
+            )
+            click.echo(f"  {t.destination:<20} {t.deferrals:>6} deferred{until}")
+            click.echo(f"    last reply: {t.last_reply}")
     if complaints.sent:
         click.echo(
             f"Complaints: {complaints.complaints} of {complaints.sent} sent ({complaints.rate:.2%})"

@@ -36,7 +36,14 @@ HOLDS = sa.and_(
 
 
 class BatchLedger(Ledger):
-    """A :class:`Ledger` for delivery ids ``first_id`` … ``last_id`` of the campaign."""
+    """A :class:`Ledger` for delivery ids ``first_id`` … ``last_id`` of the campaign.
+
+    Per-destination backoff is the single sender's for now: a batch that postponed its
+    throttled messages would end with them still queued, and the batch bookkeeping
+    (``settle``) knows only deferred retries; throttles retry per message here.
+    """
+
+    by_destination = False
 
     def __init__(
         self,
