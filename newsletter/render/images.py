@@ -19,13 +19,14 @@ import warnings
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-
-from PIL import Image as Pillow
-from PIL import ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING
 
 from newsletter.errors import IssueError, Problem
 from newsletter.issue.model import Article, Event, Image, Issue
 from newsletter.message.media import MediaFile, reference
+
+if TYPE_CHECKING:
+    from PIL import Image as Pillow
 
 # A 24-megapixel camera's photo passes; 40 MP is a panorama or a scan that
 # would take seconds and hundreds of MB to decode for an image shown 552 px wide.
@@ -130,13 +131,18 @@ def _prepare(
     pixel_w = min(2 * shown_w, picture.width)
     pixel_h = max(1, round(pixel_w * picture.height / picture.width))
     if (pixel_w, pixel_h) != picture.size:
-        picture = picture.resize((pixel_w, pixel_h), Pillow.Resampling.LANCZOS)
+        from PIL.Image import Resampling
+
+        picture = picture.resize((pixel_w, pixel_h), Resampling.LANCZOS)
     file = _encode(picture, lossless)
     return Prepared("", "", file, shown_w, shown_h, pixel_w, pixel_h, len(data))
 
 
 def _decode(data: bytes, needed: int) -> tuple[Pillow.Image, bool]:
     """The picture upright and fully decoded, and whether it came in a lossless format."""
+    from PIL import Image as Pillow  # only an issue with local images pays for importing it
+    from PIL import ImageOps, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # Our pixel limit is lower than Pillow's bomb warning; a bigger file is refused below.
@@ -190,8 +196,10 @@ def _encode(picture: Pillow.Image, lossless: bool) -> MediaFile:
         mode = "RGBA" if alpha else ("L" if picture.mode in ("L", "1") else "RGB")
     else:
         mode = "L" if picture.mode == "L" else "RGB"
+    from PIL.Image import frombytes
+
     pixels = picture.convert(mode)
-    clean = Pillow.frombytes(mode, pixels.size, pixels.tobytes())
+    clean = frombytes(mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
     if lossless:
         clean.save(out, "PNG", optimize=True)
