@@ -500,7 +500,7 @@ class Workers:
 
 @dataclass(frozen=True)
 class Media:
-    """The editor's local images (``image: {src: img/photo.jpg}``): how subscribers get them.
+    """The editor's local images (`image: {src: img/photo.jpg}`): how subscribers get them.
 
     `hosted` publishes them with the web archive and the mail loads them from `base_url`,
     which tells that server when a reader opened the mail, from which address; `inline`
