@@ -7,28 +7,29 @@ inbox; the report puts both numbers side by side for the issue at hand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 from newsletter.config import Settings
 from newsletter.message import media
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered
 from newsletter.workbench.spam import compose_sample
 
-if TYPE_CHECKING:
-    from newsletter.workbench.report import Report
+# ``Report.add``: check, severity, message, where, data
+Add = Callable[..., Any]
 
 
 def _kb(n: int) -> str:
     return f"{n / 1024:.1f} KB"
 
 
-def image_findings(report: Report, rendered: Rendered, settings: Settings) -> None:
+def image_findings(add: Add, rendered: Rendered, settings: Settings) -> None:
     """One note per local image, then the whole message's size in each mode."""
     if not rendered.images:
         return
     for p in rendered.images:
-        report.add(
+        add(
             "media",
             "note",
             f"{p.source}: {_kb(p.bytes_before)} → {_kb(len(p.file.data))} "
@@ -54,7 +55,7 @@ def image_findings(report: Report, rendered: Rendered, settings: Settings) -> No
         replace(rendered, html=media.rewrite(rendered.html, media.cid_url)), settings, images=files
     )
     chosen = " (the mode in use: media.mode)"
-    report.add(
+    add(
         "media-size",
         "note",
         f"hosted: message {_kb(len(hosted))}; each opening requests {len(files)} image(s) "
@@ -70,4 +71,4 @@ def image_findings(report: Report, rendered: Rendered, settings: Settings) -> No
     if over:
         message += "; over Gmail's 102 KB clipping limit: Gmail may cut the message off"
     severity = "warning" if over and mode == "inline" else "note"
-    report.add("media-size", severity, message, mode="inline", bytes=len(inline))
+    add("media-size", severity, message, mode="inline", bytes=len(inline))

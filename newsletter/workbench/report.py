@@ -103,7 +103,7 @@ def build_report(
     own = {img.src for img in issue_images(result.issue)}
     own |= set(media.referenced(rendered.html))  # local images: the YAML check located them
     _images(report, doc, own)
-    image_findings(report, rendered, settings)
+    image_findings(report.add, rendered, settings)
     _insecure(report, doc, yaml_messages)
     _contrast(report, doc, settings)
     _brand_colours(report, settings)
