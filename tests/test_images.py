@@ -353,3 +353,39 @@ def test_report_warns_when_inline_images_pass_gmails_limit(tmp_path: Path) -> No
     inline = next(f for f in report["findings"] if f["data"].get("mode") == "inline")
     assert inline["severity"] == "warning"
     assert "over Gmail's 102 KB clipping limit" in inline["message"]
+
+
+def test_send_online_refuses_to_start_until_the_archive_serves_the_images(
+    web, tmp_path: Path
+) -> None:
+    photo(tmp_path / "issue" / "img" / "eclipse.jpg")
+    issue = write_issue(tmp_path / "issue")
+    web.add(2)
+    config = tmp_path / "newsletter.toml"
+    config.write_text(
+        f'[organisation]\nsender_email = "letters@example.org"\n'
+        f'[database]\nurl = "{web.settings.database_url}"\n'
+        f'[delivery]\nbase_url = "{web.url}"\ntransport = "maildir"\noutbox = "outbox"\n',
+        encoding="utf-8",
+    )
+    created = run(tmp_path, "campaigns", "create", str(issue), "--list", "news")
+    assert created.exit_code == 0, created.output
+    with web.db.session() as s:
+        (url,) = hosted_images(s, s.get(Campaign, 1), web.settings)
+
+    refused = run(tmp_path, "campaigns", "send", "1", "--online", "--yes")
+
+    assert refused.exit_code == 1, refused.output
+    assert "1 of the campaign's 1 image(s) are not published:\n" in refused.output
+    assert f"  {url}: " in refused.output
+    assert not (tmp_path / "outbox").exists()
+    assert web.state(1) == "draft"
+
+    web.serve()
+    sent = run(tmp_path, "campaigns", "send", "1", "--online", "--yes")
+
+    assert sent.exit_code == 0, sent.output
+    assert sent.output.endswith("Campaign 1: finished (2 sent)\n")
+    for path in (tmp_path / "outbox" / "new").iterdir():
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert img_tags(msg.get_body(("html",)).get_content())[0]["src"] == url
