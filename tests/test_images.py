@@ -389,3 +389,9 @@ def test_send_online_refuses_to_start_until_the_archive_serves_the_images(
     for path in (tmp_path / "outbox" / "new").iterdir():
         msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert img_tags(msg.get_body(("html",)).get_content())[0]["src"] == url
+    # the sent issue's archive page shows the same file, from the same address
+    web.restart()  # no wait for the archive's cache
+    with web.client() as client:
+        page = client.get("/archive/2026-11/")
+        assert page.status_code == 200 and img_tags(page.text)[0]["src"] == url
+        assert client.get(url).status_code == 200
