@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from PIL import Image as Pillow
 from PIL.ExifTags import IFD
 from sqlmodel import select
@@ -27,10 +30,11 @@ from sqlmodel import select
 from newsletter.campaigns.composer import message_template
 from newsletter.campaigns.tables import Campaign
 from newsletter.cli import cli
-from newsletter.config import Media
+from newsletter.config import Media, load_settings
 from newsletter.errors import IssueError, OperationFailed
 from newsletter.issue.load import load_issue
 from newsletter.message.compose import Recipient
+from newsletter.message.media import MediaFile, embed, extract, reference
 from newsletter.render import render_issue
 from newsletter.workbench.publish import create_campaign_from_file
 from newsletter.workbench.published import hosted_images, require_published
@@ -134,8 +138,6 @@ def test_mail_html_names_the_hosted_file_and_a_small_image_is_not_enlarged(
     (tmp_path / "img").mkdir()
     (tmp_path / "img.png").rename(tmp_path / "img" / "small.png")
     issue = load_issue(write_issue(tmp_path, "img/small.png"))
-    from newsletter.config import load_settings
-
     r = render_issue(issue, load_settings(tmp_path / "newsletter.toml"))
 
     (image,) = r.images
@@ -404,3 +406,30 @@ def test_send_online_refuses_to_start_until_the_archive_serves_the_images(
         page = client.get("/archive/2026-11/")
         assert page.status_code == 200 and img_tags(page.text)[0]["src"] == url
         assert client.get(url).status_code == 200
+
+
+# --- the snapshot round trip ---------------------------------------------------------------------
+
+
+@examples(max_examples=60, deadline=None)
+@given(
+    files=st.lists(
+        st.tuples(
+            st.binary(min_size=1, max_size=300), st.sampled_from(["image/jpeg", "image/png"])
+        ),
+        max_size=4,
+    ),
+    mode=st.sampled_from(["hosted", "inline"]),
+)
+def test_a_snapshot_gives_back_the_same_files_and_references(files, mode) -> None:
+    """embed → extract is the identity on the files and on the HTML's references, in both modes."""
+    made = [MediaFile.of(data, kind) for data, kind in files]
+    ref = reference(mode, BASE)
+    html = "".join(f'<p>x</p><img src="{ref(f.name)}" alt="">' for f in made) + "<p>end</p>"
+
+    stored = embed(html, made)
+    back, found = extract(stored, ref)
+
+    assert back == html
+    assert {f.name: f.data for f in found} == {f.name: f.data for f in made}
+    assert "/archive/media/" not in stored and "cid:" not in stored
