@@ -203,15 +203,8 @@ def send_cmd(
             f"{report.per_message_us:.0f} µs per message; nothing was sent."
         )
         return
-    if enqueue:
-        _enqueue(app, campaign_id, yes, queue, resume=False)
-        return
-    transport = open_transport_for(app, opts)
     with db.session() as s:
-        c = runs.check(s, campaign_id, resume=False)
-        refuse_if_scheduled(c)
-        counts = store.status_counts(s, campaign_id)
-        images = hosted_images(s, c, app.settings)
+        images = hosted_images(s, store.get_campaign(s, campaign_id), app.settings)
     if images and online:
         require_published(images)
     elif images:
@@ -220,6 +213,14 @@ def send_cmd(
             "/archive/media/; publish the archive before sending (--online checks).",
             err=True,
         )
+    if enqueue:
+        _enqueue(app, campaign_id, yes, queue, resume=False)
+        return
+    transport = open_transport_for(app, opts)
+    with db.session() as s:
+        c = runs.check(s, campaign_id, resume=False)
+        refuse_if_scheduled(c)
+        counts = store.status_counts(s, campaign_id)
     if not yes:
         click.confirm(
             f'Send campaign {c.id} (issue {c.issue_slug}, "{c.subject}") to '
