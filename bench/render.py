@@ -50,7 +50,8 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def stages(files: list[Path]) -> dict[str, float]:
     settings = load_settings(ROOT / "newsletter.toml")
-    totals = {"load+validate": 0.0, "jinja": 0.0, "mjml": 0.0, "inline": 0.0, "text": 0.0}
+    stage_names = ("load+validate", "images", "jinja", "mjml", "inline", "text")
+    totals = dict.fromkeys(stage_names, 0.0)
     for f in files:
         t0 = time.perf_counter()
         issue = load_issue(f)

@@ -513,6 +513,32 @@ class Workers:
 
 
 @dataclass(frozen=True)
+class Media:
+    """The editor's local images (`image: {src: img/photo.jpg}`): how subscribers get them.
+
+    `hosted` publishes them with the web archive and the mail loads them from `base_url`,
+    which tells that server when a reader opened the mail, from which address; `inline`
+    embeds them in every message (larger mail, no request when it is opened).
+    """
+
+    mode: str = setting(
+        "hosted",
+        OneOf(("hosted", "inline")),
+        "`hosted`: images under `<base_url>/archive/media/`, published by `archive build` "
+        "and `serve`; `inline`: images embedded in each message (`multipart/related`), so "
+        "opening it requests nothing.",
+        example="inline",
+    )
+    column_width: int = setting(
+        552,
+        Integer(100, 1200),
+        "Width in CSS pixels images are fitted to (the theme's column less its padding); "
+        "the file is twice as wide for high-density screens.",
+        example=552,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: Organisation = field(default_factory=Organisation)
     delivery: Delivery = field(default_factory=Delivery)
@@ -521,6 +547,7 @@ class Settings:
     inbound: Inbound = field(default_factory=Inbound)
     web: Web = field(default_factory=Web)
     workers: Workers = field(default_factory=Workers)
+    media: Media = field(default_factory=Media)
     database_url: str = setting(
         "sqlite:///newsletter.sqlite",
         DatabaseUrl(),

@@ -14,6 +14,7 @@ from newsletter.campaigns.ledger import Job
 from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.config import Settings
 from newsletter.db import Database
+from newsletter.message import media
 from newsletter.message.compose import (
     MailingListInfo,
     MessageTemplate,
@@ -37,12 +38,16 @@ def message_template(
 ) -> MessageTemplate:
     """The campaign's snapshot, or one of its other editions, as a template: once per run."""
     snap = edition or campaign
+    mode = settings.media.mode
+    # The snapshot keeps its images as data: URIs; the mail names them by [media] mode.
+    html, images = media.extract(snap.html, media.reference(mode, settings.delivery.base_url))
     return MessageTemplate.build(
-        _Snapshot(snap.subject, snap.html, snap.text),
+        _Snapshot(snap.subject, html, snap.text),
         settings,
         MailingListInfo(campaign.list_slug, campaign.list_name),
         language=snap.language,
         sign=signer_from_settings(settings),
+        images=images if mode == "inline" else (),
     )
 
 

@@ -161,6 +161,11 @@ def _enqueue(app: App, campaign_id: int, yes: bool, queue: str | None, *, resume
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Compose every message, send none.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for retries of deferred messages.")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Check that the hosted images are published (HEAD each) and refuse to start if not.",
+)
 @_enqueue_options
 @transport_options
 @pass_app
@@ -170,6 +175,7 @@ def send_cmd(
     yes: bool,
     dry_run: bool,
     no_wait: bool,
+    online: bool,
     enqueue: bool,
     queue: str | None,
     **opts: Any,
@@ -186,6 +192,7 @@ def send_cmd(
       newsletter campaigns send 3 --enqueue --yes
     """
     from newsletter.campaigns import runs, sender, store
+    from newsletter.workbench.published import hosted_images, require_published
     from newsletter.workers.schedule import refuse_if_scheduled
 
     db = open_db(app)
@@ -196,6 +203,16 @@ def send_cmd(
             f"{report.per_message_us:.0f} µs per message; nothing was sent."
         )
         return
+    with db.session() as s:
+        images = hosted_images(s, store.get_campaign(s, campaign_id), app.settings)
+    if images and online:
+        require_published(images)
+    elif images:
+        click.echo(
+            f"Note: the mail loads {len(images)} image(s) from {app.settings.delivery.base_url}"
+            "/archive/media/; publish the archive before sending (--online checks).",
+            err=True,
+        )
     if enqueue:
         _enqueue(app, campaign_id, yes, queue, resume=False)
         return

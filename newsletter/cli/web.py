@@ -136,19 +136,21 @@ def build_cmd(app: App, out_dir: Path, files: tuple[Path, ...]) -> None:
     from newsletter.web.archive import build_site, entries_from_files, write_site
     from newsletter.web.pages import Pages
 
+    drafts: dict[str, bytes] = {}
     if files:
         entries = entries_from_files(files, app.settings)
     else:
         from newsletter.db import Database
-        from newsletter.web.archive import entries_from_database
+        from newsletter.web.archive import entries_from_database, pending_media
 
         db = Database.from_settings(app.settings, create=False)
         try:
             with db.session() as s:
                 entries = entries_from_database(s)
+                drafts = pending_media(s, app.settings.delivery.base_url)
         finally:
             db.dispose()
-    site = build_site(entries, Pages(app.settings))
+    site = {**drafts, **build_site(entries, Pages(app.settings))}
     write_site(site, out_dir)
     issues = len({e.slug for e in entries})
     editions = f", {len(entries)} editions" if len(entries) != issues else ""

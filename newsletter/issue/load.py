@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from newsletter.errors import IssueError, Problem
-from newsletter.issue import zones
+from newsletter.issue import schema, zones
 from newsletter.issue.files import split_edition
 from newsletter.issue.model import (
     Article,
@@ -79,7 +79,20 @@ def _image(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None) -> Image | None
     alt = d.get("alt")
     if not alt:
         ctx.warn(node, "image without alt text; screen readers and blocked images show nothing")
-    return Image(d["src"], alt or "", d.get("caption"), d.get("width"), d.get("href"))
+    src = d["src"]
+    src_node = _child(node, "src") or node
+    local = None if schema.is_remote_image(src) else schema.local_path(ctx.file, src)
+    mark = src_node.start_mark
+    return Image(
+        src,
+        alt or "",
+        d.get("caption"),
+        d.get("width"),
+        d.get("href"),
+        height=d.get("height"),
+        path=local,
+        origin=(ctx.file, mark.line + 1, mark.column + 1),
+    )
 
 
 def _person(pair: tuple[dict | None, yaml.Node]) -> Person | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 LANGUAGES = ("de", "en", "zh")
 # Languages written without spaces between words: wrapped per character in the
@@ -49,11 +50,21 @@ class Link:
 
 @dataclass(frozen=True)
 class Image:
+    """An image: ``src`` is a URL, or a file beside the issue when ``path`` is set.
+
+    ``path`` is the local file resolved against the issue file's folder and
+    ``origin`` the ``(file, line, column)`` of its ``src``, so a file that turns
+    out unreadable when it is rendered is still reported where the editor wrote it.
+    """
+
     src: str
     alt: str
     caption: str | None = None
     width: int | None = None
     href: str | None = None
+    height: int | None = None
+    path: Path | None = field(default=None, compare=False, repr=False)
+    origin: tuple[str, int, int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

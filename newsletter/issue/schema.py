@@ -13,6 +13,7 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -191,14 +192,49 @@ def is_valid_url(raw: str) -> bool:
     return False
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+
+
 def image_src(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
+    """An absolute https:// URL, or a file path relative to the issue file that exists.
+
+    Only that the file is there is checked here; what is in it is read when the
+    issue is rendered (``newsletter.render.images``), which reports at this place too.
+    """
     raw = text(ctx, node, name)
     if raw is None:
         return None
+    if not is_remote_image(raw):
+        return _local_image(ctx, node, name, raw)
     if raw.startswith("mailto:") or not is_valid_url(raw):
-        ctx.error(node, f"{name}: invalid image URL {raw!r}; use an absolute https:// URL")
+        ctx.error(
+            node,
+            f"{name}: invalid image URL {raw!r}; use an absolute https:// URL "
+            "or a file path relative to the issue file (img/photo.jpg)",
+        )
         return None
     return raw
+
+
+def is_remote_image(src: str) -> bool:
+    """Whether ``src`` is an address (``https://…``, also an invalid one) rather than a path."""
+    return bool(_SCHEME.match(src)) or src.startswith("//")
+
+
+def _local_image(ctx: Ctx, node: yaml.Node, name: str, raw: str) -> str | None:
+    if raw.startswith(("/", "\\", "~")):
+        ctx.error(node, f"{name}: {raw!r}: give the path relative to the issue file")
+        return None
+    path = local_path(ctx.file, raw)
+    if not path.is_file():
+        ctx.error(node, f"{name}: image file not found: {path}")
+        return None
+    return raw
+
+
+def local_path(issue_file: str, src: str) -> Path:
+    """A local image's file: ``src`` is relative to the folder of the issue file."""
+    return Path(issue_file).parent / src
 
 
 # --- structure ---------------------------------------------------------------------------------
@@ -275,6 +311,7 @@ IMAGE = {
     "alt": F(text),
     "caption": F(text),
     "width": F(integer),
+    "height": F(integer),
     "href": F(url),
 }
 PERSON = {"name": F(text, required=True), "title": F(text), "role": F(text)}

@@ -19,7 +19,7 @@ import datetime as dt
 import html as html_lib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -34,6 +34,7 @@ from newsletter.config import Settings
 from newsletter.i18n import get_locale
 from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
+from newsletter.message.media import MediaFile, related
 from newsletter.message.public import manage_url, unsubscribe_url
 from newsletter.transports.base import DotSafe
 
@@ -154,8 +155,13 @@ class MessageTemplate:
         language: str | None = None,
         name_fallback: str = "",
         sign: Callable[[bytes], bytes] | None = None,
+        images: Sequence[MediaFile] = (),
     ) -> MessageTemplate:
-        """Assemble headers and both parts once; ``sign`` is e.g. a ``DkimSigner``."""
+        """Assemble headers and both parts once; ``sign`` is e.g. a ``DkimSigner``.
+
+        ``images`` are the files the HTML names as ``cid:`` (``[media] mode =
+        "inline"``): the HTML part and they become one ``multipart/related``.
+        """
         org = settings.organisation
         domain = sender_domain(settings)
         mailto = settings.delivery.unsubscribe_mailto or org.sender_email
@@ -183,7 +189,8 @@ class MessageTemplate:
             placeholders.GREETING: _M_GREET,
         }
         msg.attach(_qp_part("plain", rendered.text, text_markers))
-        msg.attach(_qp_part("html", rendered.html, html_markers))
+        html_part = _qp_part("html", rendered.html, html_markers)
+        msg.attach(related(html_part, images) if images else html_part)
         data = msg.as_bytes()
         pieces = _MARKERS.split(data)
         keys = [m.decode("ascii") for m in _MARKERS.findall(data)]

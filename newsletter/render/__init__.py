@@ -21,6 +21,7 @@ from newsletter.message.placeholders import GREETING, MANAGE_URL, RECIPIENT_NAME
 from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
+from newsletter.render.images import Prepared, resolve, scalable_heights
 from newsletter.render.language import LanguageMarks, fonts_for
 from newsletter.render.text import postal_address_shown, render_text
 from newsletter.render.when import when_label
@@ -46,6 +47,8 @@ class Rendered:
     slug: str
     view_url: str
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    # The issue's local images, as the HTML references them ([media] mode).
+    images: tuple[Prepared, ...] = ()
 
     @property
     def html_bytes(self) -> int:
@@ -125,12 +128,15 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
     timings: dict[str, float] = {}
     url = view_url(issue, settings)
 
+    ti = time.perf_counter()
+    m = settings.media
+    issue, images = resolve(issue, m.mode, settings.delivery.base_url, m.column_width)
     t0 = time.perf_counter()
     source = issue_mjml(issue, settings, theme=theme)
     t1 = time.perf_counter()
     raw_html = mjml_to_html(source)
     t2 = time.perf_counter()
-    html = inline_css(raw_html)
+    html = scalable_heights(inline_css(raw_html))
     t3 = time.perf_counter()
     text = render_text(
         issue,
@@ -140,7 +146,7 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
         contents=_shows_contents(issue, settings),
     )
     t4 = time.perf_counter()
-    timings.update(jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
+    timings.update(images=t0 - ti, jinja=t1 - t0, mjml=t2 - t1, inline=t3 - t2, text=t4 - t3)
     size = len(html.encode("utf-8"))
     if size > MAX_HTML_BYTES:
         raise IssueError(
@@ -156,6 +162,7 @@ def render_issue(issue: Issue, settings: Settings, *, theme: Theme | None = None
         slug=issue.slug,
         view_url=url,
         timings=timings,
+        images=tuple(images),
     )
 
 

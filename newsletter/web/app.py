@@ -39,10 +39,11 @@ from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
 from newsletter.errors import ConfigError
 from newsletter.inbound.webhooks import SnsVerifier
+from newsletter.message.media import CACHE_CONTROL, MEDIA_DIR
 from newsletter.message.public import MANAGE_PAGE, MANAGE_ROUTE, UNSUBSCRIBE_PAGE, UNSUBSCRIBE_ROUTE
 from newsletter.tokens import token_key
 from newsletter.web import webhooks
-from newsletter.web.archive import TYPES, build_site, entries_from_database
+from newsletter.web.archive import TYPES, build_site, entries_from_database, pending_media
 from newsletter.web.context import Web, turn_for, web_of
 from newsletter.web.forms import Csrf
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
@@ -107,11 +108,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         if data is None:
             raise HTTPException(404)
         name = path if "." in path.rpartition("/")[2] else "index.html"
+        immutable = path.startswith(f"{MEDIA_DIR}/")  # named by content: never changes
         return Response(
             data,
             media_type=TYPES[name[name.rindex(".") :]],
             headers={
-                "Cache-Control": "public, max-age=300",
+                "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
                 "Content-Security-Policy": ARCHIVE_CSP,
             },
         )
@@ -186,7 +188,8 @@ class _ArchiveCache:
     async def get(self, web: Web) -> dict[str, bytes]:
         if time.monotonic() - self.built >= ARCHIVE_TTL:
             entries = await web.db_call(entries_from_database)
-            self.files = build_site(entries, web.pages)
+            drafts = await web.db_call(pending_media, web.settings.delivery.base_url)
+            self.files = {**drafts, **build_site(entries, web.pages)}
             self.built = time.monotonic()
         return self.files
 

@@ -26,18 +26,19 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sqlalchemy as sa
 from markupsafe import Markup
 from sqlmodel import Session, select
 
-from newsletter.campaigns.tables import Campaign, CampaignEdition
+from newsletter.campaigns.tables import Campaign, CampaignEdition, CampaignStatus
 from newsletter.config import Settings
 from newsletter.errors import IssueError
 from newsletter.fsutil import publish_folder
 from newsletter.i18n import get_locale
+from newsletter.message import media
 from newsletter.message.public import archive_path, archive_url, public_version
 from newsletter.web.pages import Pages, web_strings
 
@@ -48,6 +49,7 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".atom": "application/atom+xml; charset=utf-8",
     ".xml": "application/xml; charset=utf-8",
+    **media.TYPES,
 }
 _BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
 _BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.I | re.S)
@@ -129,8 +131,39 @@ def entries_from_files(paths: Iterable[Path], settings: Settings) -> list[Entry]
     for issue in issues:
         r = render_issue(issue, settings)
         when = dt.datetime.combine(issue.month, dt.time(), dt.UTC)
-        entries.append(Entry(issue.slug, issue.language, r.subject, r.html, when, issue.edition))
+        html = media.embed(r.html, [i.file for i in r.images])  # as a campaign stores it
+        entries.append(Entry(issue.slug, issue.language, r.subject, html, when, issue.edition))
     return _ordered(entries)
+
+
+def pending_media(session: Session, base_url: str) -> dict[str, bytes]:
+    """The images of campaigns not yet started, so they are published before the first mail.
+
+    A hosted image must be online when the first reader opens the message;
+    ``campaigns send --online`` checks, and the names are content hashes, so
+    publishing one early reveals no more than the (unguessable) name.
+    """
+    rows = session.exec(
+        select(Campaign.html).where(
+            Campaign.kind == "campaign",
+            Campaign.started_at.is_(None),  # type: ignore[union-attr]
+            Campaign.status != CampaignStatus.CANCELLED.value,
+            Campaign.html.contains("data:image/"),  # type: ignore[attr-defined]
+        )
+    ).all()
+    now = dt.datetime.now(dt.UTC)
+    return _media_files([Entry("", "", "", html, now) for html in rows], base_url)[1]
+
+
+def _media_files(entries: list[Entry], base_url: str) -> tuple[list[Entry], dict[str, bytes]]:
+    """Each entry's embedded images as ``media/<name>`` files, its page referencing them there."""
+    files: dict[str, bytes] = {}
+    out = []
+    for e in entries:
+        html, found = media.extract(e.html, lambda name: media.hosted_url(base_url, name))
+        files.update((f"{media.MEDIA_DIR}/{f.name}", f.data) for f in found)
+        out.append(replace(e, html=html) if found else e)
+    return out, files
 
 
 def latest_url(session: Session, base_url: str) -> str | None:
@@ -261,6 +294,7 @@ def sitemap(entries: list[Entry], base_url: str) -> bytes:
 def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
     """Every file of the archive, by path relative to ``/archive/``."""
     lang = pages.settings.organisation.language
+    entries, images = _media_files(entries, pages.base_url)
     by_issue = editions_by_issue(entries)
     listed = [
         {
@@ -293,6 +327,7 @@ def build_site(entries: list[Entry], pages: Pages) -> dict[str, bytes]:
         "style.css": pages.asset("style.css.j2").encode(),
         "feed.atom": atom_feed(entries, pages),
         "sitemap.xml": sitemap(entries, pages.base_url),
+        **images,
     }
     for e in entries:
         files[page_path(e) + "index.html"] = issue_page(e, pages, by_issue[e.slug]).encode()

@@ -35,7 +35,7 @@ PAGE_CSP = (
 # An issue's web version is the mail's HTML: inline styles (as every mail
 # client needs them) and the editor's images, but still no script at all.
 ARCHIVE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -23,6 +23,7 @@ from newsletter.issue.editions import check_editions
 from newsletter.issue.files import edition_paths, issue_files
 from newsletter.issue.load import load_issue_with_warnings
 from newsletter.issue.model import Issue
+from newsletter.message.media import MEDIA_DIR, rewrite
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, for_web, render_issue
 
 
@@ -105,7 +106,7 @@ def render_files(
             problems.extend(exc.problems)
     if problems:
         raise IssueError(problems)
-    outputs: list[tuple[Path, str]] = []
+    outputs: list[tuple[Path, str | bytes]] = []
     rendered: list[tuple[Path, Rendered]] = []
     for p, issue in issues:
         try:
@@ -114,16 +115,22 @@ def render_files(
             problems.extend(replace(problem, file=str(p)) for problem in exc.problems)
     if problems:
         raise IssueError(problems)
+    media: dict[str, bytes] = {}
     for p, r in rendered:
         if not keep_placeholders:
             r = for_web(r, settings)
         if fmt in ("html", "both"):
-            outputs.append((out_dir / f"{p.stem}.html", r.html))
+            # The images beside the HTML, so the folder is complete and opens offline.
+            media.update((i.file.name, i.file.data) for i in r.images)
+            html = rewrite(r.html, lambda name: f"{MEDIA_DIR}/{name}") if r.images else r.html
+            outputs.append((out_dir / f"{p.stem}.html", html))
         if fmt in ("text", "both"):
             outputs.append((out_dir / f"{p.stem}.txt", r.text))
-    for target, content in outputs:  # rebuilt by rendering again: no fsync (fsutil says why)
+    # images first: an HTML file is never there without the images it shows
+    images = [(out_dir / MEDIA_DIR / name, data) for name, data in sorted(media.items())]
+    for target, content in [*images, *outputs]:  # rebuilt by rendering: no fsync (fsutil says why)
         write_atomic(target, content, durable=False)
-    return [t for t, _ in outputs]
+    return [t for t, _ in [*images, *outputs]]
 
 
 def scaffold_issue(month: str, issues_dir: Path, settings: Settings) -> Path:

@@ -18,7 +18,7 @@ import re
 import socket
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ from starlette.routing import Route
 from newsletter.config import Settings, load_settings
 from newsletter.errors import BadInput, NewsletterError, OperationFailed, Problem
 from newsletter.issue.load import load_issue
+from newsletter.message import media
 from newsletter.render import Rendered, for_web, render_issue
 from newsletter.render.html import Theme
 from newsletter.themes import default_theme_dir
@@ -43,6 +44,7 @@ PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; frame-src 'self'; "
     "connect-src 'self'"
 )
+_IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
 FRAME_CSP = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; font-src * data:"
 HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 _DARK_QUERY = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)", re.IGNORECASE)
@@ -79,7 +81,11 @@ class Preview:
                 rendered = for_web(
                     render_issue(load_issue(self.issue), settings, theme=theme), settings
                 )
-                self.build = Build(version, rendered)
+                # The issue's own images, not published yet, are shown from its files.
+                files = [i.file for i in rendered.images]
+                self.build = Build(
+                    version, replace(rendered, html=media.embed(rendered.html, files))
+                )
             except NewsletterError as exc:
                 problems = getattr(exc, "problems", None) or [Problem(str(exc))]
                 self.build = Build(version, None, list(problems))
@@ -101,6 +107,8 @@ class Preview:
             return changed.name.split(".")[0] == issue.name.split(".")[0]
         if self.config and changed == self.config:
             return True
+        if changed.suffix.lower() in _IMAGE_SUFFIXES and changed.is_relative_to(issue.parent):
+            return True  # perhaps one of the issue's images
         template_dirs = [default_theme_dir(), self._settings.templates_dir]
         return any(d and changed.is_relative_to(d.resolve()) for d in template_dirs)
 

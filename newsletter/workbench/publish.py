@@ -7,7 +7,7 @@ or the one named with ``--edition``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlmodel import Session
@@ -18,6 +18,7 @@ from newsletter.config import Settings
 from newsletter.errors import BadInput, Problem
 from newsletter.issue.editions import Editions, compare_all, load_editions
 from newsletter.issue.load import load_issue
+from newsletter.message import media
 from newsletter.render import Rendered, render_issue
 
 
@@ -53,22 +54,33 @@ def create_campaign_from_file(
     r = render_editions(path, settings)
     campaign = store.create_campaign(
         session,
-        r.primary,
+        snapshot(r.primary),
         list_slug,
         source=str(r.editions.primary.path),
         again=again,
-        editions=r.others(),
+        editions=[(snapshot(x), file) for x, file in r.others()],
     )
     return campaign, r
+
+
+def snapshot(rendered: Rendered) -> Rendered:
+    """``rendered`` as a campaign stores it: its local images inside the HTML (``data:`` URIs).
+
+    The campaign must send the same images when it is resumed next week, from
+    another host or after the editor moved the files.
+    """
+    if not rendered.images:
+        return rendered
+    return replace(rendered, html=media.embed(rendered.html, [i.file for i in rendered.images]))
 
 
 def proof_edition(path: Path, settings: Settings, edition: str | None = None) -> Rendered:
     """The edition a proof shows: the file given, or its issue's ``edition`` (a language code)."""
     if edition is None:
-        return render_issue(load_issue(path), settings)
+        return snapshot(render_issue(load_issue(path), settings))
     editions, _ = load_editions(path)
     found = editions.get(edition)
     if found is None:
         have = ", ".join(editions.languages)
         raise BadInput(f"no {edition!r} edition of this issue (it has: {have})", file=str(path))
-    return render_issue(found.issue, settings)
+    return snapshot(render_issue(found.issue, settings))

@@ -22,6 +22,7 @@ from typing import Any
 from newsletter.config import Settings
 from newsletter.errors import IssueError, Problem
 from newsletter.issue.model import Article, Image, Issue
+from newsletter.message import media
 from newsletter.message.placeholders import UNSUBSCRIBE_URL
 from newsletter.render import GMAIL_CLIP_BYTES, Rendered, render_issue
 from newsletter.render.colour import AA_NORMAL, contrast, parse_colour, readable_on
@@ -29,6 +30,7 @@ from newsletter.workbench import contrast as contrast_check
 from newsletter.workbench import htmldoc
 from newsletter.workbench.authoring import check_edition_sets, check_file
 from newsletter.workbench.links import LinkResult, check_links
+from newsletter.workbench.media_report import image_findings
 from newsletter.workbench.spam import check_spam, compose_sample
 
 SUBJECT_PHONE = 50  # phones show about this many characters of a subject
@@ -98,7 +100,10 @@ def build_report(
     _unsubscribe(report, rendered)
     _size(report, rendered, doc)
     _subject_and_preheader(report, rendered)
-    _images(report, doc, {img.src for img in issue_images(result.issue)})
+    own = {img.src for img in issue_images(result.issue)}
+    own |= set(media.referenced(rendered.html))  # local images: the YAML check located them
+    _images(report, doc, own)
+    image_findings(report.add, rendered, settings)
     _insecure(report, doc, yaml_messages)
     _contrast(report, doc, settings)
     _brand_colours(report, settings)
@@ -212,7 +217,8 @@ def _images(report: Report, doc: htmldoc.Document, located: set[str]) -> None:
     for img in images:
         src = img.attrs.get("src", "?")
         problems = []
-        if not img.attrs.get("alt", "").strip() and src not in located:
+        own = src in located or any(src.endswith(name) for name in located)
+        if not img.attrs.get("alt", "").strip() and not own:
             problems.append("no alt text (screen readers and blocked images show nothing)")
         width = img.attrs.get("width", "")
         if not width.isdigit():
@@ -348,7 +354,9 @@ def _links(
 
 
 def _spam(report: Report, rendered: Rendered, settings: Settings) -> None:
-    verdict = check_spam(compose_sample(rendered, settings))
+    inline = settings.media.mode == "inline"
+    images = [i.file for i in rendered.images] if inline else []
+    verdict = check_spam(compose_sample(rendered, settings, images=images))
     if verdict is None:
         report.add("spam", "note", "SpamAssassin is not installed; no spam score")
         return

@@ -17,6 +17,7 @@ from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.fsutil import write_atomic
 from newsletter.issue.load import load_issue
+from newsletter.message import media
 from newsletter.render import for_web, render_issue
 from newsletter.workbench.browser import chromium
 
@@ -54,7 +55,9 @@ def screenshot_issue(
     for w in widths:
         if not MIN_WIDTH <= w <= MAX_WIDTH:
             raise BadInput(f"--width {w}: choose between {MIN_WIDTH} and {MAX_WIDTH} pixels")
-    html = for_web(render_issue(load_issue(path), settings), settings).html
+    rendered = for_web(render_issue(load_issue(path), settings), settings)
+    # The issue's own images are not published yet: shown from its files, also --offline.
+    html = media.embed(rendered.html, [i.file for i in rendered.images])
     suffix = "-dark" if dark else ""
     shots: list[tuple[Screenshot, bytes]] = []
     with chromium() as browser:

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from newsletter.config import Settings
 from newsletter.errors import OperationFailed
 from newsletter.message.compose import MailingListInfo, MessageTemplate, Recipient, sender_domain
 from newsletter.message.dkim import signer_from_settings
+from newsletter.message.media import MediaFile
 from newsletter.render import Rendered
 from newsletter.tokens import unsubscribe_token
 
@@ -47,7 +49,12 @@ class SpamVerdict:
         return [(name, pts) for name, pts in self.rules if abs(pts) >= 0.05]
 
 
-def compose_sample(rendered: Rendered, settings: Settings, list_name: str | None = None) -> bytes:
+def compose_sample(
+    rendered: Rendered,
+    settings: Settings,
+    list_name: str | None = None,
+    images: Sequence[MediaFile] = (),
+) -> bytes:
     """One message of the issue for a stand-in subscriber, byte for byte as sent.
 
     The token and Message-ID have the real lengths and shapes, so rules about
@@ -60,6 +67,7 @@ def compose_sample(rendered: Rendered, settings: Settings, list_name: str | None
         MailingListInfo("newsletter", list_name or org.name),
         language=rendered.language,
         sign=signer_from_settings(settings),
+        images=images,
     )
     token = unsubscribe_token(secrets.token_bytes(32), 1, 1)
     message_id = f"{secrets.token_hex(8)}.1@{sender_domain(settings)}"
