@@ -43,6 +43,7 @@ def message_template(
         MailingListInfo(campaign.list_slug, campaign.list_name),
         language=snap.language,
         sign=signer_from_settings(settings),
+        campaign=campaign.uid,
     )
 
 

@@ -63,9 +63,10 @@ class Theme:
         self.env.filters["md"] = lambda s: Markup(to_html(s))
         self.env.filters["linkify"] = lambda s: Markup(linkify(s))
 
-    def render_mjml(self, context: dict[str, Any]) -> str:
+    def render_mjml(self, context: dict[str, Any], name: str = "issue.mjml.j2") -> str:
+        """The MJML source of template ``name`` (an issue's, or a subscription mail's)."""
         try:
-            return self.env.get_template("issue.mjml.j2").render(context)
+            return self.env.get_template(name).render(context)
         except TemplateSyntaxError as exc:
             raise BadInput(
                 f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"
