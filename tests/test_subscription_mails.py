@@ -116,7 +116,7 @@ def test_campaign_mail_carries_content_language_and_feedback_id(world) -> None:
     msg = parse(path.read_bytes())
     with world.db.session() as s:
         uid = store.get_campaign(s, cid).uid
-    assert msg["Feedback-ID"] == f"{uid}:news:isa:isa.example.org"
+    assert msg["Feedback-ID"] == f"{uid}:news:isa.example.org:newsletter"
     assert len(msg["Feedback-ID"].split(":")) == 4
     assert msg["Content-Language"] == "de"
 

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import format_datetime, formataddr
+
+import idna
 
 from newsletter.config import Settings
 
 # Control characters and everything str.splitlines() breaks at: the email
 # package refuses them in headers (a ValueError at send time) or folds there.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-_NOT_ID = re.compile(r"[^a-z0-9]+")
 ONE_CLICK = "List-Unsubscribe=One-Click"
+FEEDBACK_SENDER = "newsletter"  # Feedback-ID's SenderId: this tool's mail stream
 
 
 def one_line(text: str) -> str:
@@ -48,19 +49,18 @@ class MailingListInfo:
 
 
 def feedback_id(settings: Settings, campaign: str, list_slug: str) -> str:
-    """``campaign:list:organisation:sender-id``, Gmail's feedback-loop format.
+    """``campaign:list:organisation:sender-id``, Gmail's feedback-loop format (``a:b:c:SenderId``).
 
-    Gmail's Postmaster Tools report complaint rates per value of each field;
-    the last one (the sender) must stay the same across all of a sender's
-    mail, so it is the From domain. No field may hold a colon, so the
-    organisation is its name reduced to ASCII letters, digits and hyphens
-    (the domain's first label when nothing is left, e.g. for a Chinese name).
+    Gmail's Postmaster Tools report complaint rates per value of each field.
+    The organisation is the From domain (in ASCII), which names it in every
+    message already; the sender id, which Gmail wants stable across all of a
+    sender's mail and 5-15 characters long, is :data:`FEEDBACK_SENDER`. No
+    field holds a colon (list slugs and campaign uids cannot).
     """
     domain = sender_domain(settings)
-    ascii_name = unicodedata.normalize("NFKD", settings.organisation.name).encode("ascii", "ignore")
-    org = _NOT_ID.sub("-", ascii_name.decode("ascii").lower()).strip("-")
-    fields = (campaign, list_slug, org or domain.split(".")[0], domain)
-    return ":".join(f.replace(":", "-") for f in fields)
+    if not domain.isascii():
+        domain = idna.encode(domain).decode("ascii")
+    return f"{campaign}:{list_slug}:{domain}:{FEEDBACK_SENDER}"
 
 
 def add_common(
