@@ -54,11 +54,14 @@ _MARKERS = re.compile(rb"%%[TM]_[A-Z_]+%%")
 
 
 class RenderedIssue(Protocol):
-    """What compose needs from ``newsletter.render.Rendered``."""
+    """What compose needs from ``newsletter.render.Rendered`` (or a rendered subscription mail)."""
 
-    subject: str
-    html: str
-    text: str
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
