@@ -25,8 +25,10 @@ from subscription_mail_helpers import (
 
 from newsletter.campaigns import sender, store
 from newsletter.config import Dkim
+from newsletter.errors import BadInput
 from newsletter.render.wrap import display_width
 from newsletter.transports import open_transport
+from newsletter.web.app import create_app
 
 ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z]+);", re.I)
 
@@ -155,3 +157,14 @@ def test_subscription_mails_are_dkim_signed_and_oversigned(web, tmp_path: Path) 
         listed = parse(data)["List-Unsubscribe-Post"] is not None
         assert names.count("List-Unsubscribe-Post") == 1 + listed
         assert "Content-Language" in names
+
+
+def test_a_broken_override_stops_the_server_at_its_start_naming_file_and_line(web) -> None:
+    """Not every confirmation failing at sending time, logged where nobody looks."""
+    folder = web.tmp / "theme"
+    (folder / "mail").mkdir(parents=True)
+    broken = folder / "mail" / "confirmation.mjml.j2"
+    broken.write_text('{% extends "mail/base.mjml.j2" %}\n{% block content %}{% if %}\n')
+    org = replace(web.settings.organisation, templates_dir=str(folder))
+    with pytest.raises(BadInput, match=rf"^{re.escape(str(broken))}:2: template error: "):
+        create_app(replace(web.settings, organisation=org), web.db)

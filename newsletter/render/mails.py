@@ -152,6 +152,13 @@ def text_direction(language: str) -> str:
     return "rtl" if language.split("-")[0] in RTL_LANGUAGES else "ltr"
 
 
+def check_theme(theme: Theme) -> None:
+    """Compile the frame and every kind's template now: a broken override stops ``serve`` at
+    its start, with file and line, instead of failing each mail when it is sent."""
+    for name in ("base", *KINDS):
+        theme.template(f"mail/{name}.mjml.j2")
+
+
 def render_mail(mail: SubscriptionMail, settings: Settings, theme: Theme) -> RenderedMail:
     """Both parts of ``mail`` in the organisation's theme; placeholders for the recipient."""
     loc = get_locale(mail.language)

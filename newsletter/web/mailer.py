@@ -43,6 +43,7 @@ from newsletter.errors import NewsletterError
 from newsletter.message.compose import envelope_address
 from newsletter.message.dkim import signer_from_settings
 from newsletter.render.html import Theme
+from newsletter.render.mails import check_theme
 from newsletter.subscribers.optin import (
     Decision,
     Pending,
@@ -88,6 +89,7 @@ class Outbox:
         self.sign = signer_from_settings(settings)
         # The mails come from the organisation's theme, as an issue does.
         self.theme = Theme(settings.templates_dir)
+        check_theme(self.theme)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="newsletter-outbox", daemon=True)
