@@ -1,5 +1,9 @@
 """Compose one standards-compliant message per recipient from one rendered issue.
 
+The confirmation and welcome mails of the sign-up form are composed here too
+(a template for their one recipient), so every kind of mail gets its headers
+from :mod:`newsletter.message.headers` through the same code.
+
 The MIME structure, headers and transfer encoding are built once per campaign
 run with the stdlib ``email`` package; the result is split at the few
 per-recipient placeholders, so composing a recipient's message is a handful
