@@ -41,9 +41,9 @@ def message_template(
         _Snapshot(snap.subject, snap.html, snap.text),
         settings,
         MailingListInfo(campaign.list_slug, campaign.list_name),
+        campaign=campaign.uid,
         language=snap.language,
         sign=signer_from_settings(settings),
-        campaign=campaign.uid,
     )
 
 

@@ -141,19 +141,17 @@ class MessageTemplate:
         settings: Settings,
         mailing_list: MailingListInfo | None,
         *,
+        # Without a mailing_list (a confirmation mail: its recipient is on no
+        # list yet) there are no list headers; a campaign (its uid) adds
+        # Feedback-ID; auto_submitted marks a mail sent because of an event.
+        campaign: str | None = None,
+        auto_submitted: bool = False,
         date: dt.datetime | None = None,
         language: str | None = None,
         name_fallback: str = "",
         sign: Callable[[bytes], bytes] | None = None,
-        campaign: str | None = None,
-        auto_submitted: bool = False,
     ) -> MessageTemplate:
-        """Assemble headers and both parts once; ``sign`` is e.g. a ``DkimSigner``.
-
-        Without ``mailing_list`` (a confirmation mail: its recipient is on no
-        list yet) there are no list headers; ``campaign`` (its uid) adds
-        ``Feedback-ID``.
-        """
+        """Assemble headers and both parts once; ``sign`` is e.g. a ``DkimSigner``."""
         org = settings.organisation
         mailto = settings.delivery.unsubscribe_mailto or org.sender_email
         # "=_" can never occur in quoted-printable text, so the boundary is safe.

@@ -58,9 +58,9 @@ def compose_sample(rendered: Rendered, settings: Settings, list_name: str | None
         rendered,
         settings,
         MailingListInfo("newsletter", list_name or org.name),
+        campaign=secrets.token_hex(8),  # a campaign uid's shape, for its Feedback-ID
         language=rendered.language,
         sign=signer_from_settings(settings),
-        campaign=secrets.token_hex(8),  # a campaign uid's shape, for its Feedback-ID
     )
     token = unsubscribe_token(secrets.token_bytes(32), 1, 1)
     message_id = f"{secrets.token_hex(8)}.1@{sender_domain(settings)}"
