@@ -88,7 +88,7 @@ def test_the_confirmation_says_nothing_untrue_about_what_is_stored(web) -> None:
     confirmation, _ = sign_up_and_confirm(web, language="de", name="")
     text = " ".join(text_of(confirmation).split())
     assert "nichts gespeichert" not in text
-    assert "die unbestätigte Anfrage wird nach 7 Tagen gelöscht" in text
+    assert "Die unbestätigte Anfrage wird nach 7 Tagen gelöscht; unser Versandprotokoll" in text
     assert text.startswith("Hallo, jemand, hoffentlich Sie, möchte diese Adresse")
 
 
