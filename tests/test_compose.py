@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import email
 import quopri
 import random
@@ -342,3 +343,30 @@ def test_greeting_is_localised_and_never_leaves_a_gap(
     msg = _parse(t.compose(_recipient(3, name=name)))
     assert _content(msg, "plain").startswith(text + "\n")
     assert f"<p>{html}</p>" in _content(msg, "html")
+
+
+def test_the_campaign_header_block_field_by_field(tmp_path: Path) -> None:
+    """Pins every header of a campaign message; against the old composer the one difference is
+    the new Feedback-ID (campaign:list:organisation:sender-id, Gmail's feedback loop)."""
+    template = _template(
+        tmp_path, date=dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC), campaign="c0ffee"
+    )
+    head = template.compose(_recipient(7)).split(b"\r\n\r\n")[0].decode("ascii")
+    head = re.sub(r'boundary="=_[0-9a-f]{24}"', 'boundary="=_B"', head)
+    token = unsubscribe_token(KEY, 7, 1)
+    assert head.split("\r\n") == [
+        "To: =?utf-8?b?SsO2cmcgTcO8bGxlcg==?= <user7@example.com>",
+        "Message-ID: <c0ffee.7@isa.example.org>",
+        f"List-Unsubscribe: <https://newsletter.example.org/unsubscribe/{token}>,",
+        f" <mailto:unsubscribe@isa.example.org?subject=unsubscribe%20{token}>",
+        'Content-Type: multipart/alternative; boundary="=_B"',
+        "MIME-Version: 1.0",
+        "From: ISA-Newsletter <newsletter@isa.example.org>",
+        "Reply-To: isa@isa.example.org",
+        "Subject: Neuigkeiten aus der =?utf-8?q?St=C3=A4dteallianz?=",
+        "Date: Tue, 01 Dec 2026 09:00:00 +0000",
+        "List-Id: ISA-Newsletter <news.isa.example.org>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "Feedback-ID: c0ffee:news:isa.example.org:newsletter",
+        "Content-Language: de",
+    ]

@@ -46,9 +46,37 @@ def test_signature_verifies_with_dkimpy(key) -> None:
     signed = DkimSigner("sel", "example.org", private)(MESSAGE)
     assert signed.endswith(MESSAGE)
     assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
-    header = signed.split(b"\r\n\r\n")[0].decode().replace("\r\n ", " ")
-    signed_names = re.search(r"\bh=([^;]+);", header).group(1)  # type: ignore[union-attr]
-    assert signed_names == "From:To:Subject:Date:Message-ID:List-Unsubscribe:List-Unsubscribe-Post"
+    assert _signed_names(signed) == [
+        "From", "From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
+        "List-Unsubscribe-Post", "List-Unsubscribe-Post",
+    ]  # fmt: skip
+
+
+def _signed_names(signed: bytes) -> list[str]:
+    header = signed.split(b"\r\n\r\n")[0].decode()
+    tags = re.search(r"\bh=([^;]+);", header).group(1)  # type: ignore[union-attr]
+    return re.split(r"\s*:\s*", tags.strip())
+
+
+def test_from_and_one_click_are_oversigned(key) -> None:
+    """h= names From and List-Unsubscribe-Post once more than the message has them (RFC 6376
+    §8.15), so neither can be added after signing; fails on the signer that listed each once."""
+    private, record = key
+    signer = DkimSigner("sel", "example.org", private)
+    signed = signer(MESSAGE)
+    names = _signed_names(signed)
+    assert names.count("From") == 2 and names.count("List-Unsubscribe-Post") == 2
+    dns = lambda name, timeout=5: record  # noqa: E731
+    assert dkim.verify(signed, dnsfunc=dns)
+    # Prepended, where a verifier that counts From once would still find ours at the bottom.
+    assert not dkim.verify(b"From: Bank <security@example.net>\r\n" + signed, dnsfunc=dns)
+    # A mail without one-click (a confirmation) still signs the field's absence.
+    plain = MESSAGE.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", b"")
+    signed_plain = signer(plain)
+    assert _signed_names(signed_plain).count("List-Unsubscribe-Post") == 1
+    assert dkim.verify(signed_plain, dnsfunc=dns)
+    added = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" + signed_plain
+    assert not dkim.verify(added, dnsfunc=dns)
 
 
 @pytest.mark.parametrize(

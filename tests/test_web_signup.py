@@ -98,7 +98,7 @@ def test_sign_up_confirm_welcome_and_the_next_campaign(web, smtp, tmp_path) -> N
     assert "Hallo Neue Leserin," in body and "Schön, dass Sie dabei sind." in body
     (unsubscribe_url,) = re.findall(r"<(https?://[^>]+)>", welcome["List-Unsubscribe"])
     manage_url = unsubscribe_url.replace("/unsubscribe/", "/manage/")
-    assert f"Abonnements verwalten: {manage_url}\r\n" in body
+    assert f"Abonnements verwalten:\r\n{manage_url}\r\n" in body
     with web.client() as c:
         assert "Ihre Abonnements" in c.get(manage_url).text
     assert [d.status for d in deliveries(web, "confirmation")] == ["sent"]

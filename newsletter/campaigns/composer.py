@@ -45,6 +45,7 @@ def message_template(
         _Snapshot(snap.subject, html, snap.text),
         settings,
         MailingListInfo(campaign.list_slug, campaign.list_name),
+        campaign=campaign.uid,
         language=snap.language,
         sign=signer_from_settings(settings),
         images=images if mode == "inline" else (),

@@ -1,5 +1,9 @@
 """Compose one standards-compliant message per recipient from one rendered issue.
 
+The confirmation and welcome mails of the sign-up form are composed here too
+(a template for their one recipient), so every kind of mail gets its headers
+from :mod:`newsletter.message.headers` through the same code.
+
 The MIME structure, headers and transfer encoding are built once per campaign
 run with the stdlib ``email`` package; the result is split at the few
 per-recipient placeholders, so composing a recipient's message is a handful
@@ -25,7 +29,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.policy import SMTP
-from email.utils import format_datetime, formataddr
+from email.utils import formataddr
 from typing import Protocol
 
 import idna
@@ -34,6 +38,9 @@ from newsletter.config import Settings
 from newsletter.i18n import get_locale
 from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
+from newsletter.message.headers import MailingListInfo as MailingListInfo
+from newsletter.message.headers import add_common, feedback_id, list_unsubscribe, one_line
+from newsletter.message.headers import sender_domain as sender_domain
 from newsletter.message.media import MediaFile, related
 from newsletter.message.public import manage_url, unsubscribe_url
 from newsletter.transports.base import DotSafe
@@ -50,17 +57,16 @@ _T_GREET = "%%T_GREETING%%"
 _M_GREET = "%%M_GREETING%%"
 _MARKERS = re.compile(rb"%%[TM]_[A-Z_]+%%")
 
-# Control characters and everything str.splitlines() breaks at: the email
-# package refuses them in headers (a ValueError at send time) or folds there.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
-
 
 class RenderedIssue(Protocol):
-    """What compose needs from ``newsletter.render.Rendered``."""
+    """What compose needs from ``newsletter.render.Rendered`` (or a rendered subscription mail)."""
 
-    subject: str
-    html: str
-    text: str
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -71,19 +77,6 @@ class Recipient:
     name: str | None
     unsubscribe_token: str
     message_id: str
-
-
-@dataclass(frozen=True)
-class MailingListInfo:
-    """The list a campaign goes to, for ``List-Id`` (RFC 2919)."""
-
-    slug: str
-    name: str
-
-
-def sender_domain(settings: Settings) -> str:
-    """The domain of the From address: Message-IDs, List-Id and DKIM live there."""
-    return settings.organisation.sender_email.rpartition("@")[2].lower()
 
 
 def envelope_address(address: str) -> str:
@@ -98,11 +91,6 @@ def envelope_address(address: str) -> str:
     if domain.isascii():
         return address
     return f"{local}@{idna.encode(domain).decode('ascii')}"
-
-
-def one_line(text: str) -> str:
-    """``text`` for a header: line breaks and other controls become one space."""
-    return _CONTROL.sub(" ", text).strip()
 
 
 def clean_name(name: str | None) -> str:
@@ -130,6 +118,8 @@ class MessageTemplate:
         name_fallback: str,
         sign: Callable[[bytes], bytes] | None,
         greetings: tuple[str, str] = ("{name},", ""),
+        *,
+        listed: bool = True,
     ):
         self._chunks = chunks
         self._keys = keys
@@ -139,6 +129,7 @@ class MessageTemplate:
         self._sign = sign
         self._greet_named, self._greet_anonymous = greetings
         self._used = frozenset(keys)
+        self._listed = listed
         # The substituted values are quoted-printable, which encodes a leading
         # dot, and the per-recipient headers start with their names; so when
         # the fixed bytes have no line starting with ".", no message does.
@@ -149,8 +140,13 @@ class MessageTemplate:
         cls,
         rendered: RenderedIssue,
         settings: Settings,
-        mailing_list: MailingListInfo,
+        mailing_list: MailingListInfo | None,
         *,
+        # Without a mailing_list (a confirmation mail: its recipient is on no
+        # list yet) there are no list headers; a campaign (its uid) adds
+        # Feedback-ID; auto_submitted marks a mail sent because of an event.
+        campaign: str | None = None,
+        auto_submitted: bool = False,
         date: dt.datetime | None = None,
         language: str | None = None,
         name_fallback: str = "",
@@ -163,19 +159,22 @@ class MessageTemplate:
         "inline"``): the HTML part and they become one ``multipart/related``.
         """
         org = settings.organisation
-        domain = sender_domain(settings)
         mailto = settings.delivery.unsubscribe_mailto or org.sender_email
         # "=_" can never occur in quoted-printable text, so the boundary is safe.
         msg = MIMEMultipart("alternative", boundary=f"=_{secrets.token_hex(12)}", policy=SMTP)
-        msg["From"] = formataddr((one_line(org.sender_name), org.sender_email))
-        if org.reply_to:
-            msg["Reply-To"] = org.reply_to
-        msg["Subject"] = one_line(rendered.subject)
-        msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
-        msg["List-Id"] = formataddr((one_line(mailing_list.name), f"{mailing_list.slug}.{domain}"))
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if language:
-            msg["Content-Language"] = language
+        feedback = None
+        if campaign is not None and mailing_list is not None:
+            feedback = feedback_id(settings, campaign, mailing_list.slug)
+        add_common(
+            msg,
+            settings,
+            rendered.subject,
+            date=date,
+            language=language,
+            mailing_list=mailing_list,
+            feedback=feedback,
+            auto_submitted=auto_submitted,
+        )
         text_markers = {
             placeholders.UNSUBSCRIBE_URL: _T_UNSUB,
             placeholders.MANAGE_URL: _T_MANAGE,
@@ -203,6 +202,7 @@ class MessageTemplate:
             name_fallback,
             sign,
             (loc["greeting_named"], loc["greeting_anonymous"]),
+            listed=mailing_list is not None,
         )
 
     def compose(self, recipient: Recipient) -> bytes:
@@ -237,9 +237,9 @@ class MessageTemplate:
         out = [
             _to_line(name, recipient.address),
             b"Message-ID: <%s>\r\n" % recipient.message_id.encode("ascii"),
-            b"List-Unsubscribe: <%s>,\r\n <mailto:%s?subject=unsubscribe%%20%s>\r\n"
-            % (url.encode("ascii"), self._mailto, token.encode("ascii")),
         ]
+        if self._listed:
+            out.append(list_unsubscribe(url.encode("ascii"), self._mailto, token.encode("ascii")))
         chunks = self._chunks
         for i, key in enumerate(self._keys):
             out.append(chunks[i])

@@ -5,6 +5,11 @@ List-Unsubscribe) and the footer's unsubscribe link differ per recipient.
 The signed header set includes the RFC 8058 pair, so a receiver can trust
 that ``List-Unsubscribe-Post`` came from us (RFC 8058 §4 requires that).
 
+``From`` and ``List-Unsubscribe-Post`` are oversigned (RFC 6376 §8.15): ``h=``
+names them once more than the message has them, so a second ``From`` (the
+one a mail client might show) or a ``List-Unsubscribe-Post`` added to a mail
+that had none, such as a confirmation, breaks the signature.
+
 We sign with OpenSSL through ``cryptography`` instead of dkimpy's pure-Python
 RSA: 2048-bit signing drops from ~14 ms to well under 1 ms per message, which
 is the difference between ~70 and ~1,000 signed messages per second. dkimpy
@@ -32,31 +37,62 @@ SIGNED_HEADERS = (
     b"List-Id",
     b"List-Unsubscribe",
     b"List-Unsubscribe-Post",
+    b"Feedback-ID",
+    b"Auto-Submitted",
+    b"Content-Language",
     b"MIME-Version",
     b"Content-Type",
 )
+OVERSIGNED = frozenset({b"From", b"List-Unsubscribe-Post"})
 
 _WSP = re.compile(rb"[ \t]+")
 
 
-def _headers(head: bytes) -> dict[bytes, bytes]:
-    """Header fields by lower-cased name; the last occurrence wins (we sign it bottom-up)."""
-    fields: dict[bytes, bytes] = {}
-    name = b""
+def _headers(head: bytes) -> dict[bytes, list[bytes]]:
+    """Every occurrence of each header field, by lower-cased name, top to bottom."""
+    fields: dict[bytes, list[bytes]] = {}
+    last: list[bytes] | None = None
     for line in head.split(b"\r\n"):
-        if line[:1] in (b" ", b"\t") and name:
-            fields[name] += b"\r\n" + line
+        if line[:1] in (b" ", b"\t") and last is not None:
+            last[-1] += b"\r\n" + line
         else:
             key, _, value = line.partition(b":")
-            name = key.strip().lower()
-            fields[name] = value
+            last = fields.setdefault(key.strip().lower(), [])
+            last.append(value)
     return fields
+
+
+def _to_sign(fields: dict[bytes, list[bytes]]) -> tuple[list[bytes], list[bytes]]:
+    """The ``h=`` names and the canonical fields they select.
+
+    A name listed n times selects its last n occurrences, bottom-up (RFC 6376
+    §5.4.2); a listing beyond the occurrences selects nothing, which is what
+    makes an oversigned field impossible to add.
+    """
+    names: list[bytes] = []
+    signed: list[bytes] = []
+    for name in SIGNED_HEADERS:
+        values = fields.get(name.lower(), [])
+        names += [name] * (len(values) + (name in OVERSIGNED))
+        signed += [_relaxed(name, v) for v in reversed(values)]
+    return names, signed
 
 
 def _relaxed(name: bytes, value: bytes) -> bytes:
     """RFC 6376 §3.4.2: lower-case name, unfold, collapse whitespace, trim."""
     value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip()
     return name.lower() + b":" + value
+
+
+def _folded(names: list[bytes]) -> str:
+    """``h=``'s names, folded after a colon (RFC 6376 allows FWS there) to keep lines short."""
+    lines = [""]
+    for name in names:
+        item = name.decode("ascii")
+        if lines[-1] and len(lines[-1]) + len(item) > 66:
+            lines.append("")
+        lines[-1] += (":" if lines[-1] else "") + item
+    return ":\r\n  ".join(lines)
 
 
 def _simple_body(body: bytes) -> bytes:
@@ -89,18 +125,17 @@ class DkimSigner:
 
     def __call__(self, message: bytes) -> bytes:
         head, sep, body = message.partition(b"\r\n\r\n")
-        fields = _headers(head)
-        names = [n for n in SIGNED_HEADERS if n.lower() in fields]
+        names, signed_fields = _to_sign(_headers(head))
         body_hash = base64.b64encode(
             hashlib.sha256(_simple_body(body) if sep else b"\r\n").digest()
         )
         tags = (
             f"v=1; a=rsa-sha256; c=relaxed/simple; d={self.domain}; s={self.selector};\r\n"
-            f" t={int(time.time())}; h={':'.join(n.decode() for n in names)};\r\n"
+            f" t={int(time.time())};\r\n h={_folded(names)};\r\n"
             f" bh={body_hash.decode()};\r\n b="
         ).encode("ascii")
-        signed = b"\r\n".join(_relaxed(n, fields[n.lower()]) for n in names)
-        signed += b"\r\n" + _relaxed(b"DKIM-Signature", tags)
+        signed = b"".join(f + b"\r\n" for f in signed_fields)
+        signed += _relaxed(b"DKIM-Signature", tags)
         signature = self._rsa(signed)
         b64 = base64.b64encode(signature)
         folded = b"\r\n ".join(b64[i : i + 72] for i in range(0, len(b64), 72))

@@ -16,6 +16,7 @@ import mjml
 from jinja2 import (
     BytecodeCache,
     FileSystemBytecodeCache,
+    Template,
     TemplateNotFound,
     TemplateSyntaxError,
 )
@@ -63,9 +64,14 @@ class Theme:
         self.env.filters["md"] = lambda s: Markup(to_html(s))
         self.env.filters["linkify"] = lambda s: Markup(linkify(s))
 
-    def render_mjml(self, context: dict[str, Any]) -> str:
+    def render_mjml(self, context: dict[str, Any], name: str = "issue.mjml.j2") -> str:
+        """The MJML source of template ``name`` (an issue's, or a subscription mail's)."""
+        return self.template(name).render(context)
+
+    def template(self, name: str) -> Template:
+        """Template ``name`` compiled; a syntax error names its file and line."""
         try:
-            return self.env.get_template("issue.mjml.j2").render(context)
+            return self.env.get_template(name)
         except TemplateSyntaxError as exc:
             raise BadInput(
                 f"{exc.filename or exc.name}:{exc.lineno}: template error: {exc.message}"

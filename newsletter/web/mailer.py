@@ -42,7 +42,8 @@ from newsletter.db.columns import utcnow
 from newsletter.errors import NewsletterError
 from newsletter.message.compose import envelope_address
 from newsletter.message.dkim import signer_from_settings
-from newsletter.message.notice import compose_notice
+from newsletter.render.html import Theme
+from newsletter.render.mails import check_theme
 from newsletter.subscribers.optin import (
     Decision,
     Pending,
@@ -86,6 +87,9 @@ class Outbox:
         self.turn = turn or contextlib.nullcontext()
         self.key = token_key(db.secret)
         self.sign = signer_from_settings(settings)
+        # The mails come from the organisation's theme, as an issue does.
+        self.theme = Theme(settings.templates_dir)
+        check_theme(self.theme)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="newsletter-outbox", daemon=True)
@@ -242,32 +246,28 @@ class Outbox:
 
     def _send(self, claimed: notices.Claimed) -> None:
         web = self.settings.web
+        outgoing: mails.Outgoing | str | None
         try:
             with self.turn, self.db.session() as s:
                 if claimed.kind == DeliveryKind.CONFIRMATION.value:
-                    notice = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
+                    outgoing = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
                 else:
-                    notice = mails.welcome(
-                        s, claimed, self.settings, self.pages, self.key, self.welcomes
-                    )
+                    outgoing = mails.welcome(s, claimed, self.pages, self.key, self.welcomes)
         except Exception:
             log.exception("a %s mail could not be composed", claimed.kind)
-            notice = None
-        if isinstance(notice, str):
+            outgoing = None
+        if isinstance(outgoing, str):
             with self.turn, self.db.engine.begin() as connection:
-                notices.skip(connection, claimed, notice)
+                notices.skip(connection, claimed, outgoing)
             return
-        if notice is None:
+        data = None if outgoing is None else self._compose(claimed, outgoing)
+        if outgoing is None or data is None:
             outcome = Outcome(FAILED, None, "could not be composed; see the server's log")
         else:
-            assert claimed.address is not None
-            data = compose_notice(
-                self.settings, notice, claimed.address, None, claimed.message_id, sign=self.sign
-            )
             outcome = notices.deliver(
                 self.transport(),
                 self.settings.organisation.sender_email,
-                envelope_address(claimed.address),
+                envelope_address(outgoing.address),
                 data,
             )
         with self.turn, self.db.engine.begin() as connection:
@@ -275,6 +275,16 @@ class Outbox:
                 connection, claimed, outcome,
                 max_attempts=web.mail_attempts, retry_seconds=web.mail_retry_seconds,
             )  # fmt: skip
+
+    def _compose(self, claimed: notices.Claimed, outgoing: mails.Outgoing) -> bytes | None:
+        """The bytes, rendered outside the database's turn (MJML and inlining take a while)."""
+        try:
+            return mails.compose(
+                outgoing, self.settings, self.theme, claimed.message_id, sign=self.sign
+            )
+        except Exception:
+            log.exception("a %s mail could not be composed", claimed.kind)
+            return None
 
 
 def waiting(connection: sa.Connection) -> tuple[int, int]:

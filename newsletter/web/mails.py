@@ -1,37 +1,58 @@
-"""The confirmation and the welcome mail, composed when they are sent from what the log names.
+"""The confirmation and the welcome mail: what the log names, then the bytes to send.
 
 A queued notice names its sign-up (a confirmation) or its subscriber and
-list (a welcome mail); the text comes from the theme's ``web/mail/``
-templates in the person's language. Each function returns the
-:class:`Notice`, or why it must not be sent any more (the reason is written
-to the delivery log as a ``skipped`` delivery's reply).
+list (a welcome mail). :func:`confirmation` and :func:`welcome` read the
+database and return an :class:`Outgoing` (the mail's model and whom it goes
+to), or why it must not be sent any more (the reason is written to the
+delivery log as a ``skipped`` delivery's reply). :func:`compose` then
+renders the model in the organisation's theme and composes the message
+through the same ``MessageTemplate`` as a campaign's, outside any database
+transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import formataddr
 
 from sqlmodel import Session
 
 from newsletter.campaigns.notices import Claimed
 from newsletter.config import Settings
 from newsletter.db.columns import utcnow
-from newsletter.message.compose import sender_domain
-from newsletter.message.notice import Notice
-from newsletter.message.public import manage_url, unsubscribe_url
+from newsletter.message.compose import MailingListInfo, MessageTemplate, Recipient
+from newsletter.render.html import Theme
+from newsletter.render.mails import ConfirmationMail, SubscriptionMail, WelcomeMail, render_mail
 from newsletter.subscribers.tables import MailingList, Signup, Status, Subscriber, Subscription
 from newsletter.tokens import confirm_token, unsubscribe_token
 from newsletter.web.archive import latest_url
-from newsletter.web.pages import Pages, web_strings
+from newsletter.web.pages import Pages
 from newsletter.web.welcome import Welcome
 
 GONE = "the person was forgotten before it was sent"
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A mail about a subscription, decided: the model and its one recipient.
+
+    ``name`` is used only for a subscriber (the welcome mail): a confirmation
+    goes to an address a stranger may have typed, with whatever name they
+    typed, so it greets nobody by name. ``token`` is the unsubscribe token
+    of a mail about a list the recipient is on, else None.
+    """
+
+    mail: SubscriptionMail
+    address: str
+    name: str | None = None
+    mailing_list: MailingListInfo | None = None
+    token: str | None = None
+
+
 def confirmation(
     session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
-) -> Notice | str:
+) -> Outgoing | str:
     """The mail with the confirmation link of the notice's sign-up."""
     if claimed.address is None:
         return GONE
@@ -43,31 +64,22 @@ def confirmation(
         return "its sign-up is confirmed already"
     ml = session.get(MailingList, signup.list_id)
     assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
-    lang = pages.language(signup.language, ml.language)
-    t = web_strings(lang)
-    subject = t["confirm_mail_subject"].format(list=ml.name)
-    context = {
-        "subject": subject,
-        "list_name": ml.name,
-        "confirm_url": f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
-        "days": settings.web.confirm_days,
-    }
-    return Notice(
-        subject,
-        pages.render("mail/confirm.txt.j2", lang, **context),
-        pages.render("mail/confirm.html.j2", lang, **context),
-        lang,
+    mail = ConfirmationMail(
+        language=pages.language(signup.language, ml.language),
+        list_name=ml.name,
+        confirm_url=f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
+        days=settings.web.confirm_days,
     )
+    return Outgoing(mail, claimed.address)
 
 
 def welcome(
     session: Session,
     claimed: Claimed,
-    settings: Settings,
     pages: Pages,
     key: bytes,
     welcomes: dict[str, Welcome],
-) -> Notice | str:
+) -> Outgoing | str:
     """The list's welcome mail, with its unsubscribe and manage links, to a subscriber."""
     sub = session.get(Subscriber, claimed.subscriber_id) if claimed.subscriber_id else None
     ml = session.get(MailingList, claimed.list_id) if claimed.list_id else None
@@ -79,22 +91,40 @@ def welcome(
     text = welcomes.get(ml.slug)
     if text is None:
         return f"no welcome mail for list {ml.slug} any more"
-    latest = latest_url(session, pages.base_url) if text.latest_issue else None
-    lang = pages.language(sub.language, ml.language)
-    token = unsubscribe_token(key, sub.id, ml.id)
-    context = {
-        "subject": text.subject,
-        "name": sub.name,
-        "paragraphs": text.paragraphs,
-        "latest_url": latest,
-        "unsubscribe_url": unsubscribe_url(pages.base_url, token),
-        "manage_url": manage_url(pages.base_url, token),
-    }
-    return Notice(
-        text.subject,
-        pages.render("mail/welcome.txt.j2", lang, **context),
-        pages.render("mail/welcome.html.j2", lang, **context),
-        lang,
-        unsubscribe_url=context["unsubscribe_url"],
-        list_id=formataddr((ml.name, f"{ml.slug}.{sender_domain(settings)}")),
+    mail = WelcomeMail(
+        language=pages.language(sub.language, ml.language),
+        list_name=ml.name,
+        title=text.subject,
+        paragraphs=text.paragraphs,
+        latest_url=latest_url(session, pages.base_url) if text.latest_issue else None,
+    )
+    return Outgoing(
+        mail,
+        claimed.address,
+        sub.name,
+        MailingListInfo(ml.slug, ml.name),
+        unsubscribe_token(key, sub.id, ml.id),
+    )
+
+
+def compose(
+    outgoing: Outgoing,
+    settings: Settings,
+    theme: Theme,
+    message_id: str,
+    *,
+    sign: Callable[[bytes], bytes] | None = None,
+) -> bytes:
+    """The message's bytes: rendered from the theme, headers as for a campaign's mail."""
+    rendered = render_mail(outgoing.mail, settings, theme)
+    template = MessageTemplate.build(
+        rendered,
+        settings,
+        outgoing.mailing_list,
+        language=rendered.language,
+        sign=sign,
+        auto_submitted=True,
+    )
+    return template.compose(
+        Recipient(outgoing.address, outgoing.name, outgoing.token or "", message_id)
     )

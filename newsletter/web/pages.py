@@ -45,7 +45,7 @@ def accepted_language(header: str | None) -> str | None:
 
 
 class Pages:
-    """Renders the theme's web pages and the text of the subscription mails."""
+    """Renders the theme's web pages (the subscription mails are email templates: render.mails)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings

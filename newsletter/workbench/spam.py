@@ -65,6 +65,7 @@ def compose_sample(
         rendered,
         settings,
         MailingListInfo("newsletter", list_name or org.name),
+        campaign=secrets.token_hex(8),  # a campaign uid's shape, for its Feedback-ID
         language=rendered.language,
         sign=signer_from_settings(settings),
         images=images,

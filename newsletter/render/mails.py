@@ -1,0 +1,216 @@
+"""Mails about a subscription (confirmation, welcome …), rendered from the theme like an issue.
+
+Each kind is a small frozen dataclass registered in :data:`KINDS` under its
+name, with a template ``mail/<kind>.mjml.j2`` in the theme. Its content is a
+sequence of :data:`Block` values (paragraphs, a button, a link), from which
+the plain-text part is built here (wrapped like an issue's, never
+HTML-escaped) and which the default templates lay out; an organisation's
+``mail/<kind>.mjml.j2`` replaces the default and may use the kind's fields
+directly. Adding a kind (an invitation for imported people, a reminder) is
+one more dataclass here and one more template.
+
+The HTML goes through the issue's pipeline (Jinja2 → MJML → mjml-python →
+css-inline) and its ``head.mjml.j2``, so it has the same ``lang``, ``dir``,
+viewport, dark mode and fonts. The greeting and the unsubscribe and manage
+links are the placeholders ``compose`` fills per recipient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from newsletter.config import Settings
+from newsletter.errors import BadInput
+from newsletter.i18n import Locale, get_locale
+from newsletter.message.placeholders import GREETING, MANAGE_URL, UNSUBSCRIBE_URL
+from newsletter.render.colour import readable_on
+from newsletter.render.html import Theme, inline_css, mjml_to_html
+from newsletter.render.language import fonts_for, is_cjk
+from newsletter.render.text import WIDTH
+from newsletter.render.wrap import wrap
+
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "yi"})
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+    kind: ClassVar[str] = "paragraph"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A call to action; the HTML also shows ``hint`` and the address for clients without it."""
+
+    label: str
+    url: str
+    hint: str | None = None
+    kind: ClassVar[str] = "button"
+
+
+@dataclass(frozen=True)
+class Link:
+    """``label`` followed by the address, e.g. "The latest issue: https://…"."""
+
+    label: str
+    url: str
+    kind: ClassVar[str] = "link"
+
+
+Block = Paragraph | Button | Link
+
+
+@dataclass(frozen=True)
+class SubscriptionMail:
+    """What every kind has: its language and the list it is about."""
+
+    language: str
+    list_name: str
+
+    kind: ClassVar[str]
+    # Goes to a subscriber of the list: List-Unsubscribe headers, the
+    # unsubscribe and manage links in the footer, the greeting by name.
+    to_subscriber: ClassVar[bool]
+
+    def subject(self, loc: Locale) -> str:
+        raise NotImplementedError
+
+    def blocks(self, loc: Locale) -> tuple[Block, ...]:
+        raise NotImplementedError
+
+    def why(self, loc: Locale) -> str:
+        """Why the reader got this mail: the first line of the footer."""
+        key = "mail_why_list" if self.to_subscriber else "mail_why_signup"
+        return loc[key].format(list=self.list_name)
+
+
+KINDS: dict[str, type[SubscriptionMail]] = {}
+
+
+def kind(cls: type[SubscriptionMail]) -> type[SubscriptionMail]:
+    """Register a kind of subscription mail under its ``kind`` name."""
+    assert cls.kind not in KINDS, f"two kinds of mail called {cls.kind}"
+    KINDS[cls.kind] = cls
+    return cls
+
+
+@kind
+@dataclass(frozen=True)
+class ConfirmationMail(SubscriptionMail):
+    """The double opt-in mail: the link that confirms a sign-up."""
+
+    confirm_url: str
+    days: int
+
+    kind: ClassVar[str] = "confirmation"
+    to_subscriber: ClassVar[bool] = False
+
+    def subject(self, loc: Locale) -> str:
+        return loc["mail_confirm_subject"].format(list=self.list_name)
+
+    def blocks(self, loc: Locale) -> tuple[Block, ...]:
+        return (
+            Paragraph(loc["mail_confirm_text"].format(list=self.list_name)),
+            Button(loc["mail_confirm_button"], self.confirm_url, loc["mail_confirm_copy"]),
+            Paragraph(loc["mail_confirm_expiry"].format(days=self.days)),
+            Paragraph(loc["mail_confirm_ignore"].format(days=self.days)),
+        )
+
+
+@kind
+@dataclass(frozen=True)
+class WelcomeMail(SubscriptionMail):
+    """A list's welcome mail (``welcome/<list>.yaml``) after the sign-up is confirmed."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+    latest_url: str | None
+
+    kind: ClassVar[str] = "welcome"
+    to_subscriber: ClassVar[bool] = True
+
+    def subject(self, loc: Locale) -> str:
+        return self.title
+
+    def blocks(self, loc: Locale) -> tuple[Block, ...]:
+        latest = (Link(loc["mail_welcome_latest"], self.latest_url),) if self.latest_url else ()
+        return (*(Paragraph(p) for p in self.paragraphs), *latest)
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    """What ``MessageTemplate.build`` takes, like a rendered issue."""
+
+    subject: str
+    html: str
+    text: str
+    language: str
+
+
+def text_direction(language: str) -> str:
+    return "rtl" if language.split("-")[0] in RTL_LANGUAGES else "ltr"
+
+
+def check_theme(theme: Theme) -> None:
+    """Compile the frame and every kind's template now: a broken override stops ``serve`` at
+    its start, with file and line, instead of failing each mail when it is sent."""
+    for name in ("base", *KINDS):
+        theme.template(f"mail/{name}.mjml.j2")
+
+
+def render_mail(mail: SubscriptionMail, settings: Settings, theme: Theme) -> RenderedMail:
+    """Both parts of ``mail`` in the organisation's theme; placeholders for the recipient."""
+    loc = get_locale(mail.language)
+    org = settings.organisation
+    subject = mail.subject(loc)
+    blocks = mail.blocks(loc)
+    context = {
+        "mail": mail,
+        "blocks": blocks,
+        "subject": subject,
+        "why": mail.why(loc),
+        "lang": mail.language,
+        "dir": text_direction(mail.language),
+        "org": org,
+        "colours": org.colours,
+        "fonts": fonts_for(mail.language),
+        "t": loc.strings,
+        "on": lambda background: readable_on(background, dark=org.colours.text),
+        "greeting": GREETING,
+        "to_subscriber": mail.to_subscriber,
+        "unsubscribe_url": UNSUBSCRIBE_URL,
+        "manage_url": MANAGE_URL,
+    }
+    name = f"mail/{mail.kind}.mjml.j2"
+    source = theme.render_mjml(context, name)
+    html = inline_css(mjml_to_html(source))
+    if not html.lstrip().lower().startswith("<!doctype html"):
+        raise BadInput(f"{name}: the template did not produce an HTML document")
+    return RenderedMail(subject, html, mail_text(mail, loc, settings), mail.language)
+
+
+def mail_text(mail: SubscriptionMail, loc: Locale, settings: Settings) -> str:
+    """The plain-text part from the model: wrapped at 78 columns except long URLs."""
+    cjk = is_cjk(mail.language)
+    out: list[str] = [GREETING, ""]
+
+    def para(text: str) -> None:
+        out.extend(wrap(text, WIDTH, cjk=cjk))
+        out.append("")
+
+    for block in mail.blocks(loc):
+        if isinstance(block, Paragraph):
+            para(block.text)
+        else:  # the address on a line of its own, so a client can link it whole
+            out.extend(wrap(f"{block.label}:" if isinstance(block, Button) else block.label,
+                            WIDTH, cjk=cjk))  # fmt: skip
+            out.extend([block.url, ""])
+    org = settings.organisation
+    out.append("-" * WIDTH)
+    para(mail.why(loc))
+    out.extend(wrap(org.name, WIDTH, cjk=cjk))
+    out.extend(wrap(org.postal_address.replace("\n", ", "), WIDTH, cjk=cjk))
+    if mail.to_subscriber:  # as in an issue: each address on a line of its own
+        out.extend(["", f"{loc['unsubscribe']}:", UNSUBSCRIBE_URL, f"{loc['manage']}:", MANAGE_URL])
+    return "\n".join(out) + "\n"
