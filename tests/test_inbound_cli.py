@@ -21,8 +21,8 @@ def test_process_prints_what_it_did(sent: Sent, newsletter) -> None:
     assert r.exit_code == 0, r.output
     assert r.output == (
         "Processed 25 messages: 21 recorded (5 auto-reply, 1 challenge, 1 complaint, "
-        "1 delayed, 9 hard, 3 soft, 1 unsubscribe).\n"
-        "Decisions: 8 recorded, 2 scored, 10 suppressed, 1 unsubscribed.\n"
+        "1 delayed, 7 hard, 3 soft, 1 unsubscribe, 2 unverified).\n"
+        "Decisions: 10 recorded, 2 scored, 8 suppressed, 1 unsubscribed.\n"
         "Moved 21; 0 already processed; 4 not ours, left untouched.\n"
     )
     r = newsletter("inbound", "process", str(sent.tmp / "Maildir"))
@@ -81,8 +81,9 @@ def test_bounces_show_and_undo(sent: Sent, newsletter) -> None:
     assert lines[0] == "Bounce 1: hard, suppressed"
     assert lines[2] == "Address:     anna@example.com (by verp)"
     assert lines[3] == f"Delivery:    1 of campaign {sent.campaign_id}"
-    assert lines[4].startswith("Status:      5.1.1 smtp; 550 5.1.1 <anna@example.com>")
-    assert "  RFC 3464 DSN, Action: failed: mailbox does not exist or is disabled (5.1.1)" in lines
+    assert lines[4] == "Reason:      user-unknown"
+    assert lines[5].startswith("Status:      5.1.1 smtp; 550 5.1.1 <anna@example.com>")
+    assert "  RFC 3464 DSN, Action: failed: user-unknown (5.1.1; hard)" in lines
     assert "Subject: Undelivered Mail Returned to Sender" in lines
     assert "Final-Recipient: rfc822; anna@example.com" in lines
     assert (
