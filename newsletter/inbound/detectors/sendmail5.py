@@ -22,14 +22,13 @@ def detect(msg: Message, all_parts: Parts, text: str) -> list[Failure]:
     transcript = section(text, "----- Transcript of session follows -----", "----- ")
     if transcript is None or "----- Unsent message follows -----" not in text:
         return []
-    found: dict[str, Failure] = {}
-    for m in _LINE.finditer(transcript):
-        found.setdefault(
-            m.group(2).lower(),
-            Failure.of(m.group(2), f"{m.group(1)} {m.group(3)}", permanent=m.group(1)[0] == "5"),
-        )
+    found: dict[str, Failure] = {}  # the RCPT exchange has the fuller reply: first
     for m in _RCPT.finditer(transcript):
+        permanent = m.group(2)[0] == "5"
         found.setdefault(
-            m.group(1).lower(), Failure.of(m.group(1), m.group(2), permanent=m.group(2)[0] == "5")
+            m.group(1).lower(), Failure.of(m.group(1), m.group(2), permanent=permanent)
         )
+    for m in _LINE.finditer(transcript):
+        reply, permanent = f"{m.group(1)} {m.group(3)}", m.group(1)[0] == "5"
+        found.setdefault(m.group(2).lower(), Failure.of(m.group(2), reply, permanent=permanent))
     return list(found.values())
