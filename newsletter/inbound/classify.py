@@ -117,18 +117,18 @@ def _evidence(ctx: Context, low: bytes, returned: Message | None) -> Evidence:
             ev.verp_deliveries.append(int(delivery))
     suffix = at_domain.decode()
     for m in _before(low, at_domain, _MID_BEFORE):
-        uid, delivery, mac = (g.decode("ascii") if g else None for g in m.groups())
-        assert uid is not None and delivery is not None
+        uid, number = m.group(1).decode("ascii"), m.group(2).decode("ascii")
+        mac = m.group(3).decode("ascii") if m.group(3) else None
         if mac is None:
-            pair = (f"{uid}.{delivery}{suffix}", int(delivery))
+            pair = (f"{uid}.{number}{suffix}", int(number))
             if pair not in ev.unsigned_ids:
                 ev.unsigned_ids.append(pair)
-        elif message_id_verifies(ctx.key, int(delivery), mac):
-            pair = (f"{uid}.{delivery}.{mac}{suffix}", int(delivery))
+        elif message_id_verifies(ctx.key, int(number), mac):
+            pair = (f"{uid}.{number}.{mac}{suffix}", int(number))
             if pair not in ev.message_ids:
                 ev.message_ids.append(pair)
         else:
-            ev.forged.append(f"Message-ID {uid}.{delivery}.{mac}{suffix} fails verification")
+            ev.forged.append(f"Message-ID {uid}.{number}.{mac}{suffix} fails verification")
     for m in _before(low, b"." + ctx.domain.encode() + b">", _LIST_BEFORE):
         slug = m.group(1).decode("ascii")
         if slug not in ev.list_slugs:
@@ -264,7 +264,8 @@ def _from_dsn(c: Classification, failed: list[report.Failed]) -> Classification:
     if hard:
         f = hard[0]
         verdict = _failure(c, f.status, f.diagnostic, True)
-        if (c.status or "").startswith("4") and SIDE[Reason(c.reason)] != Side.OURS:
+        ours = c.reason is not None and SIDE[Reason(c.reason)] == Side.OURS
+        if (c.status or "").startswith("4") and not ours:
             # Failed with a temporary status: the sending queue gave up retrying.
             c.kind, c.scored, c.reason = Kind.SOFT, True, Reason.EXPIRED.value
             verdict = f"{Reason.EXPIRED} ({c.status}; soft: the queue gave up retrying)"

@@ -30,8 +30,8 @@ def detect(msg: Message, all_parts: Parts, text: str) -> list[Failure]:
             continue
         recipient = recipients[0].partition(";")[2] or recipients[0]
         action = (labelled(block, ("Action",)) or ["failed"])[0].lower()
-        status = (labelled(block, ("Status",)) or [None])[0]
-        diagnostic = (labelled(block, ("Diagnostic-Code",)) or [None])[0]
+        status = next(iter(labelled(block, ("Status",))), None)
+        diagnostic = next(iter(labelled(block, ("Diagnostic-Code",))), None)
         if diagnostic:
             diagnostic = one_line(diagnostic.partition(";")[2] or diagnostic)
         out.append(
