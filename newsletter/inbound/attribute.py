@@ -67,8 +67,13 @@ def was_sent(session: Session, d: Delivery) -> bool:
         return False
     if d.campaign_id is None:
         return True
-    campaign = session.get(Campaign, d.campaign_id)
-    return campaign is not None and campaign.status != CampaignStatus.DRAFT.value
+    # Per session (a batch of ``inbound process``): the identity map holds objects
+    # weakly, so session.get would load the campaign again for every message.
+    known: dict[int, bool] = session.info.setdefault("inbound_sent_campaigns", {})
+    if d.campaign_id not in known:
+        status = session.exec(select(Campaign.status).where(Campaign.id == d.campaign_id)).first()
+        known[d.campaign_id] = status is not None and status != CampaignStatus.DRAFT.value
+    return known[d.campaign_id]
 
 
 def _latest_delivery(session: Session, address: str, slugs: list[str] | None) -> Delivery | None:
