@@ -369,6 +369,15 @@ class Inbound:
     bounce_score_reset_days: int = setting(
         7, Integer(1), "Days without a bounce after which the score starts again.", example=14
     )
+    trust_recipient_only: bool = setting(
+        False,
+        Boolean(),
+        "Act on bounces that name one of our recipients but carry neither our VERP token nor "
+        "our signed Message-ID (only for a relay that strips both). Risk: anyone can then "
+        "mail a fake bounce that suppresses or scores a subscriber. Complaints never act on "
+        "such evidence.",
+        example=True,
+    )
     processed_folder: str = setting(
         ".Processed",
         Text(one_line=True),

@@ -308,7 +308,7 @@ def test_generic_webhook_hmac_window_and_replay(hooks: Hooks) -> None:
     with hooks.sent.db.session() as s:
         row = s.exec(select(Bounce)).one()
         assert (row.kind, row.decision, row.score, row.attribution) == (
-            "soft", "scored", 0.5, "dsn-recipient",
+            "soft", "scored", 0.5, "relay-recipient",
         )  # fmt: skip
 
 

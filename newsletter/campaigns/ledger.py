@@ -108,7 +108,7 @@ class Ledger:
         db: Database,
         campaign: Campaign,
         settings: DeliverySettings,
-        message_id: tuple[str, str] = ("", ""),
+        message_id: Callable[[int], str] = str,
     ):
         assert campaign.id is not None
         self.db = db
@@ -118,7 +118,7 @@ class Ledger:
         self.settings = settings
         self.wait = settings.database_wait_seconds
         self.on_wait: Callable[[float], None] | None = None
-        # Message-IDs are "<before><delivery id><after>" (see Composer)
+        # A delivery id's Message-ID (Composer.message_id)
         self.message_id = message_id
         self._page = self._fetch_statement()
         dialect = db.engine.dialect
@@ -264,7 +264,6 @@ class Ledger:
         gone = postponed | {job.id for job in asked}
         self.pending = deque(job for job in pending if job.id not in gone) if gone else pending
         claimed = []
-        before, after = self.message_id
         for job in asked:
             if job.id in took:
                 if self.backoff and (name := destinations.destination_of(job.address)) in (
@@ -273,7 +272,7 @@ class Ledger:
                     self.probing.add(name)
                 moves.append((job.status, DeliveryStatus.SENDING))
                 job.attempts = took[job.id]
-                job.message_id = f"{before}{job.id}{after}"
+                job.message_id = self.message_id(job.id)
                 claimed.append(job)
         return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
 
@@ -337,9 +336,9 @@ class Ledger:
         n = len(jobs)
         if n not in self._claims:
             self._claims[n] = Prepared(self.claim_statement(n), self.db.engine.dialect)
-        before, after = self.message_id
         values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
-        values.update(b_now=now, b_lease=self.lease, b_mid_before=before, b_mid_after=after)
+        values.update({f"b_mid{i}": self.message_id(job.id) for i, job in enumerate(jobs)})
+        values.update(b_now=now, b_lease=self.lease)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
 
     def claim_statement(self, n: int) -> sa.Update:

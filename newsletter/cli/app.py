@@ -8,6 +8,7 @@ errors become exit codes here and nowhere else: 0 ok, 1 operation failed,
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from functools import cached_property
@@ -166,6 +167,12 @@ class LazyGroup(HelpGroup):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly with 0, as Unix tools do.
+            # Python would report the failed flush of stdout at exit: point it at devnull.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
             failure = _failure(exc)
             if failure is None:

@@ -108,6 +108,7 @@ def collect_bounces(session: Session, person: gdpr.Person) -> list[dict[str, obj
             "received_at": b.received_at,
             "kind": b.kind,
             "status": b.status,
+            "reason": b.reason,
             "diagnostic": b.diagnostic,
             "decision": b.decision,
             "score": b.score,

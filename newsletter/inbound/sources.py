@@ -79,7 +79,13 @@ class MaildirSource:
             yield Item((sub, name), raw)
 
     def done(self, items: list[Item]) -> int:
-        """Move ``items`` to the processed folder, keeping sub folder and file name."""
+        """Move ``items`` to the processed folder, keeping sub folder and file name.
+
+        The folder is made only when something moves: a Maildir that held
+        nothing of ours is left exactly as it was.
+        """
+        if not items:
+            return 0
         for d in ("cur", "new", "tmp"):
             (self.processed / d).mkdir(mode=0o700, parents=True, exist_ok=True)
         moved = 0

@@ -20,7 +20,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ from newsletter.inbound.classify import Classification, Evidence
 from newsletter.inbound.policy import Recorded, record
 from newsletter.inbound.status import judge
 from newsletter.inbound.tables import Bounce, Kind
-from newsletter.tokens import TokenError, verify
+from newsletter.tokens import TokenError, message_id_verifies, verify
 from newsletter.tokens import token_key as make_token_key
 
 POSTMARK_SECRET_ENV = "NEWSLETTER_POSTMARK_WEBHOOK_SECRET"
@@ -108,6 +108,10 @@ def apply_events(
         target = attribute(session, c)
         if target is None:
             continue
+        if not target.verified:
+            # The relay's signed event is itself the evidence of whom it mailed.
+            how = "relay-recipient" if target.how == "dsn-recipient" else target.how
+            target = replace(target, how=how, verified=True)
         done.append(record(session, c, target, raw, f"webhook:{provider}", settings.inbound))
     return Outcome(done, "" if done else "no event about a delivery of ours")
 
@@ -123,9 +127,14 @@ def _classification(
         m = _MID.fullmatch(mid.strip())
         if m and m.group(1).lower().endswith("@" + domain):
             local = m.group(1).lower().rpartition("@")[0]
-            uid, _, delivery = local.rpartition(".")
-            if uid and delivery.isdigit():
-                ev.message_ids.append((m.group(1).lower(), int(delivery)))
+            parts = local.split(".")
+            if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) < 19:
+                if message_id_verifies(key, int(parts[1]), parts[2]):
+                    ev.message_ids.append((m.group(1).lower(), int(parts[1])))
+                else:
+                    ev.forged.append(f"Message-ID {m.group(1)} fails verification")
+            elif len(parts) == 2 and parts[1].isdigit() and len(parts[1]) < 19:
+                ev.unsigned_ids.append((m.group(1).lower(), int(parts[1])))
     if event.return_path:
         m = _VERP.search(event.return_path.lower())
         if m:
@@ -137,9 +146,9 @@ def _classification(
         c.reasons.append("complaint reported by the relay")
         return c
     verdict = judge(event.status, event.diagnostic, permanent=event.kind == "hard")
-    c.kind, c.scored = verdict.kind, verdict.scored
+    c.kind, c.scored, c.reason = verdict.kind, verdict.scored, verdict.reason.value
     c.status, c.diagnostic = event.status, event.diagnostic
-    c.reasons.append(f"bounce reported by the relay: {verdict.reason}")
+    c.reasons.append(f"bounce reported by the relay: {verdict}")
     return c
 
 
