@@ -517,3 +517,26 @@ def test_the_token_path_writes_exactly_what_the_library_writes(world, lists) -> 
         ["suppress", "unsubscribe"] if lists == ["news"] else ["unsubscribe"]
     )
     assert len(blocked) == (1 if lists == ["news"] else 0)
+
+
+def test_head_answers_like_get_and_never_changes_anything(web) -> None:
+    """HEAD with a one-click body (or a form with its CSRF field) is a GET without the body."""
+    web.add(1)
+    web.serve()
+    path = f"/unsubscribe/{web.token(1)}"
+    with web.client() as c:
+        got = c.get(path)
+        field = csrf_of(got.text)
+        for body in ({"List-Unsubscribe": "One-Click"}, {"csrf": field}):
+            r = c.request("HEAD", path, data=body)
+            assert (r.status_code, r.content) == (200, b"")
+            assert r.headers["content-type"] == got.headers["content-type"]
+            assert r.headers["content-security-policy"] == got.headers["content-security-policy"]
+        r = c.request("HEAD", f"{path}/undo", data={"csrf": field})
+        assert r.status_code == 405 and r.content == b""
+        r = c.request("HEAD", "/subscribe/news", data={"csrf": field, "email": "a@example.org"})
+        assert (r.status_code, r.content) == (200, b"")
+    assert status(web, 1) == "confirmed"
+    assert events(web) == [] and suppressions(web) == []
+    with web.db.session() as s:
+        assert s.exec(sa.text("SELECT count(*) FROM signup_request")).one()[0] == 0

@@ -48,7 +48,7 @@ from newsletter.web.forms import Csrf
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
 from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages
-from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, SecurityHeaders
+from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, HeadAsGet, SecurityHeaders
 from newsletter.web.signup import confirm, subscribe
 from newsletter.web.welcome import load_welcomes
 
@@ -158,7 +158,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
 
 class _App(Starlette):
-    """Starlette with the access log and the security headers outside its own layers.
+    """Starlette with the access log, the security headers and HEAD-as-GET outside its layers.
 
     Starlette answers an exception (``_server_error``) in a layer outside every
     middleware it is given: inside it, the 500 page went out without the headers.
@@ -169,7 +169,8 @@ class _App(Starlette):
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return AccessLog(SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts))
+        inner = HeadAsGet(super().build_middleware_stack())
+        return AccessLog(SecurityHeaders(inner, hsts=self.hsts))
 
 
 async def _to_archive(request: Request) -> Response:

@@ -65,7 +65,7 @@ async def manage_general(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     web = web_of(request)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET (HEAD arrives as GET: security.HeadAsGet)
         try:
             holder = await web.db_call(resolve, token)
         except TokenError:
