@@ -19,6 +19,9 @@ import hashlib
 import hmac
 import json
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +42,7 @@ from newsletter.tokens import token_key as make_token_key
 
 POSTMARK_SECRET_ENV = "NEWSLETTER_POSTMARK_WEBHOOK_SECRET"
 GENERIC_SECRET_ENV = "NEWSLETTER_WEBHOOK_SECRET"
-SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
+SNS_HOST = re.compile(r"sns\.[a-z]{2}(?:-[a-z]+)+-[0-9]\.amazonaws\.com(?:\.cn)?")
 _MID = re.compile(r"<?([^<>\s]+@[^<>\s]+)>?")
 _VERP = re.compile(r"\+([a-z0-9]+(?:-[a-z0-9]+)+)@")
 
@@ -174,11 +177,35 @@ _SIGNED = {
 }  # fmt: skip
 
 
-def _fetch_https(url: str) -> bytes:
-    import urllib.request
+FETCH_TIMEOUT = 3.0  # seconds per network step of a certificate or subscription fetch
+_FETCH_LIMIT = 65536
+_CACHE_SIZE = 32
+_FAILED_FOR = 60.0  # seconds a URL that failed is refused without fetching again
+_PATH_CHARS = re.compile(r"[A-Za-z0-9._~/%?&=:+,;@!$'()*-]*")
 
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read(65536)
+
+def fetch_https(url: str, timeout: float = FETCH_TIMEOUT) -> bytes:
+    """GET ``url`` over HTTPS with certificate checks: no redirect, no proxy, 64 KiB at most.
+
+    http.client rather than urllib: it connects to exactly the host that
+    :meth:`SnsVerifier.check_url` checked and follows nothing.
+    """
+    import http.client
+    import ssl
+
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    conn = http.client.HTTPSConnection(
+        parts.netloc, timeout=timeout, context=ssl.create_default_context()
+    )
+    try:
+        conn.request("GET", path or "/", headers={"User-Agent": "newsletter-webhooks"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise OSError(f"HTTP {response.status}")
+        return response.read(_FETCH_LIMIT)
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -187,29 +214,82 @@ class SnsVerifier:
 
     ``host`` is the only host a certificate or a subscription URL may come
     from. Tests replace ``fetch`` to trust a local certificate; nothing else does.
+
+    Fetching may wait on the network (``FETCH_TIMEOUT`` per step), so it
+    never runs inside a database transaction (:func:`verify_ses` takes no
+    session); at most ``fetches`` run at once, certificates are cached by
+    URL, and a URL that failed is refused for ``_FAILED_FOR`` seconds
+    without another attempt, so a flood of forged posts costs one fetch.
     """
 
-    fetch: Callable[[str], bytes] = _fetch_https
+    fetch: Callable[[str], bytes] = fetch_https
     host: re.Pattern[str] = SNS_HOST
-    _certs: dict[str, Any] = field(default_factory=dict)
+    fetches: int = 4
+    _certs: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    _failed: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _slots: threading.BoundedSemaphore | None = None
 
     def check_url(self, url: str, what: str) -> None:
+        """``https://<host>/…`` exactly: no user info, no port, nothing a parser may read twice.
+
+        The whole string is checked, not only what ``urlsplit`` makes of it:
+        ``https://evil.example.net;@sns.us-east-1.amazonaws.com/x.pem`` has
+        an SNS ``hostname`` for ``urlsplit`` and another host for others.
+        """
         parts = urlsplit(url)
-        if parts.scheme != "https" or not self.host.fullmatch(parts.hostname or ""):
+        if not (
+            url.isascii()
+            and parts.scheme == "https"
+            and url.startswith("https://")
+            and parts.netloc == parts.hostname  # no user info, no port, lower case
+            and self.host.fullmatch(parts.netloc)
+            and not parts.fragment
+            and _PATH_CHARS.fullmatch(url[len("https://") + len(parts.netloc) :])
+        ):
             raise WebhookError(f"{what} is not an https URL of Amazon SNS", status=403)
+
+    def get(self, url: str, what: str) -> bytes:
+        """``fetch(url)``, refused at once when too many are under way or it failed lately."""
+        with self._lock:
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(self.fetches)
+            failed = self._failed.get(url)
+            if failed is not None and time.monotonic() - failed < _FAILED_FOR:
+                raise WebhookError(f"cannot load the {what}: it failed a moment ago", 403)
+        if not self._slots.acquire(blocking=False):
+            raise WebhookError(f"too many {what} fetches at once; try again", status=503)
+        try:
+            return self.fetch(url)
+        except OSError as exc:
+            with self._lock:
+                self._failed[url] = time.monotonic()
+                while len(self._failed) > _CACHE_SIZE:
+                    del self._failed[next(iter(self._failed))]
+            raise WebhookError(f"cannot load the {what}: {exc}", 403) from exc
+        finally:
+            self._slots.release()
 
     def certificate(self, url: str) -> Any:
         from cryptography import x509
 
         self.check_url(url, "SigningCertURL")
-        if not urlsplit(url).path.endswith(".pem"):
+        if not urlsplit(url).path.endswith(".pem") or urlsplit(url).query:
             raise WebhookError("SigningCertURL is not a .pem file", status=403)
-        if url not in self._certs:
-            try:
-                self._certs[url] = x509.load_pem_x509_certificate(self.fetch(url))
-            except (OSError, ValueError) as exc:
-                raise WebhookError(f"cannot load the signing certificate: {exc}", 403) from exc
-        return self._certs[url]
+        with self._lock:
+            if url in self._certs:
+                self._certs.move_to_end(url)
+                return self._certs[url]
+        data = self.get(url, "signing certificate")
+        try:
+            cert = x509.load_pem_x509_certificate(data)
+        except ValueError as exc:
+            raise WebhookError(f"cannot load the signing certificate: {exc}", 403) from exc
+        with self._lock:
+            self._certs[url] = cert
+            while len(self._certs) > _CACHE_SIZE:
+                self._certs.popitem(last=False)
+        return cert
 
     def verify(self, message: dict[str, Any]) -> None:
         from cryptography.exceptions import InvalidSignature
@@ -282,8 +362,13 @@ def ses_events(notification: dict[str, Any]) -> list[Event]:
     return events
 
 
-def handle_ses(session: Session, settings: Settings, body: bytes, verifier: SnsVerifier) -> Outcome:
-    """``POST /webhooks/ses``: verify, confirm a subscription, or apply a notification."""
+def verify_ses(settings: Settings, body: bytes, verifier: SnsVerifier) -> dict[str, Any]:
+    """The SNS message of a ``POST /webhooks/ses`` once it is authentic, or ``WebhookError``.
+
+    Takes no database session on purpose: the certificate (or, for a
+    subscription, the SubscribeURL) may have to be fetched, and a request
+    that waits on the network must not hold the database's turn.
+    """
     message = _json(body)
     verifier.verify(message)
     topics = settings.inbound.ses_topic_arns
@@ -293,7 +378,15 @@ def handle_ses(session: Session, settings: Settings, body: bytes, verifier: SnsV
     if message["Type"] == "SubscriptionConfirmation":
         url = str(message.get("SubscribeURL", ""))
         verifier.check_url(url, "SubscribeURL")
-        verifier.fetch(url)
+        verifier.get(url, "SubscribeURL")
+    return message
+
+
+def apply_ses(
+    session: Session, settings: Settings, message: dict[str, Any], body: bytes
+) -> Outcome:
+    """Apply a message :func:`verify_ses` returned: a notification's events, or a note."""
+    if message["Type"] == "SubscriptionConfirmation":
         return Outcome([], "subscription confirmed")
     if message["Type"] == "UnsubscribeConfirmation":
         return Outcome([], "unsubscribe confirmation noted")
