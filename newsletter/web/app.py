@@ -48,7 +48,14 @@ from newsletter.web.forms import Csrf
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
 from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages
-from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, HeadAsGet, SecurityHeaders
+from newsletter.web.security import (
+    ARCHIVE_CSP,
+    PAGE_CSP,
+    AccessLog,
+    BodyLimit,
+    HeadAsGet,
+    SecurityHeaders,
+)
 from newsletter.web.signup import confirm, subscribe
 from newsletter.web.welcome import load_welcomes
 
@@ -103,16 +110,18 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         if path and not path.endswith("/") and "." not in path.rpartition("/")[2]:
             return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/{path}/", 308)
         files = await archive.get(web)
-        data = files.get(path + "index.html" if path == "" or path.endswith("/") else path)
+        file = path + "index.html" if path == "" or path.endswith("/") else path
+        data = files.get(file)
         if data is None:
             raise HTTPException(404)
-        name = path if "." in path.rpartition("/")[2] else "index.html"
         return Response(
             data,
-            media_type=TYPES[name[name.rindex(".") :]],
+            media_type=TYPES[file[file.rindex(".") :]],
             headers={
                 "Cache-Control": "public, max-age=300",
-                "Content-Security-Policy": ARCHIVE_CSP,
+                # The index is one of our pages (its stylesheet from 'self', nothing
+                # inline); an issue's page is the mail's HTML, inline styles and all.
+                "Content-Security-Policy": PAGE_CSP if file == "index.html" else ARCHIVE_CSP,
             },
         )
 
