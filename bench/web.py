@@ -116,7 +116,7 @@ def prepare_campaigns(folder: Path, recipients: int, count: int) -> list[int]:
     fill(db, recipients)
     rendered = render_issue(load_issue(ROOT / "issues" / "2021-07.yaml"), settings)
     with db.session() as s:
-        ids = [store.create_campaign(s, rendered, "isa").id for _ in range(count)]
+        ids = [store.create_campaign(s, rendered, "isa", again=i > 0).id for i in range(count)]
     db.dispose()
     toml = (folder / "newsletter.toml").read_text("utf-8")
     (folder / "send.toml").write_text(

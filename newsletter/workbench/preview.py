@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from newsletter.config import Settings, load_settings
 from newsletter.errors import BadInput, NewsletterError, OperationFailed, Problem
-from newsletter.issue.load import load_issue
+from newsletter.issue.editions import load_issue_as_sent
 from newsletter.render import Rendered, for_web, render_issue
 from newsletter.render.html import Theme
 from newsletter.themes import default_theme_dir
@@ -80,7 +80,7 @@ class Preview:
                 # A fresh theme, so an edited template is read again.
                 theme = Theme(settings.templates_dir)
                 rendered = for_web(
-                    render_issue(load_issue(self.issue), settings, theme=theme), settings
+                    render_issue(load_issue_as_sent(self.issue), settings, theme=theme), settings
                 )
                 self.build = Build(version, rendered)
             except NewsletterError as exc:

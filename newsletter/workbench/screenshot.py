@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.fsutil import write_atomic
-from newsletter.issue.load import load_issue
+from newsletter.issue.editions import load_issue_as_sent
 from newsletter.render import for_web, render_issue
 from newsletter.workbench.browser import chromium
 
@@ -54,7 +54,7 @@ def screenshot_issue(
     for w in widths:
         if not MIN_WIDTH <= w <= MAX_WIDTH:
             raise BadInput(f"--width {w}: choose between {MIN_WIDTH} and {MAX_WIDTH} pixels")
-    html = for_web(render_issue(load_issue(path), settings), settings).html
+    html = for_web(render_issue(load_issue_as_sent(path), settings), settings).html
     suffix = "-dark" if dark else ""
     shots: list[tuple[Screenshot, bytes]] = []
     with chromium() as browser:
