@@ -27,8 +27,9 @@ from inbound_helpers import UID, Sent
 from sqlmodel import select
 from web_helpers import LiveServer, bound_socket
 
+from newsletter.inbound.ses import FETCH_TIMEOUT, SnsVerifier, fetch_https
 from newsletter.inbound.tables import Bounce
-from newsletter.inbound.webhooks import FETCH_TIMEOUT, SnsVerifier, fetch_https, generic_signature
+from newsletter.inbound.webhooks import generic_signature
 from newsletter.subscribers.tables import Suppression
 from newsletter.tokens import bounce_token, token_key, unsubscribe_token
 

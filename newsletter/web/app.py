@@ -38,7 +38,7 @@ from starlette.types import ASGIApp
 from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
 from newsletter.errors import ConfigError
-from newsletter.inbound.webhooks import SnsVerifier
+from newsletter.inbound.ses import SnsVerifier
 from newsletter.message.public import MANAGE_PAGE, MANAGE_ROUTE, UNSUBSCRIBE_PAGE, UNSUBSCRIBE_ROUTE
 from newsletter.tokens import token_key
 from newsletter.web import webhooks

@@ -1,8 +1,9 @@
 """``POST /webhooks/ses|postmark|generic``: relays' bounce and complaint events.
 
 The routes only read the body and headers and answer; authentication,
-replay checks and decisions are :mod:`newsletter.inbound.webhooks`, which
-feeds the same classifier and policy as ``inbound process``. Answers are
+replay checks and decisions are :mod:`newsletter.inbound.webhooks` (SES:
+:mod:`newsletter.inbound.ses`), which feeds the same classifier and policy
+as ``inbound process``. Answers are
 short plain text; a refused event changes nothing and gets a 4xx.
 """
 
@@ -13,15 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.inbound.webhooks import (
-    Outcome,
-    SnsVerifier,
-    WebhookError,
-    apply_ses,
-    handle_generic,
-    handle_postmark,
-    verify_ses,
-)
+from newsletter.inbound.ses import SnsVerifier, apply_ses, verify_ses
+from newsletter.inbound.webhooks import Outcome, WebhookError, handle_generic, handle_postmark
 from newsletter.web.context import plain, web_of
 
 
