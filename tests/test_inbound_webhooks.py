@@ -386,7 +386,8 @@ def test_a_silent_certificate_host_does_not_delay_other_requests(hooks: Hooks) -
 
     try:
         with hooks.client() as c:
-            baseline = sorted(_get_time(c, path) for _ in range(7))[3]
+            # the slowest of ten: a busy machine's spikes are in both series alike
+            baseline = max(_get_time(c, path) for _ in range(10))
             poster = threading.Thread(target=forged_post)
             poster.start()
             assert silent.accepted.wait(5), "the certificate fetch did not start"
