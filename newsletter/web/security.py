@@ -96,8 +96,19 @@ class HeadAsGet:
             await self.app(scope, receive, send)
             return
 
+        given = False
+
         async def no_request_body() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            # The app reads an empty body; later calls wait for the disconnect (a
+            # response that listens for it must not spin on empty bodies).
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
 
         async def headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":
