@@ -96,7 +96,7 @@ def serve_cmd(
     Server(config, Stopping()).run(sockets=[sock])
 
 
-SHUTDOWN_GRACE = 1.5  # seconds a request still running at shutdown gets before it is cancelled
+SHUTDOWN_GRACE = 1  # seconds a request still running at shutdown gets before it is cancelled
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -23,7 +23,7 @@ from typing import Any
 
 import uvicorn
 
-GRACE_SECONDS = 1.0  # what a response still running at shutdown gets before it is cancelled
+GRACE_SECONDS = 1  # what a response still running at shutdown gets before it is cancelled
 
 
 class Stopping:
