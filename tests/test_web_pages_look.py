@@ -15,6 +15,8 @@ from newsletter.campaigns import sender, store
 from newsletter.config import load_settings
 from newsletter.issue.load import load_issue
 from newsletter.render import render_issue
+from newsletter.subscribers.lists import create_list
+from newsletter.subscribers.people import add_subscriber
 from newsletter.transports import open_transport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +53,13 @@ def _click(label: str):
     return prepare
 
 
-def _unsubscribe_then_undo(page) -> None:
-    _click("Unsubscribe")(page)
-    _click("Undo")(page)
+def _unsubscribe_then_undo(expected: str):
+    def prepare(page) -> None:
+        _click("Unsubscribe")(page)
+        _click("Undo")(page)
+        assert expected in page.inner_text("main")
+
+    return prepare
 
 
 def _expired(page) -> None:
@@ -74,6 +80,9 @@ def test_every_page_state_reads_well_in_light_and_dark_at_two_widths(
     isa = load_settings(ROOT / "newsletter.toml").organisation
     web.settings = replace(web.settings, organisation=replace(isa, language="en"))
     web.add(6)
+    with web.db.session() as s:  # a single opt-in list: its undo resubscribes at once
+        club = create_list(s, "club", "Club", double_opt_in=False).id
+        add_subscriber(s, "club@example.org", ["club"], status="confirmed", consent_note="test")
     _send_july(web)
     live = web.serve()
     confirm = _confirm_link(web, live)
@@ -83,7 +92,8 @@ def test_every_page_state_reads_well_in_light_and_dark_at_two_widths(
         "subscribe-sent": ("/subscribe/news", _fill_and_subscribe),
         "unsubscribe-ask": (f"/unsubscribe/{t(1)}", None),
         "unsubscribe-done": (f"/unsubscribe/{t(2)}", _click("Unsubscribe")),
-        "unsubscribe-mailed": (f"/unsubscribe/{t(3)}", _unsubscribe_then_undo),
+        "unsubscribe-mailed": (f"/unsubscribe/{t(3)}", _unsubscribe_then_undo("We have sent")),
+        "unsubscribe-undone": (f"/unsubscribe/{t(7, club)}", _unsubscribe_then_undo("Welcome")),
         "form-expired": (f"/unsubscribe/{t(5)}", _expired),
         "manage": (f"/manage/{t(4)}", None),
         "manage-saved": (f"/manage/{t(6)}", _click("Save")),
