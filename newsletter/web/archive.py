@@ -230,7 +230,9 @@ def issue_page(entry: Entry, pages: Pages, siblings: list[Entry] | None = None) 
     )
     head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
     head += _alternates(entry, siblings, base)
-    html = html.replace("</head>", head + "</head>", 1)
+    # Markup + "</head>" would escape the str half: the page then showed a literal
+    # "</head>" as its first visible text. Both halves are markup here.
+    html = html.replace("</head>", head + Markup("</head>"), 1)
     m = _BODY_OPEN.search(html)
     if m is None:
         return str(bar) + html

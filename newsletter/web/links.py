@@ -12,6 +12,7 @@ source ``web`` or ``one-click`` in the consent log.
 from __future__ import annotations
 
 from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -35,6 +36,15 @@ from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.pages import web_strings
 
 LANGUAGES = (("de", "Deutsch"), ("en", "English"), ("zh", "中文"))
+
+
+def is_one_click(form: FormData) -> bool:
+    """RFC 8058's body, exactly: one field, ``List-Unsubscribe=One-Click``.
+
+    The only post that skips the CSRF check, so nothing looser may pass for it
+    (another value of the field, or the field beside a page form's fields).
+    """
+    return list(form.multi_items()) == [("List-Unsubscribe", "One-Click")]
 
 
 def _action(request: Request) -> str:
@@ -65,7 +75,7 @@ async def manage_general(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     web = web_of(request)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET (HEAD arrives as GET: security.HeadAsGet)
         try:
             holder = await web.db_call(resolve, token)
         except TokenError:
@@ -75,7 +85,7 @@ async def unsubscribe(request: Request) -> Response:
         form = await read_form(request)
     except BadInput:
         return web.invalid_link(request)
-    one_click = form.get("List-Unsubscribe") == "One-Click"
+    one_click = is_one_click(form)
     if not one_click:
         try:
             web.csrf.check(request, form)

@@ -248,7 +248,11 @@ class Outbox:
         web = self.settings.web
         outgoing: mails.Outgoing | str | None
         try:
-            with self.turn, self.db.session() as s:
+            # Composing only reads, and outside the web's turn: a request
+            # must not wait while a mail is rendered (its time would tell that
+            # a sign-up made a mail). SQLite's WAL lets a reader run beside the
+            # writers without taking their lock.
+            with self.db.session() as s:
                 if claimed.kind == DeliveryKind.CONFIRMATION.value:
                     outgoing = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
                 else:

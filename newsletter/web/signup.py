@@ -42,7 +42,7 @@ async def subscribe(request: Request) -> Response:
     web = web_of(request)
     slug = request.path_params["list"]
     ml = await web.db_call(_list, slug)
-    if request.method == "GET":
+    if request.method != "POST":
         lang = web.language(request, ml.language)
         return _form(request, web, ml, lang)
     form = await read_form(request)

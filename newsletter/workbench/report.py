@@ -240,19 +240,25 @@ def _images(report: Report, doc: htmldoc.Document, located: set[str]) -> None:
 
 
 def _insecure(report: Report, doc: htmldoc.Document, yaml_messages: str) -> None:
+    """One finding per insecure address, however often the page carries it (a link in the
+    text and the same one in the next article were listed once each)."""
+    found: dict[tuple[str, str], int] = {}
     for el in doc.elements():
         for attr in ("href", "src"):
             url = el.attrs.get(attr, "")
             # The YAML check already located the issue's own http:// links.
             if url.startswith("http://") and repr(url) not in yaml_messages:
                 kind = "image" if attr == "src" else "link"
-                report.add(
-                    "http",
-                    "warning",
-                    f"insecure http:// {kind} {url} (from the theme or newsletter.toml); "
-                    "use https://",
-                    url=url,
-                )
+                found[kind, url] = found.get((kind, url), 0) + 1
+    for (kind, url), count in found.items():
+        places = f", {count} places" if count > 1 else ""
+        report.add(
+            "http",
+            "warning",
+            f"insecure http:// {kind} {url} (in the issue's text, the theme or "
+            f"newsletter.toml{places}); use https://",
+            url=url,
+        )
 
 
 def _contrast(report: Report, doc: htmldoc.Document, settings: Settings) -> None:
