@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from newsletter import clock
 from newsletter.campaigns import leases, statements, totals
 from newsletter.campaigns.outcomes import Result, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
@@ -192,9 +193,12 @@ class Ledger:
 
     def _fetch(self, conn: sa.Connection, now: datetime) -> list[Any]:
         """The next page to send (due retries first); marks the no-longer-eligible skipped."""
-        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": now}))
+        # "Due" on the schedules' clock: a delivery of a later wave waits queued until its
+        # wave's time (newsletter.campaigns.waves), which a rehearsal's clock may move.
+        due = clock.now()
+        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": due}))
         if len(rows) < PAGE:
-            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": now})
+            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": due})
         skipped = [r for r in rows if not r.eligible]
         if skipped:
             conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])

@@ -130,7 +130,15 @@ def summary(connection: Any, campaign_id: int) -> CampaignSummary:
     campaign = campaign_row(connection, campaign_id)
     counts = status_counts(connection, campaign_id)
     editions = edition_totals(connection, campaign_id, campaign.language, campaign.subject, counts)
-    return summary_of(campaign, counts, _holder(connection, campaign.lease_id), editions)
+    holder = _holder(connection, campaign.lease_id)
+    return summary_of(campaign, counts, holder, editions, next_wave_of(connection, campaign))
+
+
+def next_wave_of(connection: Any, campaign: Any) -> datetime | None:
+    """When a campaign sending in waves starts its next one (one query, only then)."""
+    if campaign.status != "sending":
+        return None
+    return next_wave(waves_of(connection, campaign.id))
 
 
 def summary_of(
@@ -138,6 +146,7 @@ def summary_of(
     counts: dict[str, int],
     holder: Holder | None,
     editions: tuple[EditionTotals, ...],
+    next_wave: datetime | None = None,
 ) -> CampaignSummary:
     """The summary of a campaign row or ORM object (``store.summarize`` passes the latter)."""
     return CampaignSummary(
@@ -146,7 +155,7 @@ def summary_of(
         issue=campaign.issue_slug,
         list=campaign.list_slug,
         subject=campaign.subject,
-        state=describe_state(campaign, counts, holder),
+        state=describe_state(campaign, counts, holder, next_wave),
         recipients=campaign.recipients,
         counts=counts,
         transport=campaign.transport,
@@ -208,3 +217,45 @@ def complaint_rate(connection: Any, campaign_id: int, sent: int | None = None) -
             "SELECT count(*) FROM delivery WHERE campaign_id = ? AND status = 'sent'", campaign_id
         )
     return ComplaintRate(complaints, sent)
+
+
+@dataclass(frozen=True)
+class WaveRow:
+    """A wave as ``campaigns show`` lists it."""
+
+    number: int
+    at: datetime
+    local: str
+    zones: tuple[str, ...]
+    recipients: int
+    sent: int
+    started: bool
+    cancelled: bool
+
+
+def waves_of(connection: Any, campaign_id: int) -> list[WaveRow]:
+    """The campaign's waves with how many of each were sent (plain SQL: ``show`` runs it on
+    ``sqlite3``)."""
+    query = reader(connection)
+    sent = dict(
+        query(
+            "SELECT wave, count(*) FROM delivery WHERE campaign_id = ? AND wave IS NOT NULL "
+            "AND status = 'sent' GROUP BY wave",
+            campaign_id,
+        )
+    )
+    rows = query(
+        "SELECT number, at, local, zones, recipients, started_at, cancelled_at "
+        "FROM campaign_wave WHERE campaign_id = ? ORDER BY number",
+        campaign_id,
+    )
+    return [
+        WaveRow(n, _time(at) or datetime.now(UTC), local, tuple(zones.split()), k, sent.get(n, 0),
+                started is not None, cancelled is not None)
+        for n, at, local, zones, k, started, cancelled in rows
+    ]  # fmt: skip
+
+
+def next_wave(rows: list[WaveRow]) -> datetime | None:
+    """When the next wave starts, if one is still to come."""
+    return next((w.at for w in rows if not w.started and not w.cancelled), None)
