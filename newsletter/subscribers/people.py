@@ -85,6 +85,7 @@ def add_subscriber(
     source: str = "cli",
     actor: str | None = None,
     check_deliverability: bool = False,
+    timezone: str | None = None,
 ) -> Subscriber:
     """Add a person (or update them) and subscribe them to ``lists``."""
     status = Status(status)
@@ -111,6 +112,7 @@ def add_subscriber(
             name=name or None,
             language=language,
             attributes=dict(attributes or {}),
+            timezone=check_timezone(timezone),
         )
         session.add(sub)
         session.flush()
@@ -123,6 +125,7 @@ def add_subscriber(
             set_attributes=attributes,
             source=source,
             actor=actor,
+            timezone=timezone or None,
         )
     detail = f"consent: {consent_note}" if consent_note else None
     for ml in mls:

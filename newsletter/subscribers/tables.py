@@ -162,6 +162,7 @@ class Signup(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=35)
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when(index=True)
+    timezone: str | None = Field(default=None, max_length=64)  # chosen on the form
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -186,6 +187,7 @@ class SignupRequest(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=35)
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when()
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Meta(SQLModel, table=True):

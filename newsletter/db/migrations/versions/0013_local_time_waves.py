@@ -4,7 +4,8 @@ Revision ID: 0013
 Revises: 0010
 Create Date: 2026-12-07
 
-A subscriber may carry the IANA time zone they chose (``subscriber.timezone``);
+A subscriber may carry the IANA time zone they chose (``subscriber.timezone``,
+and on its way there from the sign-up form ``signup_request``/``signup``);
 a list may name a default zone and say whether a subscriber's language may
 stand in for a zone they never gave (``mailing_list.timezone``,
 ``timezone_from_language``). A campaign scheduled at a local time is cut into
@@ -26,6 +27,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("subscriber", sa.Column("timezone", sa.String(64)))
+    # chosen on the sign-up form, kept until the confirmation creates the subscriber
+    op.add_column("signup_request", sa.Column("timezone", sa.String(64)))
+    op.add_column("signup", sa.Column("timezone", sa.String(64)))
     op.add_column("mailing_list", sa.Column("timezone", sa.String(64)))
     op.add_column(
         "mailing_list",
@@ -63,5 +67,7 @@ def downgrade() -> None:
         ("mailing_list", "timezone_from_language"),
         ("mailing_list", "timezone"),
         ("subscriber", "timezone"),
+        ("signup", "timezone"),
+        ("signup_request", "timezone"),
     ):
         op.drop_column(table, column)
