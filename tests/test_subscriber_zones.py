@@ -108,12 +108,20 @@ def test_subscribers_edit_timezone_and_a_lists_default(cli_run) -> None:
     )
     cleared = cli_run("subscribers", "edit", "li@example.org", "--timezone", "")
     assert cleared.output == "Updated li@example.org: timezone.\n"
-    r = cli_run("lists", "timezone", "news", "Europe/Berlin", "--from-language")
+    r = cli_run("lists", "timezone", "news", "Europe/Berlin")
     assert (r.exit_code, r.output) == (
         0,
-        "List news: subscribers without a time zone get from the language if it implies one, "
-        "else Europe/Berlin.\n",
+        "List news: subscribers without a time zone get Europe/Berlin.\n",
     )
-    assert "  time zone: from the language if it implies one, else Europe/Berlin\n" in (
-        cli_run("lists", "show", "news").output
+    assert "  time zone: Europe/Berlin\n" in cli_run("lists", "show", "news").output
+    r = cli_run("lists", "timezone", "news", "", "--from-language")
+    assert r.output == (
+        "List news: subscribers without a time zone get the zone their language implies "
+        "(zh: Asia/Shanghai), else the campaign's.\n"
+    )
+    bad = cli_run("lists", "timezone", "news", "Berlin")
+    assert (bad.exit_code, bad.output) == (
+        2,
+        "Error: timezone: unknown time zone 'Berlin': use an IANA name such as Europe/Berlin "
+        "or Asia/Shanghai\n",
     )

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, store, waves
+from newsletter.campaigns import leases, store, totals, waves
 from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.db import Database
@@ -168,4 +168,5 @@ def release(
         counts = store.status_counts(s, campaign_id)
         s.flush()
         s.refresh(c)
-        return store.describe_state(c, counts, leases.holder(s, c))
+        next_wave = totals.next_wave_of(s.connection(), c)
+        return store.describe_state(c, counts, leases.holder(s, c), next_wave)

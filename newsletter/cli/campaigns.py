@@ -375,7 +375,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
             note = " (cancelled)" if w.cancelled else ""
             click.echo(
                 f"  {w.number}. {', '.join(w.zones)}  {w.local}  {w.at:%Y-%m-%d %H:%M} UTC  "
-                f"{w.recipients} recipients, {w.sent} sent{note}"
+                f"{w.recipients} recipient{'s' if w.recipients != 1 else ''}, {w.sent} sent{note}"
             )
     click.echo("Deliveries:")
     for status in STATUSES:

@@ -113,8 +113,11 @@ def show_cmd(app: App, slug: str, fmt: str) -> None:
 
 
 def _zone_phrase(zone: str | None, from_language: bool) -> str:
-    given = zone or "the campaign's"
-    return f"from the language if it implies one, else {given}" if from_language else given
+    if zone:
+        return zone
+    if from_language:
+        return "the zone their language implies (zh: Asia/Shanghai), else the campaign's"
+    return "the campaign's"
 
 
 @lists_group.command("timezone")
@@ -123,20 +126,23 @@ def _zone_phrase(zone: str | None, from_language: bool) -> str:
 @click.option(
     "--from-language/--not-from-language",
     default=None,
-    help="Whether a subscriber's language (zh-Hans: Asia/Shanghai) may stand in for a zone "
-    "they never gave, before ZONE.",
+    help="Without a ZONE: whether a subscriber's language (zh-Hans: Asia/Shanghai) may stand "
+    "in for a zone they never gave.",
 )
 @pass_app
 def timezone_cmd(app: App, slug: str, zone: str | None, from_language: bool | None) -> None:
     """Set the time zone of subscribers who gave none ('' to clear), for `--local` schedules.
 
-    A subscriber's own zone always wins; a zone inferred from the language is
-    used for the campaign only, never stored as the subscriber's.
+    A subscriber's own zone always wins, then the list's ZONE; without one,
+    --from-language lets the language stand in (zh, zh-Hans: Asia/Shanghai;
+    zh-Hant: Asia/Taipei; ja: Asia/Tokyo; ko: Asia/Seoul), else the
+    campaign's --timezone is used. An inferred zone times that campaign only
+    and is never stored as the subscriber's.
 
     \b
     Examples:
       newsletter lists timezone news Europe/Berlin
-      newsletter lists timezone news --from-language
+      newsletter lists timezone news '' --from-language
     """
     if zone is None and from_language is None:
         raise click.UsageError("give a ZONE, --from-language or --not-from-language")
