@@ -272,6 +272,15 @@ def test_a_zone_whose_time_has_passed_is_refused_or_handled_as_asked(
         sent_now
     )
     assert world.counts(cid) == {"queued": 10}
+    at_once = run(config, "campaigns", "schedule", str(cid), "--at", "2031-01-15 09:00")
+    assert at_once.returncode == 0, at_once.stderr  # one time for all replaces the waves
+    assert "Waves" not in run(config, "campaigns", "show", str(cid)).stdout
+    with world.db.engine.connect() as conn:
+        timed = conn.execute(
+            sa.text("SELECT count(*) FROM delivery WHERE next_attempt_at IS NOT NULL")
+        ).scalar()
+    assert timed == 0
+    _schedule(config, cid, "--late", "send")
     gone = run(config, "campaigns", "unschedule", str(cid))
     assert gone.stdout == f"Campaign {cid} is no longer scheduled; it is a draft again.\n"
     with world.db.engine.connect() as conn:
@@ -350,3 +359,30 @@ def test_the_zone_of_a_recipient_without_one() -> None:
     assert zone(None, "zh-Hans", list_zone="Europe/Berlin") == "Europe/Berlin"
     assert zone(None, "de") == "UTC"
     assert zone(None, None, campaign_zone="Europe/London") == "Europe/London"
+
+
+def test_a_wave_the_rate_limit_cannot_send_within_the_window_is_refused(
+    world: World, tmp_path: Path, test_clock: Clock
+) -> None:
+    _people(world)
+    cid = world.campaign()
+    config = write_config(
+        world, tmp_path / "newsletter.toml", None, delivery={"rate_per_minute": 1}
+    )
+    narrow = run(
+        config, "campaigns", "schedule", str(cid), "--local", "09:00", "--on", DAY,
+        "--timezone", "Europe/London", "--window", "2m",
+    )  # fmt: skip
+    assert (narrow.returncode, narrow.stderr) == (
+        2,
+        "Error: --window: wave 1 (Asia/Shanghai, 3 recipients) needs 3 min at the rate limit "
+        "of 1 per minute; widen the window or raise the limit\n",
+    )
+    assert world.state(cid) == "draft"
+    bad = run(config, "campaigns", "schedule", str(cid), "--local", "09:00", "--window", "soon")
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "Error: --window: expected a duration such as 2h or 90m, got 'soon'\n",
+    )
+    wide = _schedule(config, cid, "--window", "1h")
+    assert wide == f"Campaign {cid} {SCHEDULED}"

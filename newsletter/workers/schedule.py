@@ -108,10 +108,18 @@ def parse_when(at: str, zone: str | None = None, *, now: datetime | None = None)
     return When(when, name)
 
 
-def schedule(session: Session, campaign_id: int, when: When, *, queue: str) -> Campaign:
-    """Schedule (or reschedule) a draft; on PostgreSQL, defer its start job."""
+def schedule(
+    session: Session, campaign_id: int, when: When, *, queue: str, waves_kept: bool = False
+) -> Campaign:
+    """Schedule (or reschedule) a draft; on PostgreSQL, defer its start job.
+
+    A schedule at one time replaces a local-time one (its waves are cleared);
+    ``waves_kept`` is :func:`schedule_local` starting the waves it just stored.
+    """
     campaign = store.get_campaign(session, campaign_id)
     _check_draft(campaign)
+    if not waves_kept:
+        waves.clear(session, campaign_id)
     connection = session.connection()
     if campaign.schedule_job is not None:
         jobs.cancel(connection, campaign.schedule_job)
@@ -183,7 +191,7 @@ def schedule_local(
         waves.check_window(planned, waves.parse_window(window), rates)
     skipped = waves.store_waves(session, campaign_id, zones, planned)
     first = planned[0]
-    campaign = schedule(session, campaign_id, When(first.at, name), queue=queue)
+    campaign = schedule(session, campaign_id, When(first.at, name), queue=queue, waves_kept=True)
     return LocalSchedule(campaign, planned, skipped)
 
 
