@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from smtp_server import RecordingServer
 from web_helpers import csrf_of, submit
 
+from newsletter.subscribers import gdpr
 from newsletter.subscribers.tables import Subscriber
 
 CONFIRM = re.compile(r"https?://\S+/confirm/[a-z0-9-]+")
@@ -61,6 +62,10 @@ def test_the_sign_up_form_offers_zones_by_name_and_the_click_stores_the_choice(w
         assert zone_of(web, "li@example.org") is None  # nothing before the click
         c.post(link, data={"csrf": csrf_of(button.text)})
     assert zone_of(web, "li@example.org") == "Asia/Shanghai"
+    with web.db.session() as s:  # and the person's data export (GDPR Art. 15) says so
+        data = gdpr.personal_data(s, "li@example.org")
+    assert data["subscriber"]["timezone"] == "Asia/Shanghai"
+    assert [x["timezone"] for x in data["signups"]] == ["Asia/Shanghai"]
 
 
 def test_a_zone_the_select_does_not_offer_is_ignored(web, smtp) -> None:

@@ -256,6 +256,7 @@ def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, 
             "campaign": d.campaign_id,
             "issue": issue,
             "edition": d.edition,
+            "zone": d.zone,  # a local-time schedule's, maybe inferred from the language
             "address": d.address,
             "status": d.status,
             "attempts": d.attempts,
