@@ -138,7 +138,7 @@ def next_wave_of(connection: Any, campaign: Any) -> datetime | None:
     """When a campaign sending in waves starts its next one (one query, only then)."""
     if campaign.status != "sending":
         return None
-    return next_wave(waves_of(connection, campaign.id))
+    return next_wave(waves_of(connection, campaign.id, counted=False))
 
 
 def summary_of(
@@ -233,22 +233,25 @@ class WaveRow:
     cancelled: bool
 
 
-def waves_of(connection: Any, campaign_id: int) -> list[WaveRow]:
+def waves_of(connection: Any, campaign_id: int, *, counted: bool = True) -> list[WaveRow]:
     """The campaign's waves with how many of each were sent (plain SQL: ``show`` runs it on
-    ``sqlite3``)."""
+    ``sqlite3``). Deliveries are read only for a campaign that has waves, and only with
+    ``counted``: a million-recipient campaign without waves costs one index look-up."""
     query = reader(connection)
-    sent = dict(
-        query(
-            "SELECT wave, count(*) FROM delivery WHERE campaign_id = ? AND wave IS NOT NULL "
-            "AND status = 'sent' GROUP BY wave",
-            campaign_id,
-        )
-    )
     rows = query(
         "SELECT number, at, local, zones, recipients, started_at, cancelled_at "
         "FROM campaign_wave WHERE campaign_id = ? ORDER BY number",
         campaign_id,
     )
+    sent: dict[int, int] = {}
+    if rows and counted:
+        sent = dict(
+            query(
+                "SELECT wave, count(*) FROM delivery WHERE campaign_id = ? AND status = 'sent' "
+                "GROUP BY wave",
+                campaign_id,
+            )
+        )
     return [
         WaveRow(n, _time(at) or datetime.now(UTC), local, tuple(zones.split()), k, sent.get(n, 0),
                 started is not None, cancelled is not None)
