@@ -386,3 +386,59 @@ def test_a_wave_the_rate_limit_cannot_send_within_the_window_is_refused(
     )
     wide = _schedule(config, cid, "--window", "1h")
     assert wide == f"Campaign {cid} {SCHEDULED}"
+
+
+def _wave_done(world: World, cid: int, zone: str) -> bool:
+    with world.db.engine.connect() as conn:
+        left = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM delivery WHERE campaign_id = :c AND zone = :z "
+                "AND status IN ('queued', 'sending', 'deferred')"
+            ),
+            {"c": cid, "z": zone},
+        ).scalar()
+    return left == 0
+
+
+def test_a_worker_killed_in_the_middle_of_a_wave_sends_nobody_anything_twice(
+    world: World, tmp_path: Path, test_clock: Clock
+) -> None:
+    """The wave's messages in flight at the kill become `unknown` (never sent again); the rest
+    of the wave goes with the next worker, and the later waves at their times."""
+    zones = _people(world)
+    berliners = world.add(150, prefix="moreberlin")
+    with world.db.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE subscriber SET timezone = 'Europe/Berlin' WHERE email LIKE 'more%'")
+        )
+    zones["Europe/Berlin"] |= set(berliners)
+    cid = world.campaign()
+    with RecordingServer() as srv:
+        config = write_config(
+            world, tmp_path / "newsletter.toml", srv.port, delivery={"rate_per_second": 40}
+        )
+        _schedule(config, cid)
+        with workers(config, 1, logs=tmp_path) as procs:
+            wait_ready(tmp_path)
+            _wave(srv, test_clock, 1, zones)
+            test_clock.set(WAVES[1][0] - timedelta(seconds=LEAD))
+            wait_for(lambda: len(srv.messages) >= 3 + 40, 30, "a part of the Berlin wave")
+            os.kill(procs[0].pid, signal.SIGKILL)
+            procs[0].wait()
+        assert len(srv.messages) < 3 + 153  # killed in the middle of it
+        logs = tmp_path / "after"
+        logs.mkdir()
+        with workers(config, 1, logs=logs):
+            wait_ready(logs)
+            # on PostgreSQL the dead worker's batches come back once its heartbeat is stale
+            wait_for(lambda: _wave_done(world, cid, "Europe/Berlin"), 60, "the Berlin wave")
+            for number in (3, 4):
+                _wave(srv, test_clock, number, zones)
+            wait_for(lambda: world.state(cid).startswith("finished"), 30, "the campaign to end")
+        received = srv.received_by()
+    counts = world.counts(cid)
+    everyone = set().union(*zones.values())
+    assert set(received.values()) == {1}  # nobody twice
+    assert counts["sent"] == len(received) and counts["sent"] + counts.get("unknown", 0) == 160
+    log = world.log(cid)
+    assert {a for a in everyone if log[a].status == "unknown"} == everyone - set(received)
