@@ -55,7 +55,6 @@ LANGUAGE_ZONES = {
 }
 LATE_REPLY = "not sent: its local time had passed when the campaign was scheduled (--late skip)"
 UNSCHEDULED_REPLY = "not sent: its wave was unscheduled (campaigns unschedule)"
-LATE_CHOICES = ("send", "skip")
 _WINDOW = re.compile(r"(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?")
 
 
@@ -139,14 +138,14 @@ def plan(
     *,
     now: datetime,
     late: str | None = None,
-) -> tuple[list[Wave], list[str]]:
-    """The waves for recipients counted per zone, and the zones ``--late skip`` leaves out.
+) -> list[Wave]:
+    """The waves for recipients counted per zone.
 
     Zones whose instants coincide share a wave. A zone whose local time has
-    passed is refused, sent now (``late="send"``) or left out (``"skip"``).
+    passed is refused, sent now (``late="send"``) or left out (``"skip"``:
+    :func:`store_waves` then cancels its recipients' deliveries).
     """
     by_instant: dict[datetime, list[str]] = {}
-    skipped = []
     for zone in sorted(zones):
         when = instant(day, at, zone)
         if when <= now:
@@ -156,7 +155,6 @@ def plan(
                     f"({when:%Y-%m-%d %H:%M} UTC); choose a later --on, or --late send|skip"
                 )
             if late == "skip":
-                skipped.append(zone)
                 continue
             when = now.replace(microsecond=0) + timedelta(seconds=1)
         by_instant.setdefault(when, []).append(zone)
@@ -167,7 +165,7 @@ def plan(
         waves.append(
             Wave(number, when, f"{local:%Y-%m-%d %H:%M}", names, sum(zones[z] for z in names))
         )
-    return waves, skipped
+    return waves
 
 
 def first_day(zones: Mapping[str, int], at: time, start: date, now: datetime) -> date:

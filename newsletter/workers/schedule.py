@@ -184,7 +184,7 @@ def schedule_local(
         if on
         else waves.first_day(counts, at, now.astimezone(ZoneInfo(name)).date(), now)
     )
-    planned, _ = waves.plan(counts, day, at, now=now, late=late)
+    planned = waves.plan(counts, day, at, now=now, late=late)
     if not planned:
         raise waves.WaveError(f"--local: {at:%H:%M} on {day} has passed in every zone")
     if window:
