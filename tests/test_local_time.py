@@ -154,7 +154,7 @@ def test_each_wave_leaves_at_its_local_nine_exactly_once(
     with RecordingServer() as srv:
         config = write_config(world, tmp_path / "newsletter.toml", srv.port)
         assert _schedule(config, cid) == f"Campaign {cid} {SCHEDULED}"
-        assert world.state(cid) == "scheduled for 2031-01-14 01:00 GMT (Europe/London)"
+        assert world.state(cid) == "scheduled at local times, first wave at 2031-01-14 01:00 UTC"
         with workers(config, 1, logs=tmp_path):
             wait_ready(tmp_path)
             for number in range(1, 5):

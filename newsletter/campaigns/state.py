@@ -100,6 +100,8 @@ def describe_state(
     open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
     resume = f"resume with: newsletter campaigns resume {campaign.id}"
     queue = getattr(campaign, "queue", None)  # sent by workers from this queue
+    if status == "draft" and next_wave is not None:
+        return f"scheduled at local times, first wave at {next_wave:%Y-%m-%d %H:%M} UTC"
     if status == "draft" and getattr(campaign, "scheduled_at", None) is not None:
         return "scheduled for " + schedule_phrase(
             campaign.scheduled_at,  # type: ignore[attr-defined]

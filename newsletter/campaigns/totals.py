@@ -135,8 +135,11 @@ def summary(connection: Any, campaign_id: int) -> CampaignSummary:
 
 
 def next_wave_of(connection: Any, campaign: Any) -> datetime | None:
-    """When a campaign sending in waves starts its next one (one query, only then)."""
-    if campaign.status != "sending":
+    """When a campaign scheduled or sending in waves starts its next one (one query, only
+    then)."""
+    if campaign.status == "draft" and campaign.scheduled_at is None:
+        return None
+    if campaign.status not in ("draft", "sending"):
         return None
     return next_wave(waves_of(connection, campaign.id, counted=False))
 
