@@ -175,7 +175,9 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
     editions = totals.edition_totals(
         session.connection(), campaign.id, campaign.language, campaign.subject, counts
     )
-    return totals.summary_of(campaign, counts, leases.holder(session, campaign), editions)
+    next_wave = totals.next_wave_of(session.connection(), campaign)
+    holder = leases.holder(session, campaign)
+    return totals.summary_of(campaign, counts, holder, editions, next_wave)
 
 
 def list_campaigns(session: Session) -> list[CampaignSummary]:
@@ -254,6 +256,7 @@ def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, 
             "campaign": d.campaign_id,
             "issue": issue,
             "edition": d.edition,
+            "zone": d.zone,  # a local-time schedule's, maybe inferred from the language
             "address": d.address,
             "status": d.status,
             "attempts": d.attempts,

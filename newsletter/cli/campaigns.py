@@ -362,7 +362,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
     """
     from contextlib import closing
 
-    from newsletter.campaigns.totals import complaint_rate, destination_deferrals, summary
+    from newsletter.campaigns.totals import (
+        complaint_rate,
+        destination_deferrals,
+        summary,
+        waves_of,
+    )
     from newsletter.lightdb import sqlite_reader
 
     # The embedded default answers through sqlite3 without loading SQLAlchemy;
@@ -372,6 +377,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
         c = summary(connection, campaign_id)
         complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
         throttled = destination_deferrals(connection, campaign_id)
+        waves = waves_of(connection, campaign_id)
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")
@@ -389,6 +395,14 @@ def show_cmd(app: App, campaign_id: int) -> None:
         click.echo(f"Scheduled:  {schedule_phrase(c.scheduled_at, c.schedule_zone)}")
     if c.queue:
         click.echo(f"Workers:    queue {c.queue}")
+    if waves:
+        click.echo("Waves:      (zones, local time, UTC, recipients, sent)")
+        for w in waves:
+            note = " (cancelled)" if w.cancelled else ""
+            click.echo(
+                f"  {w.number}. {', '.join(w.zones)}  {w.local}  {w.at:%Y-%m-%d %H:%M} UTC  "
+                f"{w.recipients} recipient{'s' if w.recipients != 1 else ''}, {w.sent} sent{note}"
+            )
     click.echo("Deliveries:")
     for status in STATUSES:
         if c.counts.get(status):

@@ -269,15 +269,17 @@ def log_cmd(
             )
             return
         names = report.COLUMNS if scope is None else report.KIND_COLUMNS
-        rows = (
+        rows = [
             # Tables are read by people: say why an address is missing.
             {**dict(zip(names, row, strict=True)), "address": row[1] or "(forgotten)"}
             for row in report.log_rows(
                 connection, campaign_id, list(statuses), bounces, search, kind=scope
             )
-        )
+        ]
         if scope is None:
             columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
+            if any(r.get("zone") for r in rows):
+                columns.insert(3, "zone")  # sent at local times: the zone each was timed in
         else:
             columns = ["id", "kind", "queued", "address", "status", "attempts", "reply"]
             columns += ["next_attempt", *(["campaign"] if kind == "all" else [])]

@@ -97,6 +97,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
             "email": sub.email,
             "name": sub.name,
             "language": sub.language,
+            "timezone": sub.timezone,
             "attributes": sub.attributes,
             "created_at": sub.created_at,
             "updated_at": sub.updated_at,
@@ -156,6 +157,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
                 "list_id": row.list_id,
                 "name": row.name,
                 "language": row.language,
+                "timezone": row.timezone,
                 "source": row.source,
                 "requested_at": row.created_at,
                 "confirmed_at": row.confirmed_at,
@@ -174,6 +176,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
                 "list": row.list_slug,
                 "name": row.name,
                 "language": row.language,
+                "timezone": row.timezone,
                 "source": row.source,
                 "requested_at": row.created_at,
             }

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.subscribers.errors import SubscriberError, UnknownList
-from newsletter.subscribers.fields import check_language, check_slug
+from newsletter.subscribers.fields import check_language, check_slug, check_timezone
 from newsletter.subscribers.tables import MailingList, Status, Subscription
 
 
@@ -163,3 +163,18 @@ def delete_list(
     session.execute(sa.delete(Subscription).where(Subscription.list_id == ml.id))
     session.execute(sa.delete(MailingList).where(MailingList.id == ml.id))
     return removed
+
+
+def set_time_zone(
+    session: Session, slug: str, zone: str | None, *, from_language: bool | None = None
+) -> MailingList:
+    """The zone of the list's subscribers who gave none (``""`` clears it), and whether their
+    language may stand in first; both only time campaigns sent with ``--local``."""
+    ml = get_list(session, slug)
+    if zone is not None:
+        ml.timezone = check_timezone(zone)
+    if from_language is not None:
+        ml.timezone_from_language = from_language
+    session.add(ml)
+    session.flush()
+    return ml

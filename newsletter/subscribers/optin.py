@@ -28,7 +28,7 @@ from newsletter.db import key_hash
 from newsletter.db.columns import utcnow
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
-from newsletter.subscribers.fields import check_name
+from newsletter.subscribers.fields import check_name, check_timezone
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.people import add_subscriber
 from newsletter.subscribers.suppressions import suppression_for, unsuppress
@@ -68,6 +68,7 @@ def add_request(
     name: str | None = None,
     language: str | None = None,
     source: str = "form",
+    timezone: str | None = None,
 ) -> None:
     """Keep a sign-up post for :func:`request_signup`: one insert, whoever the address is.
 
@@ -84,6 +85,7 @@ def add_request(
             name=name,
             language=language,
             source=source,
+            timezone=timezone,
         )
     )
 
@@ -104,11 +106,13 @@ def request_signup(
     language: str | None = None,
     per_day: int = 3,
     source: str = "form",
+    timezone: str | None = None,
 ) -> SignupPlan:
     """Decide what a sign-up leads to; raises only for invalid input (address, name)."""
     addr = parse_address(email)
     name = check_name((name or "").strip()) or None
     language = check_language(language or None)
+    timezone = check_timezone(timezone)
     ml = get_list(session, list_slug)
     h = key_hash(session, addr.key)
     blocked = suppression_for(session, addr.email)
@@ -125,6 +129,7 @@ def request_signup(
             [ml.slug],
             name=name,
             language=language,
+            timezone=timezone,
             status=Status.CONFIRMED,
             consent_note="web sign-up form (single opt-in list)",
             resubscribe=row is not None,
@@ -147,6 +152,7 @@ def request_signup(
         name=name or (sub.name if sub else None),
         language=language or (sub.language if sub else None),
         source=source,
+        timezone=timezone,
     )
     session.add(signup)
     session.flush()
@@ -211,6 +217,7 @@ def confirm_signup(
         [ml.slug],
         name=signup.name,
         language=signup.language,
+        timezone=signup.timezone,
         status=Status.CONFIRMED,
         consent_note=note,
         resubscribe=True,

@@ -34,6 +34,7 @@ from newsletter.tokens import TokenError
 from newsletter.web.context import plain, web_of
 from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.pages import web_strings
+from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
 
 LANGUAGES = (("de", "Deutsch"), ("en", "English"), ("zh", "中文"))
 
@@ -180,6 +181,7 @@ async def manage(request: Request) -> Response:
                 name=text(form, "name", 401),
                 language=language if language in dict(LANGUAGES) else "",
                 keep={str(k) for k in keep},
+                timezone=chosen_zone(text(form, "timezone", FIELD_MAX)) or "",
             )
             saved = True
         except TokenError:
@@ -203,6 +205,8 @@ async def manage(request: Request) -> Response:
         name=sub.name or "",
         language=sub.language or "",
         languages=LANGUAGES,
+        zones=zone_choices(lang),
+        timezone=sub.timezone or "",
         lists=[{"slug": ml.slug, "name": ml.name} for ml in lists],
         saved=saved,
         error=error,

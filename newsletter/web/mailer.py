@@ -211,6 +211,7 @@ class Outbox:
             language=post.language,
             per_day=self.settings.web.confirmations_per_address_per_day,
             source=post.source,
+            timezone=post.timezone,
         )
         if plan.decision == Decision.SUBSCRIBED:
             assert plan.subscriber_id is not None and plan.list_id is not None

@@ -29,6 +29,7 @@ from newsletter.web.context import Web, web_of
 from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.links import LANGUAGES
 from newsletter.web.pages import web_strings
+from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
 
 
 def _list(session: Session, slug: str) -> MailingList:
@@ -55,6 +56,7 @@ async def subscribe(request: Request) -> Response:
     if not web.client_allowed(request):
         return web.notice(request, lang, "error_title", "too_many", status=429)
     email, name = text(form, "email", 320), text(form, "name", 200)
+    timezone = chosen_zone(text(form, "timezone", FIELD_MAX))
     if text(form, "website"):
         return _answer(request, web, lang)  # a bot filled the honeypot: answer, do nothing
     try:
@@ -62,11 +64,11 @@ async def subscribe(request: Request) -> Response:
     except AddressError:
         return _form(
             request, web, ml, lang, status=400, email=email, name=name,
-            error=web_strings(lang)["subscribe_invalid"],
+            error=web_strings(lang)["subscribe_invalid"], timezone=timezone,
         )  # fmt: skip
     await web.db_call(
         add_request, ml.slug, address, name=name or None,
-        language=language if language in dict(LANGUAGES) else None,
+        language=language if language in dict(LANGUAGES) else None, timezone=timezone,
     )  # fmt: skip
     web.outbox.notify()
     return _answer(request, web, lang)
@@ -82,6 +84,7 @@ def _form(
     email: str = "",
     name: str = "",
     error: str | None = None,
+    timezone: str | None = None,
 ) -> Response:
     return web.page(
         request,
@@ -97,6 +100,8 @@ def _form(
         email=email,
         name=name,
         error=error,
+        zones=zone_choices(lang),
+        timezone=timezone or "",
     )
 
 
