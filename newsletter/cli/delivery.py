@@ -54,10 +54,16 @@ def transport_options(func: F) -> F:
             help="Maildir outbox directory (maildir transport).",
         ),
         click.option("--smtp-host", metavar="HOST", help="Override [smtp] host."),
-        click.option("--smtp-port", type=int, metavar="PORT", help="Override [smtp] port."),
+        # the ranges of [smtp] port and pool (tests/test_cli_ranges.py keeps them equal)
+        click.option(
+            "--smtp-port",
+            type=click.IntRange(1, 65535),
+            metavar="PORT",
+            help="Override [smtp] port.",
+        ),
         click.option(
             "--connections",
-            type=click.IntRange(1, 64),
+            type=click.IntRange(1, 100),
             help="SMTP connections in the pool (override [smtp] pool).",
         ),
     ]
