@@ -94,7 +94,7 @@ MUTATIONS = [
       "a message the claim did not take is sent anyway (twice)"),
     m("ledger-unsubscribe-after-snapshot", "newsletter/campaigns/ledger.py",
       "eligible = sa.and_(eligible, mailable(self.list_id))", "eligible = eligible",
-      f"{T}test_campaign_control.py {T}test_cli_delivery.py",
+      f"{T}test_transport_smtp.py {T}test_campaign_control.py",
       "an unsubscribe after the snapshot still gets the mail"),
     m("ledger-error-claims-more", "newsletter/campaigns/ledger.py",
       "if rows.error:", "if False:",
