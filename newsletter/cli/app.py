@@ -183,7 +183,7 @@ class HelpGroup(click.Group):
 class LazyGroup(HelpGroup):
     """A click group whose subcommands register themselves when their module loads."""
 
-    group_class = HelpGroup
+    group_class = HelpGroup  # type: ignore[assignment]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

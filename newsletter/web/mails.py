@@ -95,6 +95,6 @@ def welcome(
         pages.render("mail/welcome.txt.j2", lang, **context),
         pages.render("mail/welcome.html.j2", lang, **context),
         lang,
-        unsubscribe_url=context["unsubscribe_url"],
+        unsubscribe_url=context["unsubscribe_url"],  # type: ignore[arg-type]
         list_id=formataddr((ml.name, f"{ml.slug}.{sender_domain(settings)}")),
     )

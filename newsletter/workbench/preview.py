@@ -151,7 +151,7 @@ def create_app(preview: Preview, *, debounce_ms: int = 300) -> Starlette:
                 async with changed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
-                            changed.wait_for(lambda seen=seen: preview.build.version != seen),
+                            changed.wait_for(lambda seen=seen: preview.build.version != seen),  # type: ignore[misc]
                             KEEPALIVE_SECONDS,
                         )
                 if preview.build.version != seen:

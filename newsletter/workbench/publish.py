@@ -53,11 +53,11 @@ def create_campaign_from_file(
     r = render_editions(path, settings)
     campaign = store.create_campaign(
         session,
-        r.primary,
+        r.primary,  # type: ignore[arg-type]
         list_slug,
         source=str(r.editions.primary.path),
         again=again,
-        editions=r.others(),
+        editions=r.others(),  # type: ignore[arg-type]
     )
     return campaign, r
 

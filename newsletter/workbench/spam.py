@@ -55,7 +55,7 @@ def compose_sample(rendered: Rendered, settings: Settings, list_name: str | None
     """
     org = settings.organisation
     template = MessageTemplate.build(
-        rendered,
+        rendered,  # type: ignore[arg-type]
         settings,
         MailingListInfo("newsletter", list_name or org.name),
         language=rendered.language,
