@@ -12,9 +12,9 @@ import threading
 from delivery_helpers import World
 from test_campaign_control import GatedMaildir
 
-from newsletter.campaigns import runs
+from newsletter.campaigns import runs, store
 from newsletter.campaigns.ledger import Ledger
-from newsletter.campaigns.sender import run_campaign
+from newsletter.campaigns.sender import RunResult, run_campaign
 
 
 def _take(world: World, cid: int, **how: bool):  # type: ignore[no-untyped-def]
@@ -63,3 +63,29 @@ def test_a_rate_limited_run_has_one_message_claimed_at_a_time(world: World) -> N
     transport.gate.set()
     run.join(20)
     assert world.counts(cid) == {"sent": 12}
+
+
+def test_a_sender_taken_over_mid_message_stops_and_says_it_was_taken_over(
+    world: World,
+) -> None:
+    # It must notice the take-over by itself and end, not keep polling a campaign that
+    # another sender holds: its run ends "stopped", and the campaign stays the other's.
+    world.add(5)
+    cid = world.campaign()
+    old = GatedMaildir(world.tmp / "old")
+    results: list[RunResult] = []
+    run = threading.Thread(
+        target=lambda: results.append(run_campaign(world.db, world.settings, cid, old)),
+        daemon=True,
+    )
+    run.start()
+    assert old.entered.wait(10)
+    new_lease = _take(world, cid, resume=True, force=True).lease_id  # another host, --force
+    old.gate.set()
+    run.join(20)
+    assert not run.is_alive(), "the old sender kept going after the take-over"
+    (result,) = results
+    assert (result.stopped, result.interrupted) == (True, False)
+    with world.db.session() as s:
+        campaign = store.get_campaign(s, cid)
+        assert (campaign.status, campaign.lease_id) == ("sending", new_lease)
