@@ -50,7 +50,7 @@ from newsletter.configschema import (
     is_loopback,
     setting,
 )
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, Problem
 
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 DATABASE_ENV = "NEWSLETTER_DATABASE_URL"
@@ -628,6 +628,25 @@ def parse_settings(text: str, file: str, source: Path | None = None) -> Settings
     return settings
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ConfigError:
+    """Where the first byte that is not UTF-8 is, and what to do (TOML is UTF-8 only)."""
+    before = exc.object[: exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    byte = exc.object[exc.start]
+    return ConfigError(
+        [
+            Problem(
+                f"not UTF-8 text (byte 0x{byte:02x}); TOML files are UTF-8: save it as "
+                "UTF-8 in your editor, or convert it with iconv -f latin1 -t utf-8",
+                file=str(path),
+                line=line,
+                column=column,
+            )
+        ]
+    )
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path``, ``$NEWSLETTER_CONFIG`` or ``./newsletter.toml``.
 
@@ -639,8 +658,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if p.exists():
         try:
             text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read: {exc}", file=str(p)) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(p)) from exc
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(p, exc) from None
         settings = parse_settings(text, str(p), p.resolve())
     elif explicit:
         raise ConfigError("config file not found", file=str(p))

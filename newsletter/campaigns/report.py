@@ -162,7 +162,7 @@ def _log_page(page: list[Any], bounce: Callable[[int], str | None]) -> list[tupl
     text with a fraction (``YYYY-MM-DD HH:MM:SS.ffffff``) is converted inline,
     with two string methods instead of two calls (half the cost of the row).
     """
-    iso, rows = iso_time, []
+    iso, rows = iso_time, []  # type: ignore[var-annotated]
     append = rows.append
     for r in page:
         q, c, f = r[8], r[9], r[10]

@@ -204,7 +204,7 @@ def _cursor(conn: sa.Connection) -> Any:
     """
     if not conn.in_transaction():
         conn.begin()
-    return _Wrapped(conn.connection.dbapi_connection.cursor(), conn.dialect)
+    return _Wrapped(conn.connection.dbapi_connection.cursor(), conn.dialect)  # type: ignore[union-attr]
 
 
 class _Wrapped:

@@ -96,7 +96,7 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     choose = add_editions(session, campaign, editions, ml.language)
-    table = Delivery.__table__
+    table = Delivery.__table__  # type: ignore[attr-defined]
     now = utcnow()
     batch: list[dict[str, object]] = []
     count = 0
@@ -159,9 +159,7 @@ def create_proof(
     )
     session.add(campaign)
     session.flush()
-    session.add(
-        Delivery(campaign_id=campaign.id, address=address, edition=rendered.language)  # type: ignore[arg-type]
-    )
+    session.add(Delivery(campaign_id=campaign.id, address=address, edition=rendered.language))
     return campaign
 
 
@@ -238,7 +236,7 @@ def iter_log(
 def _rows_of(person: gdpr.Person) -> sa.ColumnElement[bool]:
     cond = sa.func.lower(Delivery.address) == person.key
     if person.subscriber_id is not None:
-        cond = sa.or_(cond, Delivery.subscriber_id == person.subscriber_id)
+        cond = sa.or_(cond, Delivery.subscriber_id == person.subscriber_id)  # type: ignore[arg-type]
     return cond
 
 

@@ -47,6 +47,18 @@ def _print_result(result: sender.RunResult) -> None:
         )
 
 
+# 128 + SIGINT, as a shell reports a command Ctrl-C stopped: a script can tell a send that
+# was interrupted (and paused, to be resumed) from one that ran to its end.
+INTERRUPTED_EXIT = 130
+
+
+def _finish(result: sender.RunResult) -> None:
+    """Print how the run ended; a run that Ctrl-C (or SIGTERM) paused exits 130."""
+    _print_result(result)
+    if result.interrupted:
+        raise SystemExit(INTERRUPTED_EXIT)
+
+
 def _print_why_stopped(result: sender.RunResult) -> None:
     """Why a run ended early, read from the campaign's state after it let go."""
     cid = result.campaign_id
@@ -180,7 +192,7 @@ def send_cmd(
     queue: str | None,
     **opts: Any,
 ) -> None:
-    """Send a draft campaign. Ctrl-C pauses after the messages in flight.
+    """Send a draft campaign. Ctrl-C pauses after the messages in flight (exit status 130).
 
     With --enqueue (PostgreSQL) the campaign is cut into batches that any
     number of `newsletter worker` processes, on any number of hosts, send.
@@ -236,7 +248,7 @@ def send_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _print_result(result)
+    _finish(result)
 
 
 @campaigns.command("resume")
@@ -317,7 +329,7 @@ def resume_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _print_result(result)
+    _finish(result)
 
 
 @campaigns.command("list")

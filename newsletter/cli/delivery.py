@@ -54,10 +54,16 @@ def transport_options(func: F) -> F:
             help="Maildir outbox directory (maildir transport).",
         ),
         click.option("--smtp-host", metavar="HOST", help="Override [smtp] host."),
-        click.option("--smtp-port", type=int, metavar="PORT", help="Override [smtp] port."),
+        # the ranges of [smtp] port and pool (tests/test_cli_ranges.py keeps them equal)
+        click.option(
+            "--smtp-port",
+            type=click.IntRange(1, 65535),
+            metavar="PORT",
+            help="Override [smtp] port.",
+        ),
         click.option(
             "--connections",
-            type=click.IntRange(1, 64),
+            type=click.IntRange(1, 100),
             help="SMTP connections in the pool (override [smtp] pool).",
         ),
     ]
@@ -183,7 +189,7 @@ def proof_cmd(
     db = open_db(app, create=True)
     transport = open_transport_for(app, opts)
     with db.session() as s:
-        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))
+        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))  # type: ignore[arg-type]
     result = sender.run_campaign(db, app.settings, c.id or 0, transport)
     with db.session() as s:
         (row,) = list(store.iter_log(s, c.id or 0))

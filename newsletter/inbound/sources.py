@@ -91,11 +91,11 @@ class MaildirSource:
         moved = 0
         for item in items:
             sub, name = item.ref  # type: ignore[misc]
-            src = self.path / sub / name
-            dest = self.processed / sub / name
+            src = self.path / sub / name  # type: ignore[has-type]
+            dest = self.processed / sub / name  # type: ignore[has-type]
             n = 1
             while dest.exists():  # never replace a file that is already there
-                dest = self.processed / sub / f"{name}.{n}"
+                dest = self.processed / sub / f"{name}.{n}"  # type: ignore[has-type]
                 n += 1
             try:
                 os.rename(src, dest)

@@ -225,8 +225,8 @@ def compare(primary: Edition, other: Edition) -> list[Problem]:
 
 
 def _unknown_omissions(primary: Edition, other: Edition) -> list[Problem]:
-    ids = {x.id for x in (*primary.issue.articles, *primary.issue.events) if x.id}
-    own = {x.id for x in (*other.issue.articles, *other.issue.events) if x.id}
+    ids = {x.id for x in (*primary.issue.articles, *primary.issue.events) if x.id}  # type: ignore[attr-defined]
+    own = {x.id for x in (*other.issue.articles, *other.issue.events) if x.id}  # type: ignore[attr-defined]
     out = []
     for ident in other.issue.omits:
         if ident not in ids:

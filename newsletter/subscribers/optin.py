@@ -141,7 +141,7 @@ def request_signup(
     sent = session.execute(
         sa.select(sa.func.count())
         .select_from(Signup)
-        .where(Signup.key_hash == h, Signup.created_at >= since)
+        .where(Signup.key_hash == h, Signup.created_at >= since)  # type: ignore[arg-type]
     ).scalar_one()
     if sent >= per_day:
         return SignupPlan(Decision.NOTHING)
@@ -191,7 +191,7 @@ def confirm_signup(
     """
     pending = pending_signup(session, signup_id, max_age=max_age)
     now = utcnow()
-    taken = session.execute(
+    taken = session.execute(  # type: ignore[attr-defined]
         sa.update(Signup)
         .where(Signup.id == signup_id, Signup.confirmed_at.is_(None))  # type: ignore[arg-type,union-attr]
         .values(confirmed_at=now)
@@ -242,6 +242,6 @@ def _day(signup: Signup) -> str:
 def purge_signups(session: Session, *, older_than: timedelta) -> int:
     """Delete sign-ups past their confirmation period (and past the one-day count)."""
     cutoff: datetime = utcnow() - max(older_than, timedelta(days=1))
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]
         sa.delete(Signup).where(Signup.created_at < cutoff)  # type: ignore[arg-type]
     ).rowcount

@@ -173,7 +173,7 @@ def _subscribe(
         return
     action = "confirm" if status == Status.CONFIRMED else "subscribe"
     if row is None:
-        row = Subscription(subscriber_id=sub.id, list_id=ml.id, status=status, source=source)
+        row = Subscription(subscriber_id=sub.id, list_id=ml.id, status=status, source=source)  # type: ignore[arg-type]
     elif row.status == Status.UNSUBSCRIBED:
         action = "resubscribe"
     row.status = status.value

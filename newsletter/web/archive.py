@@ -76,7 +76,7 @@ def entries_from_database(session: Session) -> list[Entry]:
     """Issues that went out to subscribers, once each, dated by their first send."""
     first = (
         sa.select(sa.func.min(Campaign.id))
-        .where(Campaign.kind == "campaign", Campaign.started_at.is_not(None))  # type: ignore[union-attr]
+        .where(Campaign.kind == "campaign", Campaign.started_at.is_not(None))  # type: ignore[arg-type, union-attr]
         .group_by(Campaign.issue_slug)
     )
     rows = session.exec(

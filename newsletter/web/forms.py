@@ -97,7 +97,7 @@ async def read_form(request: Request) -> FormData:
             )
         except (UnicodeDecodeError, ValueError):
             raise HTTPException(400) from None
-        return FormData(fields)
+        return FormData(fields)  # type: ignore[arg-type]
     return await request.form(max_files=0, max_fields=_MAX_FIELDS)
 
 

@@ -56,7 +56,7 @@ class Pages:
         """The first known language of the candidates, else ``Accept-Language``, else the org's."""
         for c in candidates:
             if c in LANGUAGES:
-                return c  # type: ignore[return-value]
+                return c
         return accepted_language(accept) or self.settings.organisation.language
 
     def render(self, name: str, language: str, /, **context: Any) -> str:

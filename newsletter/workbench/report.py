@@ -52,7 +52,9 @@ class Report:
     path: Path
     findings: list[Finding] = field(default_factory=list)
 
-    def add(self, check: str, severity: str, message: str, where: str | None = None, **data: Any):
+    def add(
+        self, check: str, severity: str, message: str, where: str | None = None, **data: Any
+    ) -> None:
         self.findings.append(Finding(check, severity, message, where, data))
 
     def count(self, severity: str) -> int:
@@ -375,8 +377,8 @@ def _spam(report: Report, rendered: Rendered, settings: Settings) -> None:
         message += f"; without points: {others}"
     data = {"score": verdict.score, "required": verdict.required, "rules": dict(verdict.rules)}
     if verdict.is_spam:
-        report.add("spam", "error", message, **data)
+        report.add("spam", "error", message, **data)  # type: ignore[arg-type]
     elif verdict.score > 0:
-        report.add("spam", "warning", message, **data)
+        report.add("spam", "warning", message, **data)  # type: ignore[arg-type]
     else:
-        report.add("spam", "ok", message, **data)
+        report.add("spam", "ok", message, **data)  # type: ignore[arg-type]

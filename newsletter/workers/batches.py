@@ -137,7 +137,7 @@ def enqueue(
             finished_at=None,
         )
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if taken.rowcount != 1:
         raise store.CampaignBusy(f"campaign {campaign_id} was taken by another process")
     jobs.defer(
         connection,
@@ -172,7 +172,7 @@ def take(session: Session, campaign_id: int, number: int, lease_seconds: float) 
         .where(B.c.id == batch.id, B.c.lease_id.is_not_distinct_from(batch.lease_id))
         .values(lease_id=lease.id, runs=B.c.runs + 1)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved.rowcount != 1:
         return None
     if batch.lease_id is not None:
         leases.end(session, batch.lease_id)
@@ -212,7 +212,7 @@ def settle(session: Session, taken: Taken, *, retry_in: float | None = None) -> 
     assert cid is not None
     leases.end(session, taken.lease_id)
     in_batch = sa.and_(D.c.campaign_id == cid, D.c.id.between(taken.first_id, taken.last_id))
-    left = dict(
+    left = dict(  # type: ignore[var-annotated]
         connection.execute(
             sa.select(D.c.status, sa.func.count())
             .where(in_batch, D.c.status.in_(OPEN))
@@ -303,7 +303,7 @@ def finish_if_done(connection: sa.Connection, campaign_id: int) -> bool:
         )
         .values(status=CampaignStatus.FINISHED.value, finished_at=datetime.now(UTC))
     )
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return done.rowcount == 1
 
 
 def progress(connection: sa.Connection, campaign_id: int) -> tuple[int, int]:
