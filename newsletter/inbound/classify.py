@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
 
-from newsletter.inbound import autoreply, detectors, report
+from newsletter.inbound import autoreply, report
 from newsletter.inbound.reasons import SIDE, Reason, Side
 from newsletter.inbound.status import judge
 from newsletter.inbound.tables import Kind
@@ -240,6 +240,9 @@ def _failure(
 
 def _from_detectors(c: Classification, msg: Message, all_parts: report.Parts) -> bool:
     """A non-DSN bounce: our detectors first (they also find the reply), then flufl.bounce."""
+    # Imported on the first such bounce: compiling every format's patterns costs start-up.
+    from newsletter.inbound import detectors
+
     found = detectors.scan(msg, all_parts)
     if found is None:
         return False
