@@ -1,10 +1,12 @@
 """Classify one inbound message: what it is, and the evidence of whose message it concerns.
 
-Pure: bytes in, a :class:`Classification` out, no database. The evidence is
-only what can be verified afterwards (a VERP token's MAC, a Message-ID of
-the exact form we write, our List-Id, a DSN's failed recipient);
-:mod:`newsletter.inbound.attribute` checks it against the delivery log.
-A message without such evidence is unrelated however bounce-like its text.
+Pure: bytes in, a :class:`Classification` out, no database. The MACs of a
+VERP token and of our Message-IDs are checked here (a failing one is
+recorded as forged); our List-Id, a Message-ID without MAC and a report's
+failed recipients are kept as claims that prove nothing.
+:mod:`newsletter.inbound.attribute` checks the evidence against the
+delivery log. A message without any of it is unrelated however bounce-like
+its text.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parseaddr
 
-from newsletter.inbound import autoreply, detectors, report
+from newsletter.inbound import autoreply, report
 from newsletter.inbound.reasons import SIDE, Reason, Side
 from newsletter.inbound.status import judge
 from newsletter.inbound.tables import Kind
@@ -240,6 +242,9 @@ def _failure(
 
 def _from_detectors(c: Classification, msg: Message, all_parts: report.Parts) -> bool:
     """A non-DSN bounce: our detectors first (they also find the reply), then flufl.bounce."""
+    # Imported on the first such bounce: compiling every format's patterns costs start-up.
+    from newsletter.inbound import detectors
+
     found = detectors.scan(msg, all_parts)
     if found is None:
         return False
