@@ -52,7 +52,12 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "check": "issues",
     "render": "issues",
     "lists": "lists",
-    "subscribers": ("subscribers.people", "subscribers.files", "subscribers.gdpr"),
+    "subscribers": (
+        "subscribers.people",
+        "subscribers.files",
+        "subscribers.gdpr",
+        "subscribers.invites",
+    ),
     "suppressions": "suppressions",
     "db": "database",
     "campaigns": ("campaigns", "schedule"),

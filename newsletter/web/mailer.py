@@ -43,6 +43,7 @@ from newsletter.errors import NewsletterError
 from newsletter.message.compose import envelope_address
 from newsletter.message.dkim import signer_from_settings
 from newsletter.message.notice import compose_notice
+from newsletter.ratelimit import RateLimiter
 from newsletter.subscribers.optin import (
     Decision,
     Pending,
@@ -119,6 +120,31 @@ class Outbox:
             self._queue_welcome(session, new_subscriber, pending.mailing_list.id,
                                 pending.mailing_list.slug, pending.signup.email)  # fmt: skip
         return pending, new_subscriber
+
+    def send_now(self, on_sent: Callable[[str, str], None] | None = None) -> int:
+        """Send every due notice in the caller's thread, at ``[delivery]``'s rate; how many.
+
+        For commands that queue mails and then deliver them themselves
+        (``subscribers invite``, ``subscribers expire``, ``worker``): the same
+        claims as the thread's, so a ``serve`` running meanwhile shares the
+        work and nothing goes twice. ``on_sent`` gets each address and status.
+        """
+        d = self.settings.delivery
+        pace = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
+        count = 0
+        while True:
+            wait = pace.delay(time.time())
+            if wait > 0:
+                time.sleep(wait)
+            with self.turn, self.db.engine.begin() as connection:
+                claimed = notices.claim_due(connection)
+            if claimed is None:
+                return count
+            pace.record(time.time())
+            status = self._send(claimed)
+            count += 1
+            if on_sent is not None:
+                on_sent(claimed.address or "(forgotten)", status)
 
     # -- the thread ---------------------------------------------------------
 
@@ -240,12 +266,14 @@ class Outbox:
             self._send(claimed)
         return sent
 
-    def _send(self, claimed: notices.Claimed) -> None:
+    def _send(self, claimed: notices.Claimed) -> str:
         web = self.settings.web
         try:
             with self.turn, self.db.session() as s:
                 if claimed.kind == DeliveryKind.CONFIRMATION.value:
                     notice = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
+                elif claimed.kind in (DeliveryKind.INVITATION.value, DeliveryKind.REMINDER.value):
+                    notice = mails.invitation(s, claimed, self.settings, self.pages, self.key)
                 else:
                     notice = mails.welcome(
                         s, claimed, self.settings, self.pages, self.key, self.welcomes
@@ -256,7 +284,7 @@ class Outbox:
         if isinstance(notice, str):
             with self.turn, self.db.engine.begin() as connection:
                 notices.skip(connection, claimed, notice)
-            return
+            return "skipped"
         if notice is None:
             outcome = Outcome(FAILED, None, "could not be composed; see the server's log")
         else:
@@ -271,7 +299,7 @@ class Outbox:
                 data,
             )
         with self.turn, self.db.engine.begin() as connection:
-            notices.record(
+            return notices.record(
                 connection, claimed, outcome,
                 max_attempts=web.mail_attempts, retry_seconds=web.mail_retry_seconds,
             )  # fmt: skip

@@ -1,4 +1,4 @@
-"""The confirmation and the welcome mail, composed when they are sent from what the log names.
+"""Confirmation, invitation, reminder and welcome mails, composed at sending from the log.
 
 A queued notice names its sign-up (a confirmation) or its subscriber and
 list (a welcome mail); the text comes from the theme's ``web/mail/``
@@ -15,6 +15,7 @@ from email.utils import formataddr
 from sqlmodel import Session
 
 from newsletter.campaigns.notices import Claimed
+from newsletter.campaigns.tables import DeliveryKind
 from newsletter.config import Settings
 from newsletter.db.columns import utcnow
 from newsletter.message.compose import sender_domain
@@ -97,4 +98,60 @@ def welcome(
         lang,
         unsubscribe_url=context["unsubscribe_url"],
         list_id=formataddr((ml.name, f"{ml.slug}.{sender_domain(settings)}")),
+    )
+
+
+def invitation(
+    session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
+) -> Notice | str:
+    """An invitation, or the one reminder of a sign-up: its confirmation link, worded for it.
+
+    An invitation says who added the address and why, and what is (not)
+    stored until the click; a reminder says it is the only one. The link is
+    the sign-up's own confirmation link, so the click is an ordinary
+    confirmation (:meth:`newsletter.web.mailer.Outbox.confirm`).
+    """
+    if claimed.address is None:
+        return GONE
+    signup = session.get(Signup, claimed.signup_id) if claimed.signup_id is not None else None
+    max_age = timedelta(days=settings.web.confirm_days)
+    if signup is None or signup.created_at < utcnow() - max_age:
+        return "its sign-up expired before it could be sent"
+    if signup.confirmed_at is not None:
+        return "its sign-up is confirmed already"
+    ml = session.get(MailingList, signup.list_id)
+    assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
+    lang = pages.language(signup.language, ml.language)
+    t = web_strings(lang)
+    org = settings.organisation.name
+    invited = signup.source == "invite"
+    lead = [t["invite_mail_text"].format(org=org, list=ml.name)] if invited else []
+    if invited and signup.reason:
+        lead.append(t["invite_mail_reason"].format(reason=signup.reason))
+    if claimed.kind == DeliveryKind.REMINDER.value:
+        subject = t["reminder_mail_subject"].format(list=ml.name)
+        lead.insert(0, t["reminder_mail_text"].format(list=ml.name))
+    elif invited:
+        subject = t["invite_mail_subject"].format(org=org, list=ml.name)
+    else:
+        subject = t["confirm_mail_subject"].format(list=ml.name)
+    lead.append(t["invite_mail_ask"] if invited else t["confirm_mail_text"].format(list=ml.name))
+    tail = [t["confirm_mail_expiry"].format(days=settings.web.confirm_days)]
+    tail.append(
+        t["invite_mail_stored"].format(org=org, expire=ml.expire_after_days)
+        if invited
+        else t["confirm_mail_ignore"]
+    )
+    context = {
+        "subject": subject,
+        "lead": lead,
+        "tail": tail,
+        "button": t["invite_mail_button"] if invited else t["confirm_button"],
+        "confirm_url": f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
+    }
+    return Notice(
+        subject,
+        pages.render("mail/invite.txt.j2", lang, **context),
+        pages.render("mail/invite.html.j2", lang, **context),
+        lang,
     )

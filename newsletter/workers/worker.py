@@ -30,7 +30,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import OperationFailed
 from newsletter.transports import Transport
-from newsletter.workers import batches, jobs, schedule
+from newsletter.workers import batches, housekeeping, jobs, schedule
 from newsletter.workers.batchrun import WorkerContext, send_batch
 
 log = logging.getLogger("newsletter.worker")
@@ -64,7 +64,7 @@ def run(
     options: WorkerOptions,
     on_event: Callable[[str], None] = log.info,
 ) -> None:
-    """Work until stopped (SIGTERM, Ctrl-C)."""
+    """Work until stopped (SIGTERM, Ctrl-C); the daily reminder and expiry round included."""
     if db.is_sqlite:
         _run_polling(db, settings, transport, options, on_event)
     else:
@@ -139,6 +139,7 @@ async def _run_queue(
             )
         )
         recovery = asyncio.create_task(_recover_stalled(app, options, on_event))
+        rounds = asyncio.create_task(_daily_rounds(db, settings, options, on_event))
         _on_signals(asyncio.get_running_loop(), ctx, worker)
         on_event(
             f"worker {name}: queues {', '.join(options.queues or ('(all)',))}, "
@@ -150,6 +151,7 @@ async def _run_queue(
             pass
         finally:
             recovery.cancel()
+            rounds.cancel()
             ctx.close()
     on_event(f"worker {name}: stopped")
 
@@ -185,6 +187,34 @@ async def _recover_stalled(app: Any, options: WorkerOptions, on_event: Any) -> N
             on_event(f"looking for dead workers failed: {exc}")
 
 
+def daily_round(db: Database, settings: Settings, on_event: Callable[[str], None]) -> None:
+    """Reminders and expiry once a day (:mod:`newsletter.workers.housekeeping`); the mails
+    they queue go out here, through the outbox ``serve`` uses."""
+    from newsletter.web.mailer import Outbox
+    from newsletter.web.pages import Pages
+    from newsletter.web.welcome import load_welcomes
+
+    def send() -> None:
+        outbox = Outbox(db, settings, Pages(settings), load_welcomes(settings))
+        sent = outbox.send_now()
+        if sent:
+            on_event(f"daily round: {sent} subscription mail(s) handled")
+
+    try:
+        housekeeping.daily(db, settings, send, on_event)
+    except Exception as exc:  # the next poll tries again; sending campaigns goes on
+        log.exception("daily round failed")
+        on_event(f"daily round failed: {exc}")
+
+
+async def _daily_rounds(
+    db: Database, settings: Settings, options: WorkerOptions, on_event: Any
+) -> None:
+    while True:
+        await asyncio.to_thread(daily_round, db, settings, on_event)
+        await asyncio.sleep(options.poll_seconds)
+
+
 # -- SQLite: polling for due schedules ------------------------------------------------------------
 
 
@@ -202,6 +232,7 @@ def _run_polling(
     on_event(f"worker {os.getpid()}: starting scheduled campaigns over {transport.describe()}")
     try:
         while not stop.is_set():
+            daily_round(db, settings, on_event)
             with db.engine.connect() as connection:
                 due = schedule.due(connection)
             for campaign_id in due:

@@ -25,9 +25,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("mailing_list") as t:
-        t.add_column(
-            sa.Column("remind_after_days", sa.Integer, nullable=False, server_default="3")
-        )
+        t.add_column(sa.Column("remind_after_days", sa.Integer, nullable=False, server_default="3"))
         t.add_column(
             sa.Column("expire_after_days", sa.Integer, nullable=False, server_default="30")
         )
