@@ -1,0 +1,175 @@
+"""Imported people are invited, reminded once and expired: mails at a real SMTP server, the
+confirmation through the served page, the CLI as an administrator runs it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from smtp_server import RecordingServer
+from sqlmodel import select
+from web_helpers import WebWorld, csrf_of
+
+from newsletter.campaigns.tables import Delivery
+from newsletter.cli import cli
+from newsletter.db.columns import utcnow
+from newsletter.subscribers.people import recipients
+from newsletter.subscribers.suppressions import suppress
+from newsletter.subscribers.tables import (
+    ConsentEvent,
+    Signup,
+    Subscriber,
+    Subscription,
+    Suppression,
+)
+from newsletter.workers import housekeeping
+
+CONFIRM = re.compile(r"https?://\S+/confirm/[a-z0-9-]+")
+PEOPLE = [f"member{i}@example.org" for i in range(6)]
+
+
+@pytest.fixture
+def smtp():
+    with RecordingServer() as srv:
+        yield srv
+
+
+def configure(w: WebWorld, smtp: RecordingServer, tmp_path: Path) -> Path:
+    """A newsletter.toml for the CLI: the world's database, the SMTP server, the server's URL."""
+    config = tmp_path / "newsletter.toml"
+    config.write_text(
+        f'[organisation]\nname = "ISA"\nsender_name = "ISA-Newsletter"\n'
+        f'sender_email = "newsletter@isa.example.org"\npostal_address = "Berlin"\nlanguage = "de"\n'
+        f'[delivery]\ntransport = "smtp"\nbase_url = "{w.url}"\n'
+        f'unsubscribe_mailto = "unsubscribe@isa.example.org"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\ntimeout = 5\n'
+        f'[database]\nurl = "{w.settings.database_url}"\n',
+        encoding="utf-8",
+    )
+    w.configure(transport="smtp")
+    org = replace(w.settings.organisation, language="de")
+    w.settings = replace(
+        w.settings, organisation=org, smtp=replace(w.settings.smtp, port=smtp.port)
+    )
+    return config
+
+
+def run(config: Path, *args: str):
+    r = CliRunner().invoke(cli, ["--config", str(config), *args], env={"COLUMNS": "200"})
+    return r
+
+
+def text_of(received) -> str:
+    return received.message.get_body(("plain",)).get_content()
+
+
+def backdate(w: WebWorld, days: float) -> None:
+    """Move every sign-up and subscription ``days`` into the past: the test's clock."""
+    delta = timedelta(days=days)
+    with w.db.session() as s:
+        for row in [*s.exec(select(Signup)).all(), *s.exec(select(Subscription)).all()]:
+            row.created_at -= delta
+            s.add(row)
+
+
+def test_invite_confirm_remind_expire(web: WebWorld, smtp: RecordingServer, tmp_path) -> None:
+    config = configure(web, smtp, tmp_path)
+    # Someone already on the list, unconfirmed, whose address bounced since.
+    (bounced,) = web.add(1, status="unconfirmed", prefix="bounced")
+    with web.db.session() as s:
+        suppress(s, bounced, "bounced", source="test")
+    csv = tmp_path / "members.csv"
+    csv.write_text("email,name\n" + "".join(f"{a},\n" for a in PEOPLE), encoding="utf-8")
+
+    r = run(config, "subscribers", "import", str(csv), "--list", "news", "--invite",
+            "--invite-reason", "Sie sind Mitglied des Vereins")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Invited 6 on news; skipped 0 with an invitation still valid, 1 suppressed." in r.output
+    assert "Mails: 6 sent" in r.output
+    assert sorted(m.rcpt for m in smtp.messages) == PEOPLE
+    first = smtp.messages[0]
+    assert first.message["Subject"] == "Bitte bestätigen: ISA hat Sie in ISA-Newsletter eingetragen"
+    body = text_of(first)
+    assert "ISA hat diese Adresse in den Verteiler „ISA-Newsletter“ eingetragen." in body
+    assert "Warum: Sie sind Mitglied des Vereins" in body
+    assert "Ohne Bestätigung wird nichts gespeichert" not in body  # untrue for them
+    assert "nichts über das hinaus gespeichert, was ISA eingetragen hat" in body
+    assert "nach 30 Tagen aus dem Verteiler gelöscht" in body
+    assert len(set(CONFIRM.findall(body))) == 1
+    assert first.message.get_body(("html",)).get_content().count("<a href=") == 1  # one button
+
+    r = run(config, "log", "--kind", "invitation", "--format", "csv")
+    assert r.exit_code == 0, r.output
+    assert r.output.count(",invitation,") == 6 and r.output.count(",sent,") == 6
+
+    # A second invitation while the first can still be confirmed: none.
+    r = run(config, "subscribers", "invite", "--list", "news")
+    assert r.exit_code == 0, r.output
+    assert "Invited 0 on news; skipped 6 with an invitation still valid, 1 suppressed." in r.output
+    assert "No mail to send." in r.output
+    assert len(smtp.messages) == 6
+
+    # member0 confirms through the served page and is in the next campaign.
+    web.serve()
+    mail = next(m for m in smtp.messages if m.rcpt == PEOPLE[0])
+    (link,) = set(CONFIRM.findall(text_of(mail)))
+    with web.client() as c:
+        page = c.get(link)
+        assert page.status_code == 200
+        done = c.post(link, data={"csrf": csrf_of(page.text)})
+        assert done.status_code == 200 and "Anmeldung bestätigt" in done.text
+    web.live.stop()
+    web.live = None
+    with web.db.session() as s:
+        assert [sub.email for sub in recipients(s, "news")] == [PEOPLE[0]]
+    campaign = web.campaign()
+    assert set(web.log(campaign)) == {PEOPLE[0]}
+
+    # Three days later: one reminder each to the five others; never a second one.
+    backdate(web, 3.01)
+    r = run(config, "subscribers", "expire")
+    assert r.exit_code == 0, r.output
+    assert "Reminders queued: 5. Deleted unconfirmed: none." in r.output
+    reminders = smtp.messages[6:]
+    assert sorted(m.rcpt for m in reminders) == PEOPLE[1:]
+    assert reminders[0].message["Subject"] == "Erinnerung: Bitte bestätigen Sie ISA-Newsletter"
+    assert "Dies ist die einzige Erinnerung." in text_of(reminders[0])
+    r = run(config, "subscribers", "expire")
+    assert "Reminders queued: 0." in r.output and len(smtp.messages) == 11
+
+    # After 30 days the unconfirmed are deleted, with a consent-log entry and no suppression.
+    backdate(web, 27.5)
+    r = run(config, "subscribers", "expire")
+    assert r.exit_code == 0, r.output
+    assert "Deleted unconfirmed: 6 on news." in r.output
+    with web.db.session() as s:
+        left = s.exec(select(Subscriber.email)).all()
+        assert sorted(left) == [PEOPLE[0]]
+        events = s.exec(select(ConsentEvent).where(ConsentEvent.action == "expire")).all()
+        assert len(events) == 6
+        assert {e.subject for e in events} == {None}  # the address is gone from the log too
+        assert "unconfirmed for more than 30 days" in events[0].detail
+        held = s.exec(select(Suppression.reason)).all()
+        assert held == ["bounced"]  # no suppression for those who never consented
+        addresses = s.exec(select(Delivery.address).where(Delivery.kind != "campaign")).all()
+        assert set(addresses) <= {PEOPLE[0], None}
+    assert len(smtp.messages) == 11
+
+
+def test_the_daily_round_runs_once_a_day_whoever_asks(web: WebWorld) -> None:
+    now = utcnow()
+    ran: list[str] = []
+
+    def daily(at) -> bool:
+        return housekeeping.daily(web.db, web.settings, lambda: ran.append("sent"), ran.append,
+                                  now=at)  # fmt: skip
+
+    assert daily(now) is True
+    assert daily(now + timedelta(hours=23)) is False  # another worker, the same day
+    assert daily(now + timedelta(hours=25)) is True
+    assert ran.count("sent") == 2
+    assert ran[0] == "daily round: 0 reminder(s) queued, 0 unconfirmed deleted"
