@@ -173,3 +173,18 @@ def test_the_daily_round_runs_once_a_day_whoever_asks(web: WebWorld) -> None:
     assert daily(now + timedelta(hours=25)) is True
     assert ran.count("sent") == 2
     assert ran[0] == "daily round: 0 reminder(s) queued, 0 unconfirmed deleted"
+
+
+def test_lists_expiry_sets_and_checks_the_days(news, cli_run) -> None:
+    r = cli_run("lists", "expiry", "news")
+    assert (
+        r.exit_code == 0
+        and r.output == "news: unconfirmed reminded once after 3 days, deleted after 30 days.\n"
+    )
+    r = cli_run("lists", "expiry", "news", "--remind-after-days", "0", "--expire-after-days", "14")
+    assert r.output == "news: unconfirmed never reminded, deleted after 14 days.\n"
+    r = cli_run("lists", "expiry", "news", "--remind-after-days", "20")
+    assert r.exit_code == 2
+    assert "expiry after 14 days would come before the reminder after 20 days" in r.output
+    r = cli_run("lists", "show", "news")
+    assert "unconfirmed: never reminded, deleted after 14 days" in r.output

@@ -110,7 +110,7 @@ def invite_cmd(
 def expire_cmd(app: App) -> None:
     """Remind the unconfirmed once, and delete those unconfirmed for too long.
 
-    Per list (see: newsletter lists edit): one reminder after
+    Per list (see: newsletter lists expiry): one reminder after
     remind_after_days (default 3) to each sign-up or invitation not yet
     confirmed whose link still works; unconfirmed people older than
     expire_after_days (default 30) are deleted, with a consent-log entry and
