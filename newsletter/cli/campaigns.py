@@ -20,7 +20,7 @@ from newsletter.cli.delivery import (
     send_progress,
     transport_options,
 )
-from newsletter.cli.output import output_options, write_rows
+from newsletter.cli.output import ask_or_nothing_sent, output_options, write_rows
 
 if TYPE_CHECKING:
     from newsletter.campaigns import sender
@@ -134,10 +134,9 @@ def _enqueue(app: App, campaign_id: int, yes: bool, queue: str | None, *, resume
         counts = store.status_counts(s, campaign_id)
     if not yes:
         left = sum(counts.get(k, 0) for k in ("queued", "deferred", "sending"))
-        click.confirm(
+        ask_or_nothing_sent(
             f'Queue campaign {c.id} (issue {c.issue_slug}, "{c.subject}") for the workers: '
             f"{left} recipients, in batches of {w.batch_size:,}, on queue {queue}?",
-            abort=True,
         )
     with db.session() as s:
         done = batches.enqueue(
@@ -205,10 +204,9 @@ def send_cmd(
         refuse_if_scheduled(c)
         counts = store.status_counts(s, campaign_id)
     if not yes:
-        click.confirm(
+        ask_or_nothing_sent(
             f'Send campaign {c.id} (issue {c.issue_slug}, "{c.subject}") to '
             f"{counts.get('queued', 0)} recipients via {transport.describe()}?",
-            abort=True,
         )
     with send_progress(f"campaign {campaign_id}") as update:
         result = sender.run_campaign(
@@ -283,10 +281,9 @@ def resume_cmd(
             left += unknown
         else:
             again = ""
-        click.confirm(
+        ask_or_nothing_sent(
             f'Resume campaign {c.id} (issue {c.issue_slug}, "{c.subject}"): {left} messages '
             f"to send{again} via {transport.describe()}?",
-            abort=True,
         )
     with send_progress(f"campaign {campaign_id}") as update:
         result = sender.run_campaign(
