@@ -20,7 +20,7 @@ from newsletter.campaigns.state import describe_state as describe_state  # re-ex
 from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
 from newsletter.errors import OperationFailed
-from newsletter.subscribers import gdpr
+from newsletter.subscribers import gdpr, segments
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
@@ -58,10 +58,13 @@ def create_campaign(
     source: str | None = None,
     again: bool = False,
     editions: Sequence[tuple[RenderedIssue, str | None]] = (),
+    where: str | None = None,
+    segment: str | None = None,
 ) -> Campaign:
     """Snapshot the rendered issue and the list's current recipients as a draft.
 
-    Recipients are the list's confirmed, non-suppressed subscribers now;
+    Recipients are the list's confirmed, non-suppressed subscribers now
+    (those of them the ``where`` expression or the saved ``segment`` selects);
     later sign-ups are not added, later unsubscribes are honoured at send
     time. The same issue to the same list twice is refused unless ``again``.
 
@@ -73,6 +76,12 @@ def create_campaign(
     ml = get_list(session, list_slug)
     assert ml.id is not None
     check_editions(rendered, editions)
+    condition, source = None, "--where"
+    if segment is not None:
+        saved = segments.get_segment(session, segment)
+        where, source = saved.expression, f"segment {saved.name}"
+    if where is not None:
+        condition = segments.compile_where(session.connection(), where, source=source)
     if not again:
         earlier = previous_campaigns(session, rendered.slug, ml.id)
         if earlier:
@@ -92,6 +101,8 @@ def create_campaign(
         html=rendered.html,
         text=rendered.text,
         language=rendered.language,
+        segment_name=segment,
+        segment_expression=where,
     )
     session.add(campaign)
     session.flush()
@@ -100,7 +111,7 @@ def create_campaign(
     now = utcnow()
     batch: list[dict[str, object]] = []
     count = 0
-    for sub in recipients(session, list_slug):
+    for sub in recipients(session, list_slug, condition):
         batch.append(
             {
                 "campaign_id": campaign.id,
