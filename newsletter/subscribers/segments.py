@@ -105,8 +105,8 @@ def tokenize(text: str, source: str = "--where") -> list[Token]:
     while pos < len(text):
         m = TOKEN.match(text, pos)
         if m is None:
-            what = "an unterminated 'text'" if text[pos] == "'" else repr(text[pos])
-            raise SegmentError(f"unexpected {what}", text, pos + 1, source=source)
+            what = "unterminated 'text'" if text[pos] == "'" else f"unexpected {text[pos]!r}"
+            raise SegmentError(what, text, pos + 1, source=source)
         if m.lastgroup != "space":
             tokens.append(Token(m.lastgroup or "", m.group(), pos + 1))
         pos = m.end()
@@ -271,26 +271,41 @@ class Compiler:
                 (sa.func.json_typeof(tags) == "array", tags), else_=sa.cast("[]", sa.JSON)
             )
             return sa.func.json_array_elements_text(array).table_valued("value")
-        return sa.func.json_each(SUBSCRIBER.c.attributes, "$.tags").table_valued("value")
+        # json_each of a scalar yields the scalar: only an array holds tags, as on PostgreSQL.
+        tags_json = sa.func.json_extract(SUBSCRIBER.c.attributes, "$.tags")
+        array = sa.case(
+            (sa.func.json_type(SUBSCRIBER.c.attributes, "$.tags") == "array", tags_json),
+            else_="[]",
+        )
+        return sa.func.json_each(array).table_valued("value")
 
     def compare(self, name: str, op: str, value: Any) -> Any:
         if name in DATE_FIELDS:
-            column: Any = SUBSCRIPTION.c[DATE_FIELDS[name]]
-        else:
-            column = (
-                sa.select(sa.func.count())
-                .select_from(BOUNCE)
-                .where(
-                    BOUNCE.c.key_hash == SUBSCRIBER.c.key_hash,
-                    BOUNCE.c.scored.is_(True),
-                    BOUNCE.c.undone_at.is_(None),
-                    BOUNCE.c.received_at > self.now - timedelta(days=BOUNCE_DAYS),
-                )
-                .scalar_subquery()
+            return self.on_day(SUBSCRIPTION.c[DATE_FIELDS[name]], op, value)
+        column = (
+            sa.select(sa.func.count())
+            .select_from(BOUNCE)
+            .where(
+                BOUNCE.c.key_hash == SUBSCRIBER.c.key_hash,
+                BOUNCE.c.scored.is_(True),
+                BOUNCE.c.undone_at.is_(None),
+                BOUNCE.c.received_at > self.now - timedelta(days=BOUNCE_DAYS),
             )
+            .scalar_subquery()
+        )
         return {
             "=": column == value, "!=": column != value, "<": column < value,
             "<=": column <= value, ">": column > value, ">=": column >= value,
+        }[op]  # fmt: skip
+
+    @staticmethod
+    def on_day(column: Any, op: str, day: datetime) -> Any:
+        """A date compares whole days (UTC): ``= D`` is any time on D, ``> D`` from D + 1."""
+        after = day + timedelta(days=1)
+        return {
+            "=": sa.and_(column >= day, column < after),
+            "!=": sa.or_(column.is_(None), column < day, column >= after),
+            "<": column < day, "<=": column < after, ">": column >= after, ">=": column >= day,
         }[op]  # fmt: skip
 
 
@@ -298,7 +313,8 @@ def compile_where(
     connection: sa.Connection, text: str, *, source: str = "--where"
 ) -> sa.ColumnElement[bool]:
     """The SQL condition of ``text`` for ``connection``'s database; ``SegmentError`` if bad."""
-    lists = dict(connection.execute(sa.select(MailingList.slug, MailingList.id)).tuples().all())  # type: ignore[call-overload]
+    rows = connection.execute(sa.select(MailingList.slug, MailingList.id)).all()  # type: ignore[call-overload]
+    lists = {slug: list_id for slug, list_id in rows}
     return Compiler(text, connection.dialect.name, lists, source).compile()
 
 
