@@ -268,7 +268,7 @@ class Compiler:
         tags = SUBSCRIBER.c.attributes["tags"]
         if self.dialect == "postgresql":
             array = sa.case(
-                (sa.func.json_typeof(tags) == "array", tags), else_=sa.cast("[]", sa.JSON)
+                (sa.func.json_typeof(tags) == "array", tags), else_=sa.func.json_build_array()
             )
             return sa.func.json_array_elements_text(array).table_valued("value")
         # json_each of a scalar yields the scalar: only an array holds tags, as on PostgreSQL.
