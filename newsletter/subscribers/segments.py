@@ -73,7 +73,7 @@ ORDER = ("=", "!=", "<", "<=", ">", ">=")
 TOKEN = re.compile(
     r"(?P<space>\s+)|(?P<string>'(?:[^']|'')*')|(?P<date>\d{4}-\d{2}-\d{2})"
     r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<op><=|>=|!=|=|<|>)|(?P<punct>[(),])"
-    r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)"
+    r"|(?P<word>[^\W\d]\w*(?:\.[\w-]+)?)"
 )
 LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
