@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from newsletter.cli.app import App, cli, pass_app
@@ -43,10 +46,10 @@ def save_cmd(app: App, name: str, expression: str) -> None:
     click.echo(f"Saved segment {name}: {info.count} subscribers match now.")
 
 
-def _list_option(func: object) -> object:
+def _list_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--list", "list_slug", metavar="SLUG", help="Count within this list (default: all lists)."
-    )(func)  # type: ignore[arg-type]
+    )(func)
 
 
 @segments_group.command("list")

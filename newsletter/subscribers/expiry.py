@@ -70,8 +70,8 @@ def _expire_one(
     )
     others = session.execute(
         sa.select(sa.func.count()).where(
-            Subscription.subscriber_id == subscriber_id,
-            Subscription.list_id != ml.id,
+            Subscription.subscriber_id == subscriber_id,  # type: ignore[arg-type]
+            Subscription.list_id != ml.id,  # type: ignore[arg-type]
         )
     ).scalar_one()
     if others:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email.utils import formataddr
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.campaigns.notices import Claimed
@@ -21,6 +22,7 @@ from newsletter.db.columns import utcnow
 from newsletter.message.compose import sender_domain
 from newsletter.message.notice import Notice
 from newsletter.message.public import manage_url, unsubscribe_url
+from newsletter.subscribers.eligibility import suppressed
 from newsletter.subscribers.tables import MailingList, Signup, Status, Subscriber, Subscription
 from newsletter.tokens import confirm_token, unsubscribe_token
 from newsletter.web.archive import latest_url
@@ -119,6 +121,8 @@ def invitation(
         return "its sign-up expired before it could be sent"
     if signup.confirmed_at is not None:
         return "its sign-up is confirmed already"
+    if session.execute(sa.select(suppressed(signup.key_hash))).scalar():
+        return "the address was suppressed after the invitation was queued"
     ml = session.get(MailingList, signup.list_id)
     assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
     lang = pages.language(signup.language, ml.language)
