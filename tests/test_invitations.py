@@ -14,6 +14,7 @@ from smtp_server import RecordingServer
 from sqlmodel import select
 from web_helpers import WebWorld, csrf_of
 
+from newsletter.campaigns.invitations import invite
 from newsletter.campaigns.tables import Delivery
 from newsletter.cli import cli
 from newsletter.db.columns import utcnow
@@ -188,3 +189,29 @@ def test_lists_expiry_sets_and_checks_the_days(news, cli_run) -> None:
     assert "expiry after 14 days would come before the reminder after 20 days" in r.output
     r = cli_run("lists", "show", "news")
     assert "unconfirmed: never reminded, deleted after 14 days" in r.output
+
+
+@pytest.mark.sqlite_only("the SQLite worker's polling loop (PostgreSQL runs the round as a task)")
+def test_the_worker_sends_the_reminders_once_a_day(web, smtp, tmp_path) -> None:
+    from newsletter.transports import open_transport
+    from newsletter.web.mailer import Outbox
+    from newsletter.web.pages import Pages
+    from newsletter.workers import worker
+
+    configure(web, smtp, tmp_path)
+    web.add(2, status="unconfirmed", prefix="late")
+    with web.db.session() as s:
+        invited = invite(s, web.settings, "news")
+    outbox = Outbox(web.db, web.settings, Pages(web.settings), {})
+    assert outbox.send_now() == 2 and len(smtp.messages) == 2
+    backdate(web, 3.5)
+    events: list[str] = []
+    options = replace(worker.options_from(web.settings), once=True)
+    transport = open_transport(web.settings)
+    for _ in range(2):  # a restarted worker, the same day: no second round
+        worker.run(web.db, web.settings, transport, options, events.append, outbox.send_now)
+    assert sorted(m.rcpt for m in smtp.messages[2:]) == sorted(invited.invited)
+    assert smtp.messages[2].message["Subject"].startswith("Erinnerung")
+    assert "daily round: 2 reminder(s) queued, 0 unconfirmed deleted" in events
+    assert "daily round: 2 subscription mail(s) handled" in events
+    assert sum(e.startswith("daily round:") for e in events) == 2
