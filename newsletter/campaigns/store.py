@@ -91,6 +91,7 @@ def create_campaign(
                 f"({c.status}); use --again to send it once more"
             )
     campaign = Campaign(
+        id=_next_campaign_id(session),
         uid=secrets.token_hex(8),
         issue_slug=rendered.slug,
         issue_source=source,
@@ -136,6 +137,20 @@ def create_campaign(
     return campaign
 
 
+def _next_campaign_id(session: Session) -> int | None:
+    """The id of a new campaign: the next number after the last real campaign's.
+
+    Proofs have ids below zero (:func:`create_proof`), so they never use up
+    a campaign number. PostgreSQL's sequence ignores them by itself (None:
+    let it choose); SQLite's rowid would count up from a proof when no real
+    campaign exists yet, so the id is given.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    highest = session.execute(sa.select(sa.func.max(Campaign.id))).scalar() or 0
+    return max(highest, 0) + 1
+
+
 def create_proof(
     session: Session,
     rendered: RenderedIssue,
@@ -146,6 +161,9 @@ def create_proof(
 ) -> Campaign:
     """A one-recipient campaign marked ``proof``: logged, but never blocks the real send.
 
+    Its id is negative (-1, -2, …): a proof is logged with its issue, and the
+    first real campaign is still number 1.
+
     The address is validated like a subscriber's, so a typo (or a line
     break that would end up in the SMTP envelope) is bad input, not a send.
     """
@@ -154,7 +172,9 @@ def create_proof(
     except AddressError as exc:
         raise AddressError(f"--to: {exc}") from exc
     ml = get_list(session, list_slug) if list_slug else None
+    lowest = session.execute(sa.select(sa.func.min(Campaign.id))).scalar() or 0
     campaign = Campaign(
+        id=min(lowest, 0) - 1,
         uid=secrets.token_hex(8),
         kind="proof",
         issue_slug=rendered.slug,

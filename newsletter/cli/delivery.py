@@ -189,7 +189,8 @@ def proof_cmd(
         (row,) = list(store.iter_log(s, c.id or 0))
     click.echo(
         f"Proof of {rendered.slug}{f' ({edition})' if edition else ''} to {address}: {row.status} "
-        f"({row.smtp_reply or ''}) — logged as campaign {result.campaign_id}"
+        f"({row.smtp_reply or ''}) — logged with issue {rendered.slug} as proof "
+        f"{-result.campaign_id} (newsletter log -- {result.campaign_id})"
     )
     if row.status != "sent":
         sys.exit(1)
