@@ -20,7 +20,7 @@ from newsletter.campaigns.state import describe_state as describe_state  # re-ex
 from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
 from newsletter.errors import OperationFailed
-from newsletter.subscribers import gdpr, segments
+from newsletter.subscribers import gdpr, segment_store, segments
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
@@ -78,7 +78,7 @@ def create_campaign(
     check_editions(rendered, editions)
     condition, source = None, "--where"
     if segment is not None:
-        saved = segments.get_segment(session, segment)
+        saved = segment_store.get_segment(session, segment)
         where, source = saved.expression, f"segment {saved.name}"
     if where is not None:
         condition = segments.compile_where(session.connection(), where, source=source)

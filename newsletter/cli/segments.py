@@ -38,7 +38,7 @@ def save_cmd(app: App, name: str, expression: str) -> None:
     Example:
       newsletter segments save early-zh --where "language = 'zh' and subscribed_before = 2021-01-01"
     """
-    from newsletter.subscribers.segments import save_segment, segments
+    from newsletter.subscribers.segment_store import save_segment, segments
 
     with session(app) as s:
         save_segment(s, name, expression)
@@ -64,7 +64,7 @@ def list_cmd(app: App, list_slug: str | None, fmt: str) -> None:
       newsletter segments list
       newsletter segments list --list isa --format csv
     """
-    from newsletter.subscribers.segments import segments
+    from newsletter.subscribers.segment_store import segments
 
     with session(app) as s:
         rows = [vars(x) for x in segments(s, list_slug)]
@@ -84,7 +84,7 @@ def show_cmd(app: App, name: str, list_slug: str | None, fmt: str) -> None:
     Example:
       newsletter segments show members-zh --list isa
     """
-    from newsletter.subscribers.segments import segments
+    from newsletter.subscribers.segment_store import segments
 
     with session(app) as s:
         (info,) = segments(s, list_slug, name=name)
@@ -107,7 +107,7 @@ def delete_cmd(app: App, name: str) -> None:
     Example:
       newsletter segments delete members-zh
     """
-    from newsletter.subscribers.segments import delete_segment
+    from newsletter.subscribers.segment_store import delete_segment
 
     with session(app) as s:
         delete_segment(s, name)
