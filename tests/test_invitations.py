@@ -130,17 +130,19 @@ def test_invite_confirm_remind_expire(web: WebWorld, smtp: RecordingServer, tmp_
     campaign = web.campaign()
     assert set(web.log(campaign)) == {PEOPLE[0]}
 
-    # Three days later: one reminder each to the five others; never a second one.
+    # Three days later: one reminder each to the others but member5, who complained meanwhile.
+    with web.db.session() as s:
+        suppress(s, PEOPLE[5], "complaint", source="test")
     backdate(web, 3.01)
     r = run(config, "subscribers", "expire")
     assert r.exit_code == 0, r.output
-    assert "Reminders queued: 5. Deleted unconfirmed: none." in r.output
+    assert "Reminders queued: 4. Deleted unconfirmed: none." in r.output
     reminders = smtp.messages[6:]
-    assert sorted(m.rcpt for m in reminders) == PEOPLE[1:]
+    assert sorted(m.rcpt for m in reminders) == PEOPLE[1:5]
     assert reminders[0].message["Subject"] == "Erinnerung: Bitte bestätigen Sie ISA-Newsletter"
     assert "Dies ist die einzige Erinnerung." in text_of(reminders[0])
     r = run(config, "subscribers", "expire")
-    assert "Reminders queued: 0." in r.output and len(smtp.messages) == 11
+    assert "Reminders queued: 0." in r.output and len(smtp.messages) == 10
 
     # After 30 days the unconfirmed are deleted, with a consent-log entry and no suppression.
     backdate(web, 27.5)
@@ -155,10 +157,10 @@ def test_invite_confirm_remind_expire(web: WebWorld, smtp: RecordingServer, tmp_
         assert {e.subject for e in events} == {None}  # the address is gone from the log too
         assert "unconfirmed for more than 30 days" in events[0].detail
         held = s.exec(select(Suppression.reason)).all()
-        assert held == ["bounced"]  # no suppression for those who never consented
+        assert sorted(held) == ["bounced", "complaint"]  # none added: they never consented
         addresses = s.exec(select(Delivery.address).where(Delivery.kind != "campaign")).all()
         assert set(addresses) <= {PEOPLE[0], None}
-    assert len(smtp.messages) == 11
+    assert len(smtp.messages) == 10
 
 
 def test_the_daily_round_runs_once_a_day_whoever_asks(web: WebWorld) -> None:
@@ -215,3 +217,20 @@ def test_the_worker_sends_the_reminders_once_a_day(web, smtp, tmp_path) -> None:
     assert "daily round: 2 reminder(s) queued, 0 unconfirmed deleted" in events
     assert "daily round: 2 subscription mail(s) handled" in events
     assert sum(e.startswith("daily round:") for e in events) == 2
+
+
+def test_invite_since_a_day_and_dry_run(web: WebWorld) -> None:
+    web.add(2, status="unconfirmed", prefix="old")
+    with web.db.session() as s:
+        for row in s.exec(select(Subscription)).all():
+            row.created_at -= timedelta(days=10)
+            s.add(row)
+    (new,) = web.add(1, status="unconfirmed", prefix="new")
+    with web.db.session() as s:
+        since = utcnow() - timedelta(days=1)
+        plan = invite(s, web.settings, "news", since=since, dry_run=True)
+        assert plan.invited == [new]
+        assert s.exec(select(Signup)).all() == []  # a dry run stores nothing
+        done = invite(s, web.settings, "news", reason="Mitglied seit 2020")
+        assert sorted(done.invited) == sorted([new, "old0@example.com", "old1@example.com"])
+        assert {x.reason for x in s.exec(select(Signup)).all()} == {"Mitglied seit 2020"}
