@@ -234,3 +234,17 @@ def test_invite_since_a_day_and_dry_run(web: WebWorld) -> None:
         done = invite(s, web.settings, "news", reason="Mitglied seit 2020")
         assert sorted(done.invited) == sorted([new, "old0@example.com", "old1@example.com"])
         assert {x.reason for x in s.exec(select(Signup)).all()} == {"Mitglied seit 2020"}
+
+
+def test_a_running_server_sends_invitations_queued_elsewhere(web, smtp, tmp_path) -> None:
+    configure(web, smtp, tmp_path)
+    (person,) = web.add(1, status="unconfirmed", prefix="queued")
+    web.serve()
+    with web.db.session() as s:
+        invite(s, web.settings, "news")  # e.g. a CLI that was stopped before sending
+    web.live.outbox.notify()
+    web.live.drain()
+    (mail,) = smtp.messages
+    assert mail.rcpt == person and mail.message["Subject"].startswith("Bitte bestätigen: ISA")
+    r = run(tmp_path / "newsletter.toml", "log", "--kind", "invitation", "--format", "csv")
+    assert person in r.output and ",sent," in r.output
