@@ -106,25 +106,18 @@ def invitation(
         return "the address was suppressed after the invitation was queued"
     ml = session.get(MailingList, signup.list_id)
     assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
-    fields = {
-        "language": pages.language(signup.language, ml.language),
-        "list_name": ml.name,
-        "organisation": settings.organisation.name,
-        "confirm_url": f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
-        "days": settings.web.confirm_days,
-        "expire_days": ml.expire_after_days,
-        "reason": signup.reason,
-    }
+    language = pages.language(signup.language, ml.language)
+    url = f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}"
+    days = settings.web.confirm_days
+    org, expire, reason = settings.organisation.name, ml.expire_after_days, signup.reason
     invited = signup.source == "invite"
     mail: SubscriptionMail
     if claimed.kind == DeliveryKind.REMINDER.value:
-        mail = ReminderMail(**fields, invited=invited)
+        mail = ReminderMail(language, ml.name, org, url, days, expire, reason, invited=invited)
     elif invited:
-        mail = InvitationMail(**fields)
+        mail = InvitationMail(language, ml.name, org, url, days, expire, reason)
     else:  # an invitation queued for a form's sign-up: the ordinary confirmation
-        mail = ConfirmationMail(
-            fields["language"], ml.name, fields["confirm_url"], settings.web.confirm_days
-        )
+        mail = ConfirmationMail(language, ml.name, url, days)
     return Outgoing(mail, claimed.address)
 
 
