@@ -104,6 +104,8 @@ def test_invite_confirm_remind_expire(web: WebWorld, smtp: RecordingServer, tmp_
     assert "weil ISA diese Adresse in „ISA-Newsletter“ eingetragen hat." in flat  # the footer
     assert "Anmeldeformular" not in flat  # nobody typed it into the form
     assert first.message["List-Unsubscribe"] is None  # not on the list until they confirm
+    assert first.message["Content-Language"] == "de"  # the same header path as every mail
+    assert first.message["Auto-Submitted"] == "auto-generated"
     links = set(CONFIRM.findall(body))
     assert len(links) == 1
     # One button; the only other link is the same address spelled out for clients without it.
