@@ -8,11 +8,25 @@ database or for composing.
 
 The dispatcher claims messages in batches, a small window ahead: at most
 ``claim_window`` claimed (committed as ``sending``) and not yet recorded per
-connection, in flight, ready or waiting, whatever happens. That window is
-all a crash can leave ``unknown`` (``runs.take`` marks them so on resume,
-and they are not sent again). Outcomes are recorded in the same batched
-transactions. When the run stops (Ctrl-C, pause, cancel, an error), the
-claimed messages not yet sent go back to the queue.
+connection, in flight, ready or waiting, whatever happens. Outcomes are
+recorded in the same batched transactions. When the run stops (Ctrl-C,
+pause, cancel, an error), the claimed messages not yet sent go back to the
+queue.
+
+What was on the wire is known after a crash, too. Before a worker writes the
+first byte of a message's body (after the server's ``354``) it asks the
+dispatcher to mark the delivery's ``data_at`` and waits for that commit;
+the dispatcher commits the marks of every connection waiting at that moment
+in one transaction (a group commit), together with every outcome that has
+arrived. A worker appends a message's outcome before it asks to begin the
+next one's body, and the dispatcher takes the marks before the outcomes, so
+a committed mark always comes with the outcome of the connection's previous
+message: at any commit, at most one delivery per connection has begun and
+has no recorded outcome. Those are all a crash can leave ``unknown``
+(``runs.take`` / ``batches.take`` on resume); a claim without a mark goes
+back to ``queued``. A mark that is not committed within the transport's
+timeout (a locked database, the run stopping) means the body is not sent:
+the connection is dropped and the message goes back to the queue.
 """
 
 from __future__ import annotations
@@ -23,7 +37,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from newsletter.campaigns.composer import Composer
@@ -63,6 +78,19 @@ def claim_cap(window: int, connections: int) -> int:
     beyond one message in flight per connection and a full ready queue.
     """
     return min(window * connections, 3 * connections + READY_EXTRA + BATCH)
+
+
+@dataclass
+class Mark:
+    """A worker's request to begin ``job``'s body; ``ok`` once its mark is committed."""
+
+    job: Job
+    done: threading.Event = field(default_factory=threading.Event)
+    ok: bool = False
+
+    def answer(self, ok: bool) -> None:
+        self.ok = ok
+        self.done.set()
 
 
 @dataclass
@@ -151,6 +179,30 @@ class Dispatcher:
         self.heartbeat_every = d.lease_seconds / HEARTBEATS_PER_LEASE
         self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
+        # Bodies waiting to begin (see the module's docstring), and how long a worker waits
+        # for its mark before it drops the connection instead.
+        self.marks: deque[Mark] = deque()
+        self.mark_wait = float(getattr(transport, "timeout", 30.0))
+        # Jobs put in the ready queue, and outcomes taken back from the workers (or from the
+        # ready queue, unsent): their difference is what the workers hold. See ``check``.
+        self.handed = 0
+        self.returned = 0
+
+    def check(self) -> None:
+        """The dispatcher's rule: every claim not yet recorded is in exactly one place.
+
+        claimed and not recorded (``outstanding``) = waiting to be composed (``claimed``)
+        + held by the workers (ready, on a connection, or its outcome not yet taken back:
+        ``handed - returned``) + outcomes taken back, to record (``done``) + outcomes a
+        locked database kept us from recording (``unrecorded``); and never more than
+        ``cap``. Checked after every transaction and at the end of the run.
+        """
+        held = self.handed - self.returned
+        assert held >= 0, (self.handed, self.returned)
+        assert self.outstanding == len(self.claimed) + held + len(self.done) + len(
+            self.unrecorded
+        ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
+        assert self.outstanding <= self.cap, (self.outstanding, self.cap)
 
     # -- workers -------------------------------------------------------------
 
@@ -166,6 +218,7 @@ class Dispatcher:
         # (SMTP with PIPELINING: one round trip per message) is given it when
         # one is ready; it is sent next, or reported not sent if the run stops.
         ahead = getattr(channel, "takes_following", False)
+        asks = getattr(channel, "asks_before_body", False)
         job = self.ready.get()
         try:
             while job is not None:
@@ -181,17 +234,24 @@ class Dispatcher:
                         following = self.ready.get_nowait()
                         if following is None:
                             self.ready.put(None)  # the end: left for the next get
+                then = None
+                if following is not None:
+                    then = Envelope(following.sender, following.rcpt, len(following.data))
                 try:
-                    if following is None:
-                        outcome: Outcome | BaseException = channel.send(
-                            job.sender, job.rcpt, job.data
-                        )
+                    outcome: Outcome | BaseException
+                    if asks:
+                        begin = partial(self._begin, job)
+                        outcome = channel.send(job.sender, job.rcpt, job.data, then, begin)
+                    elif self._begin(job):
+                        outcome = channel.send(job.sender, job.rcpt, job.data)
                     else:
-                        then = Envelope(following.sender, following.rcpt, len(following.data))
-                        outcome = channel.send(job.sender, job.rcpt, job.data, then)
+                        outcome = NOT_SENT
                 except BaseException as exc:  # the dispatcher decides what it means
                     outcome = exc
                     self.stop.set()  # whatever it is, it stops the run: send no more
+                if job.began is False and isinstance(outcome, Outcome):
+                    # its body never began: as if never sent
+                    outcome = NOT_SENT
                 job.data = b""  # sent: the bytes are not needed any more
                 self.results.append((job, outcome))
                 low = self.ready.qsize() < self.low_water
@@ -201,16 +261,37 @@ class Dispatcher:
         finally:
             channel.close()
 
+    def _begin(self, job: Job) -> bool:
+        """In a worker: wait until ``job``'s body may begin (its mark committed), or False."""
+        job.began = False
+        if self.stop.is_set() or self.closing.is_set():
+            return False
+        mark = Mark(job)
+        self.marks.append(mark)
+        self.wake.set()
+        # Not committed in time: the body is not sent. The mark may still commit later;
+        # the outcome recorded for the message (not sent) makes it harmless.
+        job.began = mark.done.wait(self.mark_wait) and mark.ok
+        return job.began
+
+    def _refuse_marks(self) -> None:
+        while self.marks:
+            self.marks.popleft().answer(False)
+
     def shutdown(self) -> None:
         """Stop the workers; record what they did and return what they did not send."""
         self.closing.set()
+        self._refuse_marks()
         self._unclaim()
         for _ in self.threads:
             self.ready.put(None)
         deadline = time.monotonic() + float(getattr(self.transport, "timeout", 5.0)) * 3 + 1
         for t in self.threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+            while t.is_alive() and time.monotonic() < deadline:
+                t.join(timeout=0.05)
+                self._refuse_marks()  # a worker that asked just before ``closing`` was set
         self._drain(block=False)
+        self.check()
         late = self.unrecorded + self.done
         self.unrecorded, self.done = [], []
         try:
@@ -236,6 +317,7 @@ class Dispatcher:
                 break
             if job is not None:
                 unsent.append(job)
+                self.returned += 1
         self._received([(job, NOT_SENT) for job in unsent])
 
     # -- the loop ------------------------------------------------------------
@@ -293,29 +375,42 @@ class Dispatcher:
 
     def _maybe_step(self) -> None:
         """One transaction when it is worth one: enough room to claim, or outcomes waiting."""
+        if self.locked_out or self.stop.is_set():
+            self._refuse_marks()  # a paused run begins no more bodies
         if self.locked_out:
             self.unrecorded += self.done
             self.done = []
             return
+        # the marks first, then the outcomes: see the module's docstring
+        marks = [self.marks.popleft() for _ in range(len(self.marks))]
+        if marks:
+            self._drain(block=False)
         room = self.cap - self.outstanding + len(self.done)
         want = 0 if self.stop.is_set() or self.exhausted else room
         due = bool(self.done) and (
             self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
         )
-        if not (want >= self.batch or (want and self.in_pipeline == 0) or due):
+        if not (want >= self.batch or (want and self.in_pipeline == 0) or due or marks):
             return
         finished, self.done = self.done, []
+        begin = [m.job.id for m in marks]
         try:
-            recorded = self.ledger.step(finished, want)
-        except DatabaseLocked:
-            self.unrecorded += finished  # recorded at shutdown, waiting longer
+            recorded = self.ledger.step(finished, want, begin=begin)
+        except BaseException as exc:
+            for m in marks:
+                m.answer(False)
+            if isinstance(exc, DatabaseLocked):
+                self.unrecorded += finished  # recorded at shutdown, waiting longer
             raise
+        for m in marks:
+            m.answer(m.job.id in recorded.marked)
         self.outstanding -= len(finished)
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
         if want and not recorded.claimed and not self.ledger.pending:
             self.exhausted = True  # until outcomes (deferrals) or a retry wait change that
+        self.check()
         if recorded.missed:
             # cancelled, paused or taken over since we fetched: find out now
             self.last_status_check = 0.0
@@ -324,6 +419,8 @@ class Dispatcher:
     def _hand_out(self) -> float:
         """Compose claimed messages into the ready queue, one per connection; any rate wait."""
         while self.claimed and self.ready.qsize() < self.ready_depth and not self.stop.is_set():
+            if self.marks:
+                return 0.0  # a connection waits for its mark: that comes first
             now = time.time()
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
@@ -331,6 +428,7 @@ class Dispatcher:
             self.limiter.record(now)
             job = self.claimed.popleft()
             self.compose(job)
+            self.handed += 1
             self.ready.put(job)
         return 0.0
 
@@ -351,6 +449,7 @@ class Dispatcher:
         out = []
         while self.results:
             out.append(self.results.popleft())
+        self.returned += len(out)
         self._received(out)
 
     def _received(self, results: list[Result]) -> None:

@@ -1,14 +1,16 @@
 """The per-message side of the delivery state machine: fetch, claim, record.
 
 Every transition is committed, so the database is the truth after any crash:
-``queued → sending`` (a claim) is committed before a message's bytes leave,
+``queued → sending`` (a claim) is committed before a message's envelope leaves,
+its ``data_at`` (the body begins) before the first byte of its body, and
 ``sending → sent | deferred | failed | bounced | unknown`` after the server
 answered (or, for ``unknown``, failed to after taking the whole message).
 
 Claims and outcomes go in batches: one transaction records the outcomes
 that arrived and claims the next few messages (``UPDATE … WHERE id IN (…)
 RETURNING``). The sender keeps at most a small window of claimed messages
-ahead per connection, which is all a crash can leave ``unknown``. Taking and
+ahead per connection; a crash leaves ``unknown`` only those whose body had
+begun (at most one per connection), the rest are queued again. Taking and
 releasing the campaign itself is :mod:`newsletter.campaigns.runs`.
 """
 
@@ -56,6 +58,8 @@ class Job:
     rcpt: str = ""  # the address as the envelope carries it (ASCII domain)
     message_id: str = ""
     data: bytes = b""
+    # whether its body began (its mark committed); None until a worker asks
+    began: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Recorded:
     error: str | None
     claimed: list[Job]
     missed: int = 0
+    marked: frozenset[int] = frozenset()  # ids whose body may now begin
 
 
 # What a Job is read from; both the send path and dry runs select exactly this.
@@ -135,6 +140,7 @@ class Ledger:
         self.backoff: dict[str, destinations.State] | None = None
         self.probing: set[str] = set()
         self._claims: dict[int, Prepared] = {}  # by batch size
+        self._marks: dict[int, Prepared] = {}
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
@@ -213,8 +219,19 @@ class Ledger:
             conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
         return rows
 
-    def step(self, finished: Sequence[Result], want: int, *, wait: float | None = None) -> Recorded:
-        """One transaction: record outcomes, then claim up to ``want`` messages.
+    def step(
+        self,
+        finished: Sequence[Result],
+        want: int,
+        *,
+        wait: float | None = None,
+        begin: Sequence[int] = (),
+    ) -> Recorded:
+        """One transaction: record outcomes, mark bodies as begun, claim up to ``want`` messages.
+
+        ``begin`` are claimed deliveries whose body is about to be written: the mark is
+        committed first (``Recorded.marked`` says which took), so that after a crash
+        recovery tells those that may have arrived from those that cannot have.
 
         When fewer than ``want`` fetched messages are pending, the page is
         fetched afresh (it holds the pending ones still waiting, re-checked).
@@ -238,7 +255,7 @@ class Ledger:
 
         def work(
             conn: sa.Connection,
-        ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int]]:
+        ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int], set[int]]:
             self._final.run(conn, rows.final)
             self._defer.run(conn, rows.defer)
             self._requeue.run(conn, rows.requeue)
@@ -255,9 +272,10 @@ class Ledger:
             if postponed:
                 self._postpone.run(conn, [{"b_id": i, "b_next": t} for i, t in postponed])
             took = self._claim(conn, asked, now) if asked else {}
-            return fetched, pending, asked, {i for i, _ in postponed}, took
+            marked = self._mark(conn, begin, now) if begin else set()
+            return fetched, pending, asked, {i for i, _ in postponed}, took, marked
 
-        fetched, pending, asked, postponed, took = self.transaction(work, wait=wait)
+        fetched, pending, asked, postponed, took, marked = self.transaction(work, wait=wait)
         moves = rows.moves
         if fetched is not None:
             moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
@@ -275,7 +293,8 @@ class Ledger:
                 job.attempts = took[job.id]
                 job.message_id = f"{before}{job.id}{after}"
                 claimed.append(job)
-        return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
+        missed = len(asked) - len(claimed)
+        return Recorded(moves, rows.error, claimed, missed=missed, marked=frozenset(marked))
 
     def _destinations(self, conn: sa.Connection, rows: Sorted, now: datetime) -> None:
         """Record throttles and recoveries; know which destinations are backing off."""
@@ -341,6 +360,15 @@ class Ledger:
         values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
         values.update(b_now=now, b_lease=self.lease, b_mid_before=before, b_mid_after=after)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
+
+    def _mark(self, conn: sa.Connection, ids: Sequence[int], now: datetime) -> set[int]:
+        """Mark claimed deliveries as begun; the ids the mark took (this run's claims)."""
+        n = len(ids)
+        if n not in self._marks:
+            self._marks[n] = Prepared(statements.mark(n), self.db.engine.dialect)
+        values: dict[str, Any] = {f"b_id{i}": id_ for i, id_ in enumerate(ids)}
+        values.update(b_now=now, b_lease=self.lease)
+        return {row[0] for row in self._marks[n].returning(conn, values)}
 
     def claim_statement(self, n: int) -> sa.Update:
         """The claim of ``n`` deliveries (a worker's ledger checks its batch's lease instead)."""
