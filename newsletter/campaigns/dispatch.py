@@ -301,7 +301,8 @@ class Dispatcher:
         except DatabaseLocked as exc:
             self.error = (
                 f"{self.error or exc}; the outcome of {len(late)} claimed message(s) could "
-                "not be recorded, they will show as unknown"
+                "not be recorded: the resume queues them again, or marks them unknown if "
+                "their body had begun"
             )
         finally:
             self.ledger.close()

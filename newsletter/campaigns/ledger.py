@@ -32,7 +32,7 @@ from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.db import Database
-from newsletter.db.locks import BUSY_TIMEOUT_MS, retry_locked
+from newsletter.db.locks import BUSY_TIMEOUT_MS, is_unreachable, retry_locked
 from newsletter.errors import BadInput
 from newsletter.subscribers.eligibility import SUBSCRIBER, SUBSCRIPTION, mailable
 from newsletter.subscribers.status import Reason
@@ -176,8 +176,17 @@ class Ledger:
             try:
                 result = work(conn)
                 conn.commit()
-            except BaseException:
-                conn.rollback()
+            except BaseException as exc:
+                if is_unreachable(exc):
+                    # the next attempt opens a new connection. Had this commit gone through
+                    # unseen, running it again changes nothing: every statement takes only
+                    # rows still ``sending`` under this lease, or still waiting (a claim)
+                    with contextlib.suppress(Exception):
+                        conn.invalidate()
+                        conn.close()
+                    self._conn = None
+                else:
+                    conn.rollback()
                 raise
             return result
 

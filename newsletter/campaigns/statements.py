@@ -37,7 +37,9 @@ P = sa.bindparam
 _BY_ID = D.c.id == P("b_id")
 # Outcomes are written only into the claim of this run's lease: a sender
 # whose campaign was taken over cannot overwrite what its successor records.
-_OURS = sa.and_(_BY_ID, D.c.lease_id == P("b_lease"))
+# Only while it is ``sending``: a transaction run again after a lost connection
+# (whose commit may have gone through unseen) then changes nothing twice.
+_OURS = sa.and_(_BY_ID, D.c.lease_id == P("b_lease"), D.c.status == DeliveryStatus.SENDING.value)
 
 
 def _stmt(**values: Any) -> sa.Update:
