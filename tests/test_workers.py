@@ -231,15 +231,16 @@ def test_a_postgresql_restart_under_live_workers_leaves_nothing_unknown(
             # the next campaign is found by LISTEN, not by the 30 s poll
             more = world.add(50, prefix="later")
             later = world.campaign(again=True)
+            before = len(srv.messages)
+            enqueued = run(config, "campaigns", "send", str(later), "--enqueue", "--yes")
+            assert enqueued.returncode == 0, enqueued.stderr
             started = time.monotonic()
-            assert (
-                run(config, "campaigns", "send", str(later), "--enqueue", "--yes").returncode == 0
-            )
-            wait_for(lambda: _finished(world, later), 25, "the next campaign to finish")
+            wait_for(lambda: len(srv.messages) > before, 10, "a worker to start it (LISTEN)")
             took = time.monotonic() - started
+            wait_for(lambda: _finished(world, later), 90, "the next campaign to finish")
         assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
         received = srv.received_by()
-    print(f"restarted after {restarted_at} messages; the next campaign took {took:.1f} s")
+    print(f"restarted after {restarted_at} messages; the next campaign began in {took:.1f} s")
     assert 0 < restarted_at < 2000
     assert world.counts(cid) == {"sent": 2000}
     assert world.counts(later) == {"sent": 2050}  # the list's 2000, and the 50 new ones
