@@ -127,7 +127,7 @@ class Cluster:
             "C.UTF-8",
             "--no-sync",
         )
-        self._start()
+        self.start_server()
         self.started = True
 
     def restart(self, down_seconds: float = 1.0) -> None:
@@ -136,11 +136,16 @@ class Cluster:
         What a lost database server looks like to its clients: every connection breaks,
         and new ones are refused until it is back.
         """
-        self._run("pg_ctl stop", "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+        self.crash()
         time.sleep(down_seconds)
-        self._start()
+        self.start_server()
 
-    def _start(self) -> None:
+    def crash(self) -> None:
+        """Stop the server at once (``-m immediate``: no checkpoint, as if it crashed)."""
+        self._run("pg_ctl stop", "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+
+    def start_server(self) -> None:
+        """Start the initdb'd server (again)."""
         options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
         self._run(
             "pg_ctl start",

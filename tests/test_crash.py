@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from database_helpers import durable_commits
 from delivery_helpers import ROOT, World
 from smtp_server import RecordingServer
 
@@ -151,3 +154,69 @@ def test_ctrl_c_pauses_cleanly_and_resume_finishes(world: World, tmp_path: Path)
         assert resumed.returncode == 0, resumed.stderr
         assert resumed.stdout.startswith(f"Campaign {cid}: finished (200 sent)")
     assert srv.received_by() == {a: 1 for a in addresses}
+
+
+@pytest.mark.postgresql_only
+def test_a_sender_that_loses_its_postgresql_says_how_to_resume(
+    world: World, tmp_path: Path, backend: Any
+) -> None:
+    """The server goes down mid-campaign and stays down: one line says how to resume.
+
+    Old code ended with "Error: database error: connection failed: …" and no way forward.
+    Once the server is back, the resume sends everyone whose body had not begun.
+    """
+    if backend.cluster is None:
+        pytest.skip("needs the tests' own PostgreSQL cluster, to stop it")
+    durable_commits(backend, world.db)
+    addresses = world.add(RECIPIENTS)
+    cid = world.campaign()
+    config = tmp_path / "newsletter.toml"
+    with RecordingServer() as srv:
+        config.write_text(
+            f'[database]\nurl = "{world.settings.database_url}"\n'
+            '[delivery]\ntransport = "smtp"\ndatabase_wait_seconds = 1.0\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {srv.port}\npool = 2\ntimeout = 2.0\n',
+            encoding="utf-8",
+        )
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen(
+            _cli(config, "campaigns", "send", str(cid), "--yes"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while len(srv.messages) < 300 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.005)
+        backend.cluster.crash()
+        try:
+            _, err = proc.communicate(timeout=120)
+        finally:
+            backend.cluster.start_server()
+        stopped_at = len(srv.messages)
+        assert proc.returncode == 1
+        assert re.fullmatch(
+            rf"Error: the database could not be reached for \d+ s; campaign {cid} is left "
+            rf"interrupted: once the database is back, resume with: newsletter campaigns "
+            rf"resume {cid}\n",
+            err,
+        ), err
+        world.db.dispose()
+        assert world.state(cid).startswith("interrupted")
+        resumed = subprocess.run(
+            _cli(config, "campaigns", "resume", str(cid), "--yes"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        received, begun = srv.received_by(), srv.begun()
+    unknown = {a for a, d in world.log(cid).items() if d.status == "unknown"}
+    print(f"database lost after {stopped_at} messages; {len(unknown)} unknown")
+    assert stopped_at < RECIPIENTS
+    assert len(unknown) <= 2
+    assert all(received.get(a, 0) == 1 or (a in unknown and begun.get(a, 0)) for a in addresses)
+    assert world.counts(cid).get("sent", 0) + len(unknown) == RECIPIENTS

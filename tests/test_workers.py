@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from database_helpers import durable_commits
 from delivery_helpers import World
 from smtp_server import RecordingServer
 from worker_helpers import run, wait_for, workers, write_config
@@ -209,7 +210,7 @@ def test_a_postgresql_restart_under_live_workers_leaves_nothing_unknown(
     """
     if backend.cluster is None:
         pytest.skip("needs the tests' own PostgreSQL cluster, to restart it")
-    durable_commits(backend, world)
+    durable_commits(backend, world.db)
     addresses = world.add(2000)
     cid = world.campaign()
     with RecordingServer() as srv:
@@ -249,15 +250,3 @@ def test_a_postgresql_restart_under_live_workers_leaves_nothing_unknown(
     logs = "".join((tmp_path / f"worker{i}.log").read_text() for i in range(2))
     assert "Traceback" not in logs, logs
     assert "left unknown" not in logs
-
-
-def durable_commits(backend: Any, world: World) -> None:
-    """Commits of this test's database survive a crash of the server, as by default.
-
-    The tests' cluster commits asynchronously (tests/pg_cluster.py), so a crash loses the
-    last fraction of a second of commits: claims, marks and outcomes alike.
-    """
-    name = world.db.engine.url.database
-    with backend.admin().connect() as conn:
-        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
-    world.db.dispose()
