@@ -391,8 +391,11 @@ class Dispatcher:
         due = bool(self.done) and (
             self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
         )
-        if not (want >= self.batch or (want and self.in_pipeline == 0) or due or marks):
+        claiming = want >= self.batch or (want and self.in_pipeline == 0)
+        if not (claiming or due or marks):
             return
+        if marks and not claiming:
+            want = 0  # a mark is due every message: claims still go in batches
         finished, self.done = self.done, []
         begin = [m.job.id for m in marks]
         try:
