@@ -1,10 +1,11 @@
 """The sending loop of one run: one dispatcher thread, one worker per connection.
 
 The dispatcher (the calling thread) owns the database and the composing; one
-worker thread per transport connection does the network I/O. Workers take
-composed messages from a short ready queue (one per connection), so a worker
-that finishes a message starts the next at once: it never waits for the
-database or for composing.
+worker thread per transport connection does the network I/O
+(:mod:`newsletter.campaigns.connections`, which holds all the two share).
+Workers take composed messages from a short ready queue, so a worker that
+finishes a message starts the next at once: it never waits for composing,
+and for the database only to begin a body (below).
 
 The dispatcher claims messages in batches, a small window ahead: at most
 ``claim_window`` claimed (committed as ``sending``) and not yet recorded per
@@ -31,17 +32,14 @@ the connection is dropped and the message goes back to the queue.
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
+from dataclasses import dataclass
 
 from newsletter.campaigns.composer import Composer
+from newsletter.campaigns.connections import Connections
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.outcomes import NOT_SENT, Result
@@ -50,7 +48,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.db.locks import DatabaseLocked
 from newsletter.ratelimit import Pacer, RateLimiter
-from newsletter.transports import Envelope, Outcome, Transport, TransportUnavailable
+from newsletter.transports import Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C
 # Seconds between looks at the campaign row (`campaigns pause` / `cancel` from
@@ -78,19 +76,6 @@ def claim_cap(window: int, connections: int) -> int:
     beyond one message in flight per connection and a full ready queue.
     """
     return min(window * connections, 3 * connections + READY_EXTRA + BATCH)
-
-
-@dataclass
-class Mark:
-    """A worker's request to begin ``job``'s body; ``ok`` once its mark is committed."""
-
-    job: Job
-    done: threading.Event = field(default_factory=threading.Event)
-    ok: bool = False
-
-    def answer(self, ok: bool) -> None:
-        self.ok = ok
-        self.done.set()
 
 
 @dataclass
@@ -154,24 +139,19 @@ class Dispatcher:
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.limiter.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA
-        self.low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
+        low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
         self.cap = claim_cap(window, slots)
         # claims worth a transaction: what is left once every connection has a
         # message in flight and the ready queue is full
         self.batch = max(1, self.cap - slots - self.ready_depth)
-        self.slots = slots
+        self.lines = Connections(
+            transport, stop=self.stop, closing=self.closing, low_water=low_water, batch=self.batch
+        )
         self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
-        self.ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # composed, to send
-        # Outcomes arrive in a deque (appends are atomic) with a wake-up call only
-        # when the dispatcher is needed: ready messages running low, a batch to
-        # record, or an outcome that stops the run.
-        self.results: deque[Result] = deque()
-        self.wake = threading.Event()
         self.done: list[Result] = []  # outcomes not yet recorded
         self.done_since = 0.0
         self.outstanding = 0  # claimed and not yet recorded
         self.exhausted = False  # nothing left to claim until outcomes change that
-        self.threads: list[threading.Thread] = []
         self.last_report = 0.0
         self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
@@ -179,117 +159,29 @@ class Dispatcher:
         self.heartbeat_every = d.lease_seconds / HEARTBEATS_PER_LEASE
         self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
-        # Bodies waiting to begin (see the module's docstring), and how long a worker waits
-        # for its mark before it drops the connection instead.
-        self.marks: deque[Mark] = deque()
-        self.mark_wait = float(getattr(transport, "timeout", 30.0))
-        # Jobs put in the ready queue, and outcomes taken back from the workers (or from the
-        # ready queue, unsent): their difference is what the workers hold. See ``check``.
-        self.handed = 0
-        self.returned = 0
 
     def check(self) -> None:
         """The dispatcher's rule: every claim not yet recorded is in exactly one place.
 
         claimed and not recorded (``outstanding``) = waiting to be composed (``claimed``)
-        + held by the workers (ready, on a connection, or its outcome not yet taken back:
-        ``handed - returned``) + outcomes taken back, to record (``done``) + outcomes a
-        locked database kept us from recording (``unrecorded``); and never more than
-        ``cap``. Checked after every transaction and at the end of the run.
+        + held by the connections (ready, in flight, or its outcome not yet taken back:
+        ``lines.held``) + outcomes taken back, to record (``done``) + outcomes a locked
+        database kept us from recording (``unrecorded``); and never more than ``cap``.
+        Checked after every transaction and at the end of the run.
         """
-        held = self.handed - self.returned
-        assert held >= 0, (self.handed, self.returned)
+        held = self.lines.held
+        assert held >= 0, (self.lines.handed, self.lines.returned)
         assert self.outstanding == len(self.claimed) + held + len(self.done) + len(
             self.unrecorded
         ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
         assert self.outstanding <= self.cap, (self.outstanding, self.cap)
 
-    # -- workers -------------------------------------------------------------
-
-    def _start_workers(self) -> None:
-        for n in range(self.slots):
-            channel = self.transport.open_channel()
-            t = threading.Thread(target=self._work, args=(channel,), name=f"send-{n}", daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _work(self, channel: Any) -> None:
-        # A channel that can announce the next message with this one's body
-        # (SMTP with PIPELINING: one round trip per message) is given it when
-        # one is ready; it is sent next, or reported not sent if the run stops.
-        ahead = getattr(channel, "takes_following", False)
-        asks = getattr(channel, "asks_before_body", False)
-        job = self.ready.get()
-        try:
-            while job is not None:
-                if self.stop.is_set() or self.closing.is_set():
-                    # claimed, but the run stops: back to the queue
-                    self.results.append((job, NOT_SENT))
-                    self.wake.set()
-                    job = self.ready.get()
-                    continue
-                following: Job | None = None
-                if ahead:
-                    with contextlib.suppress(queue.Empty):
-                        following = self.ready.get_nowait()
-                        if following is None:
-                            self.ready.put(None)  # the end: left for the next get
-                then = None
-                if following is not None:
-                    then = Envelope(following.sender, following.rcpt, len(following.data))
-                try:
-                    outcome: Outcome | BaseException
-                    if asks:
-                        begin = partial(self._begin, job)
-                        outcome = channel.send(job.sender, job.rcpt, job.data, then, begin)
-                    elif self._begin(job):
-                        outcome = channel.send(job.sender, job.rcpt, job.data)
-                    else:
-                        outcome = NOT_SENT
-                except BaseException as exc:  # the dispatcher decides what it means
-                    outcome = exc
-                    self.stop.set()  # whatever it is, it stops the run: send no more
-                if job.began is False and isinstance(outcome, Outcome):
-                    # its body never began: as if never sent
-                    outcome = NOT_SENT
-                job.data = b""  # sent: the bytes are not needed any more
-                self.results.append((job, outcome))
-                low = self.ready.qsize() < self.low_water
-                if low or len(self.results) >= self.batch or not isinstance(outcome, Outcome):
-                    self.wake.set()
-                job = following if following is not None else self.ready.get()
-        finally:
-            channel.close()
-
-    def _begin(self, job: Job) -> bool:
-        """In a worker: wait until ``job``'s body may begin (its mark committed), or False."""
-        job.began = False
-        if self.stop.is_set() or self.closing.is_set():
-            return False
-        mark = Mark(job)
-        self.marks.append(mark)
-        self.wake.set()
-        # Not committed in time: the body is not sent. The mark may still commit later;
-        # the outcome recorded for the message (not sent) makes it harmless.
-        job.began = mark.done.wait(self.mark_wait) and mark.ok
-        return job.began
-
-    def _refuse_marks(self) -> None:
-        while self.marks:
-            self.marks.popleft().answer(False)
-
     def shutdown(self) -> None:
         """Stop the workers; record what they did and return what they did not send."""
         self.closing.set()
-        self._refuse_marks()
+        self.lines.refuse_marks()
         self._unclaim()
-        for _ in self.threads:
-            self.ready.put(None)
-        deadline = time.monotonic() + float(getattr(self.transport, "timeout", 5.0)) * 3 + 1
-        for t in self.threads:
-            while t.is_alive() and time.monotonic() < deadline:
-                t.join(timeout=0.05)
-                self._refuse_marks()  # a worker that asked just before ``closing`` was set
+        self.lines.end()
         self._drain(block=False)
         self.check()
         late = self.unrecorded + self.done
@@ -311,21 +203,14 @@ class Dispatcher:
         """Claimed messages no worker has started: they were not sent."""
         unsent = list(self.claimed)
         self.claimed.clear()
-        while True:
-            try:
-                job = self.ready.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                unsent.append(job)
-                self.returned += 1
+        unsent += self.lines.take_unsent()
         self._received([(job, NOT_SENT) for job in unsent])
 
     # -- the loop ------------------------------------------------------------
 
     def run(self) -> None:
         try:
-            self._start_workers()
+            self.lines.start()
         except TransportUnavailable as exc:
             self.error = str(exc)
             self.stop.set()
@@ -377,13 +262,13 @@ class Dispatcher:
     def _maybe_step(self) -> None:
         """One transaction when it is worth one: enough room to claim, or outcomes waiting."""
         if self.locked_out or self.stop.is_set():
-            self._refuse_marks()  # a paused run begins no more bodies
+            self.lines.refuse_marks()  # a paused run begins no more bodies
         if self.locked_out:
             self.unrecorded += self.done
             self.done = []
             return
         # the marks first, then the outcomes: see the module's docstring
-        marks = [self.marks.popleft() for _ in range(len(self.marks))]
+        marks = self.lines.take_marks()
         if marks:
             self._drain(block=False)
         room = self.cap - self.outstanding + len(self.done)
@@ -422,8 +307,8 @@ class Dispatcher:
 
     def _hand_out(self) -> float:
         """Compose claimed messages into the ready queue, one per connection; any rate wait."""
-        while self.claimed and self.ready.qsize() < self.ready_depth and not self.stop.is_set():
-            if self.marks:
+        while self.claimed and self.lines.waiting() < self.ready_depth and not self.stop.is_set():
+            if self.lines.marks:
                 return 0.0  # a connection waits for its mark: that comes first
             now = time.time()
             rate_wait = self.limiter.delay(now)
@@ -432,8 +317,7 @@ class Dispatcher:
             self.limiter.record(now)
             job = self.claimed.popleft()
             self.compose(job)
-            self.handed += 1
-            self.ready.put(job)
+            self.lines.put(job)
         return 0.0
 
     def _apply(self, recorded: Recorded) -> None:
@@ -448,13 +332,8 @@ class Dispatcher:
 
     def _drain(self, *, block: bool, timeout: float = _POLL) -> None:
         if block:
-            self.wake.wait(timeout)
-        self.wake.clear()  # before taking: an outcome appended after this wakes us again
-        out = []
-        while self.results:
-            out.append(self.results.popleft())
-        self.returned += len(out)
-        self._received(out)
+            self.lines.wake.wait(timeout)
+        self._received(self.lines.take_results())
 
     def _received(self, results: list[Result]) -> None:
         if not results:

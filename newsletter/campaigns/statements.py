@@ -37,9 +37,18 @@ P = sa.bindparam
 _BY_ID = D.c.id == P("b_id")
 # Outcomes are written only into the claim of this run's lease: a sender
 # whose campaign was taken over cannot overwrite what its successor records.
-# Only while it is ``sending``: a transaction run again after a lost connection
-# (whose commit may have gone through unseen) then changes nothing twice.
-_OURS = sa.and_(_BY_ID, D.c.lease_id == P("b_lease"), D.c.status == DeliveryStatus.SENDING.value)
+# Only while it is ``sending``, or ``unknown`` because a take-over found its
+# body begun (the outcome that comes late is the truth): a transaction run
+# again after a lost connection (whose commit may have gone through unseen)
+# then changes nothing twice.
+_OURS = sa.and_(
+    _BY_ID,
+    D.c.lease_id == P("b_lease"),
+    sa.or_(  # not IN: a statement compiled once has no expanding parameters
+        D.c.status == DeliveryStatus.SENDING.value,
+        D.c.status == DeliveryStatus.UNKNOWN.value,
+    ),
+)
 
 
 def _stmt(**values: Any) -> sa.Update:
