@@ -35,6 +35,8 @@ def _fill(world: World) -> list[int]:
     ids = [world.campaign(again=True) for _ in range(CAMPAIGNS)]
     rows = CAMPAIGNS * PER_CAMPAIGN
     with world.db.engine.begin() as c:
+        # Sent campaigns: a bounce is attached only to a delivery of one (never a draft's).
+        c.exec_driver_sql("UPDATE campaign SET status = 'finished'")
         if c.dialect.name == "sqlite":
             c.exec_driver_sql(
                 "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
