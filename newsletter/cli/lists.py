@@ -8,6 +8,7 @@ from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.subscribers import lists as lists_lib
+from newsletter.subscribers.fields import language_warning
 
 COLUMNS = ["slug", "name", "language", "double_opt_in", "confirmed", "unconfirmed",
            "unsubscribed", "total"]  # fmt: skip
@@ -32,7 +33,9 @@ def lists_group() -> None:
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
 @click.option("--description", help="One line shown on the subscription page.")
-@click.option("--language", help="Default language of the list, e.g. de, en, zh.")
+@click.option(
+    "--language", help="Default language of the list, a tag with a catalog, e.g. de, fr, zh-Hant."
+)
 @click.option(
     "--double-opt-in/--single-opt-in",
     default=True,
@@ -60,6 +63,9 @@ def create_cmd(
             double_opt_in=double_opt_in,
         )  # fmt: skip
         click.echo(f"Created list {ml.slug} ({ml.name}).")
+    warning = language_warning(ml.language)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @lists_group.command("list")

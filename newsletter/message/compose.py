@@ -30,9 +30,9 @@ from typing import Protocol
 
 import idna
 
+from newsletter import languages
 from newsletter.config import Settings
 from newsletter.i18n import get_locale
-from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
 from newsletter.message.public import manage_url, unsubscribe_url
 from newsletter.transports.base import DotSafe
@@ -187,7 +187,7 @@ class MessageTemplate:
         data = msg.as_bytes()
         pieces = _MARKERS.split(data)
         keys = [m.decode("ascii") for m in _MARKERS.findall(data)]
-        loc = get_locale(language if language in LANGUAGES else org.language)
+        loc = get_locale(language if languages.resolve(language) else org.language)
         return cls(
             pieces,
             keys,

@@ -82,6 +82,9 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "org": org,
         "colours": org.colours,
         "fonts": fonts_for(issue.language),
+        "direction": loc.direction,
+        "start": "right" if loc.direction == "rtl" else "left",
+        "end": "left" if loc.direction == "rtl" else "right",
         # A paragraph, article or event in another language than the issue's:
         # lang_attr(p, around) inside an element, lang_open/lang_close around one.
         "lang_attr": marks.attr,

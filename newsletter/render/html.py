@@ -25,10 +25,9 @@ from newsletter.errors import BadInput, OperationFailed
 from newsletter.render.inline import linkify, to_html
 from newsletter.themes import theme_environment
 
-FONTS = (
-    "-apple-system, 'Segoe UI', Helvetica, Arial, 'PingFang SC', 'Hiragino Sans GB', "
-    "'Microsoft YaHei', 'Noto Sans CJK SC', 'Noto Sans SC', sans-serif"
-)
+# Latin, Cyrillic and Greek: no CJK family before sans-serif, or a machine without the
+# first four sets German in a Chinese font (render/language.py has the other scripts').
+FONTS = "-apple-system, 'Segoe UI', Helvetica, Arial, 'Noto Sans', 'DejaVu Sans', sans-serif"
 
 
 class _TemplateCache(FileSystemBytecodeCache):
