@@ -21,6 +21,7 @@ from newsletter.message.placeholders import GREETING, MANAGE_URL, RECIPIENT_NAME
 from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
+from newsletter.render.labels import with_label
 from newsletter.render.language import LanguageMarks, fonts_for
 from newsletter.render.text import postal_address_shown, render_text
 from newsletter.render.when import when_label
@@ -100,6 +101,8 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "recipient_name": RECIPIENT_NAME,
         "greeting": GREETING,
         "when_label": lambda ev: when_label(loc, ev),
+        # The theme's label before an editor's words, unless they begin with it.
+        "with_label": with_label,
         # The label colour for text on a brand colour (masthead, buttons).
         "on": lambda background: readable_on(background, dark=org.colours.text),
         "anchor": lambda key: f"nl-{key}",

@@ -12,6 +12,7 @@ from newsletter.i18n import Locale
 from newsletter.issue.model import Article, Event, Issue, Link
 from newsletter.message import placeholders
 from newsletter.render.inline import References, to_text
+from newsletter.render.labels import with_label
 from newsletter.render.language import direction, is_cjk, language_of
 from newsletter.render.when import when_label
 from newsletter.render.wrap import display_width, wrap
@@ -96,7 +97,7 @@ class _Text:
         for sub in art.sections:
             self.article(sub, level + 1)
         if art.source:
-            self.plain(f"{self.loc['source']} {art.source}")
+            self.plain(with_label(self.loc["source"], art.source))
             self.blank()
         for link in art.links:
             self.link(link)
@@ -132,11 +133,10 @@ class _Text:
             self.blank()
         if ev.registration:
             reg = ev.registration
-            label = f"{self.loc['registration']}: {reg.label}"
             if reg.url:
-                self.link(Link(label, reg.url))
-            else:  # "Registration: at the door" is information, not a link
-                self.plain(label)
+                self.link(Link(reg.label or self.loc["registration"], reg.url))
+            elif reg.label:  # "Registration: at the door" is information, not a link
+                self.plain(with_label(self.loc["registration"], reg.label))
         for link in ev.links:
             self.link(link)
         self.blank()
