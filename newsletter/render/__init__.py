@@ -91,6 +91,11 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "lang_attr": marks.attr,
         "lang_open": marks.open,
         "lang_close": marks.close,
+        # The organisation's about and contact text is in its own language unless the
+        # edition translated it.
+        "org_lang_attr": marks.of_text(
+            issue.language if issue.about or issue.contact else settings.organisation.language
+        ),
         "t": loc.strings,
         "month_label": loc.format_month(issue.month),
         "view_url": url,

@@ -65,7 +65,9 @@ class LanguageMarks:
     def _marks(self, language: str, around: str) -> Markup:
         dir_ = direction(language)
         dir_attr = Markup(' dir="{}"').format(dir_) if dir_ != direction(around) else Markup("")
-        align = "text-align: right; " if dir_ == "rtl" and dir_attr else ""
+        # mj-text writes the issue's alignment inline; a block of the other direction starts
+        # on its own side.
+        align = f"text-align: {'right' if dir_ == 'rtl' else 'left'}; " if dir_attr else ""
         return Markup(' lang="{}"{} style="{}font-family: {}"').format(
             language, dir_attr, align, fonts_for(language)
         )
@@ -78,6 +80,12 @@ class LanguageMarks:
         if not language or language == around:
             return Markup("")
         return self._marks(language, around)
+
+    def of_text(self, language: str | None) -> Markup:
+        """The marks for text in ``language`` that is not a model item (the footer's about)."""
+        if not language or language == self.issue_language:
+            return Markup("")
+        return self._marks(language, self.issue_language)
 
     def open(self, language: str | None) -> Markup:
         """A ``<div>`` carrying the language of a whole article or event, or nothing."""
