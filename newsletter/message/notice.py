@@ -55,7 +55,6 @@ def compose_notice(
     msg["Date"] = format_datetime(date or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = f"<{message_id}>"
     msg["Auto-Submitted"] = "auto-generated"
-    msg["Content-Language"] = notice.language
     if notice.list_id:
         msg["List-Id"] = notice.list_id
     if notice.unsubscribe_url:
@@ -67,5 +66,8 @@ def compose_notice(
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(notice.text, charset="utf-8", cte="quoted-printable")
     msg.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the body: set_content() moves every Content-* header into the first part, where
+    # the language of the whole message was lost before.
+    msg["Content-Language"] = notice.language
     data = msg.as_bytes()
     return sign(data) if sign else data
