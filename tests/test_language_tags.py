@@ -176,3 +176,13 @@ def test_a_list_in_a_regional_variant_is_accepted_with_a_warning(
     )
     assert r.exit_code == code, r.output
     assert says in r.output
+
+
+def test_a_campaign_edition_is_chosen_through_the_catalogs_fallback() -> None:
+    """``zh-TW`` readers get the Traditional edition; cutting tags at '-' sent them Simplified."""
+    from newsletter.campaigns.editions import edition_matcher
+
+    match = edition_matcher({"zh", "zh-Hant", "fr", "de"})
+    assert [match(t) for t in ("zh-CN", "zh-Hans", "zh", "zh-TW", "zh-Hant", "fr-CH", "en")] == [
+        "zh", "zh", "zh", "zh-Hant", "zh-Hant", "fr", None,
+    ]  # fmt: skip
