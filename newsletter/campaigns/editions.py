@@ -74,7 +74,8 @@ def add_editions(
                 text=other.text,
             )
         )
-    match = edition_matcher({campaign.language, *(other.language for other, _ in editions)})
+    tags = {campaign.language, *(other.language for other, _ in editions)}
+    match = edition_matcher({t for t in tags if t})
     fallback = match(list_language) or campaign.language
 
     def choose(subscriber_language: str | None) -> str | None:
