@@ -229,3 +229,45 @@ _LIKELY_SCRIPT = {
 def is_cjk(tag: str | None) -> bool:
     """Written without spaces between words: wrapped per character, set in a CJK font."""
     return script(tag) in ("Hans", "Hant", "Jpan", "Kore")
+
+
+# Fonts go by script: a stack naming CJK families before sans-serif set German text in a
+# Chinese font wherever the Latin families before them were missing (issue 18). Latin,
+# Cyrillic and Greek get LATIN_FONTS; each CJK language its own (the same code points
+# have different glyphs in Simplified and Traditional Chinese, Japanese and Korean), with
+# the Latin families after them for Latin words inside; Arabic its own.
+LATIN_FONTS = "-apple-system, 'Segoe UI', Helvetica, Arial, 'Noto Sans', 'DejaVu Sans', sans-serif"
+_LATIN_TAIL = "-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
+FONTS_BY_SCRIPT = {
+    "Hans": "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
+    "'Noto Sans SC', 'Source Han Sans SC', " + _LATIN_TAIL,
+    "Hant": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', 'Noto Sans TC', "
+    "'Source Han Sans TC', " + _LATIN_TAIL,
+    "Jpan": "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic', Meiryo, "
+    "'Noto Sans CJK JP', 'Noto Sans JP', 'Source Han Sans JP', " + _LATIN_TAIL,
+    "Kore": "'Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans CJK KR', 'Noto Sans KR', "
+    "'Source Han Sans KR', " + _LATIN_TAIL,
+    "Arab": "'Geeza Pro', 'Segoe UI', Tahoma, 'Noto Sans Arabic', 'Noto Naskh Arabic', "
+    "'DejaVu Sans', Arial, sans-serif",
+}
+
+
+def font_stack(tag: str | None) -> str:
+    """The CSS font stack for text in ``tag``: its script's, else the Latin one."""
+    return FONTS_BY_SCRIPT.get(script(tag), LATIN_FONTS)
+
+
+def font_rules() -> str:
+    """CSS giving each script's languages their stack through ``:lang()``, for a stylesheet
+    shared by pages in every language (``:lang(zh)`` also matches ``zh-Hant``, so the
+    Traditional rule comes after it)."""
+    selectors = {
+        "Hans": ":lang(zh)",
+        "Hant": ":lang(zh-Hant), :lang(zh-TW), :lang(zh-HK)",
+        "Jpan": ":lang(ja)",
+        "Kore": ":lang(ko)",
+        "Arab": ":lang(ar), :lang(fa), :lang(ur)",
+    }
+    return "\n".join(
+        f"{sel} {{ font-family: {FONTS_BY_SCRIPT[s]}; }}" for s, sel in selectors.items()
+    )

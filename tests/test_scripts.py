@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from html_checks import html_problems
 
+from newsletter import languages
 from newsletter.config import load_settings
 from newsletter.issue.load import load_issue, parse_issue
 from newsletter.render import render_issue
@@ -176,5 +177,33 @@ def test_in_chromium_arabic_reads_right_to_left_and_german_uses_a_latin_font(
             used |= {f["familyName"] for f in fonts}
         assert used, "no font measured"
         assert not any("CJK" in f or "Droid Sans Fallback" in f for f in used), used
+    finally:
+        page.close()
+
+
+def test_in_chromium_the_arabic_sign_up_page_is_right_to_left_and_fits_a_phone(browser) -> None:
+    """The honeypot was hidden 10 000 px to the left: in a right-to-left page that is
+    scrollable, and the page was 10 375 px wide on a phone."""
+    from newsletter.web.pages import Pages, language_choices
+
+    pages = Pages(load_settings(OBSERVATOIRE / "newsletter.toml"))
+    css = pages.asset("style.css.j2")
+    page = browser.new_page(viewport={"width": 375, "height": 700})
+    try:
+        for lang, fonts in (("ar", "Geeza Pro"), ("de", "-apple-system"), ("ja", "Hiragino")):
+            html = pages.render(
+                "subscribe.html.j2", lang, static="", form=True, action="/subscribe/lettre",
+                list_name="La lettre", description=None, languages=language_choices(), csrf="x",
+                language=lang, email="", name="", error=None,
+            )  # fmt: skip
+            assert html_problems(html, lang) == []
+            html = html.replace('<link rel="stylesheet" href="style.css">', f"<style>{css}</style>")
+            page.set_content(html, wait_until="domcontentloaded")
+            assert page.evaluate("document.documentElement.scrollWidth") == 375, lang
+            h1 = page.locator("h1")
+            assert h1.evaluate("e => getComputedStyle(e).direction") == languages.direction(lang)
+            assert h1.evaluate("e => getComputedStyle(e).fontFamily").startswith(
+                (fonts, f'"{fonts}')
+            ), lang
     finally:
         page.close()

@@ -21,13 +21,13 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from newsletter import languages
 from newsletter.errors import BadInput, OperationFailed
 from newsletter.render.inline import linkify, to_html
 from newsletter.themes import theme_environment
 
-# Latin, Cyrillic and Greek: no CJK family before sans-serif, or a machine without the
-# first four sets German in a Chinese font (render/language.py has the other scripts').
-FONTS = "-apple-system, 'Segoe UI', Helvetica, Arial, 'Noto Sans', 'DejaVu Sans', sans-serif"
+# Latin, Cyrillic and Greek; newsletter.languages has the other scripts' stacks.
+FONTS = languages.LATIN_FONTS
 
 
 class _TemplateCache(FileSystemBytecodeCache):

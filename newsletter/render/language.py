@@ -19,28 +19,11 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from newsletter import languages
-from newsletter.render.html import FONTS
-
-_LATIN_TAIL = "-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
-FONTS_BY_SCRIPT = {
-    "Hans": "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
-    "'Noto Sans SC', 'Source Han Sans SC', " + _LATIN_TAIL,
-    "Hant": "'PingFang TC', 'Microsoft JhengHei', 'Noto Sans CJK TC', 'Noto Sans TC', "
-    "'Source Han Sans TC', " + _LATIN_TAIL,
-    "Jpan": "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic', Meiryo, "
-    "'Noto Sans CJK JP', 'Noto Sans JP', 'Source Han Sans JP', " + _LATIN_TAIL,
-    "Kore": "'Apple SD Gothic Neo', 'Malgun Gothic', 'Noto Sans CJK KR', 'Noto Sans KR', "
-    "'Source Han Sans KR', " + _LATIN_TAIL,
-    "Arab": "'Geeza Pro', 'Segoe UI', Tahoma, 'Noto Sans Arabic', 'Noto Naskh Arabic', "
-    "'DejaVu Sans', Arial, sans-serif",
-}
-# The Simplified Chinese stack, under the name the ISA's theme overrides knew it by.
-FONTS_CJK = FONTS_BY_SCRIPT["Hans"]
 
 
 def fonts_for(language: str | None) -> str:
     """The font stack for text in ``language``: its script's, else the Latin-first one."""
-    return FONTS_BY_SCRIPT.get(languages.script(language), FONTS)
+    return languages.font_stack(language)
 
 
 def is_cjk(language: str | None) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import TemplateNotFound
+from markupsafe import Markup
 
 from newsletter import languages
 from newsletter.config import Settings
@@ -90,5 +91,8 @@ class Pages:
     def asset(self, name: str) -> str:
         """A static file of the theme's ``web/`` folder (the stylesheet, with the org's colours)."""
         return self.env.get_template(f"web/{name}").render(
-            org=self.settings.organisation, colours=self.settings.organisation.colours
+            org=self.settings.organisation,
+            colours=self.settings.organisation.colours,
+            fonts=Markup(languages.LATIN_FONTS),
+            font_rules=Markup(languages.font_rules()),
         )
