@@ -74,7 +74,9 @@ def test_a_french_organisation_end_to_end(web, smtp, monkeypatch) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(web.tmp)
     config = _config(web)
-    _run(config, "lists", "create", "lettre", "--name", "La lettre", "--language", "fr")
+    _run(config, "lists", "create", "lettre", "--name", "La lettre", "--language", "fr",
+         "--languages", "fr,zh,ar")  # fmt: skip
+    assert "sign-up form offers: fr, zh, ar" in _run(config, "lists", "show", "lettre").output
     _serve(web, smtp, config)
 
     # sign-up through the served form, from a Swiss French browser
@@ -84,8 +86,10 @@ def test_a_french_organisation_end_to_end(web, smtp, monkeypatch) -> None:
         assert form.headers["content-language"] == "fr"
         assert re.search(r'<html lang="fr" dir="ltr">', form.text)
         assert f"S’abonner à «{NB}La lettre{NB}»" in form.text
+        # the list's languages, each by its own name, the browser's preselected
+        assert re.findall(r'<option value="([^"]+)"', form.text) == ["fr", "zh", "ar"]
         assert '<option value="fr" selected>Français</option>' in form.text
-        assert ">العربية</option>" in form.text and ">日本語</option>" in form.text
+        assert ">العربية</option>" in form.text and ">简体中文</option>" in form.text
         assert html_problems(form.text, "fr") == []
         sent = c.post(
             "/subscribe/lettre",

@@ -31,19 +31,20 @@ def accepted_language(header: str | None, allowed: list[str] | None = None) -> s
     return languages.negotiate(header, allowed)
 
 
-def language_choices(*keep: str | None) -> list[tuple[str, str]]:
-    """``[(tag, its own name)]`` for a language menu: every catalog, plus the tags in ``keep``.
+def language_choices(*keep: str | None, only: bool = False) -> list[tuple[str, str]]:
+    """``[(tag, its own name)]`` for a language menu: every catalog, plus the tags in ``keep``
+    (``only``: just those, in their order: the list's own choice and order).
 
     A stored ``fr-CH`` (served from ``fr``) is offered as itself, so a
     person whose language has no catalog of its own does not see "as the
     list" selected, and saving the page unchanged keeps what is stored.
     """
-    tags = list(languages.available())
+    tags = [] if only else list(languages.available())
     for tag in keep:
         if tag and tag not in tags and languages.resolve(tag):
             tags.append(tag)
     names = [(tag, _own_name(tag)) for tag in tags]
-    return sorted(names, key=lambda x: x[1].casefold())
+    return names if only else sorted(names, key=lambda x: x[1].casefold())
 
 
 def _own_name(tag: str) -> str:

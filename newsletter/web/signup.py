@@ -44,8 +44,7 @@ async def subscribe(request: Request) -> Response:
     ml = await web.db_call(_list, slug)
     if request.method == "GET":
         lang = web.language(request, ml.language)
-        choices = language_choices(ml.language)
-        offered = [tag for tag, _ in choices]
+        offered = [tag for tag, _ in _choices(ml)]
         accept = request.headers.get("accept-language")
         preselect = accepted_language(accept, offered) or ml.language or lang
         return _form(request, web, ml, lang, choice=preselect)
@@ -98,12 +97,19 @@ def _form(
         action=f"{request.scope.get('root_path', '')}{request.url.path}",
         list_name=ml.name,
         description=ml.description,
-        languages=language_choices(ml.language, choice),
+        languages=_choices(ml, choice),
         language=choice or lang,
         email=email,
         name=name,
         error=error,
     )
+
+
+def _choices(ml: MailingList, *keep: str | None) -> list[tuple[str, str]]:
+    """The form's languages: the list's own choice if it made one, else every catalog."""
+    if ml.signup_languages:
+        return language_choices(*ml.signup_languages, *keep, only=True)
+    return language_choices(ml.language, *keep)
 
 
 def _answer(request: Request, web: Web, lang: str) -> Response:
