@@ -55,6 +55,11 @@ def use_theme_dir(folder: Path | None) -> None:
     _theme_dir = folder
 
 
+def theme_dir() -> Path | None:
+    """The folder :func:`use_theme_dir` named, for a child process to name it too."""
+    return _theme_dir
+
+
 def package_dir() -> Path:
     return Path(str(resources.files("newsletter").joinpath("locales")))
 

@@ -186,3 +186,22 @@ def test_a_campaign_edition_is_chosen_through_the_catalogs_fallback() -> None:
     assert [match(t) for t in ("zh-CN", "zh-Hans", "zh", "zh-TW", "zh-Hant", "fr-CH", "en")] == [
         "zh", "zh", "zh", "zh-Hant", "zh-Hant", "fr", None,
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_an_import_checks_tags_against_the_theme_catalogs_in_the_reader_process_too(
+    news, tmp_path: Path, parallel: bool
+) -> None:
+    from newsletter.subscribers.importing import import_file
+
+    load_settings(_organisation(tmp_path, "eo"))  # the theme folder has an Esperanto catalog
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "email,name,language\nzamenhof@example.org,L. Zamenhof,eo\nkirk@example.org,Kirk,tlh\n",
+        "utf-8",
+    )
+    with news.session() as s:
+        r = import_file(s, csv, list_slug="news", dry_run=True, parallel=parallel)
+    assert [(p.line, p.message) for p in r.rejected] == [
+        (3, "language: unknown language 'tlh': " + HOW + ", ".join(languages.available()))
+    ]

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from newsletter import languages
 from newsletter.errors import BadInput, Problem
 from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
@@ -87,6 +88,9 @@ class ReadOptions:
     secret: bytes
     check_deliverability: bool
     batch_size: int
+    # The organisation's theme folder: the reader process checks language tags against
+    # its catalogs too (the search path is per process).
+    theme_dir: str | None = None
 
 
 class SeenKeys:
@@ -236,6 +240,7 @@ def _child_main() -> None:
     """Entry point of the reader process: options on stdin, pickled batches on stdout."""
     out = sys.stdout.buffer
     options = pickle.load(sys.stdin.buffer)
+    languages.use_theme_dir(Path(options.theme_dir) if options.theme_dir else None)
     gc.disable()  # only short-lived, acyclic objects: collection passes are pure cost
     try:
         for batch in read_batches(options):

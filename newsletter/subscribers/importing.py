@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from newsletter import languages
 from newsletter.db import database_of
 from newsletter.errors import Problem
 from newsletter.subscribers import audit
@@ -127,6 +128,7 @@ def import_file(
         secret=database_of(session).secret,
         check_deliverability=check_deliverability,
         batch_size=batch_size,
+        theme_dir=str(theme) if (theme := languages.theme_dir()) else None,
     )
     if parallel is None:
         parallel = src.size > WORKER_THRESHOLD_BYTES and (os.cpu_count() or 1) > 1
