@@ -148,6 +148,9 @@ def test_a_french_organisation_end_to_end(web, smtp, monkeypatch) -> None:
         assert page.status_code == 200
         assert re.search(r'<html lang="fr" dir="ltr"', page.text)
         assert "heure normale d’Europe centrale" in page.text
+        assert "&lt;/head&gt;" not in page.text  # the head's end is a tag, not text
+        arabic = c.get("/archive/2027-01/ar/").text
+        assert re.search(r'<html lang="ar" dir="rtl"', arabic) and "→ جميع الأعداد" in arabic
         index = c.get("/archive/")
         assert "Archives" in index.text and "Tous les numéros parus." in index.text
         assert "简体中文" in index.text  # the Chinese edition, by its own name
