@@ -135,6 +135,7 @@ def test_a_french_organisation_end_to_end(web, smtp, monkeypatch) -> None:
         assert "Source : Source" not in part and "Inscription: S’inscrire" not in part
     assert re.search(r">\s*S’inscrire\s*<", html)
     assert f"Désabonnement en un clic{NB}:" in text
+    assert f"Afficher dans le navigateur{NB}: http" in text
     zh_html = zh.get_body(("html",)).get_content()
     assert re.search(r'<html lang="zh" dir="ltr"', zh_html)
     assert (

@@ -107,7 +107,7 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "greeting": GREETING,
         "when_label": lambda ev: when_label(loc, ev),
         # The theme's label before an editor's words, unless they begin with it.
-        "with_label": with_label,
+        "with_label": lambda label, words: with_label(label, words, loc["label_value"]),
         # The label colour for text on a brand colour (masthead, buttons).
         "on": lambda background: readable_on(background, dark=org.colours.text),
         "anchor": lambda key: f"nl-{key}",

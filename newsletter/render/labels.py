@@ -15,8 +15,11 @@ from __future__ import annotations
 _TRAILING = " :：\u00a0\u202f"
 
 
-def with_label(label: str, words: str) -> str:
-    """``Quelle: AUMA``; ``Source : Université de Genève`` unchanged under ``Source :``."""
+def with_label(label: str, words: str, joined: str = "{label}: {value}") -> str:
+    """``Quelle: AUMA``; ``Source : Université de Genève`` unchanged under ``Source :``.
+
+    ``joined`` is the language's pattern (``label_value``) for a label without colon.
+    """
     head = label.rstrip(_TRAILING)
     rest = words[len(head) :]
     if words.casefold().startswith(head.casefold()) and not rest[:1].isalnum():
@@ -25,4 +28,4 @@ def with_label(label: str, words: str) -> str:
         return f"{label}{words}"
     if label.endswith(":"):
         return f"{label} {words}"
-    return f"{label}: {words}"
+    return joined.format(label=label, value=words)

@@ -91,13 +91,13 @@ class _Text:
         for p in art.paragraphs:
             self.para(p)
         for fact in art.facts:
-            self.plain(f"{fact.label}: {fact.value}", "")
+            self.plain(self.loc["label_value"].format(label=fact.label, value=fact.value), "")
         if art.facts:
             self.blank()
         for sub in art.sections:
             self.article(sub, level + 1)
         if art.source:
-            self.plain(with_label(self.loc["source"], art.source))
+            self.plain(with_label(self.loc["source"], art.source, self.loc["label_value"]))
             self.blank()
         for link in art.links:
             self.link(link)
@@ -136,7 +136,7 @@ class _Text:
             if reg.url:
                 self.link(Link(reg.label or self.loc["registration"], reg.url))
             elif reg.label:  # "Registration: at the door" is information, not a link
-                self.plain(with_label(self.loc["registration"], reg.label))
+                self.plain(with_label(self.loc["registration"], reg.label, self.loc["label_value"]))
         for link in ev.links:
             self.link(link)
         self.blank()
@@ -161,7 +161,7 @@ def render_text(
     t.out.extend(_heading(f"{title} – {loc.format_month(issue.month)}", "#", t.cjk))
     if issue.number:
         t.plain(loc["issue_number"].format(number=issue.number))
-    t.plain(f"{loc['view_in_browser']}: {view_url}")
+    t.plain(loc["label_value"].format(label=loc["view_in_browser"], value=view_url))
     t.blank()
     if contents:
         t.plain(loc["articles"])
