@@ -76,6 +76,9 @@ class Locale:
         return format_decimal(n, locale=self.cldr)
 
 
+_EN = Path("en") / "LC_MESSAGES" / f"{languages.DOMAIN}.po"
+
+
 def _entries(path: Path) -> dict[str, tuple[str, str]]:
     """``{key: (english, translation)}`` of a catalog; fuzzy or empty translations are ''."""
     with path.open("rb") as f:
@@ -116,21 +119,18 @@ def _strings(tag: str) -> dict[str, object]:
     return nested
 
 
-_EN = Path("en") / "LC_MESSAGES" / f"{languages.DOMAIN}.po"
-
-
 def get_locale(code: str) -> Locale:
-    return _locale(code, tuple(languages.search_path()))
-
-
-@cache
-def _locale(code: str, search_path: tuple[Path, ...]) -> Locale:
     """The locale for ``code``, with fallback (``fr-CH`` → ``fr``, ``zh`` → ``zh-Hans``).
 
     A tag without any catalog on its path is refused (with the line saying
     how to add one); callers validate tags where they are read, so this is
     reached only by data written before a catalog was removed.
     """
+    return _locale(code, tuple(languages.search_path()))
+
+
+@cache
+def _locale(code: str, search_path: tuple[Path, ...]) -> Locale:
     catalog = languages.resolve(code)
     if catalog is None:
         raise languages.BadInput(languages.unknown_message(code))

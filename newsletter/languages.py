@@ -88,9 +88,14 @@ def _available(folders: tuple[Path, ...]) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
+@cache
+def _by_lower(folders: tuple[Path, ...]) -> dict[str, str]:
+    return {t.lower(): t for t in _available(folders)}
+
+
 def _exact(tag: str) -> str | None:
     """The catalog tag spelled ``tag`` up to case, or its alias's; no fallback."""
-    by_lower = {t.lower(): t for t in available()}
+    by_lower = _by_lower(tuple(search_path()))
     lower = tag.lower()
     if lower in by_lower:
         return by_lower[lower]
