@@ -187,7 +187,7 @@ class MessageTemplate:
         data = msg.as_bytes()
         pieces = _MARKERS.split(data)
         keys = [m.decode("ascii") for m in _MARKERS.findall(data)]
-        loc = get_locale(language if languages.resolve(language) else org.language)
+        loc = get_locale(language if language and languages.resolve(language) else org.language)
         return cls(
             pieces,
             keys,
