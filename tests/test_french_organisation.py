@@ -148,6 +148,7 @@ def test_a_french_organisation_end_to_end(web, smtp, monkeypatch) -> None:
         page = c.get("/archive/2027-01/")
         assert page.status_code == 200
         assert re.search(r'<html lang="fr" dir="ltr"', page.text)
+        assert page.headers["content-language"] == "fr"
         assert "heure normale d’Europe centrale" in page.text
         assert "&lt;/head&gt;" not in page.text  # the head's end is a tag, not text
         arabic = c.get("/archive/2027-01/ar/").text
