@@ -205,3 +205,19 @@ def test_an_import_checks_tags_against_the_theme_catalogs_in_the_reader_process_
     assert [(p.line, p.message) for p in r.rejected] == [
         (3, "language: unknown language 'tlh': " + HOW + ", ".join(languages.available()))
     ]
+
+
+def test_an_import_warns_once_per_regional_variant_served_from_another_catalog(
+    cli_run, tmp_path: Path
+) -> None:
+    cli_run("lists", "create", "news")
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "email,language\na@example.org,fr-CH\nb@example.org,fr-CH\nc@example.org,de\n", "utf-8"
+    )
+    r = cli_run("subscribers", "import", str(csv), "--list", "news")
+    assert r.exit_code == 0, r.output
+    assert (
+        "Warning: 2 rows: language 'fr-CH' has no catalog of its own; served in 'fr'." in r.output
+    )
+    assert "'de'" not in r.output

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,8 @@ class Batch:
     problems: list[Problem] = field(default_factory=list)
     merged: list[Problem] = field(default_factory=list)
     """Rows whose address an earlier row already had (compared without case)."""
+    variants: Counter[str] = field(default_factory=Counter)
+    """Rows per language tag without a catalog of its own (``fr-CH``, served in ``fr``)."""
     rows: int = 0
     bytes_read: int = 0
 
@@ -186,6 +189,8 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
                 )
                 continue
             batch.items.append(item)
+            if item.language and not languages.is_available(item.language):
+                batch.variants[item.language] += 1
             if len(batch.items) >= options.batch_size:
                 batch.bytes_read = src.bytes_read
                 yield batch

@@ -57,6 +57,7 @@ class ImportReport:
     rejected: list[Problem] = field(default_factory=list)
     merged: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    variants: Counter[str] = field(default_factory=Counter)
     extra_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     applied: bool = False
@@ -139,6 +140,7 @@ def import_file(
             report.rows += batch.rows
             report.rejected.extend(batch.problems)
             report.merged.extend(batch.merged)
+            report.variants.update(batch.variants)
             applier.apply(batch.items)
             if progress:
                 progress(batch.bytes_read, src.size)
