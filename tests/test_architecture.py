@@ -25,6 +25,7 @@ FLOORS: list[set[str]] = [
         "fsutil",
         "hashing",
         "i18n",
+        "languages",
         "lightdb",
         "ratelimit",
         "tabular",

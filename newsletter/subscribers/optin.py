@@ -124,7 +124,8 @@ def request_signup(
             addr.email,
             [ml.slug],
             name=name,
-            language=language,
+            # A language stored before is the person's own choice: signing up again keeps it.
+            language=(sub.language if sub is not None and sub.language else language),
             status=Status.CONFIRMED,
             consent_note="web sign-up form (single opt-in list)",
             resubscribe=row is not None,
@@ -145,7 +146,7 @@ def request_signup(
         email=addr.email,
         key_hash=h,
         name=name or (sub.name if sub else None),
-        language=language or (sub.language if sub else None),
+        language=(sub.language if sub is not None and sub.language else language),
         source=source,
     )
     session.add(signup)
@@ -210,7 +211,8 @@ def confirm_signup(
         signup.email,
         [ml.slug],
         name=signup.name,
-        language=signup.language,
+        language=(existing.language if existing is not None and existing.language else None)
+        or signup.language,
         status=Status.CONFIRMED,
         consent_note=note,
         resubscribe=True,

@@ -63,8 +63,14 @@ class MailingList(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str | None = None
     language: str | None = Field(default=None, max_length=35)
+    # The sign-up form's choices, "fr,zh-Hans,ar"; None offers every language with a catalog.
+    languages: str | None = Field(default=None, max_length=200)
     double_opt_in: bool = True
     created_at: datetime = _when()
+
+    @property
+    def signup_languages(self) -> list[str]:
+        return [t for t in (self.languages or "").split(",") if t]
 
 
 class Subscription(SQLModel, table=True):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ from newsletter.web.signup import confirm, subscribe
 from newsletter.web.welcome import load_welcomes
 
 log = logging.getLogger("newsletter.web")
+_HTML_LANG = re.compile(rb'<html[^>]*\slang="([A-Za-z0-9-]{2,35})"')
 ARCHIVE_TTL = 10.0  # seconds an archive snapshot is served before the database is asked again
 
 
@@ -109,14 +111,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
             raise HTTPException(404)
         name = path if "." in path.rpartition("/")[2] else "index.html"
         immutable = path.startswith(f"{MEDIA_DIR}/")  # named by content: never changes
-        return Response(
-            data,
-            media_type=TYPES[name[name.rindex(".") :]],
-            headers={
-                "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
-                "Content-Security-Policy": ARCHIVE_CSP,
-            },
-        )
+        headers = {
+            "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
+            "Content-Security-Policy": ARCHIVE_CSP,
+        }
+        lang = _HTML_LANG.search(data[:2048]) if name.endswith(".html") else None
+        if lang:  # the page's own lang attribute, so the header cannot disagree with it
+            headers["Content-Language"] = lang[1].decode("ascii")
+        return Response(data, media_type=TYPES[name[name.rindex(".") :]], headers=headers)
 
     async def stylesheet(request: Request) -> Response:
         return Response(

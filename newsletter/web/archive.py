@@ -230,7 +230,7 @@ def issue_page(entry: Entry, pages: Pages, siblings: list[Entry] | None = None) 
     )
     head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
     head += _alternates(entry, siblings, base)
-    html = html.replace("</head>", head + "</head>", 1)
+    html = html.replace("</head>", str(head) + "</head>", 1)  # Markup + str escaped the tag
     m = _BODY_OPEN.search(html)
     if m is None:
         return str(bar) + html

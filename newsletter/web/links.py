@@ -15,6 +15,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from newsletter import languages
 from newsletter.errors import BadInput
 from newsletter.message.public import MANAGE_ROUTE
 from newsletter.subscribers.optin import add_request
@@ -32,9 +33,7 @@ from newsletter.subscribers.tables import MailingList
 from newsletter.tokens import TokenError
 from newsletter.web.context import plain, web_of
 from newsletter.web.forms import CsrfError, read_form, text
-from newsletter.web.pages import web_strings
-
-LANGUAGES = (("de", "Deutsch"), ("en", "English"), ("zh", "中文"))
+from newsletter.web.pages import language_choices, web_strings
 
 
 def _action(request: Request) -> str:
@@ -168,7 +167,7 @@ async def manage(request: Request) -> Response:
                 update_preferences,
                 token,
                 name=text(form, "name", 401),
-                language=language if language in dict(LANGUAGES) else "",
+                language=language if languages.resolve(language) else "",
                 keep={str(k) for k in keep},
             )
             saved = True
@@ -192,7 +191,7 @@ async def manage(request: Request) -> Response:
         address=masked(sub.email),
         name=sub.name or "",
         language=sub.language or "",
-        languages=LANGUAGES,
+        languages=language_choices(sub.language),
         lists=[{"slug": ml.slug, "name": ml.name} for ml in lists],
         saved=saved,
         error=error,

@@ -12,6 +12,7 @@ from newsletter.cli.database import session
 from newsletter.cli.output import progress_bar, progress_enabled, progress_option
 from newsletter.cli.subscribers import STATUS, subscribers_group
 from newsletter.subscribers.export import export
+from newsletter.subscribers.fields import language_warning
 from newsletter.subscribers.importing import ImportReport, import_file
 
 
@@ -49,6 +50,8 @@ def format_report(r: ImportReport) -> list[str]:
         lines.append(f"Skipped because an import never resubscribes them: {why}.")
     if r.suppressions_added:
         lines.append(f"Suppressions from the file: {r.suppressions_added:,}.")
+    for tag, n in sorted(r.variants.items()):
+        lines.append(f"Warning: {_plural(n, 'row')}: {language_warning(tag)}.")
     if r.role_addresses:
         lines.append(
             f"Warning: {_plural(r.role_addresses, 'role address')} (postmaster@, info@ …); "
