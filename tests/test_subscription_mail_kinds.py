@@ -63,6 +63,20 @@ def test_every_kind_renders_in_every_language(tmp_path: Path, kind: str, languag
         assert (placeholder in rendered.html) is wants_links
 
 
+def test_an_arabic_confirmation_is_right_to_left_down_to_its_button(tmp_path: Path) -> None:
+    """The direction comes from CLDR (languages.direction) and reaches the button too.
+
+    Fails on the frame that hard-coded ``align="left"`` for the button.
+    """
+    mail = ConfirmationMail("ar", "نشرة المرصد", URL, 7)
+    html = render_mail(mail, make_settings(tmp_path), Theme()).html
+    assert re.search(r'<html lang="ar" dir="rtl"', html)
+    assert re.search(r'<td class="nl-button" align="right"', html)
+    assert "text-align:right" in html
+    latin = render_mail(example("confirmation", "de"), make_settings(tmp_path), Theme()).html
+    assert re.search(r'<td class="nl-button" align="left"', latin)
+
+
 _words = st.text(
     st.characters(codec="utf-8", categories=("L", "N", "P", "S"), exclude_characters="%"),
     min_size=1,
