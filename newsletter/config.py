@@ -50,7 +50,7 @@ from newsletter.configschema import (
     is_loopback,
     setting,
 )
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, Problem
 
 CONFIG_ENV = "NEWSLETTER_CONFIG"
 DATABASE_ENV = "NEWSLETTER_DATABASE_URL"
@@ -373,6 +373,15 @@ class Inbound:
     bounce_score_reset_days: int = setting(
         7, Integer(1), "Days without a bounce after which the score starts again.", example=14
     )
+    trust_recipient_only: bool = setting(
+        False,
+        Boolean(),
+        "Act on bounces that name one of our recipients but carry neither our VERP token nor "
+        "our signed Message-ID (only for a relay that strips both). Risk: anyone can then "
+        "mail a fake bounce that suppresses or scores a subscriber. Complaints never act on "
+        "such evidence.",
+        example=True,
+    )
     processed_folder: str = setting(
         ".Processed",
         Text(one_line=True),
@@ -626,6 +635,25 @@ def parse_settings(text: str, file: str, source: Path | None = None) -> Settings
     return settings
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ConfigError:
+    """Where the first byte that is not UTF-8 is, and what to do (TOML is UTF-8 only)."""
+    before = exc.object[: exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    byte = exc.object[exc.start]
+    return ConfigError(
+        [
+            Problem(
+                f"not UTF-8 text (byte 0x{byte:02x}); TOML files are UTF-8: save it as "
+                "UTF-8 in your editor, or convert it with iconv -f latin1 -t utf-8",
+                file=str(path),
+                line=line,
+                column=column,
+            )
+        ]
+    )
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Load settings from ``path``, ``$NEWSLETTER_CONFIG`` or ``./newsletter.toml``.
 
@@ -637,8 +665,10 @@ def load_settings(path: str | Path | None = None) -> Settings:
     if p.exists():
         try:
             text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read: {exc}", file=str(p)) from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(p)) from exc
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(p, exc) from None
         settings = parse_settings(text, str(p), p.resolve())
     elif explicit:
         raise ConfigError("config file not found", file=str(p))

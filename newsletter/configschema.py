@@ -316,8 +316,8 @@ def _section_classes(cls: type, prefix: str = "") -> Iterator[tuple[str, type]]:
         sub = f.default_factory
         if is_dataclass(sub):
             name = f"{prefix}{f.name}"
-            yield name, sub  # type: ignore[misc]
-            yield from _section_classes(sub, f"{name}.")  # type: ignore[arg-type]
+            yield name, sub
+            yield from _section_classes(sub, f"{name}.")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ The same for a whole folder (:func:`publish_folder`, the static archive).
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 from newsletter.errors import OperationFailed
 
@@ -41,9 +44,12 @@ def write_atomic(
     seeing half a file; the fsync only protects against a power cut, at
     about 1 ms a file (a third of rendering the 18 ISA issues).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # names the folder, not the temporary file it could not make
+        _reraise(path, exc)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -52,8 +58,85 @@ def write_atomic(
                 os.fsync(fh.fileno())
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _reraise(path, exc)
+        raise
+
+
+def _reraise(path: Path, exc: OSError) -> NoReturn:
+    failed = write_error(path, exc)
+    if failed is exc:
+        raise exc
+    raise failed from exc
+
+
+class WriteFailed(OperationFailed, OSError):
+    """Writing a file failed for a reason its user can fix; the message says how.
+
+    Still an ``OSError`` (with the ``errno`` and the file), so code that handles
+    file errors keeps doing so.
+    """
+
+    def __init__(self, message: str, cause: OSError, path: Path):
+        super().__init__(message)
+        self.message = message
+        self.errno, self.strerror, self.filename = cause.errno, cause.strerror, str(path)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# Errors whose fix the message can name; the others (a file where a folder should be …)
+# keep the OS's own words with the path the OS names.
+_FIXABLE = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def write_error(path: Path, exc: OSError) -> OSError:
+    """``exc`` from writing ``path`` as a message that names the file and says what to do.
+
+    The OS's own words name a temporary file or nothing at all (a full disk
+    fails in ``write``, which knows no file name).
+    """
+    if exc.errno not in _FIXABLE:
+        return exc
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "free some space, or write somewhere else, and run the command again"
+    else:
+        hint = f"make the folder {path.parent} writable, or choose another folder"
+    return WriteFailed(f"cannot write {path}: {reason}; {hint}", exc, path)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[TextIO]:
+    """A text stream whose content replaces ``path`` only once all of it is written.
+
+    A failure (a full disk, Ctrl-C) leaves the old file as it was and no
+    partial one. A path that is not a regular file (``/dev/stdout``, a FIFO,
+    ``/dev/full``) is written in place. Errors name ``path``.
+    """
+    if path.exists() and not path.is_file():
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                yield out
+        except OSError as exc:
+            _reraise(path, exc)
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        _reraise(path, exc)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            _reraise(path, exc)
         raise
 
 

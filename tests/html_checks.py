@@ -19,19 +19,41 @@ LEFTOVERS = ("{{", "{%", "<mj-", "None</")
 PLACEHOLDER = "%%"
 
 
+# What visible text never holds unless markup was escaped once too often
+# (``&lt;/head&gt;`` shows as "</head>", ``&amp;#39;`` as "&#39;").
+MARKUP_IN_TEXT = re.compile(r"</?[a-zA-Z!]|&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+_INVISIBLE = {"style", "script", "title", "template"}
+
+
 class Tags(HTMLParser):
-    """Tags, attributes and visible text of a page."""
+    """Tags, attributes and visible text of a page (``text``: every text node, ``visible``:
+    those a reader sees, outside ``<style>``, ``<script>`` and ``<title>``)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tags: list[tuple[str, dict[str, str | None]]] = []
         self.text: list[str] = []
+        self.visible: list[str] = []
+        self._open: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, dict(attrs)))
+        if tag in _INVISIBLE:
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _INVISIBLE and tag in self._open:
+            del self._open[self._open.index(tag) :]
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
+        if not self._open:
+            self.visible.append(data)
+
+
+def markup_in_text(html: str) -> list[str]:
+    """Visible text that looks like markup: a tag or an entity shown to the reader."""
+    return [t.strip()[:80] for t in parse(html).visible if MARKUP_IN_TEXT.search(t)]
 
 
 def parse(html: str) -> Tags:
@@ -47,6 +69,7 @@ def html_problems(html: str, language: str, *, final: bool = True) -> list[str]:
     """
     markers = LEFTOVERS + ((PLACEHOLDER,) if final else ())
     problems = [f"template leftover {m!r}" for m in markers if m in html]
+    problems += [f"visible text looks like markup: {t!r}" for t in markup_in_text(html)]
     tags = parse(html)
     root = [a for t, a in tags.tags if t == "html"]
     if not root or root[0].get("lang") != language:

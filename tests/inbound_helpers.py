@@ -1,9 +1,10 @@
 """Fixtures for the inbound tests: the database the fixture messages were written against.
 
 The messages in ``tests/fixtures/inbound/`` carry VERP tokens, Message-IDs
-and an unsubscribe token made with the secret ``inbound fixtures`` for the
-deliveries of one campaign (uid ``c0ffee00c0ffee01``) to the people below,
-in this order, so delivery *n* is ``PEOPLE[n - 1]``.
+(``<uid>.<delivery id>.<MAC>@isa.example.org``) and an unsubscribe token
+made with the secret ``inbound fixtures`` for the deliveries of one
+campaign (uid ``c0ffee00c0ffee01``) to the people below, in this order,
+so delivery *n* is ``PEOPLE[n - 1]``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from newsletter.config import Organisation, Settings
 from newsletter.db import Database
 from newsletter.subscribers.lists import create_list
 from newsletter.subscribers.people import add_subscriber
+from newsletter.tokens import message_id_mac, token_key
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "inbound"
 SECRET = "inbound fixtures"
@@ -77,8 +79,9 @@ EXPECTED: dict[str, tuple[str, str | None, str | None]] = {
     "gmail_policy_block.eml": ("soft", "rosa@example.com", "recorded"),
     "ooo_french.eml": ("auto-reply", "sven@example.org", "recorded"),
     "ooo_chinese.eml": ("auto-reply", "tina@example.net", "recorded"),
-    "postfix_idn_list_id.eml": ("hard", "uwe@bücher.example.com", "suppressed"),
-    "dsn_recipient_only.eml": ("hard", "vera@example.org", "suppressed"),
+    # Ours only by List-Id / by the failed recipient: anyone can write those.
+    "postfix_idn_list_id.eml": ("unverified", "uwe@bücher.example.com", "recorded"),
+    "dsn_recipient_only.eml": ("unverified", "vera@example.org", "recorded"),
     "foreign_bounce.eml": ("unrelated", None, None),
     "malformed_multipart.eml": ("unrelated", None, None),
     "mailto_unsubscribe_forged.eml": ("unrelated", None, None),
@@ -136,11 +139,14 @@ def build_sent(tmp: Path, database_url: str) -> Sent:
             add_subscriber(s, address, ["news"], status="confirmed", consent_note="test fixture")
         c = store.create_campaign(s, FakeRendered(), "news")
         c.uid = UID
+        c.status = "finished"
         s.add(c)
         s.flush()
+        key = token_key(db.secret)
         for d in s.exec(select(Delivery).where(Delivery.campaign_id == c.id)):
+            assert d.id is not None
             d.status, d.attempts = "sent", 1
-            d.message_id = f"{UID}.{d.id}@isa.example.org"
+            d.message_id = f"{UID}.{d.id}.{message_id_mac(key, d.id)}@isa.example.org"
             s.add(d)
         campaign_id = c.id
     assert campaign_id is not None

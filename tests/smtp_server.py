@@ -3,7 +3,8 @@
 Faults are scripted per recipient address, consumed one per attempt, so a
 test reads as "451 then accepted": ``server.fault("a@example.org", "451")``.
 
-RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user), ``421-close``
+RCPT-time faults: ``421``, ``451``, ``550`` (5.1.1 no such user), ``552`` (5.2.2
+mailbox full), ``421-close``
 (421, then the connection is closed, as Postfix does when it shuts down),
 ``rcpt-drop`` (closed without a reply), ``rcpt-stall`` (no reply for
 ``stall_seconds``, then closed).
@@ -41,6 +42,7 @@ RCPT_FAULTS = {
     "421": "421 4.3.2 Service shutting down",
     "451": "451 4.7.1 Greylisted, try again later",
     "550": "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown",
+    "552": "552 5.2.2 <{rcpt}>: Mailbox full",
     "421-close": "421 4.3.2 Server shutting down, closing connection",
 }
 DROP_FAULTS = {"rcpt-drop", "rcpt-stall"}

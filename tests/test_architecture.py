@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOORS: list[set[str]] = [
     {
         "__init__",
+        "clock",
         "config",
         "configschema",
         "db",

@@ -58,6 +58,7 @@ def orm_log(world: World, campaign_id: int, fmt: str, statuses: list[str] | None
                 "finished": d.finished_at,
                 "edition": d.edition,
                 "bounce": bounces.get(d.id),
+                "zone": d.zone,
             }
             for d in store.iter_log(s, campaign_id, statuses)
         )
@@ -132,7 +133,7 @@ def test_csv_cells_are_defused_and_times_are_iso(logged) -> None:
     assert ",2026-11-30T08:00:00+00:00," in out  # no fraction, as datetime.isoformat()
     assert ",2026-11-30T08:00:00.000001+00:00," in out
     assert ",'=leser" in out
-    assert ",hard suppressed (bounce 2)\n" in out
+    assert ",hard suppressed (bounce 2),\n" in out  # then the zone: none without --local
 
 
 def test_the_log_of_a_campaign_without_deliveries_is_only_the_header(world: World) -> None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from click.testing import Result
 from inbound_helpers import EXPECTED, Sent
@@ -21,8 +25,8 @@ def test_process_prints_what_it_did(sent: Sent, newsletter) -> None:
     assert r.exit_code == 0, r.output
     assert r.output == (
         "Processed 25 messages: 21 recorded (5 auto-reply, 1 challenge, 1 complaint, "
-        "1 delayed, 9 hard, 3 soft, 1 unsubscribe).\n"
-        "Decisions: 8 recorded, 2 scored, 10 suppressed, 1 unsubscribed.\n"
+        "1 delayed, 7 hard, 3 soft, 1 unsubscribe, 2 unverified).\n"
+        "Decisions: 10 recorded, 2 scored, 8 suppressed, 1 unsubscribed.\n"
         "Moved 21; 0 already processed; 4 not ours, left untouched.\n"
     )
     r = newsletter("inbound", "process", str(sent.tmp / "Maildir"))
@@ -81,8 +85,9 @@ def test_bounces_show_and_undo(sent: Sent, newsletter) -> None:
     assert lines[0] == "Bounce 1: hard, suppressed"
     assert lines[2] == "Address:     anna@example.com (by verp)"
     assert lines[3] == f"Delivery:    1 of campaign {sent.campaign_id}"
-    assert lines[4].startswith("Status:      5.1.1 smtp; 550 5.1.1 <anna@example.com>")
-    assert "  RFC 3464 DSN, Action: failed: mailbox does not exist or is disabled (5.1.1)" in lines
+    assert lines[4] == "Reason:      user-unknown"
+    assert lines[5].startswith("Status:      5.1.1 smtp; 550 5.1.1 <anna@example.com>")
+    assert "  RFC 3464 DSN, Action: failed: user-unknown (5.1.1; hard)" in lines
     assert "Subject: Undelivered Mail Returned to Sender" in lines
     assert "Final-Recipient: rfc822; anna@example.com" in lines
     assert (
@@ -153,3 +158,62 @@ def test_complaint_rate_levels() -> None:
 def test_help_texts_have_examples(newsletter) -> None:
     for command in (["inbound", "process"], ["bounces", "list"], ["bounces", "undo"]):
         assert "Example" in newsletter(*command, "--help").output
+
+
+def _separate(sent: Sent, *args: str, close_stdout: bool = False) -> subprocess.CompletedProcess:
+    """``newsletter ARGS`` as its own process: only the modules the command imports are loaded."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "newsletter", *args]
+    if not close_stdout:
+        return subprocess.run(
+            command, cwd=sent.tmp, env=env, capture_output=True, text=True, timeout=120
+        )
+    # The reader is gone before the first line is written: `newsletter … | head -0`.
+    p = subprocess.Popen(
+        command, cwd=sent.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert p.stdout is not None
+    p.stdout.close()
+    _, err = p.communicate(timeout=120)
+    return subprocess.CompletedProcess(command, p.returncode, "", err)
+
+
+def test_bounces_undo_works_as_a_command_of_its_own(sent: Sent, newsletter) -> None:
+    """It failed with 'could not find table delivery': its own process never loaded that model."""
+    _processed(sent, newsletter, ["postfix_hard_user_unknown.eml"])
+    r = _separate(sent, "bounces", "undo", "1")
+    assert (r.returncode, r.stdout, r.stderr) == (
+        0,
+        "Bounce 1 undone: anna@example.com is no longer suppressed.\n",
+        "",
+    )
+    r = _separate(sent, "bounces", "list", "--format", "csv")
+    assert r.returncode == 0 and ",undone," in r.stdout
+
+
+def test_a_closed_pipe_ends_quietly_with_exit_0(sent: Sent, newsletter) -> None:
+    box = sent.maildir("Maildir", ["postfix_hard_user_unknown.eml", "foreign_bounce.eml"])
+    r = _separate(sent, "inbound", "process", str(box), close_stdout=True)
+    assert (r.returncode, r.stderr) == (0, "")
+    # the work was done and committed before the output was lost
+    assert _separate(sent, "bounces", "list", "--format", "csv").stdout.count("\n") == 2
+
+
+def test_a_maildir_with_nothing_of_ours_gets_no_processed_folder(sent: Sent, newsletter) -> None:
+    box = sent.maildir("Maildir", ["foreign_bounce.eml", "human_reply.eml"])
+    r = newsletter("inbound", "process", str(box))
+    assert r.output.endswith("Moved 0; 0 already processed; 2 not ours, left untouched.\n")
+    assert sorted(p.name for p in box.iterdir()) == ["cur", "new", "tmp"]
+
+
+def test_bounces_list_kind_unverified(sent: Sent, newsletter) -> None:
+    _processed(sent, newsletter, ["dsn_recipient_only.eml", "gmail_hard.eml"])
+    r = newsletter("bounces", "list", "--kind", "unverified", "--format", "json")
+    (row,) = json.loads(r.output)
+    assert {k: row[k] for k in ("kind", "address", "reason", "decision", "attribution")} == {
+        "kind": "unverified",
+        "address": "vera@example.org",
+        "reason": "user-unknown",
+        "decision": "recorded",
+        "attribution": "dsn-recipient",
+    }

@@ -83,24 +83,23 @@ def test_ten_daily_soft_bounces_suppress_and_undo_forgives_the_score(sent: Sent)
     assert (again.decision, again.score) == ("scored", 0.5)
 
 
+def _failed_earlier(sent: Sent, reply: str, at: datetime) -> None:
+    """An earlier mail to bert that our relay refused at send time (a delivery of its own)."""
+    with sent.db.session() as s:
+        s.add(Delivery(address="bert@example.com", status="failed", smtp_reply=reply,
+                       finished_at=at))  # fmt: skip
+
+
 def test_send_time_failures_feed_the_same_score(sent: Sent) -> None:
     now = datetime.now(UTC)
-    with sent.db.session() as s:
-        d = s.exec(select(Delivery).where(Delivery.address == "bert@example.com")).one()
-        d.status, d.smtp_reply = "failed", "552 5.2.2 Mailbox full"
-        d.finished_at = now - timedelta(days=1)
-        s.add(d)
+    _failed_earlier(sent, "552 5.2.2 Mailbox full", now - timedelta(days=1))
     row = _soft(sent, 1, now)
     assert row.score == 1.0
 
 
 def test_a_spam_block_at_send_time_does_not_count(sent: Sent) -> None:
     now = datetime.now(UTC)
-    with sent.db.session() as s:
-        d = s.exec(select(Delivery).where(Delivery.address == "bert@example.com")).one()
-        d.status, d.smtp_reply = "failed", "550 5.7.1 Message rejected as spam"
-        d.finished_at = now - timedelta(days=1)
-        s.add(d)
+    _failed_earlier(sent, "550 5.7.1 Message rejected as spam", now - timedelta(days=1))
     assert _soft(sent, 1, now).score == 0.5
 
 

@@ -5,9 +5,12 @@ verifier's trust is pointed at that certificate in these tests only."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,10 +27,11 @@ from inbound_helpers import UID, Sent
 from sqlmodel import select
 from web_helpers import LiveServer, bound_socket
 
+from newsletter.inbound.ses import FETCH_TIMEOUT, SnsVerifier, fetch_https
 from newsletter.inbound.tables import Bounce
-from newsletter.inbound.webhooks import SnsVerifier, generic_signature
+from newsletter.inbound.webhooks import generic_signature
 from newsletter.subscribers.tables import Suppression
-from newsletter.tokens import bounce_token, token_key
+from newsletter.tokens import bounce_token, token_key, unsubscribe_token
 
 ARN = "arn:aws:sns:eu-west-1:123456789012:ses-bounces"
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
@@ -308,7 +312,7 @@ def test_generic_webhook_hmac_window_and_replay(hooks: Hooks) -> None:
     with hooks.sent.db.session() as s:
         row = s.exec(select(Bounce)).one()
         assert (row.kind, row.decision, row.score, row.attribution) == (
-            "soft", "scored", 0.5, "dsn-recipient",
+            "soft", "scored", 0.5, "relay-recipient",
         )  # fmt: skip
 
 
@@ -322,3 +326,108 @@ def test_webhooks_without_a_configured_secret_are_not_there(
         404,
         "refused: webhook not configured: set $NEWSLETTER_POSTMARK_WEBHOOK_SECRET\n",
     )
+
+
+class SilentHost:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers: an SNS host
+    that hangs, as seen from the certificate fetch."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+                self.accepted.set()
+
+    def close(self) -> None:
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def _get_time(client: httpx.Client, path: str) -> float:
+    started = time.perf_counter()
+    r = client.get(path)
+    assert r.status_code == 200
+    return time.perf_counter() - started
+
+
+def test_a_silent_certificate_host_does_not_delay_other_requests(hooks: Hooks) -> None:
+    """The certificate is fetched outside the database's turn, with a short timeout, once.
+
+    Before, the fetch ran inside the transaction: every database-backed route
+    waited up to 10 s behind one forged post."""
+    silent = SilentHost()
+    local = f"https://127.0.0.1:{silent.port}/SimpleNotificationService-test.pem"
+    fetched: list[str] = []
+
+    def fetch(url: str) -> bytes:  # the real HTTPS fetch, pointed at the silent host
+        fetched.append(url)
+        return fetch_https(local)
+
+    hooks.server.app.state.sns_verifier = SnsVerifier(fetch=fetch)
+    path = f"/unsubscribe/{unsubscribe_token(token_key(hooks.sent.db.secret), 1, 1)}"
+    body = sns("Notification", ses_bounce(hooks.sent, 1, "anna@example.com"))
+    answers: list[tuple[httpx.Response, float]] = []
+
+    def forged_post() -> None:
+        started = time.perf_counter()
+        with hooks.client() as c:
+            answers.append((c.post("/webhooks/ses", json=body), time.perf_counter() - started))
+
+    try:
+        with hooks.client() as c:
+            # the slowest of ten: a busy machine's spikes are in both series alike
+            baseline = max(_get_time(c, path) for _ in range(10))
+            poster = threading.Thread(target=forged_post)
+            poster.start()
+            assert silent.accepted.wait(5), "the certificate fetch did not start"
+            during = [_get_time(c, path) for _ in range(10)]
+            poster.join(FETCH_TIMEOUT + 10)
+            assert max(during) - baseline < 0.100, (baseline, during)
+            ((r, took),) = answers
+            assert r.status_code == 403 and "cannot load the signing certificate" in r.text
+            assert took < FETCH_TIMEOUT + 2.0  # the short timeout, not urllib's 10 s
+            # The same URL again: refused at once from the cache of failures, no new fetch.
+            started = time.perf_counter()
+            again = c.post("/webhooks/ses", json=body)
+            assert again.status_code == 403 and time.perf_counter() - started < 1.0
+    finally:
+        silent.close()
+    assert fetched == [CERT_URL]
+    assert hooks.state() == (0, [])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.net;@sns.us-east-1.amazonaws.com/x.pem",
+        "https://user@sns.us-east-1.amazonaws.com/x.pem",
+        "https://sns.us-east-1.amazonaws.com:8443/x.pem",
+        "https://sns.us-east-1.amazonaws.com:443/x.pem",
+        "http://sns.us-east-1.amazonaws.com/x.pem",
+        "https://sns.us-east-1.amazonaws.com.evil.example.net/x.pem",
+        "https://SNS.us-east-1.amazonaws.com/x.pem",
+        "https://sns.evil-example.amazonaws.com/x.pem",
+        "https://sns.us-east-1.amazonaws.com\\@evil.example.net/x.pem",
+        "https://sns.us-east-1.amazonaws.com/x.pem#@evil.example.net",
+        "https://sns.us-east-1.amazonaws.com/x\t.pem",
+        "https://sns.us-east-1.amazonaws.com/x.pem?u=https://evil.example.net",
+    ],
+)
+def test_certificate_urls_off_the_sns_hosts_are_refused_unfetched(hooks: Hooks, url: str) -> None:
+    body = sns("Notification", ses_bounce(hooks.sent, 1, "anna@example.com"), SigningCertURL=url)
+    with hooks.client() as c:
+        r = c.post("/webhooks/ses", json=body)
+    assert r.status_code == 403, r.text
+    assert "SigningCertURL is not" in r.text
+    assert hooks.fetched == [] and hooks.state() == (0, [])

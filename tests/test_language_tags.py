@@ -38,6 +38,10 @@ msgctxt "read_more"
 msgid "Read more"
 msgstr "Legu pli"
 
+msgctxt "read_more_about"
+msgid "Read more: {title}"
+msgstr "Legu pli: {title}"
+
 msgctxt "view_in_browser"
 msgid "View in browser"
 msgstr "Vidi en retumilo"
@@ -60,6 +64,10 @@ msgstr ""
 msgctxt "read_more"
 msgid "Read more"
 msgstr "Weiterlesen"
+
+msgctxt "read_more_about"
+msgid "Read more: {title}"
+msgstr "Weiterlesen: {title}"
 """
 
 ISSUE = """\

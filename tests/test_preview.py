@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import socket
+import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +23,7 @@ from newsletter.cli import cli
 from newsletter.config import load_settings
 from newsletter.workbench.preview import bind, preview_server
 
+ROOT = Path(__file__).resolve().parents[1]
 ISSUE = """\
 issue:
   date: 2021-07
@@ -143,3 +150,75 @@ def test_busy_port_is_one_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "choose another --port" in result.output
+
+
+@contextlib.contextmanager
+def preview_process(folder: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``newsletter preview`` as a user starts it, on a free port; (process, base URL)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "--config", str(folder / "newsletter.toml"),
+         "preview", str(folder / "issue.yaml"), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=folder,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"at (http://127\.0\.0\.1:\d+)/ \(Ctrl\+C stops\)", line)
+        assert m, line + proc.stdout.read() if proc.poll() is not None else line
+        base = m.group(1)
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/preview.js", timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "preview did not answer"
+            time.sleep(0.05)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_one_signal_stops_preview_with_an_event_stream_open(folder: Path, sig: int) -> None:
+    """Before, uvicorn waited for the stream, which never ended: still running 8 s later."""
+    with preview_process(folder) as (proc, base):
+        with httpx.stream("GET", base + "/events", timeout=10) as events:
+            lines = events.iter_lines()
+            assert next(lines) == "event: version"
+            proc.send_signal(sig)
+            started = time.monotonic()
+            rest = list(lines)  # the stream ends by itself, saying why
+            try:
+                status = proc.wait(max(0.0, 2.0 - (time.monotonic() - started)) + 0.01)
+            except subprocess.TimeoutExpired:
+                pytest.fail(
+                    f"preview still running {time.monotonic() - started:.1f} s after one signal"
+                )
+        assert status == 0, proc.stdout.read() if proc.stdout else ""
+        assert "event: stopping" in rest
+        assert "Aborted" not in (proc.stdout.read() if proc.stdout else "")
+
+
+@pytest.mark.timeout(120)
+def test_a_save_reaches_the_open_page_as_a_reload_event_in_under_0_3_s(folder: Path) -> None:
+    """Median of 5 saves on the real command, measured from the write to the event's arrival."""
+    issue = folder / "issue.yaml"
+    took: list[float] = []
+    with preview_process(folder) as (_, base):
+        with httpx.stream("GET", base + "/events", timeout=10) as events:
+            lines = events.iter_lines()
+            assert next(lines) == "event: version" and next(lines) == "data: 1"
+            for version in range(2, 7):
+                time.sleep(0.4)  # apart: each save is its own change
+                started = time.perf_counter()
+                issue.write_text(ISSUE.format(title=f"Edit {version}"), encoding="utf-8")
+                while (line := next(lines)) != f"data: {version}":
+                    assert not line.startswith("data:"), line
+                took.append(time.perf_counter() - started)
+        page = httpx.get(base + "/frame/light", timeout=5).text
+    assert "Edit 6" in page
+    assert statistics.median(took) < 0.3, took

@@ -270,3 +270,28 @@ def test_readme_report_example_is_real_output(monkeypatch: pytest.MonkeyPatch) -
         return "\n".join(lines[:start] + lines[-1:])
 
     assert rows(result.stdout) == rows(shown.group(2))
+
+
+def test_an_insecure_link_is_one_finding_however_often_it_appears(tmp_path: Path) -> None:
+    issue = tmp_path / "2021-07.yaml"
+    issue.write_text(
+        """\
+issue:
+  date: 2021-07
+  language: en
+  subject: Subject line for the test
+  preheader: A preheader that is long enough for the check to be happy about it
+editorial:
+  paragraphs: ["See [the page](http://example.org/page) now."]
+articles:
+  - title: T
+    paragraphs: ["[Once](http://example.org/page) and [twice](http://example.org/page)."]
+""",
+        encoding="utf-8",
+    )
+    result = run("check", "--report", "--no-spam", "--format", "json", str(issue))
+    [insecure] = findings(report_json(result), "http")
+    assert insecure["message"] == (
+        "insecure http:// link http://example.org/page (in the issue's text, the theme or "
+        "newsletter.toml, 3 places); use https://"
+    )

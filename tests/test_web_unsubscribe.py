@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -517,3 +518,104 @@ def test_the_token_path_writes_exactly_what_the_library_writes(world, lists) -> 
         ["suppress", "unsubscribe"] if lists == ["news"] else ["unsubscribe"]
     )
     assert len(blocked) == (1 if lists == ["news"] else 0)
+
+
+def test_head_answers_like_get_and_never_changes_anything(web) -> None:
+    """HEAD with a one-click body (or a form with its CSRF field) is a GET without the body."""
+    web.add(1)
+    web.serve()
+    path = f"/unsubscribe/{web.token(1)}"
+    with web.client() as c:
+        got = c.get(path)
+        field = csrf_of(got.text)
+        for body in ({"List-Unsubscribe": "One-Click"}, {"csrf": field}):
+            r = c.request("HEAD", path, data=body)
+            assert (r.status_code, r.content) == (200, b"")
+            assert r.headers["content-type"] == got.headers["content-type"]
+            assert r.headers["content-security-policy"] == got.headers["content-security-policy"]
+        r = c.request("HEAD", f"{path}/undo", data={"csrf": field})
+        assert r.status_code == 405 and r.content == b""
+        r = c.request("HEAD", "/subscribe/news", data={"csrf": field, "email": "a@example.org"})
+        assert (r.status_code, r.content) == (200, b"")
+    assert status(web, 1) == "confirmed"
+    assert events(web) == [] and suppressions(web) == []
+    with web.db.session() as s:
+        assert s.exec(sa.text("SELECT count(*) FROM signup_request")).one()[0] == 0
+
+
+def test_only_the_exact_one_click_body_skips_the_csrf_check(web) -> None:
+    web.add(1)
+    web.serve()
+    url = f"{web.url}/unsubscribe/{web.token(1)}"
+    for body in (
+        {"List-Unsubscribe": "Yes"},
+        {"List-Unsubscribe": ""},
+        {"List-Unsubscribe": "one-click"},
+        {"List-Unsubscribe": ["One-Click", "One-Click"]},
+        {"List-Unsubscribe": "One-Click", "leave_all": "1"},
+    ):
+        r = httpx.post(url, data=body)
+        assert r.status_code == 403 and "form has expired" in r.text, body
+    assert status(web, 1) == "confirmed" and events(web) == [] and suppressions(web) == []
+
+
+def test_a_csrf_cookie_of_non_ascii_letters_is_refused_not_a_server_error(web) -> None:
+    web.add(1)
+    web.serve()
+    bad = "ä" * 32  # letters, lower case, 32 of them: what the old shape check let through
+    for cookie in (bad, "ß" * 32, "A" * 32, "g" * 32, "0" * 31):
+        raw = f"newsletter_csrf={cookie}".encode("latin-1")  # as Starlette decodes it
+        with web.client() as c:
+            page = c.get("/subscribe/news", headers={"Cookie": raw})
+            assert page.status_code == 200, cookie  # a fresh nonce, not the bad one
+            assert f"newsletter_csrf={cookie}" not in page.headers.get("set-cookie", "")
+            r = c.post(
+                f"/unsubscribe/{web.token(1)}",
+                data={"csrf": csrf_of(page.text)},
+                headers={"Cookie": raw},
+            )
+            assert r.status_code == 403 and "form has expired" in r.text, cookie
+    assert status(web, 1) == "confirmed" and events(web) == []
+
+
+def test_a_field_of_one_session_with_the_cookie_of_another_is_refused(web) -> None:
+    web.add(1)
+    web.serve()
+    path = f"/unsubscribe/{web.token(1)}"
+    with web.client() as a, web.client() as b:
+        field_a = csrf_of(a.get(path).text)
+        field_b = csrf_of(b.get(path).text)
+        assert a.cookies["newsletter_csrf"] != b.cookies["newsletter_csrf"]
+        r = b.post(path, data={"csrf": field_a})  # B's cookie, A's field
+        assert r.status_code == 403 and "form has expired" in r.text
+        assert status(web, 1) == "confirmed" and events(web) == []
+        assert b.post(path, data={"csrf": field_b}).status_code == 200  # its own field works
+    assert status(web, 1) == "unsubscribed"
+
+
+def test_over_https_the_csrf_cookie_is_a_host_cookie(web) -> None:
+    """``__Host-`` with Secure, Path=/ and no Domain; a plain-named cookie (which a sibling
+    subdomain could plant) is ignored."""
+    web.add(1)
+    https = replace(web.settings.delivery, base_url="https://newsletter.example.org")
+    web.settings = replace(web.settings, delivery=https)
+    live = web.serve()
+    path = f"/unsubscribe/{web.token(1)}"
+    with httpx.Client(base_url=live.url, timeout=10) as c:
+        page = c.get(path)
+        set_cookie = page.headers["set-cookie"]
+        assert set_cookie.startswith("__Host-newsletter_csrf="), set_cookie
+        attributes = [a.strip().lower() for a in set_cookie.split(";")[1:]]
+        assert "secure" in attributes and "path=/" in attributes and "httponly" in attributes
+        assert not any(a.startswith("domain") for a in attributes)
+        nonce = set_cookie.split(";")[0].partition("=")[2]
+        field = csrf_of(page.text)
+        # httpx keeps Secure cookies off plain http: the browser's https request, by hand
+        planted = c.post(path, data={"csrf": field}, headers={"Cookie": f"newsletter_csrf={nonce}"})
+        assert planted.status_code == 403
+        assert status(web, 1) == "confirmed"
+        r = c.post(
+            path, data={"csrf": field}, headers={"Cookie": f"__Host-newsletter_csrf={nonce}"}
+        )
+        assert r.status_code == 200
+    assert status(web, 1) == "unsubscribed"

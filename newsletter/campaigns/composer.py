@@ -23,7 +23,7 @@ from newsletter.message.compose import (
     sender_domain,
 )
 from newsletter.message.dkim import signer_from_settings
-from newsletter.tokens import bounce_token, token_key, unsubscribe_token
+from newsletter.tokens import bounce_token, message_id_mac, token_key, unsubscribe_token
 
 
 @dataclass
@@ -83,16 +83,19 @@ class Composer:
         self.verp_domain = (d.bounce_domain or self.domain) if d.verp else None
         self.sender = settings.organisation.sender_email
 
-    @property
-    def message_id_affixes(self) -> tuple[str, str]:
-        """A Message-ID is ``before + delivery id + after``; the claim writes the same."""
-        return f"{self.uid}.", f"@{self.domain}"
+    def message_id(self, delivery_id: int) -> str:
+        """``<uid>.<delivery id>.<mac>@<domain>``: the ledger records the same.
+
+        Deterministic per delivery, so a retry carries the same Message-ID and
+        a receiver can drop the duplicate of a message we had to retry. The
+        MAC (:func:`~newsletter.tokens.message_id_mac`) makes it evidence when
+        it comes back in a bounce: a reader cannot turn their own Message-ID
+        into another delivery's.
+        """
+        return f"{self.uid}.{delivery_id}.{message_id_mac(self.key, delivery_id)}@{self.domain}"
 
     def __call__(self, job: Job) -> None:
-        # Deterministic per delivery, so a retry carries the same Message-ID
-        # and a receiver can drop the duplicate of a message we had to retry.
-        before, after = self.message_id_affixes
-        job.message_id = f"{before}{job.id}{after}"
+        job.message_id = self.message_id(job.id)
         if self.verp_domain:
             job.sender = f"bounces+{bounce_token(self.key, job.id)}@{self.verp_domain}"
         else:

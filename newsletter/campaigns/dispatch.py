@@ -99,7 +99,7 @@ class Dispatcher:
         assert campaign.id is not None
         self.cid = campaign.id
         self.compose = composer or Composer(db, settings, campaign)
-        self.ledger = ledger(db, campaign, settings.delivery, self.compose.message_id_affixes)
+        self.ledger = ledger(db, campaign, settings.delivery, self.compose.message_id)
         self.ledger.on_wait = self._locked
         self.transport = transport
         self.wait_for_retries = wait_for_retries

@@ -90,6 +90,6 @@ def editions_of(session: Session, campaign_id: int) -> list[CampaignEdition]:
         session.exec(
             select(CampaignEdition)
             .where(CampaignEdition.campaign_id == campaign_id)
-            .order_by(CampaignEdition.language)  # type: ignore[arg-type]
+            .order_by(CampaignEdition.language)
         )
     )

@@ -15,6 +15,7 @@ releasing the campaign itself is :mod:`newsletter.campaigns.runs`.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from newsletter import clock
 from newsletter.campaigns import destinations, leases, statements, totals
 from newsletter.campaigns.outcomes import Result, Sorted, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
@@ -108,7 +110,7 @@ class Ledger:
         db: Database,
         campaign: Campaign,
         settings: DeliverySettings,
-        message_id: tuple[str, str] = ("", ""),
+        message_id: Callable[[int], str] = str,
     ):
         assert campaign.id is not None
         self.db = db
@@ -118,7 +120,7 @@ class Ledger:
         self.settings = settings
         self.wait = settings.database_wait_seconds
         self.on_wait: Callable[[float], None] | None = None
-        # Message-IDs are "<before><delivery id><after>" (see Composer)
+        # A delivery id's Message-ID (Composer.message_id)
         self.message_id = message_id
         self._page = self._fetch_statement()
         dialect = db.engine.dialect
@@ -134,6 +136,9 @@ class Ledger:
         # is recorded, no other message to them is claimed by this run.
         self.backoff: dict[str, destinations.State] | None = None
         self.probing: set[str] = set()
+        # The latest time this run postponed a message to: the run waits for it even when
+        # the backoff that caused it is over (a probe was accepted meanwhile).
+        self.postponed_until: datetime | None = None
         self._claims: dict[int, Prepared] = {}  # by batch size
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
@@ -205,9 +210,12 @@ class Ledger:
 
     def _fetch(self, conn: sa.Connection, now: datetime) -> list[Any]:
         """The next page to send (due retries first); marks the no-longer-eligible skipped."""
-        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": now}))
+        # "Due" on the schedules' clock: a delivery of a later wave waits queued until its
+        # wave's time (newsletter.campaigns.waves), which a rehearsal's clock may move.
+        due = clock.now()
+        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": due}))
         if len(rows) < PAGE:
-            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": now})
+            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": due})
         skipped = [r for r in rows if not r.eligible]
         if skipped:
             conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
@@ -254,6 +262,9 @@ class Ledger:
             asked, postponed = self._choose(pending, want, now)
             if postponed:
                 self._postpone.run(conn, [{"b_id": i, "b_next": t} for i, t in postponed])
+                self.postponed_until = max(
+                    [t for _, t in postponed] + [self.postponed_until or now]
+                )
             took = self._claim(conn, asked, now) if asked else {}
             return fetched, pending, asked, {i for i, _ in postponed}, took
 
@@ -264,7 +275,6 @@ class Ledger:
         gone = postponed | {job.id for job in asked}
         self.pending = deque(job for job in pending if job.id not in gone) if gone else pending
         claimed = []
-        before, after = self.message_id
         for job in asked:
             if job.id in took:
                 if self.backoff and (name := destinations.destination_of(job.address)) in (
@@ -273,7 +283,7 @@ class Ledger:
                     self.probing.add(name)
                 moves.append((job.status, DeliveryStatus.SENDING))
                 job.attempts = took[job.id]
-                job.message_id = f"{before}{job.id}{after}"
+                job.message_id = self.message_id(job.id)
                 claimed.append(job)
         return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
 
@@ -337,9 +347,9 @@ class Ledger:
         n = len(jobs)
         if n not in self._claims:
             self._claims[n] = Prepared(self.claim_statement(n), self.db.engine.dialect)
-        before, after = self.message_id
         values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
-        values.update(b_now=now, b_lease=self.lease, b_mid_before=before, b_mid_after=after)
+        values.update({f"b_mid{i}": self.message_id(job.id) for i, job in enumerate(jobs)})
+        values.update(b_now=now, b_lease=self.lease)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
 
     def claim_statement(self, n: int) -> sa.Update:
@@ -394,20 +404,26 @@ class Ledger:
         return self.transaction(lambda conn: totals.status_counts(conn, self.cid))
 
     def next_retry(self) -> float | None:
-        """When the earliest deferred (or postponed) delivery is due (epoch seconds), or None."""
-        waiting = [DeliveryStatus.DEFERRED, DeliveryStatus.QUEUED]
+        """When the earliest deferred delivery is due, or a backoff ends (epoch seconds).
+
+        Messages postponed for their destination's backoff wait ``queued`` with a
+        ``next_attempt_at``, as do a later local-time wave's (``campaigns/waves.py``); only
+        the former are worth this run's wait, so they count through the backoffs it knows.
+        """
         query = (
             sa.select(D.c.next_attempt_at)
-            .where(
-                D.c.campaign_id == self.cid,
-                D.c.status.in_(waiting),
-                D.c.next_attempt_at.is_not(None),
-            )
+            .where(D.c.campaign_id == self.cid, D.c.status == DeliveryStatus.DEFERRED)
             .order_by(D.c.next_attempt_at)
             .limit(1)
         )
         when = self.transaction(lambda conn: conn.execute(query).scalar())
-        return when.timestamp() if when is not None else None
+        times = [when.timestamp()] if when is not None else []
+        times += [s.until.timestamp() for s in (self.backoff or {}).values() if s.until]
+        if self.postponed_until is not None:
+            times.append(self.postponed_until.timestamp())
+            if self.postponed_until.timestamp() <= time.time():
+                self.postponed_until = None  # due now: one more fetch takes them
+        return min(times, default=None)
 
     def still_ours(self) -> bool:
         """Whether the campaign is still sending, by this run (not paused, cancelled, taken)."""

@@ -73,7 +73,7 @@ def queue_notice(
     bounce finds this row whichever attempt it answers.
     """
     message_id = f"{kind.value}.{secrets.token_hex(8)}@{sender_domain(settings)}"
-    delivery_id: int = session.execute(
+    delivery_id: int = session.execute(  # type: ignore[attr-defined]
         sa.insert(_TABLE).values(
             kind=kind.value,
             campaign_id=None,
@@ -130,7 +130,7 @@ def claim_due(connection: sa.Connection, *, now: datetime | None = None) -> Clai
         .select_from(_TABLE.outerjoin(_NOTICE, n.delivery_id == d.id))
         .where(d.id == row)
     ).one()  # fmt: skip
-    return Claimed(*got)
+    return Claimed(*got)  # type: ignore[call-arg]
 
 
 def next_due(connection: sa.Connection) -> datetime | None:
@@ -182,7 +182,7 @@ def record(
     if outcome.status == DEFERRED:
         history = (history or "") + f"{now:%Y-%m-%dT%H:%M:%SZ} {outcome.reply}\n"
         if claimed.attempts < max_attempts:
-            next_at, finished = now + retry_delay(claimed.attempts, retry_seconds), None
+            next_at, finished = now + retry_delay(claimed.attempts, retry_seconds), None  # type: ignore[assignment]
         else:
             status = FAILED
     d = _TABLE.c

@@ -27,7 +27,7 @@ DELIVERY = sa.table(
     *(sa.column(c) for c in ("id", "campaign_id", "address", "status", "attempts")),
     *(sa.column(c) for c in ("smtp_code", "smtp_reply", "queue_id", "message_id")),
     *(sa.column(c) for c in ("queued_at", "claimed_at", "finished_at", "edition")),
-    *(sa.column(c) for c in ("kind", "next_attempt_at")),
+    *(sa.column(c) for c in ("kind", "next_attempt_at", "zone")),
 )
 # The log's columns for scripts, and the table columns they come from.
 LOG_COLUMNS = {
@@ -44,8 +44,10 @@ LOG_COLUMNS = {
     "finished": "finished_at",
     "edition": "edition",  # the language edition the recipient was given
 }
-# …and one from elsewhere: what came back for the delivery later (``bounces=``).
-COLUMNS = [*LOG_COLUMNS, "bounce"]
+# …and one from elsewhere: what came back for the delivery later (``bounces=``); then the
+# zone a local-time schedule timed the delivery in (campaigns.waves), last, so the
+# columns before it keep their places for scripts.
+COLUMNS = [*LOG_COLUMNS, "bounce", "zone"]
 # ``log --kind``: the mails about a sign-up (no campaign), or every delivery of every
 # kind; their log says of each row what it was and, if deferred, when it is retried.
 KINDS = ("confirmation", "welcome", "all")
@@ -109,7 +111,7 @@ def _chunks(
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The log in pages of ``COLUMNS`` tuples: a page at a time keeps the per-row cost low."""
     d = DELIVERY.c
-    query = sa.select(*(d[c] for c in LOG_COLUMNS.values()))
+    query = sa.select(*(d[c] for c in LOG_COLUMNS.values()), d.zone)
     if kind is None:
         query = query.where(d.campaign_id == campaign_id)
     else:
@@ -142,11 +144,13 @@ def _chunks(
         if kind is None and sqlite:
             yield _log_page(page, get)
         elif kind is None:  # PostgreSQL: aware datetimes
-            yield [(*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0])) for r in page]
+            yield [
+                (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]), r[12]) for r in page
+            ]
         else:
             yield [
                 (*r[:8], _iso(r[8]), _iso(r[9]), _iso(r[10]), r[11], get(r[0]), r[12], r[13],
-                 _iso(r[14]))
+                 r[14], _iso(r[15]))
                 for r in page
             ]  # fmt: skip
 
@@ -158,7 +162,7 @@ def _log_page(page: list[Any], bounce: Callable[[int], str | None]) -> list[tupl
     text with a fraction (``YYYY-MM-DD HH:MM:SS.ffffff``) is converted inline,
     with two string methods instead of two calls (half the cost of the row).
     """
-    iso, rows = iso_time, []
+    iso, rows = iso_time, []  # type: ignore[var-annotated]
     append = rows.append
     for r in page:
         q, c, f = r[8], r[9], r[10]
@@ -179,6 +183,7 @@ def _log_page(page: list[Any], bounce: Callable[[int], str | None]) -> list[tupl
                 ),
                 r[11],
                 bounce(r[0]),
+                r[12],
             )
         )  # fmt: skip
     return rows

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, store
+from newsletter.campaigns import leases, store, totals, waves
 from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.db import Database
@@ -103,6 +103,7 @@ def take(
         .where(sa.or_(D.c.lease_id.is_(None), D.c.lease_id != lease.id))
         .values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)
     )
+    waves.mark_started(session.connection(), campaign_id)
     session.refresh(campaign)
     return campaign
 
@@ -155,6 +156,8 @@ def release(
                             finished_at=values["finished_at"],
                         )
                     )
+                elif finished and not paused and waves.waiting(s.connection(), campaign_id):
+                    pass  # sending, between waves: a worker takes it up at the next one
                 elif finished and not paused:
                     values["status"] = CampaignStatus.FINISHED.value
                     values["finished_at"] = datetime.now(UTC)
@@ -165,4 +168,5 @@ def release(
         counts = store.status_counts(s, campaign_id)
         s.flush()
         s.refresh(c)
-        return store.describe_state(c, counts, leases.holder(s, c))
+        next_wave = totals.next_wave_of(s.connection(), c)
+        return store.describe_state(c, counts, leases.holder(s, c), next_wave)

@@ -84,21 +84,32 @@ def judge(lease: LeaseLike, now: datetime) -> Holder:
     return Holder(lease, stale, now)
 
 
-def describe_state(campaign: CampaignLike, counts: Mapping[str, int], held: Holder | None) -> str:
+def describe_state(
+    campaign: CampaignLike,
+    counts: Mapping[str, int],
+    held: Holder | None,
+    next_wave: datetime | None = None,
+) -> str:
     """One honest phrase: never "finished" while a delivery lacks a final state.
 
     ``held`` is the campaign's lease (:func:`leases.holder`): a sending
-    campaign whose sender stopped renewing it says so.
+    campaign whose sender stopped renewing it says so. ``next_wave``: when
+    the next wave of a local-time schedule starts, if one is to come.
     """
     status = campaign.status
     open_ = {s: counts.get(s, 0) for s in ("deferred", "unknown", "queued", "sending")}
     resume = f"resume with: newsletter campaigns resume {campaign.id}"
     queue = getattr(campaign, "queue", None)  # sent by workers from this queue
+    if status == "draft" and next_wave is not None:
+        return f"scheduled at local times, first wave at {next_wave:%Y-%m-%d %H:%M} UTC"
     if status == "draft" and getattr(campaign, "scheduled_at", None) is not None:
         return "scheduled for " + schedule_phrase(
             campaign.scheduled_at,  # type: ignore[attr-defined]
             campaign.schedule_zone,  # type: ignore[attr-defined]
         )
+    if status == "sending" and held is None and next_wave is not None:
+        by = f" by workers (queue {queue})" if queue is not None else ""
+        return f"sending{by}, next wave at {next_wave:%Y-%m-%d %H:%M} UTC"
     if status == "sending" and queue is not None and held is None:
         return f"sending by workers (queue {queue})"
     if status == "paused" and queue is not None:

@@ -44,7 +44,8 @@ def _stmt(**values: Any) -> sa.Update:
 # this run's lease still holds the campaign. A cancel, a pause or a sender
 # taking over in between makes it take nothing, so the message is not sent
 # (and never sent twice). RETURNING says which rows it took. The Message-ID
-# is made from the id here and in the composer alike (campaign uid, id, domain).
+# of each row is the composer's (campaign uid, id, MAC over the id, domain),
+# passed per row: the MAC cannot be computed in SQL.
 def claim(n: int, holds: sa.ColumnElement[bool] | None = None) -> sa.Update:
     """The claim of ``n`` deliveries, ``b_id0`` … (one statement per batch size).
 
@@ -72,9 +73,9 @@ def claim(n: int, holds: sa.ColumnElement[bool] | None = None) -> sa.Update:
             status=DeliveryStatus.SENDING.value,
             attempts=D.c.attempts + 1,
             claimed_at=P("b_now", type_=UTCDateTime),
-            message_id=P("b_mid_before", type_=sa.String)
-            + sa.cast(D.c.id, sa.String)
-            + P("b_mid_after", type_=sa.String),
+            message_id=sa.case(
+                *((D.c.id == P(f"b_id{i}"), P(f"b_mid{i}", type_=sa.String)) for i in range(n))
+            ),
             lease_id=P("b_lease"),
         )
         .returning(D.c.id, D.c.attempts)
@@ -203,7 +204,7 @@ def _cursor(conn: sa.Connection) -> Any:
     """
     if not conn.in_transaction():
         conn.begin()
-    return _Wrapped(conn.connection.dbapi_connection.cursor(), conn.dialect)
+    return _Wrapped(conn.connection.dbapi_connection.cursor(), conn.dialect)  # type: ignore[union-attr]
 
 
 class _Wrapped:

@@ -96,7 +96,7 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     choose = add_editions(session, campaign, editions, ml.language)
-    table = Delivery.__table__
+    table = Delivery.__table__  # type: ignore[attr-defined]
     now = utcnow()
     batch: list[dict[str, object]] = []
     count = 0
@@ -159,9 +159,7 @@ def create_proof(
     )
     session.add(campaign)
     session.flush()
-    session.add(
-        Delivery(campaign_id=campaign.id, address=address, edition=rendered.language)  # type: ignore[arg-type]
-    )
+    session.add(Delivery(campaign_id=campaign.id, address=address, edition=rendered.language))
     return campaign
 
 
@@ -175,7 +173,9 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
     editions = totals.edition_totals(
         session.connection(), campaign.id, campaign.language, campaign.subject, counts
     )
-    return totals.summary_of(campaign, counts, leases.holder(session, campaign), editions)
+    next_wave = totals.next_wave_of(session.connection(), campaign)
+    holder = leases.holder(session, campaign)
+    return totals.summary_of(campaign, counts, holder, editions, next_wave)
 
 
 def list_campaigns(session: Session) -> list[CampaignSummary]:
@@ -236,7 +236,7 @@ def iter_log(
 def _rows_of(person: gdpr.Person) -> sa.ColumnElement[bool]:
     cond = sa.func.lower(Delivery.address) == person.key
     if person.subscriber_id is not None:
-        cond = sa.or_(cond, Delivery.subscriber_id == person.subscriber_id)
+        cond = sa.or_(cond, Delivery.subscriber_id == person.subscriber_id)  # type: ignore[arg-type]
     return cond
 
 
@@ -254,6 +254,7 @@ def collect_deliveries(session: Session, person: gdpr.Person) -> list[dict[str, 
             "campaign": d.campaign_id,
             "issue": issue,
             "edition": d.edition,
+            "zone": d.zone,  # a local-time schedule's, maybe inferred from the language
             "address": d.address,
             "status": d.status,
             "attempts": d.attempts,

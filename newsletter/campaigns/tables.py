@@ -161,6 +161,34 @@ class Delivery(SQLModel, table=True):
     # The language edition this recipient gets (the campaign's language when
     # the issue has one edition); chosen at the snapshot, never changed.
     edition: str | None = Field(default=None, max_length=35)
+    # A campaign sent at each recipient's local time: the zone the message was
+    # timed in and the wave it leaves with (see CampaignWave).
+    zone: str | None = Field(default=None, max_length=64)
+    wave: int | None = None
+
+
+class CampaignWave(SQLModel, table=True):
+    """The recipients of a local-time schedule whose zones share one UTC offset that day.
+
+    Its deliveries wait ``queued`` with ``next_attempt_at`` = ``at``, which is
+    all the sender needs to hold them back; the row says what the editor asked
+    for (``local``), which zones it covers, and whether a worker has started
+    it (``started_at``) or ``campaigns unschedule`` cancelled it. Numbered
+    1, 2, … earliest first.
+    """
+
+    __tablename__ = "campaign_wave"
+    __table_args__ = (sa.UniqueConstraint("campaign_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(sa_column_args=[sa.ForeignKey("campaign.id", ondelete="CASCADE")])
+    number: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    local: str = Field(max_length=32)  # "2026-12-08 09:00", as asked
+    zones: str = Field(sa_type=sa.Text)  # space-separated IANA names
+    recipients: int
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Notice(SQLModel, table=True):

@@ -130,7 +130,18 @@ def summary(connection: Any, campaign_id: int) -> CampaignSummary:
     campaign = campaign_row(connection, campaign_id)
     counts = status_counts(connection, campaign_id)
     editions = edition_totals(connection, campaign_id, campaign.language, campaign.subject, counts)
-    return summary_of(campaign, counts, _holder(connection, campaign.lease_id), editions)
+    holder = _holder(connection, campaign.lease_id)
+    return summary_of(campaign, counts, holder, editions, next_wave_of(connection, campaign))
+
+
+def next_wave_of(connection: Any, campaign: Any) -> datetime | None:
+    """When a campaign scheduled or sending in waves starts its next one (one query, only
+    then)."""
+    if campaign.status == "draft" and campaign.scheduled_at is None:
+        return None
+    if campaign.status not in ("draft", "sending"):
+        return None
+    return next_wave(waves_of(connection, campaign.id, counted=False))
 
 
 def summary_of(
@@ -138,6 +149,7 @@ def summary_of(
     counts: dict[str, int],
     holder: Holder | None,
     editions: tuple[EditionTotals, ...],
+    next_wave: datetime | None = None,
 ) -> CampaignSummary:
     """The summary of a campaign row or ORM object (``store.summarize`` passes the latter)."""
     return CampaignSummary(
@@ -146,7 +158,7 @@ def summary_of(
         issue=campaign.issue_slug,
         list=campaign.list_slug,
         subject=campaign.subject,
-        state=describe_state(campaign, counts, holder),
+        state=describe_state(campaign, counts, holder, next_wave),
         recipients=campaign.recipients,
         counts=counts,
         transport=campaign.transport,
@@ -231,3 +243,48 @@ def destination_deferrals(connection: Any, campaign_id: int) -> list[Deferrals]:
         Deferrals(name, n, _time(until) if level else None, reply)
         for name, n, level, until, reply in rows
     ]
+
+
+@dataclass(frozen=True)
+class WaveRow:
+    """A wave as ``campaigns show`` lists it."""
+
+    number: int
+    at: datetime
+    local: str
+    zones: tuple[str, ...]
+    recipients: int
+    sent: int
+    started: bool
+    cancelled: bool
+
+
+def waves_of(connection: Any, campaign_id: int, *, counted: bool = True) -> list[WaveRow]:
+    """The campaign's waves with how many of each were sent (plain SQL: ``show`` runs it on
+    ``sqlite3``). Deliveries are read only for a campaign that has waves, and only with
+    ``counted``: a million-recipient campaign without waves costs one index look-up."""
+    query = reader(connection)
+    rows = query(
+        "SELECT number, at, local, zones, recipients, started_at, cancelled_at "
+        "FROM campaign_wave WHERE campaign_id = ? ORDER BY number",
+        campaign_id,
+    )
+    sent: dict[int, int] = {}
+    if rows and counted:
+        sent = dict(
+            query(
+                "SELECT wave, count(*) FROM delivery WHERE campaign_id = ? AND status = 'sent' "
+                "GROUP BY wave",
+                campaign_id,
+            )
+        )
+    return [
+        WaveRow(n, _time(at) or datetime.now(UTC), local, tuple(zones.split()), k, sent.get(n, 0),
+                started is not None, cancelled is not None)
+        for n, at, local, zones, k, started, cancelled in rows
+    ]  # fmt: skip
+
+
+def next_wave(rows: list[WaveRow]) -> datetime | None:
+    """When the next wave starts, if one is still to come."""
+    return next((w.at for w in rows if not w.started and not w.cancelled), None)

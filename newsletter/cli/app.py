@@ -8,6 +8,7 @@ errors become exit codes here and nowhere else: 0 ok, 1 operation failed,
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import sys
 from functools import cached_property
@@ -95,7 +96,7 @@ COMMAND_HELP: dict[str, str] = {
 }
 
 
-def _failure(exc: Exception) -> tuple[str, int] | None:
+def _failure(exc: Exception, database: str | None = None) -> tuple[str, int] | None:
     """The message and exit code of an error we can explain, or None for a bug.
 
     The one place errors become exit codes (as pip does in its ``main``): a
@@ -120,11 +121,35 @@ def _failure(exc: Exception) -> tuple[str, int] | None:
             return f"Error: {message}", 1
         # One line: libpq appends hint and DETAIL lines (db.driver_message, not imported here).
         driver = " ".join(str(getattr(exc, "orig", None) or exc).split())
-        message, code = f"database error: {driver}", 1
+        message, code = _database_failure(driver, database), 1
     else:
         return None
     message = redact(message)
     return (message if "\n" in message else f"Error: {message}"), code
+
+
+def _database_failure(driver: str, database: str | None) -> str:
+    """The driver's words, with which database and what to do when SQLite's say neither."""
+    where = f"database {database}" if database else "the database"
+    if "readonly database" in driver:
+        return (
+            f"{where} is read-only for this user ({driver}): make the file and its folder "
+            "writable, or point [database] url at a copy that is"
+        )
+    if "disk image is malformed" in driver or "file is not a database" in driver:
+        return (
+            f"{where} is damaged or not an SQLite database ({driver}): it may be a truncated "
+            "copy; restore it from a backup"
+        )
+    return f"database error: {driver}"
+
+
+def _database_url(ctx: click.Context) -> str | None:
+    """The database a command used, if it got as far as loading the settings."""
+    app = ctx.find_object(App)
+    if app is None or "settings" not in app.__dict__:  # never loaded: no database opened
+        return None
+    return str(app.settings.database_url)
 
 
 def _is_database_error(exc: Exception) -> bool:
@@ -161,13 +186,19 @@ class HelpGroup(click.Group):
 class LazyGroup(HelpGroup):
     """A click group whose subcommands register themselves when their module loads."""
 
-    group_class = HelpGroup
+    group_class = HelpGroup  # type: ignore[assignment]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly with 0, as Unix tools do.
+            # Python would report the failed flush of stdout at exit: point it at devnull.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
-            failure = _failure(exc)
+            failure = _failure(exc, _database_url(ctx))
             if failure is None:
                 raise
             if ctx.params.get("debug"):

@@ -47,6 +47,18 @@ def _print_result(result: sender.RunResult) -> None:
         )
 
 
+# 128 + SIGINT, as a shell reports a command Ctrl-C stopped: a script can tell a send that
+# was interrupted (and paused, to be resumed) from one that ran to its end.
+INTERRUPTED_EXIT = 130
+
+
+def _finish(result: sender.RunResult) -> None:
+    """Print how the run ended; a run that Ctrl-C (or SIGTERM) paused exits 130."""
+    _print_result(result)
+    if result.interrupted:
+        raise SystemExit(INTERRUPTED_EXIT)
+
+
 def _print_why_stopped(result: sender.RunResult) -> None:
     """Why a run ended early, read from the campaign's state after it let go."""
     cid = result.campaign_id
@@ -180,7 +192,7 @@ def send_cmd(
     queue: str | None,
     **opts: Any,
 ) -> None:
-    """Send a draft campaign. Ctrl-C pauses after the messages in flight.
+    """Send a draft campaign. Ctrl-C pauses after the messages in flight (exit status 130).
 
     With --enqueue (PostgreSQL) the campaign is cut into batches that any
     number of `newsletter worker` processes, on any number of hosts, send.
@@ -236,7 +248,7 @@ def send_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _print_result(result)
+    _finish(result)
 
 
 @campaigns.command("resume")
@@ -317,7 +329,7 @@ def resume_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _print_result(result)
+    _finish(result)
 
 
 @campaigns.command("list")
@@ -362,7 +374,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
     """
     from contextlib import closing
 
-    from newsletter.campaigns.totals import complaint_rate, destination_deferrals, summary
+    from newsletter.campaigns.totals import (
+        complaint_rate,
+        destination_deferrals,
+        summary,
+        waves_of,
+    )
     from newsletter.lightdb import sqlite_reader
 
     # The embedded default answers through sqlite3 without loading SQLAlchemy;
@@ -372,6 +389,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
         c = summary(connection, campaign_id)
         complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
         throttled = destination_deferrals(connection, campaign_id)
+        waves = waves_of(connection, campaign_id)
     click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
     click.echo(f"Subject:    {c.subject}")
     click.echo(f"State:      {c.state}")
@@ -389,6 +407,14 @@ def show_cmd(app: App, campaign_id: int) -> None:
         click.echo(f"Scheduled:  {schedule_phrase(c.scheduled_at, c.schedule_zone)}")
     if c.queue:
         click.echo(f"Workers:    queue {c.queue}")
+    if waves:
+        click.echo("Waves:      (zones, local time, UTC, recipients, sent)")
+        for w in waves:
+            note = " (cancelled)" if w.cancelled else ""
+            click.echo(
+                f"  {w.number}. {', '.join(w.zones)}  {w.local}  {w.at:%Y-%m-%d %H:%M} UTC  "
+                f"{w.recipients} recipient{'s' if w.recipients != 1 else ''}, {w.sent} sent{note}"
+            )
     click.echo("Deliveries:")
     for status in STATUSES:
         if c.counts.get(status):

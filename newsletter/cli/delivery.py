@@ -54,10 +54,16 @@ def transport_options(func: F) -> F:
             help="Maildir outbox directory (maildir transport).",
         ),
         click.option("--smtp-host", metavar="HOST", help="Override [smtp] host."),
-        click.option("--smtp-port", type=int, metavar="PORT", help="Override [smtp] port."),
+        # the ranges of [smtp] port and pool (tests/test_cli_ranges.py keeps them equal)
+        click.option(
+            "--smtp-port",
+            type=click.IntRange(1, 65535),
+            metavar="PORT",
+            help="Override [smtp] port.",
+        ),
         click.option(
             "--connections",
-            type=click.IntRange(1, 64),
+            type=click.IntRange(1, 100),
             help="SMTP connections in the pool (override [smtp] pool).",
         ),
     ]
@@ -183,7 +189,7 @@ def proof_cmd(
     db = open_db(app, create=True)
     transport = open_transport_for(app, opts)
     with db.session() as s:
-        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))
+        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))  # type: ignore[arg-type]
     result = sender.run_campaign(db, app.settings, c.id or 0, transport)
     with db.session() as s:
         (row,) = list(store.iter_log(s, c.id or 0))
@@ -269,15 +275,17 @@ def log_cmd(
             )
             return
         names = report.COLUMNS if scope is None else report.KIND_COLUMNS
-        rows = (
+        rows = [
             # Tables are read by people: say why an address is missing.
             {**dict(zip(names, row, strict=True)), "address": row[1] or "(forgotten)"}
             for row in report.log_rows(
                 connection, campaign_id, list(statuses), bounces, search, kind=scope
             )
-        )
+        ]
         if scope is None:
             columns = ["id", "address", "edition", "status", "attempts", "reply", "bounce"]
+            if any(r.get("zone") for r in rows):
+                columns.insert(3, "zone")  # sent at local times: the zone each was timed in
         else:
             columns = ["id", "kind", "queued", "address", "status", "attempts", "reply"]
             columns += ["next_attempt", *(["campaign"] if kind == "all" else [])]

@@ -22,6 +22,7 @@ KINDS = [
     "complaint",
     "unsubscribe",
     "challenge",
+    "unverified",
 ]
 
 
@@ -116,7 +117,11 @@ def _since(value: str | None) -> datetime | None:
 
 @bounces_group.command("list")
 @click.option("--since", metavar="YYYY-MM-DD", help="Only bounces received on or after.")
-@click.option("--kind", type=click.Choice(KINDS), help="Only this kind.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help="Only this kind; 'unverified': matched only by recipient or List-Id, not acted on.",
+)
 @output_options
 @pass_app
 def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
@@ -137,6 +142,7 @@ def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
         "kind",
         "address",
         "status",
+        "reason",
         "decision",
         "score",
         "campaign",
@@ -154,6 +160,7 @@ def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
                     "kind": b.kind,
                     "address": b.address,
                     "status": b.status,
+                    "reason": b.reason,
                     "decision": b.decision,
                     "score": b.score,
                     "campaign": b.campaign_id,
@@ -163,7 +170,7 @@ def list_cmd(app: App, since: str | None, kind: str | None, fmt: str) -> None:
                 }
 
     if fmt == "table":
-        columns = ["id", "received", "kind", "address", "status", "decision", "campaign"]
+        columns = ["id", "received", "kind", "address", "status", "reason", "decision", "campaign"]
     write_rows(rows(), columns, fmt, empty="No bounces recorded.")
 
 
@@ -188,6 +195,8 @@ def show_cmd(app: App, bounce_id: int) -> None:
     click.echo(f"Address:     {b.address or '(unknown)'} (by {b.attribution})")
     if b.campaign_id:
         click.echo(f"Delivery:    {b.delivery_id} of campaign {b.campaign_id}")
+    if b.reason:
+        click.echo(f"Reason:      {b.reason}")
     if b.status or b.diagnostic:
         click.echo(f"Status:      {b.status or ''} {b.diagnostic or ''}".rstrip())
     if b.score is not None:

@@ -119,11 +119,55 @@ def show_cmd(app: App, slug: str, fmt: str) -> None:
     click.echo(f"  language: {ml.language or '(organisation default)'}, {opt_in}")
     offered = ", ".join(ml.signup_languages) or "every language"
     click.echo(f"  sign-up form offers: {offered}")
+    if ml.timezone or ml.timezone_from_language:
+        click.echo(f"  time zone: {_zone_phrase(ml.timezone, ml.timezone_from_language)}")
     click.echo(f"  created: {ml.created_at:%Y-%m-%d %H:%M} UTC")
     click.echo(
         f"  subscribers: {summary.confirmed} confirmed, {summary.unconfirmed} unconfirmed, "
         f"{summary.unsubscribed} unsubscribed"
     )
+
+
+def _zone_phrase(zone: str | None, from_language: bool) -> str:
+    if zone:
+        return zone
+    if from_language:
+        return "the zone their language implies (zh: Asia/Shanghai), else the campaign's"
+    return "the campaign's"
+
+
+@lists_group.command("timezone")
+@click.argument("slug")
+@click.argument("zone", required=False)
+@click.option(
+    "--from-language/--not-from-language",
+    default=None,
+    help="Without a ZONE: whether a subscriber's language (zh-Hans: Asia/Shanghai) may stand "
+    "in for a zone they never gave.",
+)
+@pass_app
+def timezone_cmd(app: App, slug: str, zone: str | None, from_language: bool | None) -> None:
+    """Set the time zone of subscribers who gave none ('' to clear), for `--local` schedules.
+
+    A subscriber's own zone always wins, then the list's ZONE; without one,
+    --from-language lets the language stand in (zh, zh-Hans: Asia/Shanghai;
+    zh-Hant: Asia/Taipei; ja: Asia/Tokyo; ko: Asia/Seoul), else the
+    campaign's --timezone is used. An inferred zone times that campaign only
+    and is never stored as the subscriber's.
+
+    \b
+    Examples:
+      newsletter lists timezone news Europe/Berlin
+      newsletter lists timezone news '' --from-language
+    """
+    if zone is None and from_language is None:
+        raise click.UsageError("give a ZONE, --from-language or --not-from-language")
+    with session(app) as s:
+        ml = lists_lib.set_time_zone(s, slug, zone, from_language=from_language)
+        click.echo(
+            f"List {ml.slug}: subscribers without a time zone get "
+            f"{_zone_phrase(ml.timezone, ml.timezone_from_language)}."
+        )
 
 
 @lists_group.command("rename")

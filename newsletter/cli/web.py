@@ -70,6 +70,7 @@ def serve_cmd(
 
     from newsletter.db import Database
     from newsletter.web.app import check_serving, create_app
+    from newsletter.workbench.serving import Server, Stopping
 
     db = Database.from_settings(app.settings, create=False)  # a mistyped path serves nothing
     check_serving(app.settings, db)
@@ -88,8 +89,14 @@ def serve_cmd(
         access_log=False,
         server_header=False,
         log_level=log_level,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    # One Ctrl-C or SIGTERM stops it with status 0; a request still running gets
+    # SHUTDOWN_GRACE seconds (the server has no response that never ends by itself).
+    Server(config, Stopping()).run(sockets=[sock])
+
+
+SHUTDOWN_GRACE = 1  # seconds a request still running at shutdown gets before it is cancelled
 
 
 def _listen(host: str, port: int) -> socket.socket:

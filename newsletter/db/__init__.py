@@ -131,7 +131,7 @@ class Database:
         if self.is_sqlite and (self.url.database or "").startswith("~"):
             # SQLite would take "~" as a directory name; the key file and the
             # parent directory are placed by the expanded path, so open that.
-            self.url = self.url.set(database=str(Path(self.url.database).expanduser()))
+            self.url = self.url.set(database=str(Path(self.url.database).expanduser()))  # type: ignore[arg-type]
         if self.sqlite_path is not None:
             _check_sqlite_file(self.sqlite_path, create=create)
         try:

@@ -107,10 +107,10 @@ def run_demo(
         with db.session() as s:
             campaign = store.create_campaign(
                 s,
-                editions.primary,
+                editions.primary,  # type: ignore[arg-type]
                 DEMO_LIST,
                 source="demo sample issue",
-                editions=[(r, "demo sample edition") for r, _ in editions.others()],
+                editions=[(r, "demo sample edition") for r, _ in editions.others()],  # type: ignore[misc]
             )
             assert campaign.id is not None
             cid, recipients = campaign.id, campaign.recipients
@@ -132,7 +132,7 @@ def _eml_copies(db: Database, campaign_id: int, outbox: Path, target: Path) -> P
     on a double click, while nothing but a mail program reads a Maildir."""
     target.mkdir()
     query = (
-        sa.select(Delivery.id, Delivery.address, Delivery.queue_id)
+        sa.select(Delivery.id, Delivery.address, Delivery.queue_id)  # type: ignore[call-overload]
         .where(Delivery.campaign_id == campaign_id, Delivery.status == "sent")
         .order_by(Delivery.id)
     )

@@ -53,6 +53,11 @@ class ImapSource:
             self.client.select_folder(folder, readonly=True)
         except imapclient.exceptions.LoginError as exc:
             raise OperationFailed(f"{self.name}: login refused: {exc}") from exc
+        except ConnectionRefusedError as exc:
+            raise OperationFailed(
+                f"{self.name}: connection refused: no IMAP server listens on {host} port "
+                f"{port}; check the host and port in the URL and that the server is running"
+            ) from exc
         except (OSError, imapclient.exceptions.IMAPClientError) as exc:
             raise OperationFailed(f"{self.name}: {exc}") from exc
         # Messages flagged by an earlier run (kept in place with imap_move = false) are done.

@@ -5,9 +5,14 @@ A hard bounce suppresses at once. A soft bounce adds ``soft_bounce_score``
 after ``bounce_score_reset_days`` (7) without a bounce, and the address is
 suppressed when it reaches ``bounce_score_threshold`` (5). Send-time
 failures already in the delivery log count towards the same score.
-Auto-replies, delay notices, challenges and blocks of our own message never
-count. A complaint unsubscribes from every list and suppresses with reason
-``complaint``. Every decision is a :class:`Bounce` row.
+Auto-replies, delay notices, challenges and refusals of our own message
+(the "ours" side of :mod:`newsletter.inbound.reasons`) never count. A
+complaint unsubscribes from every list and suppresses with reason
+``complaint``. Only authenticated evidence acts (see
+:mod:`newsletter.inbound.attribute`): a bounce matched on its recipient or
+List-Id alone is recorded with kind ``unverified`` and changes nothing,
+unless ``[inbound] trust_recipient_only``; a complaint never acts on such
+a match. Every decision is a :class:`Bounce` row.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from newsletter.subscribers.people import unsubscribe
 from newsletter.subscribers.tables import ConsentEvent, Reason, Subscriber, Suppression
 
 ACTOR = "inbound"
+# The kinds that change a subscription or a score: only on authenticated evidence.
+ACTING = (Kind.HARD, Kind.SOFT, Kind.COMPLAINT)
 
 
 def score_of(days: Iterable[datetime], now: datetime, policy: Policy) -> float:
@@ -125,22 +132,34 @@ def record(
     bounces a run, building and flushing model instances was most of the cost.
     """
     h = _address_hash(session, target.address)
-    hard_suppresses = c.kind == Kind.HARD and policy.suppress_hard_bounces
-    scored = h is not None and c.kind in (Kind.HARD, Kind.SOFT) and c.scored and not hard_suppresses
     reasons = list(c.reasons)
+    kind = c.kind
+    if not target.verified and c.kind in ACTING:
+        if c.kind == Kind.COMPLAINT or not policy.trust_recipient_only:
+            kind = Kind.UNVERIFIED
+            reasons.append(
+                f"{c.kind} by its content, but ours only by {target.how} (which anyone can "
+                "write): recorded, nothing changed"
+            )
+        else:
+            reasons.append(f"ours only by {target.how}: acted on ([inbound] trust_recipient_only)")
+    hard_suppresses = kind == Kind.HARD and policy.suppress_hard_bounces
+    scored = h is not None and kind in (Kind.HARD, Kind.SOFT) and c.scored and not hard_suppresses
+    reasoned = len(reasons)
     bounce_id = session.execute(
         _INSERT,
         {
             "received_at": utcnow(),
             "source": source[:1000],
-            "kind": c.kind,
+            "kind": kind,
             "address": target.address,
             "key_hash": h,
             "subscriber_id": target.subscriber_id,
             "delivery_id": target.delivery_id,
             "campaign_id": target.campaign_id,
             "attribution": target.how,
-            "status": (c.status or "")[:16] or None,
+            "status": (c.status or "")[:255] or None,
+            "reason": c.reason,
             "diagnostic": c.diagnostic,
             "reasons": "\n".join(reasons) or None,
             "scored": scored,
@@ -164,14 +183,14 @@ def record(
                 detail = f"bounce score {score:g}"
                 if _suppress(session, address, Reason.BOUNCED, detail, origin, reasons):
                     decision = Decision.SUPPRESSED
-        elif c.kind == Kind.COMPLAINT:
+        elif kind == Kind.COMPLAINT:
             detail = "complaint (feedback loop)"
             decision = _suppress(session, address, Reason.COMPLAINT, detail, origin, reasons)
             unsubscribe(session, address, None, source=origin, actor=ACTOR, detail="complaint")
     token = c.evidence.unsubscribe_token if c.kind == Kind.UNSUBSCRIBE else None
     if token is not None and unsubscribe_with_token(session, token):
         decision = Decision.UNSUBSCRIBED
-    if decision != Decision.RECORDED or score is not None or len(reasons) != len(c.reasons):
+    if decision != Decision.RECORDED or score is not None or len(reasons) != reasoned:
         session.execute(
             _UPDATE,
             {
@@ -181,7 +200,7 @@ def record(
                 "reasons": "\n".join(reasons) or None,
             },
         )
-    return Recorded(bounce_id, c.kind, decision.value, score)
+    return Recorded(bounce_id, kind, decision.value, score)
 
 
 _SUPPRESSION = Suppression.__table__  # type: ignore[attr-defined]

@@ -4,11 +4,16 @@ and the headers of the message that came back.
 RFC 3464 delivery-status reports and RFC 5965 feedback reports are both
 ``multipart/report`` with a machine-readable part; the original message (or
 only its headers) rides along as ``message/rfc822`` or
-``text/rfc822-headers``. Nothing here decides anything: it only reads.
+``text/rfc822-headers``. RFC 6533's internationalised forms
+(``message/global-delivery-status``, ``message/global-headers``,
+``message/global``), which Postfix sends for an SMTPUTF8 recipient, are read
+as their ASCII counterparts with UTF-8 field values. Nothing here decides
+anything: it only reads.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 from email.message import Message
@@ -30,9 +35,34 @@ class Failed:
     diagnostic: str | None
 
 
+# RFC 6533 types → the RFC 3464 ones the stdlib parser knows how to split.
+_GLOBAL = re.compile(
+    rb"(?im)^(content-type:[ \t]*)message/global(-delivery-status|-headers)?(?=[ \t;\r\n])"
+)
+_GLOBAL_AS = {
+    b"-delivery-status": b"message/delivery-status",
+    b"-headers": b"text/rfc822-headers",
+    None: b"message/rfc822",
+}
+_XTEXT_UTF8 = re.compile(r"\\x\{([0-9A-Fa-f]{1,6})\}")
+
+
 def parse(raw: bytes) -> Message:
     """The message as the tolerant compat32 parser reads it (it never raises on bad MIME)."""
+    if b"message/global" in raw.lower():
+        raw = _GLOBAL.sub(lambda m: m[1] + _GLOBAL_AS[m[2] and m[2].lower()], raw)
     return _PARSER.parsebytes(raw)
+
+
+def field(block: Message, name: str) -> str | None:
+    """A header field as sent, UTF-8 decoded (RFC 6533 fields are UTF-8; compat32 mangles them)."""
+    low = name.lower()
+    for key, value in block.raw_items():
+        if key.lower() == low:
+            text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            # utf-8-addr-xtext (RFC 6533 section 3): "m\x{FC}ller@example.org"
+            return _XTEXT_UTF8.sub(lambda m: chr(int(m[1], 16)), text)
+    return None
 
 
 def text_of(value: object) -> str:
@@ -92,18 +122,18 @@ def delivery_status(all_parts: Parts) -> list[Failed] | None:
             continue
         found = found if found is not None else []
         for block in _blocks(part):
-            action = (block.get("Action") or "").strip().lower()
+            action = (field(block, "Action") or "").strip().lower()
             if not action:
                 continue  # the per-message block (Reporting-MTA, Arrival-Date)
-            recipient = _address(block.get("Original-Recipient")) or _address(
-                block.get("Final-Recipient")
+            recipient = _address(field(block, "Original-Recipient")) or _address(
+                field(block, "Final-Recipient")
             )
             found.append(
                 Failed(
                     recipient,
                     action.split()[0],
-                    (block.get("Status") or "").strip() or None,
-                    " ".join((block.get("Diagnostic-Code") or "").split()) or None,
+                    " ".join((field(block, "Status") or "").split()) or None,
+                    " ".join((field(block, "Diagnostic-Code") or "").split()) or None,
                 )
             )
     return found

@@ -93,7 +93,7 @@ def undo(session: Session, bounce_id: int, *, actor: str | None = None) -> Undon
 def _of(person: gdpr.Person) -> sa.ColumnElement[bool]:
     cond = Bounce.key_hash.in_(person.hashes)  # type: ignore[union-attr]
     if person.subscriber_id is not None:
-        cond = sa.or_(cond, Bounce.subscriber_id == person.subscriber_id)
+        cond = sa.or_(cond, Bounce.subscriber_id == person.subscriber_id)  # type: ignore[arg-type]
     return cond
 
 
@@ -108,6 +108,7 @@ def collect_bounces(session: Session, person: gdpr.Person) -> list[dict[str, obj
             "received_at": b.received_at,
             "kind": b.kind,
             "status": b.status,
+            "reason": b.reason,
             "diagnostic": b.diagnostic,
             "decision": b.decision,
             "score": b.score,

@@ -79,17 +79,23 @@ class MaildirSource:
             yield Item((sub, name), raw)
 
     def done(self, items: list[Item]) -> int:
-        """Move ``items`` to the processed folder, keeping sub folder and file name."""
+        """Move ``items`` to the processed folder, keeping sub folder and file name.
+
+        The folder is made only when something moves: a Maildir that held
+        nothing of ours is left exactly as it was.
+        """
+        if not items:
+            return 0
         for d in ("cur", "new", "tmp"):
             (self.processed / d).mkdir(mode=0o700, parents=True, exist_ok=True)
         moved = 0
         for item in items:
             sub, name = item.ref  # type: ignore[misc]
-            src = self.path / sub / name
-            dest = self.processed / sub / name
+            src = self.path / sub / name  # type: ignore[has-type]
+            dest = self.processed / sub / name  # type: ignore[has-type]
             n = 1
             while dest.exists():  # never replace a file that is already there
-                dest = self.processed / sub / f"{name}.{n}"
+                dest = self.processed / sub / f"{name}.{n}"  # type: ignore[has-type]
                 n += 1
             try:
                 os.rename(src, dest)

@@ -15,7 +15,11 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+# The foreign keys below name their tables: SQLAlchemy resolves them only when
+# those models are loaded, and ``bounces undo`` alone would not load them.
+from newsletter.campaigns import tables as _campaigns  # noqa: F401
 from newsletter.db.columns import UTCDateTime, utcnow
+from newsletter.subscribers import tables as _subscribers  # noqa: F401
 
 
 class Kind(StrEnum):
@@ -28,6 +32,9 @@ class Kind(StrEnum):
     COMPLAINT = "complaint"  # an ARF feedback report: unsubscribe and suppress
     UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe mailto address
     CHALLENGE = "challenge"  # challenge-response "verify you are human": never answered
+    # Ours only by the failed recipient or List-Id, which anyone can write: kept for
+    # review, acts on nothing (unless [inbound] trust_recipient_only)
+    UNVERIFIED = "unverified"
     UNRELATED = "unrelated"  # not ours, or not understood: left exactly where it was
 
 
@@ -66,7 +73,9 @@ class Bounce(SQLModel, table=True):
         sa_column_args=[sa.ForeignKey("campaign.id", ondelete="SET NULL")],
     )
     attribution: str | None = Field(default=None, max_length=32)  # verp | message-id | …
-    status: str | None = Field(default=None, max_length=16)  # enhanced status code, e.g. 5.1.1
+    # The status as the report gave it, e.g. "5.1.10 (host/domain does not accept mail)"
+    status: str | None = Field(default=None, max_length=255)
+    reason: str | None = Field(default=None, max_length=32)  # inbound.reasons.Reason
     diagnostic: str | None = None
     reasons: str | None = None  # why it was classified so, one reason a line
     scored: bool = False  # whether it adds to the soft-bounce score

@@ -8,7 +8,8 @@ and body — then checked against the replay window and the bounce table
 (an event id is accepted once), and only then turned into the same
 :class:`~newsletter.inbound.classify.Classification` a DSN would give, so
 the same attribution and policy decide. Secrets come from the environment
-and are compared in constant time.
+and are compared in constant time. SES's signature checks are
+:mod:`newsletter.inbound.ses`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
@@ -34,12 +33,11 @@ from newsletter.inbound.classify import Classification, Evidence
 from newsletter.inbound.policy import Recorded, record
 from newsletter.inbound.status import judge
 from newsletter.inbound.tables import Bounce, Kind
-from newsletter.tokens import TokenError, verify
+from newsletter.tokens import TokenError, message_id_verifies, verify
 from newsletter.tokens import token_key as make_token_key
 
 POSTMARK_SECRET_ENV = "NEWSLETTER_POSTMARK_WEBHOOK_SECRET"
 GENERIC_SECRET_ENV = "NEWSLETTER_WEBHOOK_SECRET"
-SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
 _MID = re.compile(r"<?([^<>\s]+@[^<>\s]+)>?")
 _VERP = re.compile(r"\+([a-z0-9]+(?:-[a-z0-9]+)+)@")
 
@@ -108,6 +106,10 @@ def apply_events(
         target = attribute(session, c)
         if target is None:
             continue
+        if not target.verified:
+            # The relay's signed event is itself the evidence of whom it mailed.
+            how = "relay-recipient" if target.how == "dsn-recipient" else target.how
+            target = replace(target, how=how, verified=True)
         done.append(record(session, c, target, raw, f"webhook:{provider}", settings.inbound))
     return Outcome(done, "" if done else "no event about a delivery of ours")
 
@@ -123,9 +125,14 @@ def _classification(
         m = _MID.fullmatch(mid.strip())
         if m and m.group(1).lower().endswith("@" + domain):
             local = m.group(1).lower().rpartition("@")[0]
-            uid, _, delivery = local.rpartition(".")
-            if uid and delivery.isdigit():
-                ev.message_ids.append((m.group(1).lower(), int(delivery)))
+            parts = local.split(".")
+            if len(parts) == 3 and parts[1].isdigit() and len(parts[1]) < 19:
+                if message_id_verifies(key, int(parts[1]), parts[2]):
+                    ev.message_ids.append((m.group(1).lower(), int(parts[1])))
+                else:
+                    ev.forged.append(f"Message-ID {m.group(1)} fails verification")
+            elif len(parts) == 2 and parts[1].isdigit() and len(parts[1]) < 19:
+                ev.unsigned_ids.append((m.group(1).lower(), int(parts[1])))
     if event.return_path:
         m = _VERP.search(event.return_path.lower())
         if m:
@@ -137,13 +144,13 @@ def _classification(
         c.reasons.append("complaint reported by the relay")
         return c
     verdict = judge(event.status, event.diagnostic, permanent=event.kind == "hard")
-    c.kind, c.scored = verdict.kind, verdict.scored
+    c.kind, c.scored, c.reason = verdict.kind, verdict.scored, verdict.reason.value
     c.status, c.diagnostic = event.status, event.diagnostic
-    c.reasons.append(f"bounce reported by the relay: {verdict.reason}")
+    c.reasons.append(f"bounce reported by the relay: {verdict}")
     return c
 
 
-def _json(body: bytes) -> dict[str, Any]:
+def json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -153,160 +160,12 @@ def _json(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _timestamp(value: object) -> datetime:
+def parse_timestamp(value: object) -> datetime:
     try:
         when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise WebhookError(f"bad timestamp {value!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-# -- Amazon SES through SNS -------------------------------------------------------------------
-
-_SIGNED = {
-    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": (
-        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
-    ),
-    "UnsubscribeConfirmation": (
-        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type",
-    ),
-}  # fmt: skip
-
-
-def _fetch_https(url: str) -> bytes:
-    import urllib.request
-
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read(65536)
-
-
-@dataclass
-class SnsVerifier:
-    """Checks SNS signatures; ``fetch`` gets a URL's bytes (HTTPS with certificate checks).
-
-    ``host`` is the only host a certificate or a subscription URL may come
-    from. Tests replace ``fetch`` to trust a local certificate; nothing else does.
-    """
-
-    fetch: Callable[[str], bytes] = _fetch_https
-    host: re.Pattern[str] = SNS_HOST
-    _certs: dict[str, Any] = field(default_factory=dict)
-
-    def check_url(self, url: str, what: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not self.host.fullmatch(parts.hostname or ""):
-            raise WebhookError(f"{what} is not an https URL of Amazon SNS", status=403)
-
-    def certificate(self, url: str) -> Any:
-        from cryptography import x509
-
-        self.check_url(url, "SigningCertURL")
-        if not urlsplit(url).path.endswith(".pem"):
-            raise WebhookError("SigningCertURL is not a .pem file", status=403)
-        if url not in self._certs:
-            try:
-                self._certs[url] = x509.load_pem_x509_certificate(self.fetch(url))
-            except (OSError, ValueError) as exc:
-                raise WebhookError(f"cannot load the signing certificate: {exc}", 403) from exc
-        return self._certs[url]
-
-    def verify(self, message: dict[str, Any]) -> None:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding
-
-        fields = _SIGNED.get(str(message.get("Type")))
-        if fields is None:
-            raise WebhookError(f"unknown SNS message type {message.get('Type')!r}")
-        text = "".join(
-            f"{name}\n{message[name]}\n" for name in fields if message.get(name) is not None
-        )
-        version = str(message.get("SignatureVersion"))
-        algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
-        if algorithm is None:
-            raise WebhookError(f"unknown SNS SignatureVersion {version!r}", status=403)
-        try:
-            signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
-        except ValueError:
-            raise WebhookError("SNS signature is not base64", status=403) from None
-        cert = self.certificate(str(message.get("SigningCertURL", "")))
-        try:
-            cert.public_key().verify(signature, text.encode(), padding.PKCS1v15(), algorithm)
-        except (InvalidSignature, TypeError, ValueError):
-            raise WebhookError("SNS signature does not verify", status=403) from None
-
-
-def ses_events(notification: dict[str, Any]) -> list[Event]:
-    """The per-recipient events of one SES notification (bounce or complaint)."""
-    kind = notification.get("notificationType") or notification.get("eventType")
-    mail = notification.get("mail") or {}
-    mids = [
-        str(h.get("value", ""))
-        for h in mail.get("headers", [])
-        if str(h.get("name", "")).lower() == "message-id"
-    ]
-    common = (mail.get("commonHeaders") or {}).get("messageId")
-    if common:
-        mids.append(str(common))
-    return_path = mail.get("source")
-    events = []
-    if kind == "Bounce":
-        b = notification.get("bounce") or {}
-        permanent = b.get("bounceType") == "Permanent"
-        for r in b.get("bouncedRecipients") or []:
-            events.append(
-                Event(
-                    str(b.get("feedbackId") or mail.get("messageId")),
-                    "hard" if permanent else "soft",
-                    str(r.get("emailAddress", "")),
-                    r.get("status"),
-                    r.get("diagnosticCode") or f"{b.get('bounceType')}/{b.get('bounceSubType')}",
-                    mids,
-                    return_path,
-                    permanent,
-                )
-            )
-    elif kind == "Complaint":
-        cpl = notification.get("complaint") or {}
-        for r in cpl.get("complainedRecipients") or []:
-            events.append(
-                Event(
-                    str(cpl.get("feedbackId") or mail.get("messageId")),
-                    "complaint",
-                    str(r.get("emailAddress", "")),
-                    message_ids=mids,
-                    return_path=return_path,
-                )
-            )
-    return events
-
-
-def handle_ses(session: Session, settings: Settings, body: bytes, verifier: SnsVerifier) -> Outcome:
-    """``POST /webhooks/ses``: verify, confirm a subscription, or apply a notification."""
-    message = _json(body)
-    verifier.verify(message)
-    topics = settings.inbound.ses_topic_arns
-    if str(message.get("TopicArn")) not in topics:
-        raise WebhookError("TopicArn is not in [inbound] ses_topic_arns", status=403)
-    check_age(_timestamp(message.get("Timestamp")), settings)
-    if message["Type"] == "SubscriptionConfirmation":
-        url = str(message.get("SubscribeURL", ""))
-        verifier.check_url(url, "SubscribeURL")
-        verifier.fetch(url)
-        return Outcome([], "subscription confirmed")
-    if message["Type"] == "UnsubscribeConfirmation":
-        return Outcome([], "unsubscribe confirmation noted")
-    try:
-        notification = json.loads(str(message.get("Message")))
-    except ValueError:
-        raise WebhookError("SNS Message is not a JSON SES notification") from None
-    if not isinstance(notification, dict):
-        raise WebhookError("SNS Message is not a JSON SES notification")
-    events = ses_events(notification)
-    for e in events:
-        e.event_id = f"{message.get('MessageId')}:{e.event_id}"
-    return apply_events(session, settings, "ses", events, body)
 
 
 # -- Postmark -----------------------------------------------------------------------------------
@@ -354,7 +213,7 @@ def handle_postmark(
 ) -> Outcome:
     """``POST /webhooks/postmark``: basic auth, then apply the bounce or complaint."""
     check_basic_auth(authorization, _secret(POSTMARK_SECRET_ENV))
-    return apply_events(session, settings, "postmark", postmark_events(_json(body)), body)
+    return apply_events(session, settings, "postmark", postmark_events(json_object(body)), body)
 
 
 # -- generic ------------------------------------------------------------------------------------
@@ -389,7 +248,7 @@ def handle_generic(
     except (ValueError, OverflowError, OSError):
         raise WebhookError("X-Newsletter-Timestamp must be Unix seconds", 401) from None
     check_age(when, settings)
-    data = _json(body)
+    data = json_object(body)
     recipient, event_id = str(data.get("recipient") or ""), str(data.get("id") or "")
     if not recipient or not event_id:
         raise WebhookError("event needs id and recipient")

@@ -70,6 +70,32 @@ def load_editions(path: Path) -> tuple[Editions, list[Problem]]:
     return editions, warnings + compare_all(editions)
 
 
+def with_shared_header(issue: Issue, path: Path) -> Issue:
+    """``issue`` (loaded from ``path`` alone) as its campaign sends it: an edition that leaves
+    out the number takes the primary's, as :func:`load_editions` gives it.
+
+    For commands that show one file (``render``, ``preview``, ``screenshot``):
+    without this, an edition's preview lacked the issue number its mail shows.
+    A primary that is missing or broken leaves ``issue`` as it is; ``check``
+    reports that.
+    """
+    if split_edition(path)[1] is None or issue.number is not None:
+        return issue
+    for candidate in edition_paths(path):
+        if split_edition(candidate)[1] is None and candidate.exists():
+            try:
+                primary, _ = load_issue_with_warnings(candidate)
+            except IssueError:
+                return issue
+            return replace(issue, number=primary.number)
+    return issue
+
+
+def load_issue_as_sent(path: Path) -> Issue:
+    """One issue file with what its editions share filled in (:func:`with_shared_header`)."""
+    return with_shared_header(load_issue_with_warnings(path)[0], path)
+
+
 def check_editions(path: Path) -> list[Problem]:
     """What the editions of ``path``'s issue disagree on (for ``check``), not each file's own.
 
@@ -199,8 +225,8 @@ def compare(primary: Edition, other: Edition) -> list[Problem]:
 
 
 def _unknown_omissions(primary: Edition, other: Edition) -> list[Problem]:
-    ids = {x.id for x in (*primary.issue.articles, *primary.issue.events) if x.id}
-    own = {x.id for x in (*other.issue.articles, *other.issue.events) if x.id}
+    ids = {x.id for x in (*primary.issue.articles, *primary.issue.events) if x.id}  # type: ignore[attr-defined]
+    own = {x.id for x in (*other.issue.articles, *other.issue.events) if x.id}  # type: ignore[attr-defined]
     out = []
     for ident in other.issue.omits:
         if ident not in ids:

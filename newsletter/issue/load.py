@@ -59,13 +59,13 @@ def _link(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None, what: str = "lin
     if not pair or pair[0] is None:
         return None
     d, node = pair
-    if not d.get("url"):
-        if not d.get("label"):
+    if not d.get("url"):  # type: ignore[union-attr]
+        if not d.get("label"):  # type: ignore[union-attr]
             ctx.error(node, f"{what} needs a url, a label, or both")
             return None
         shown = "it is shown as plain text" if what == "registration" else "it is left out"
-        ctx.warn(node, f"{what} {d['label']!r} has no URL; {shown}")
-    return Link(d.get("label"), d.get("url"))
+        ctx.warn(node, f"{what} {d['label']!r} has no URL; {shown}")  # type: ignore[index]
+    return Link(d.get("label"), d.get("url"))  # type: ignore[union-attr]
 
 
 def _links(ctx: Ctx, pairs: list | None) -> tuple[Link, ...]:
@@ -76,7 +76,7 @@ def _image(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None) -> Image | None
     if not pair or pair[0] is None or not pair[0].get("src"):
         return None
     d, node = pair
-    alt = d.get("alt")
+    alt = d.get("alt")  # type: ignore[union-attr]
     if not alt:
         ctx.warn(node, "image without alt text; screen readers and blocked images show nothing")
     src = d["src"]
@@ -292,8 +292,8 @@ def parse_issue(source: str, file: str = "<issue>") -> tuple[Issue, list[Problem
         msg = f"YAML syntax error: {exc.problem or exc.context}"
         if exc.context and exc.problem:
             msg += f" ({exc.context})"
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
+        line = mark.line + 1 if mark else None  # type: ignore[assignment]
+        col = mark.column + 1 if mark else None  # type: ignore[assignment]
         raise IssueError([Problem(msg, file=file, line=line, column=col)]) from exc
     except yaml.YAMLError as exc:
         raise IssueError([Problem(f"YAML error: {exc}", file=file)]) from exc

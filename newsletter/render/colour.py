@@ -80,7 +80,7 @@ def parse_colour(value: str) -> RGBA | None:
             alpha = _alpha(parts[3]) if len(parts) == 4 else 1.0
         except ValueError:
             return None
-        return RGBA(*rgb, alpha)
+        return RGBA(*rgb, alpha)  # type: ignore[call-arg]
     return None
 
 

@@ -67,10 +67,14 @@ class _Text:
     def plain(self, s: str, indent: str = "") -> None:
         self.out.extend(_rtl(wrap(s, WIDTH, indent, cjk=self.cjk), self.lang))
 
-    def link(self, link: Link) -> None:
-        # A link whose address was lost is left out, as in the HTML.
+    def link(self, link: Link, about: str | None = None) -> None:
+        # A link whose address was lost is left out, as in the HTML. Without a label it
+        # names what it is about: "Read more" alone says nothing out of context.
         if link.url:
-            self.plain(f"{link.label or self.loc['read_more']} [{self.refs.number(link.url)}]")
+            label = link.label or (
+                self.loc["read_more_about"].format(title=about) if about else self.loc["read_more"]
+            )
+            self.plain(f"{label} [{self.refs.number(link.url)}]")
 
     def article(self, art: Article, level: int = 2) -> None:
         outer, self.lang = self.lang, art.language or self.lang
@@ -100,7 +104,7 @@ class _Text:
             self.plain(with_label(self.loc["source"], art.source, self.loc["label_value"]))
             self.blank()
         for link in art.links:
-            self.link(link)
+            self.link(link, art.title)
         self.blank()
 
     def event(self, ev: Event) -> None:
@@ -138,7 +142,7 @@ class _Text:
             elif reg.label:  # "Registration: at the door" is information, not a link
                 self.plain(with_label(self.loc["registration"], reg.label, self.loc["label_value"]))
         for link in ev.links:
-            self.link(link)
+            self.link(link, ev.title)
         self.blank()
 
 

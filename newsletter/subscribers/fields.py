@@ -66,3 +66,26 @@ def check_name(name: str | None) -> str | None:
             field="name",
         )
     return name
+
+
+TIMEZONE_MAX = 64
+
+
+@lru_cache(maxsize=512)
+def check_timezone(zone: str | None) -> str | None:
+    """An IANA zone name zoneinfo knows (``Europe/Berlin``); empty means "none given"."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if zone is None or not zone.strip():
+        return None
+    zone = zone.strip()
+    try:
+        if len(zone) > TIMEZONE_MAX or ("/" not in zone and zone != "UTC"):
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SubscriberError(
+            f"unknown time zone {zone!r}: use an IANA name such as Europe/Berlin or Asia/Shanghai",
+            field="timezone",
+        ) from None
+    return zone

@@ -81,7 +81,7 @@ def find_person(session: Session, address: str) -> Person:
 def _events_of(person: Person) -> sa.ColumnElement[bool]:
     cond = ConsentEvent.subject_hash.in_(person.hashes)  # type: ignore[attr-defined]
     if person.subscriber_id is not None:
-        cond = sa.or_(cond, ConsentEvent.subscriber_id == person.subscriber_id)
+        cond = sa.or_(cond, ConsentEvent.subscriber_id == person.subscriber_id)  # type: ignore[arg-type]
     return cond
 
 
@@ -97,6 +97,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
             "email": sub.email,
             "name": sub.name,
             "language": sub.language,
+            "timezone": sub.timezone,
             "attributes": sub.attributes,
             "created_at": sub.created_at,
             "updated_at": sub.updated_at,
@@ -156,6 +157,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
                 "list_id": row.list_id,
                 "name": row.name,
                 "language": row.language,
+                "timezone": row.timezone,
                 "source": row.source,
                 "requested_at": row.created_at,
                 "confirmed_at": row.confirmed_at,
@@ -174,6 +176,7 @@ def personal_data(session: Session, address: str) -> dict[str, Any]:
                 "list": row.list_slug,
                 "name": row.name,
                 "language": row.language,
+                "timezone": row.timezone,
                 "source": row.source,
                 "requested_at": row.created_at,
             }
@@ -208,11 +211,11 @@ def forget(
     report = ForgetReport()
     if person.subscriber_id is not None:
         report.subscriptions_deleted = session.execute(
-            sa.select(sa.func.count()).where(Subscription.subscriber_id == person.subscriber_id)
+            sa.select(sa.func.count()).where(Subscription.subscriber_id == person.subscriber_id)  # type: ignore[arg-type]
         ).scalar_one()
         session.execute(sa.delete(Subscriber).where(Subscriber.id == person.subscriber_id))  # type: ignore[arg-type]
         report.subscriber_deleted = True
-    report.log_entries_anonymised = session.execute(
+    report.log_entries_anonymised = session.execute(  # type: ignore[attr-defined]
         sa.update(ConsentEvent)
         .where(_events_of(person))
         .values(subject=None, subscriber_id=None)

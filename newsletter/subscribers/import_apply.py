@@ -26,6 +26,7 @@ from newsletter.subscribers.lists import get_list
 
 SUBSCRIBER_COLUMNS = (
     "id", "email", "key", "key_hash", "name", "language", "attributes", "created_at", "updated_at",
+    "timezone",
 )  # fmt: skip
 SUBSCRIPTION_COLUMNS = (
     "subscriber_id", "list_id", "status", "source", "created_at", "confirmed_at",
@@ -56,6 +57,7 @@ class _Person:
     language: str | None
     attributes: dict[str, Any] | None
     """None for a new person: their attributes are still the row's JSON text."""
+    timezone: str | None = None
     new: bool = False
     dirty: bool = False
     item: Item | None = None
@@ -117,9 +119,10 @@ class Applier:
             )
         )
         people = {
-            key: _Person(pid, name, language, bulk.from_json(attributes))
-            for pid, key, name, language, attributes in bulk.select_in(
-                "SELECT id, key, name, language, attributes FROM subscriber WHERE key IN ({})",
+            key: _Person(pid, name, language, bulk.from_json(attributes), zone)
+            for pid, key, name, language, attributes, zone in bulk.select_in(
+                "SELECT id, key, name, language, attributes, timezone FROM subscriber "
+                "WHERE key IN ({})",
                 {it.key for it in items},
             )
         }
@@ -176,7 +179,7 @@ class Applier:
             person = people.get(it.key)
             changed: list[str] = []
             if person is None:
-                person = _Person(None, it.name, it.language, None, new=True, item=it)
+                person = _Person(None, it.name, it.language, None, it.timezone, new=True, item=it)
                 people[it.key] = person
                 outcome = "new"
             else:
@@ -254,14 +257,15 @@ class Applier:
                     it.attributes_json if p.attributes is None else json.dumps(p.attributes),
                     self._time(it.created_at, now),
                     now,
+                    p.timezone,
                 )
             )
         bulk.insert("subscriber", SUBSCRIBER_COLUMNS, rows)
         bulk.execute_many(
-            "UPDATE subscriber SET name = ?, language = ?, attributes = ?, updated_at = ? "
-            "WHERE id = ?",
+            "UPDATE subscriber SET name = ?, language = ?, attributes = ?, updated_at = ?, "
+            "timezone = ? WHERE id = ?",
             [
-                (p.name, p.language, json.dumps(p.attributes), now, p.id)
+                (p.name, p.language, json.dumps(p.attributes), now, p.timezone, p.id)
                 for p in people.values()
                 if p.dirty and not p.new
             ],
@@ -293,6 +297,9 @@ def _merge(person: _Person, it: Item) -> list[str]:
     if it.language and it.language != person.language:
         person.language = it.language
         changed.append("language")
+    if it.timezone and it.timezone != person.timezone:
+        person.timezone = it.timezone
+        changed.append("timezone")
     if it.attributes_json != "{}":
         if person.attributes is None:  # a person created earlier in this batch
             assert person.item is not None

@@ -32,7 +32,7 @@ from newsletter.errors import BadInput, Problem
 from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import ImportError_, SubscriberError
-from newsletter.subscribers.fields import check_language, check_name
+from newsletter.subscribers.fields import check_language, check_name, check_timezone
 from newsletter.subscribers.importers import RowProblem, detect_format, own
 from newsletter.subscribers.importers.csvfile import CsvFile
 from newsletter.subscribers.importers.jsonfile import JsonFile, open_table
@@ -63,6 +63,7 @@ class Item(NamedTuple):
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
     consent_detail: str | None
+    timezone: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Unpickling through tuple.__new__ is twice as fast as the default
@@ -238,6 +239,7 @@ def _item(options: ReadOptions, line: int, row: Any, secret: bytes) -> Item:
         row.confirmed_at,
         row.unsubscribed_at,
         row.consent_detail,
+        check_timezone(row.timezone) if row.timezone else None,
     )
 
 

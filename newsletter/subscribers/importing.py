@@ -187,4 +187,4 @@ class _bigger_cache:
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size={int(self.old)}")
+            self.conn.exec_driver_sql(f"PRAGMA cache_size={int(self.old)}")  # type: ignore[arg-type]

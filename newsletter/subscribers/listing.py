@@ -72,7 +72,7 @@ def iter_subscribers(
             cond.append(Subscription.list_id == ml.id)
         if status:
             cond.append(Subscription.status == Status(status).value)
-        query = query.where(sa.exists().where(*cond))
+        query = query.where(sa.exists().where(*cond))  # type: ignore[arg-type]
     if search:
         email = sa.func.lower(Subscriber.email)
         query = query.where(
@@ -89,9 +89,9 @@ def iter_subscribers(
         ids = [s.id for s in batch if s.id is not None]
         subs = subscriptions_of(session, ids)
         hashes = [s.key_hash for s in batch]
-        reasons = dict(
+        reasons = dict(  # type: ignore[var-annotated]
             session.execute(
-                sa.select(Suppression.key_hash, Suppression.reason).where(
+                sa.select(Suppression.key_hash, Suppression.reason).where(  # type: ignore[call-overload]
                     Suppression.key_hash.in_(hashes)  # type: ignore[attr-defined]
                 )
             ).all()

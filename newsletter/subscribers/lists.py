@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from newsletter.subscribers.errors import SubscriberError, UnknownList
-from newsletter.subscribers.fields import check_language, check_slug
+from newsletter.subscribers.fields import check_language, check_slug, check_timezone
 from newsletter.subscribers.tables import MailingList, Status, Subscription
 
 
@@ -77,7 +77,7 @@ def list_summaries(session: Session, slug: str | None = None) -> list[ListSummar
     """Every list with its subscription counts per status, in one query."""
 
     def count(status: Status) -> sa.ColumnElement[int]:
-        return sa.func.count(sa.case((Subscription.status == status.value, 1)))
+        return sa.func.count(sa.case((Subscription.status == status.value, 1)))  # type: ignore[arg-type]
 
     query = (
         sa.select(
@@ -86,12 +86,12 @@ def list_summaries(session: Session, slug: str | None = None) -> list[ListSummar
             count(Status.UNCONFIRMED),
             count(Status.UNSUBSCRIBED),
         )
-        .outerjoin(Subscription, Subscription.list_id == MailingList.id)
-        .group_by(MailingList.id)
+        .outerjoin(Subscription, Subscription.list_id == MailingList.id)  # type: ignore[arg-type]
+        .group_by(MailingList.id)  # type: ignore[arg-type]
         .order_by(MailingList.slug)
     )
     if slug is not None:
-        query = query.where(MailingList.id == get_list(session, slug).id)
+        query = query.where(MailingList.id == get_list(session, slug).id)  # type: ignore[arg-type]
     return [
         ListSummary(ml.slug, ml.name, ml.language, ml.double_opt_in, c, u, x)
         for ml, c, u, x in session.execute(query).all()
@@ -167,8 +167,23 @@ def delete_list(
                 source=source,
             )
     removed = session.execute(
-        sa.select(sa.func.count()).where(Subscription.list_id == ml.id)
+        sa.select(sa.func.count()).where(Subscription.list_id == ml.id)  # type: ignore[arg-type]
     ).scalar_one()
-    session.execute(sa.delete(Subscription).where(Subscription.list_id == ml.id))
-    session.execute(sa.delete(MailingList).where(MailingList.id == ml.id))
+    session.execute(sa.delete(Subscription).where(Subscription.list_id == ml.id))  # type: ignore[arg-type]
+    session.execute(sa.delete(MailingList).where(MailingList.id == ml.id))  # type: ignore[arg-type]
     return removed
+
+
+def set_time_zone(
+    session: Session, slug: str, zone: str | None, *, from_language: bool | None = None
+) -> MailingList:
+    """The zone of the list's subscribers who gave none (``""`` clears it), and whether their
+    language may stand in first; both only time campaigns sent with ``--local``."""
+    ml = get_list(session, slug)
+    if zone is not None:
+        ml.timezone = check_timezone(zone)
+    if from_language is not None:
+        ml.timezone_from_language = from_language
+    session.add(ml)
+    session.flush()
+    return ml

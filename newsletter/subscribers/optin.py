@@ -28,7 +28,7 @@ from newsletter.db import key_hash
 from newsletter.db.columns import utcnow
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
-from newsletter.subscribers.fields import check_name
+from newsletter.subscribers.fields import check_name, check_timezone
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.people import add_subscriber
 from newsletter.subscribers.suppressions import suppression_for, unsuppress
@@ -68,6 +68,7 @@ def add_request(
     name: str | None = None,
     language: str | None = None,
     source: str = "form",
+    timezone: str | None = None,
 ) -> None:
     """Keep a sign-up post for :func:`request_signup`: one insert, whoever the address is.
 
@@ -84,6 +85,7 @@ def add_request(
             name=name,
             language=language,
             source=source,
+            timezone=timezone,
         )
     )
 
@@ -104,11 +106,13 @@ def request_signup(
     language: str | None = None,
     per_day: int = 3,
     source: str = "form",
+    timezone: str | None = None,
 ) -> SignupPlan:
     """Decide what a sign-up leads to; raises only for invalid input (address, name)."""
     addr = parse_address(email)
     name = check_name((name or "").strip()) or None
     language = check_language(language or None)
+    timezone = check_timezone(timezone)
     ml = get_list(session, list_slug)
     h = key_hash(session, addr.key)
     blocked = suppression_for(session, addr.email)
@@ -126,6 +130,7 @@ def request_signup(
             name=name,
             # A language stored before is the person's own choice: signing up again keeps it.
             language=(sub.language if sub is not None and sub.language else language),
+            timezone=timezone,
             status=Status.CONFIRMED,
             consent_note="web sign-up form (single opt-in list)",
             resubscribe=row is not None,
@@ -137,7 +142,7 @@ def request_signup(
     sent = session.execute(
         sa.select(sa.func.count())
         .select_from(Signup)
-        .where(Signup.key_hash == h, Signup.created_at >= since)
+        .where(Signup.key_hash == h, Signup.created_at >= since)  # type: ignore[arg-type]
     ).scalar_one()
     if sent >= per_day:
         return SignupPlan(Decision.NOTHING)
@@ -148,6 +153,7 @@ def request_signup(
         name=name or (sub.name if sub else None),
         language=(sub.language if sub is not None and sub.language else language),
         source=source,
+        timezone=timezone,
     )
     session.add(signup)
     session.flush()
@@ -186,7 +192,7 @@ def confirm_signup(
     """
     pending = pending_signup(session, signup_id, max_age=max_age)
     now = utcnow()
-    taken = session.execute(
+    taken = session.execute(  # type: ignore[attr-defined]
         sa.update(Signup)
         .where(Signup.id == signup_id, Signup.confirmed_at.is_(None))  # type: ignore[arg-type,union-attr]
         .values(confirmed_at=now)
@@ -213,6 +219,7 @@ def confirm_signup(
         name=signup.name,
         language=(existing.language if existing is not None and existing.language else None)
         or signup.language,
+        timezone=signup.timezone,
         status=Status.CONFIRMED,
         consent_note=note,
         resubscribe=True,
@@ -237,6 +244,6 @@ def _day(signup: Signup) -> str:
 def purge_signups(session: Session, *, older_than: timedelta) -> int:
     """Delete sign-ups past their confirmation period (and past the one-day count)."""
     cutoff: datetime = utcnow() - max(older_than, timedelta(days=1))
-    return session.execute(
+    return session.execute(  # type: ignore[attr-defined]
         sa.delete(Signup).where(Signup.created_at < cutoff)  # type: ignore[arg-type]
     ).rowcount

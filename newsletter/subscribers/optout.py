@@ -235,6 +235,7 @@ def update_preferences(
     language: str | None,
     keep: set[str],
     source: str = "web",
+    timezone: str | None = None,
 ) -> list[str]:
     """Change name and language and leave every list not in ``keep``; returns lists left.
 
@@ -244,8 +245,9 @@ def update_preferences(
     holder = resolve(session, token, lock=True)
     assert holder.subscriber.id is not None
     edit_subscriber(
-        session, holder.subscriber.id, name=name, language=language, source=source, actor=ACTOR
-    )
+        session, holder.subscriber.id, name=name, language=language, source=source, actor=ACTOR,
+        timezone=timezone,
+    )  # fmt: skip
     leaving = [ml.slug for ml in active_lists(session, holder.subscriber.id) if ml.slug not in keep]
     return _leave(session, holder.subscriber.id, leaving, source=source)
 

@@ -23,7 +23,7 @@ from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
 from newsletter.subscribers.eligibility import mailable
 from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
-from newsletter.subscribers.fields import check_name
+from newsletter.subscribers.fields import check_name, check_timezone
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.suppressions import suppress
 from newsletter.subscribers.tables import (
@@ -85,6 +85,7 @@ def add_subscriber(
     source: str = "cli",
     actor: str | None = None,
     check_deliverability: bool = False,
+    timezone: str | None = None,
 ) -> Subscriber:
     """Add a person (or update them) and subscribe them to ``lists``."""
     status = Status(status)
@@ -111,6 +112,7 @@ def add_subscriber(
             name=name or None,
             language=language,
             attributes=dict(attributes or {}),
+            timezone=check_timezone(timezone),
         )
         session.add(sub)
         session.flush()
@@ -123,6 +125,7 @@ def add_subscriber(
             set_attributes=attributes,
             source=source,
             actor=actor,
+            timezone=timezone or None,
         )
     detail = f"consent: {consent_note}" if consent_note else None
     for ml in mls:
@@ -170,7 +173,7 @@ def _subscribe(
         return
     action = "confirm" if status == Status.CONFIRMED else "subscribe"
     if row is None:
-        row = Subscription(subscriber_id=sub.id, list_id=ml.id, status=status, source=source)
+        row = Subscription(subscriber_id=sub.id, list_id=ml.id, status=status, source=source)  # type: ignore[arg-type]
     elif row.status == Status.UNSUBSCRIBED:
         action = "resubscribe"
     row.status = status.value
@@ -201,6 +204,7 @@ def _apply_changes(
     unset_attributes: Iterable[str] = (),
     source: str,
     actor: str | None,
+    timezone: str | None = None,
 ) -> list[str]:
     changed: list[str] = []
     old_key = sub.key
@@ -238,6 +242,9 @@ def _apply_changes(
     if language is not None and (language or None) != sub.language:
         sub.language = check_language(language)
         changed.append("language")
+    if timezone is not None and (timezone or None) != sub.timezone:
+        sub.timezone = check_timezone(timezone)
+        changed.append("timezone")
     attributes = dict(sub.attributes)
     attributes.update(set_attributes or {})
     for k in unset_attributes:
@@ -272,11 +279,12 @@ def edit_subscriber(
     unset_attributes: Iterable[str] = (),
     source: str = "cli",
     actor: str | None = None,
+    timezone: str | None = None,
 ) -> list[str]:
     """Change a subscriber's data; returns the names of the fields that changed.
 
-    An empty ``name`` or ``language`` clears it. A new address must not be
-    suppressed or belong to someone else.
+    An empty ``name``, ``language`` or ``timezone`` clears it. A new address
+    must not be suppressed or belong to someone else.
     """
     sub = get_subscriber(session, who)
     return _apply_changes(
@@ -289,6 +297,7 @@ def edit_subscriber(
         unset_attributes=unset_attributes,
         source=source,
         actor=actor,
+        timezone=timezone,
     )
 
 

@@ -48,6 +48,9 @@ class Subscriber(SQLModel, table=True):
     key_hash: str = Field(max_length=64)
     name: str | None = Field(default=None, max_length=400)
     language: str | None = Field(default=None, max_length=35)
+    # The IANA zone the person gave (import, sign-up, manage page, `subscribers
+    # edit`); never one guessed from their language (see campaigns.waves).
+    timezone: str | None = Field(default=None, max_length=64)
     attributes: dict[str, Any] = Field(
         default_factory=dict, sa_column=sa.Column(sa.JSON, nullable=False)
     )
@@ -67,6 +70,12 @@ class MailingList(SQLModel, table=True):
     languages: str | None = Field(default=None, max_length=200)
     double_opt_in: bool = True
     created_at: datetime = _when()
+    # For campaigns sent at each subscriber's local time: the zone of a
+    # subscriber who gave none, and whether their language may stand in first.
+    timezone: str | None = Field(default=None, max_length=64)
+    timezone_from_language: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
 
     @property
     def signup_languages(self) -> list[str]:
@@ -159,6 +168,7 @@ class Signup(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=35)
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when(index=True)
+    timezone: str | None = Field(default=None, max_length=64)  # chosen on the form
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -183,6 +193,7 @@ class SignupRequest(SQLModel, table=True):
     language: str | None = Field(default=None, max_length=35)
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when()
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Meta(SQLModel, table=True):

@@ -58,7 +58,7 @@ def open_transport(
     if name == "smtp":
         from newsletter.transports.smtp import SmtpTransport
 
-        return SmtpTransport.from_settings(settings, host=host, port=port, connections=connections)
+        return SmtpTransport.from_settings(settings, host=host, port=port, connections=connections)  # type: ignore[return-value]
     if name == "maildir":
         from newsletter.transports.maildir import MaildirTransport
 

@@ -170,7 +170,7 @@ class SmtpChannel:
                 conn.starttls(context=t.ssl_context())
                 conn.ehlo()
             if t.username:
-                if t.security == "none" and not is_loopback(conn.sock.getpeername()[0]):
+                if t.security == "none" and not is_loopback(conn.sock.getpeername()[0]):  # type: ignore[union-attr]
                     conn.close()
                     raise TransportUnavailable(
                         f"refusing to send the password for {t.username} to {t.host}:{t.port} "
@@ -180,7 +180,7 @@ class SmtpChannel:
         except smtplib.SMTPAuthenticationError as exc:
             raise TransportUnavailable(
                 f"{t.host}:{t.port} refused the login for {t.username}: {exc.smtp_code} "
-                f"{exc.smtp_error.decode(errors='replace')}"
+                f"{exc.smtp_error.decode(errors='replace')}"  # type: ignore[union-attr]
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportUnavailable(f"cannot connect to {t.host}:{t.port}: {exc}") from exc
@@ -206,7 +206,7 @@ class SmtpChannel:
     def _reply(self, conn: smtplib.SMTP) -> tuple[int, str]:
         """Read one (possibly multi-line) reply, kept verbatim."""
         if conn.file is None:
-            conn.file = conn.sock.makefile("rb")
+            conn.file = conn.sock.makefile("rb")  # type: ignore[union-attr]
         lines = []
         while True:
             line = conn.file.readline(_MAXLINE + 1)
@@ -298,11 +298,11 @@ class SmtpChannel:
         Stops at the first error reply without pipelining.
         """
         if self.pipelining:
-            conn.sock.sendall(b"".join(commands))
+            conn.sock.sendall(b"".join(commands))  # type: ignore[union-attr]
             return self._read(conn, len(commands))
         replies: list[tuple[int, str]] = []
         for cmd in commands:
-            conn.sock.sendall(cmd)
+            conn.sock.sendall(cmd)  # type: ignore[union-attr]
             replies += self._read(conn, 1)
             if replies[-1][0] >= 400:
                 break
@@ -380,15 +380,15 @@ class SmtpChannel:
         whole, written = len(data) + len(tail), 0
         try:
             while written < len(payload):
-                written += conn.sock.send(payload[written:])
+                written += conn.sock.send(payload[written:])  # type: ignore[union-attr]
         except OSError:
             if written < whole:
                 raise
             ahead = b""  # the envelope did not go out whole: the connection is done
         try:
-            conn.sock.settimeout(self.t.final_reply_timeout)
+            conn.sock.settimeout(self.t.final_reply_timeout)  # type: ignore[union-attr]
             code, text = self._reply(conn)
-            conn.sock.settimeout(self.t.timeout)
+            conn.sock.settimeout(self.t.timeout)  # type: ignore[union-attr]
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             what = "no reply in time" if isinstance(exc, TimeoutError) else str(exc)

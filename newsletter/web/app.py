@@ -39,7 +39,7 @@ from starlette.types import ASGIApp
 from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
 from newsletter.errors import ConfigError
-from newsletter.inbound.webhooks import SnsVerifier
+from newsletter.inbound.ses import SnsVerifier
 from newsletter.message.media import CACHE_CONTROL, MEDIA_DIR
 from newsletter.message.public import MANAGE_PAGE, MANAGE_ROUTE, UNSUBSCRIBE_PAGE, UNSUBSCRIBE_ROUTE
 from newsletter.tokens import token_key
@@ -50,7 +50,14 @@ from newsletter.web.forms import Csrf
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
 from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages
-from newsletter.web.security import ARCHIVE_CSP, AccessLog, BodyLimit, SecurityHeaders
+from newsletter.web.security import (
+    ARCHIVE_CSP,
+    PAGE_CSP,
+    AccessLog,
+    BodyLimit,
+    HeadAsGet,
+    SecurityHeaders,
+)
 from newsletter.web.signup import confirm, subscribe
 from newsletter.web.welcome import load_welcomes
 
@@ -106,19 +113,21 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         if path and not path.endswith("/") and "." not in path.rpartition("/")[2]:
             return RedirectResponse(f"{request.scope.get('root_path', '')}/archive/{path}/", 308)
         files = await archive.get(web)
-        data = files.get(path + "index.html" if path == "" or path.endswith("/") else path)
+        file = path + "index.html" if path == "" or path.endswith("/") else path
+        data = files.get(file)
         if data is None:
             raise HTTPException(404)
-        name = path if "." in path.rpartition("/")[2] else "index.html"
-        immutable = path.startswith(f"{MEDIA_DIR}/")  # named by content: never changes
+        immutable = file.startswith(f"{MEDIA_DIR}/")  # named by content: never changes
         headers = {
             "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
-            "Content-Security-Policy": ARCHIVE_CSP,
+            # The index is one of our pages (its stylesheet from 'self', nothing
+            # inline); an issue's page is the mail's HTML, inline styles and all.
+            "Content-Security-Policy": PAGE_CSP if file == "index.html" else ARCHIVE_CSP,
         }
-        lang = _HTML_LANG.search(data[:2048]) if name.endswith(".html") else None
+        lang = _HTML_LANG.search(data[:2048]) if file.endswith(".html") else None
         if lang:  # the page's own lang attribute, so the header cannot disagree with it
             headers["Content-Language"] = lang[1].decode("ascii")
-        return Response(data, media_type=TYPES[name[name.rindex(".") :]], headers=headers)
+        return Response(data, media_type=TYPES[file[file.rindex(".") :]], headers=headers)
 
     async def stylesheet(request: Request) -> Response:
         return Response(
@@ -162,7 +171,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
 
 
 class _App(Starlette):
-    """Starlette with the access log and the security headers outside its own layers.
+    """Starlette with the access log, the security headers and HEAD-as-GET outside its layers.
 
     Starlette answers an exception (``_server_error``) in a layer outside every
     middleware it is given: inside it, the 500 page went out without the headers.
@@ -173,7 +182,8 @@ class _App(Starlette):
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return AccessLog(SecurityHeaders(super().build_middleware_stack(), hsts=self.hsts))
+        inner = HeadAsGet(super().build_middleware_stack())
+        return AccessLog(SecurityHeaders(inner, hsts=self.hsts))
 
 
 async def _to_archive(request: Request) -> Response:

@@ -76,7 +76,7 @@ def entries_from_database(session: Session) -> list[Entry]:
     """Issues that went out to subscribers, once each, dated by their first send."""
     first = (
         sa.select(sa.func.min(Campaign.id))
-        .where(Campaign.kind == "campaign", Campaign.started_at.is_not(None))  # type: ignore[union-attr]
+        .where(Campaign.kind == "campaign", Campaign.started_at.is_not(None))  # type: ignore[arg-type, union-attr]
         .group_by(Campaign.issue_slug)
     )
     rows = session.exec(
@@ -230,7 +230,9 @@ def issue_page(entry: Entry, pages: Pages, siblings: list[Entry] | None = None) 
     )
     head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
     head += _alternates(entry, siblings, base)
-    html = html.replace("</head>", str(head) + "</head>", 1)  # Markup + str escaped the tag
+    # Markup + "</head>" would escape the str half: the page then showed a literal
+    # "</head>" as its first visible text. Both halves are markup here.
+    html = html.replace("</head>", head + Markup("</head>"), 1)
     m = _BODY_OPEN.search(html)
     if m is None:
         return str(bar) + html

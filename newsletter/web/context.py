@@ -118,7 +118,7 @@ def turn_for(db: Database) -> contextlib.AbstractContextManager[Any]:
 
 
 def web_of(request: Request) -> Web:
-    return request.app.state.web  # type: ignore[no-any-return]
+    return request.app.state.web
 
 
 def plain(text: str, status: int = 200) -> Response:

@@ -5,11 +5,20 @@ Double submit with a signed value: the page sets a random nonce in a
 and only on pages with a form) and puts ``tokens.csrf_token(nonce)`` in a
 hidden field. A post is accepted only when the field's MAC matches the
 cookie's nonce, which another site can neither read nor forge.
+
+Invariants: a nonce is 32 characters of ``[0-9a-f]`` (``NONCE``), checked
+before anything else looks at it, so no cookie value can make signing or
+comparing raise; the field names its own nonce, and that nonce must be the
+cookie's (one session's field never goes with another session's cookie).
+Served over https the cookie is ``__Host-newsletter_csrf``: browsers accept
+that name only from the host itself with ``Secure`` and ``Path=/``, so a
+sibling subdomain cannot plant a nonce of its choosing.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from urllib.parse import parse_qsl
 
@@ -21,6 +30,8 @@ from starlette.responses import Response
 from newsletter.tokens import TokenError, csrf_token, verify
 
 COOKIE = "newsletter_csrf"
+HOST_COOKIE = "__Host-" + COOKIE
+NONCE = re.compile(r"[0-9a-f]{32}")
 _URLENCODED = "application/x-www-form-urlencoded"
 _MAX_FIELDS = 20
 
@@ -33,17 +44,21 @@ class Csrf:
     def __init__(self, key: bytes, *, secure: bool) -> None:
         self.key = key
         self.secure = secure
+        self.cookie = HOST_COOKIE if secure else COOKIE
+
+    def nonce(self, request: Request) -> str | None:
+        """The cookie's nonce if it has the one shape we issue (ASCII hex), else None."""
+        nonce = request.cookies.get(self.cookie, "")
+        return nonce if NONCE.fullmatch(nonce) else None
 
     def issue(self, request: Request) -> tuple[str, str]:
         """(nonce for the cookie, value for the hidden field); reuses a valid cookie."""
-        nonce = request.cookies.get(COOKIE, "")
-        if not (len(nonce) == 32 and nonce.isalnum() and nonce.islower()):
-            nonce = secrets.token_hex(16)
+        nonce = self.nonce(request) or secrets.token_hex(16)
         return nonce, csrf_token(self.key, nonce)
 
     def set_cookie(self, response: Response, nonce: str) -> None:
         response.set_cookie(
-            COOKIE,
+            self.cookie,
             nonce,
             httponly=True,
             samesite="strict",
@@ -52,9 +67,9 @@ class Csrf:
         )
 
     def check(self, request: Request, form: FormData) -> None:
-        nonce = request.cookies.get(COOKIE, "")
+        nonce = self.nonce(request)
         field = form.get("csrf")
-        if not nonce or not nonce.isascii() or not isinstance(field, str):
+        if nonce is None or not isinstance(field, str):
             raise CsrfError
         try:
             parts = verify(self.key, "csrf", field)
@@ -82,7 +97,7 @@ async def read_form(request: Request) -> FormData:
             )
         except (UnicodeDecodeError, ValueError):
             raise HTTPException(400) from None
-        return FormData(fields)
+        return FormData(fields)  # type: ignore[arg-type]
     return await request.form(max_files=0, max_fields=_MAX_FIELDS)
 
 

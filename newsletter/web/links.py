@@ -12,6 +12,7 @@ source ``web`` or ``one-click`` in the consent log.
 from __future__ import annotations
 
 from sqlmodel import Session
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,6 +35,16 @@ from newsletter.tokens import TokenError
 from newsletter.web.context import plain, web_of
 from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.pages import language_choices, web_strings
+from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
+
+
+def is_one_click(form: FormData) -> bool:
+    """RFC 8058's body, exactly: one field, ``List-Unsubscribe=One-Click``.
+
+    The only post that skips the CSRF check, so nothing looser may pass for it
+    (another value of the field, or the field beside a page form's fields).
+    """
+    return list(form.multi_items()) == [("List-Unsubscribe", "One-Click")]
 
 
 def _action(request: Request) -> str:
@@ -64,7 +75,7 @@ async def manage_general(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     web = web_of(request)
     token = request.path_params["token"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET (HEAD arrives as GET: security.HeadAsGet)
         try:
             holder = await web.db_call(resolve, token)
         except TokenError:
@@ -74,7 +85,7 @@ async def unsubscribe(request: Request) -> Response:
         form = await read_form(request)
     except BadInput:
         return web.invalid_link(request)
-    one_click = form.get("List-Unsubscribe") == "One-Click"
+    one_click = is_one_click(form)
     if not one_click:
         try:
             web.csrf.check(request, form)
@@ -169,6 +180,7 @@ async def manage(request: Request) -> Response:
                 name=text(form, "name", 401),
                 language=language if languages.resolve(language) else "",
                 keep={str(k) for k in keep},
+                timezone=chosen_zone(text(form, "timezone", FIELD_MAX)) or "",
             )
             saved = True
         except TokenError:
@@ -192,6 +204,8 @@ async def manage(request: Request) -> Response:
         name=sub.name or "",
         language=sub.language or "",
         languages=language_choices(sub.language),
+        zones=zone_choices(lang),
+        timezone=sub.timezone or "",
         lists=[{"slug": ml.slug, "name": ml.name} for ml in lists],
         saved=saved,
         error=error,

@@ -211,6 +211,7 @@ class Outbox:
             language=post.language,
             per_day=self.settings.web.confirmations_per_address_per_day,
             source=post.source,
+            timezone=post.timezone,
         )
         if plan.decision == Decision.SUBSCRIBED:
             assert plan.subscriber_id is not None and plan.list_id is not None
@@ -248,7 +249,11 @@ class Outbox:
         web = self.settings.web
         outgoing: mails.Outgoing | str | None
         try:
-            with self.turn, self.db.session() as s:
+            # Composing only reads, and outside the web's turn: a request
+            # must not wait while a mail is rendered (its time would tell that
+            # a sign-up made a mail). SQLite's WAL lets a reader run beside the
+            # writers without taking their lock.
+            with self.db.session() as s:
                 if claimed.kind == DeliveryKind.CONFIRMATION.value:
                     outgoing = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
                 else:

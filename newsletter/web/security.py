@@ -9,6 +9,9 @@ one-click endpoint whose throughput matters.
   themselves through :data:`NO_STORE`.
 * Bodies over ``limit`` bytes are refused with 413 before the app reads
   them: no form of ours needs more than a few hundred bytes.
+* ``HEAD`` is answered as ``GET`` without the body, whatever the route:
+  routes see only GET and POST, so a HEAD with a form body can never
+  take a POST branch and change anything.
 * The access log names the route (``/unsubscribe/{token}``), never the
   path: the path holds the token, and the query may hold an address.
 """
@@ -75,6 +78,52 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGet:
+    """Routes a HEAD request as GET and drops the body of its answer (RFC 9110 §9.3.2).
+
+    Starlette routes HEAD to any route that allows GET, and a handler that
+    tests ``method == "GET"`` then took the POST branch: a HEAD with a
+    one-click body unsubscribed. Here the app never sees a HEAD.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        given = False
+
+        async def no_request_body() -> Message:
+            # The app reads an empty body; later calls wait for the disconnect (a
+            # response that listens for it must not spin on empty bodies).
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return message
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        # A copy: the server keeps its own scope (method HEAD) and omits the body too.
+        inner = dict(scope, method="GET")
+        try:
+            await self.app(inner, no_request_body, headers_only)
+        finally:
+            if "route" in inner:  # for the access log
+                scope["route"] = inner["route"]
 
 
 class BodyLimit:

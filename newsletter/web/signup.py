@@ -29,6 +29,7 @@ from newsletter.tokens import TokenError, ids, token_key
 from newsletter.web.context import Web, web_of
 from newsletter.web.forms import CsrfError, read_form, text
 from newsletter.web.pages import accepted_language, language_choices, web_strings
+from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
 
 
 def _list(session: Session, slug: str) -> MailingList:
@@ -42,7 +43,7 @@ async def subscribe(request: Request) -> Response:
     web = web_of(request)
     slug = request.path_params["list"]
     ml = await web.db_call(_list, slug)
-    if request.method == "GET":
+    if request.method != "POST":
         lang = web.language(request, ml.language)
         offered = [tag for tag, _ in _choices(ml)]
         accept = request.headers.get("accept-language")
@@ -58,6 +59,7 @@ async def subscribe(request: Request) -> Response:
     if not web.client_allowed(request):
         return web.notice(request, lang, "error_title", "too_many", status=429)
     email, name = text(form, "email", 320), text(form, "name", 200)
+    timezone = chosen_zone(text(form, "timezone", FIELD_MAX))
     if text(form, "website"):
         return _answer(request, web, lang)  # a bot filled the honeypot: answer, do nothing
     try:
@@ -65,11 +67,11 @@ async def subscribe(request: Request) -> Response:
     except AddressError:
         return _form(
             request, web, ml, lang, status=400, email=email, name=name, choice=language,
-            error=web_strings(lang)["subscribe_invalid"],
+            error=web_strings(lang)["subscribe_invalid"], timezone=timezone,
         )  # fmt: skip
     await web.db_call(
         add_request, ml.slug, address, name=name or None,
-        language=language if languages.resolve(language) else None,
+        language=language if languages.resolve(language) else None, timezone=timezone,
     )  # fmt: skip
     web.outbox.notify()
     return _answer(request, web, lang)
@@ -86,6 +88,7 @@ def _form(
     name: str = "",
     error: str | None = None,
     choice: str | None = None,
+    timezone: str | None = None,
 ) -> Response:
     """The form in ``lang``, its language menu on ``choice`` (what the browser asks for)."""
     return web.page(
@@ -102,6 +105,8 @@ def _form(
         email=email,
         name=name,
         error=error,
+        zones=zone_choices(lang),
+        timezone=timezone or "",
     )
 
 

@@ -1,25 +1,21 @@
 """``POST /webhooks/ses|postmark|generic``: relays' bounce and complaint events.
 
 The routes only read the body and headers and answer; authentication,
-replay checks and decisions are :mod:`newsletter.inbound.webhooks`, which
-feeds the same classifier and policy as ``inbound process``. Answers are
+replay checks and decisions are :mod:`newsletter.inbound.webhooks` (SES:
+:mod:`newsletter.inbound.ses`), which feeds the same classifier and policy
+as ``inbound process``. Answers are
 short plain text; a refused event changes nothing and gets a 4xx.
 """
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from newsletter.inbound.webhooks import (
-    Outcome,
-    SnsVerifier,
-    WebhookError,
-    handle_generic,
-    handle_postmark,
-    handle_ses,
-)
+from newsletter.inbound.ses import SnsVerifier, apply_ses, verify_ses
+from newsletter.inbound.webhooks import Outcome, WebhookError, handle_generic, handle_postmark
 from newsletter.web.context import plain, web_of
 
 
@@ -33,7 +29,9 @@ async def ses(request: Request) -> Response:
     verifier: SnsVerifier = request.app.state.sns_verifier
     body = await request.body()
     try:
-        return _answer(await web.db_call(handle_ses, web.settings, body, verifier))
+        # Verified first, outside the database's turn: it may wait on Amazon's host.
+        message = await run_in_threadpool(verify_ses, web.settings, body, verifier)
+        return _answer(await web.db_call(apply_ses, web.settings, message, body))
     except WebhookError as exc:
         return plain(f"refused: {exc}\n", exc.status)
 

@@ -19,7 +19,7 @@ from newsletter.config import Settings
 from newsletter.errors import BadInput, IssueError, Problem
 from newsletter.fsutil import write_atomic
 from newsletter.i18n import get_locale
-from newsletter.issue.editions import check_editions
+from newsletter.issue.editions import check_editions, with_shared_header
 from newsletter.issue.files import edition_paths, issue_files
 from newsletter.issue.load import load_issue_with_warnings
 from newsletter.issue.model import Issue
@@ -101,7 +101,7 @@ def render_files(
             continue
         stems[p.stem] = p
         try:
-            issues.append((p, load_issue_with_warnings(p)[0]))
+            issues.append((p, with_shared_header(load_issue_with_warnings(p)[0], p)))
         except IssueError as exc:
             problems.extend(exc.problems)
     if problems:

@@ -7,6 +7,9 @@ on a change the issue is rebuilt in a worker thread and every open page is
 told over server-sent events to reload (a dozen lines of plain JavaScript,
 no framework). A broken file shows its problems with ``file:line:col``
 instead of the email, and the server keeps running until it is fixed.
+When the server stops, the stream says ``stopping`` and ends (one Ctrl-C
+stops the preview, whatever tabs are open: ``workbench.serving``), and the
+page shows it is disconnected instead of reloading.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from starlette.routing import Route
 
 from newsletter.config import Settings, load_settings
 from newsletter.errors import BadInput, NewsletterError, OperationFailed, Problem
-from newsletter.issue.load import load_issue
+from newsletter.issue.editions import load_issue_as_sent
 from newsletter.message import media
 from newsletter.render import Rendered, for_web, render_issue
 from newsletter.render.html import Theme
 from newsletter.themes import default_theme_dir
 
 if TYPE_CHECKING:
-    import uvicorn
+    from newsletter.workbench.serving import Server, Stopping
 
 KEEPALIVE_SECONDS = 15.0
 # The preview page itself runs only /preview.js; the email frames run nothing.
@@ -79,7 +82,7 @@ class Preview:
                 # A fresh theme, so an edited template is read again.
                 theme = Theme(settings.templates_dir)
                 rendered = for_web(
-                    render_issue(load_issue(self.issue), settings, theme=theme), settings
+                    render_issue(load_issue_as_sent(self.issue), settings, theme=theme), settings
                 )
                 # The issue's own images, not published yet, are shown from its files.
                 files = [i.file for i in rendered.images]
@@ -113,9 +116,18 @@ class Preview:
         return any(d and changed.is_relative_to(d.resolve()) for d in template_dirs)
 
 
-def create_app(preview: Preview, *, debounce_ms: int = 300) -> Starlette:
-    """The preview as an ASGI app; the watcher runs for the app's lifetime."""
+def create_app(
+    preview: Preview, *, debounce_ms: int = 300, stopping: Stopping | None = None
+) -> Starlette:
+    """The preview as an ASGI app; the watcher runs for the app's lifetime.
+
+    ``stopping`` is the server's (:func:`preview_server`): when it is set,
+    every event stream ends, so the server's graceful shutdown can finish.
+    """
+    from newsletter.workbench.serving import Stopping
+
     changed = asyncio.Condition()
+    stop = stopping or Stopping()
 
     async def watch() -> None:
         from watchfiles import awatch
@@ -151,17 +163,26 @@ def create_app(preview: Preview, *, debounce_ms: int = 300) -> Starlette:
         body = body.replace("<head>", '<head><base target="_blank">', 1)
         return HTMLResponse(body, headers={**HEADERS, "Content-Security-Policy": FRAME_CSP})
 
+    async def newer_than(seen: int) -> None:
+        async with changed:
+            await changed.wait_for(lambda: preview.build.version != seen)
+
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[str]:
             seen = preview.build.version
             yield f"event: version\ndata: {seen}\n\n"
             while not await request.is_disconnected():
-                async with changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(
-                            changed.wait_for(lambda seen=seen: preview.build.version != seen),
-                            KEEPALIVE_SECONDS,
-                        )
+                waits = [asyncio.ensure_future(w) for w in (newer_than(seen), stop.wait())]
+                try:
+                    await asyncio.wait(
+                        waits, timeout=KEEPALIVE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    for w in waits:
+                        w.cancel()
+                if stop.is_set:
+                    yield "event: stopping\ndata: bye\n\n"
+                    return
                 if preview.build.version != seen:
                     seen = preview.build.version
                     yield f"event: version\ndata: {seen}\n\n"
@@ -188,13 +209,23 @@ def create_app(preview: Preview, *, debounce_ms: int = 300) -> Starlette:
     )
 
 
-# Reload when the build this page shows is no longer the newest one.
+# Reload when the build this page shows is no longer the newest one; say so when the
+# server stops or cannot be reached (EventSource retries by itself; no reload loop).
 RELOAD_JS = """\
 "use strict";
 const shown = document.body.dataset.version;
+const status = document.getElementById("status");
 const events = new EventSource("/events");
+const say = (text) => { status.textContent = text; status.hidden = !text; };
 events.addEventListener("version", (e) => {
-  if (e.data !== shown) location.reload();
+  if (e.data !== shown) location.reload(); else say("");
+});
+events.addEventListener("stopping", () => {
+  events.close();
+  say("Disconnected: the preview server stopped. Start it again and reload this page.");
+});
+events.addEventListener("error", () => {
+  if (events.readyState !== EventSource.CLOSED) say("Disconnected: reconnecting…");
 });
 """
 
@@ -212,6 +243,7 @@ pre { width: 80ch; margin: 0; padding: 12px; background: #fff; border: 1px solid
       height: calc(100vh - 144px); overflow: auto; white-space: pre-wrap; font-size: 13px; }
 .problems { margin: 24px; padding: 16px 24px; background: #fff3f3; border: 1px solid #e03131; }
 .problems code { font-weight: 600; }
+#status { margin: 0; padding: 8px 16px; background: #fff3bf; color: #212529; font-weight: 600; }
 """
 
 
@@ -249,7 +281,7 @@ def _page(preview: Preview) -> str:
         '<script src="/preview.js" defer></script></head>'
         f'<body data-version="{build.version}"><header><strong>{title}</strong>'
         f"<small>{name} · reloads when the issue, a template or newsletter.toml changes"
-        f"</small></header>{body}</body></html>"
+        f'</small></header><p id="status" role="status" hidden></p>{body}</body></html>'
     )
 
 
@@ -278,9 +310,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def preview_server(issue: Path, settings: Settings, *, debounce_ms: int = 300) -> uvicorn.Server:
+def preview_server(issue: Path, settings: Settings, *, debounce_ms: int = 300) -> Server:
     """A uvicorn server for the preview: ``.run(sockets=[bind(host, port)])`` serves it."""
     import uvicorn
 
-    app = create_app(Preview(issue, settings), debounce_ms=debounce_ms)
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    from newsletter.workbench.serving import GRACE_SECONDS, Server, Stopping
+
+    stopping = Stopping()
+    app = create_app(Preview(issue, settings), debounce_ms=debounce_ms, stopping=stopping)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=GRACE_SECONDS
+    )
+    return Server(config, stopping)

@@ -16,8 +16,7 @@ from newsletter.campaigns import store
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.errors import BadInput, Problem
-from newsletter.issue.editions import Editions, compare_all, load_editions
-from newsletter.issue.load import load_issue
+from newsletter.issue.editions import Editions, compare_all, load_editions, load_issue_as_sent
 from newsletter.message import media
 from newsletter.render import Rendered, render_issue
 
@@ -77,7 +76,7 @@ def snapshot(rendered: Rendered) -> Rendered:
 def proof_edition(path: Path, settings: Settings, edition: str | None = None) -> Rendered:
     """The edition a proof shows: the file given, or its issue's ``edition`` (a language code)."""
     if edition is None:
-        return snapshot(render_issue(load_issue(path), settings))
+        return snapshot(render_issue(load_issue_as_sent(path), settings))
     editions, _ = load_editions(path)
     found = editions.get(edition)
     if found is None:

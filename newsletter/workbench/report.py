@@ -52,7 +52,9 @@ class Report:
     path: Path
     findings: list[Finding] = field(default_factory=list)
 
-    def add(self, check: str, severity: str, message: str, where: str | None = None, **data: Any):
+    def add(
+        self, check: str, severity: str, message: str, where: str | None = None, **data: Any
+    ) -> None:
         self.findings.append(Finding(check, severity, message, where, data))
 
     def count(self, severity: str) -> int:
@@ -240,19 +242,25 @@ def _images(report: Report, doc: htmldoc.Document, located: set[str]) -> None:
 
 
 def _insecure(report: Report, doc: htmldoc.Document, yaml_messages: str) -> None:
+    """One finding per insecure address, however often the page carries it (a link in the
+    text and the same one in the next article were listed once each)."""
+    found: dict[tuple[str, str], int] = {}
     for el in doc.elements():
         for attr in ("href", "src"):
             url = el.attrs.get(attr, "")
             # The YAML check already located the issue's own http:// links.
             if url.startswith("http://") and repr(url) not in yaml_messages:
                 kind = "image" if attr == "src" else "link"
-                report.add(
-                    "http",
-                    "warning",
-                    f"insecure http:// {kind} {url} (from the theme or newsletter.toml); "
-                    "use https://",
-                    url=url,
-                )
+                found[kind, url] = found.get((kind, url), 0) + 1
+    for (kind, url), count in found.items():
+        places = f", {count} places" if count > 1 else ""
+        report.add(
+            "http",
+            "warning",
+            f"insecure http:// {kind} {url} (in the issue's text, the theme or "
+            f"newsletter.toml{places}); use https://",
+            url=url,
+        )
 
 
 def _contrast(report: Report, doc: htmldoc.Document, settings: Settings) -> None:
@@ -369,8 +377,8 @@ def _spam(report: Report, rendered: Rendered, settings: Settings) -> None:
         message += f"; without points: {others}"
     data = {"score": verdict.score, "required": verdict.required, "rules": dict(verdict.rules)}
     if verdict.is_spam:
-        report.add("spam", "error", message, **data)
+        report.add("spam", "error", message, **data)  # type: ignore[arg-type]
     elif verdict.score > 0:
-        report.add("spam", "warning", message, **data)
+        report.add("spam", "warning", message, **data)  # type: ignore[arg-type]
     else:
-        report.add("spam", "ok", message, **data)
+        report.add("spam", "ok", message, **data)  # type: ignore[arg-type]

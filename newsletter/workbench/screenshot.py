@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.fsutil import write_atomic
-from newsletter.issue.load import load_issue
+from newsletter.issue.editions import load_issue_as_sent
 from newsletter.message import media
 from newsletter.render import for_web, render_issue
 from newsletter.workbench.browser import chromium
@@ -55,7 +55,7 @@ def screenshot_issue(
     for w in widths:
         if not MIN_WIDTH <= w <= MAX_WIDTH:
             raise BadInput(f"--width {w}: choose between {MIN_WIDTH} and {MAX_WIDTH} pixels")
-    rendered = for_web(render_issue(load_issue(path), settings), settings)
+    rendered = for_web(render_issue(load_issue_as_sent(path), settings), settings)
     # The issue's own images are not published yet: shown from its files, also --offline.
     html = media.embed(rendered.html, [i.file for i in rendered.images])
     suffix = "-dark" if dark else ""

@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, runs, store
+from newsletter import clock
+from newsletter.campaigns import leases, runs, store, waves
 from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.workers import jobs
@@ -136,7 +137,7 @@ def enqueue(
             finished_at=None,
         )
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if taken.rowcount != 1:
         raise store.CampaignBusy(f"campaign {campaign_id} was taken by another process")
     jobs.defer(
         connection,
@@ -171,7 +172,7 @@ def take(session: Session, campaign_id: int, number: int, lease_seconds: float) 
         .where(B.c.id == batch.id, B.c.lease_id.is_not_distinct_from(batch.lease_id))
         .values(lease_id=lease.id, runs=B.c.runs + 1)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if moved.rowcount != 1:
         return None
     if batch.lease_id is not None:
         leases.end(session, batch.lease_id)
@@ -186,6 +187,7 @@ def take(session: Session, campaign_id: int, number: int, lease_seconds: float) 
         .where(sa.or_(D.c.lease_id.is_(None), D.c.lease_id != lease.id))
         .values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)
     )
+    waves.mark_started(connection, campaign_id)
     session.expunge(campaign)
     campaign.lease_id = lease.id  # the ledger's lease (a detached copy: not written back)
     return Taken(campaign, number, batch.first_id, batch.last_id, lease.id, lost.rowcount or 0)
@@ -210,7 +212,7 @@ def settle(session: Session, taken: Taken, *, retry_in: float | None = None) -> 
     assert cid is not None
     leases.end(session, taken.lease_id)
     in_batch = sa.and_(D.c.campaign_id == cid, D.c.id.between(taken.first_id, taken.last_id))
-    left = dict(
+    left = dict(  # type: ignore[var-annotated]
         connection.execute(
             sa.select(D.c.status, sa.func.count())
             .where(in_batch, D.c.status.in_(OPEN))
@@ -233,7 +235,18 @@ def settle(session: Session, taken: Taken, *, retry_in: float | None = None) -> 
         )
     elif _by_workers(campaign) and campaign.queue is not None:
         at: datetime | None = None
-        if left.get(DeliveryStatus.QUEUED) or left.get(DeliveryStatus.SENDING):
+        in_flight = left.get(DeliveryStatus.SENDING)
+        next_wave = None if in_flight else _next_wave(connection, in_batch)
+        if next_wave is not None:
+            # all it has left waits for a later wave (and maybe retries): run again then
+            outcome = "waiting for its next wave"
+            retries = connection.execute(
+                sa.select(sa.func.min(D.c.next_attempt_at)).where(
+                    in_batch, D.c.status == DeliveryStatus.DEFERRED.value
+                )
+            ).scalar()
+            at = min(next_wave, retries) if retries is not None else next_wave
+        elif left.get(DeliveryStatus.QUEUED) or left.get(DeliveryStatus.SENDING):
             outcome = "given back"
             if retry_in:
                 at = now + timedelta(seconds=retry_in)
@@ -258,6 +271,24 @@ def settle(session: Session, taken: Taken, *, retry_in: float | None = None) -> 
     return outcome
 
 
+def _next_wave(connection: sa.Connection, in_batch: sa.ColumnElement[bool]) -> datetime | None:
+    """When the batch's queued deliveries are next due, on the system clock, if none is due
+    now (they wait for a later wave); else None."""
+    waits = sa.and_(in_batch, D.c.status == DeliveryStatus.QUEUED.value)
+    now = clock.now()
+    due_now = connection.execute(
+        sa.select(
+            sa.exists().where(
+                waits, sa.or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= now)
+            )
+        )
+    ).scalar()
+    if due_now:
+        return None
+    later = connection.execute(sa.select(sa.func.min(D.c.next_attempt_at)).where(waits)).scalar()
+    return clock.to_system(later) if later is not None else None
+
+
 def finish_if_done(connection: sa.Connection, campaign_id: int) -> bool:
     """Mark a campaign sent by workers finished once no delivery of it is open."""
     still_open = sa.exists().where(D.c.campaign_id == campaign_id, D.c.status.in_(OPEN))
@@ -272,7 +303,7 @@ def finish_if_done(connection: sa.Connection, campaign_id: int) -> bool:
         )
         .values(status=CampaignStatus.FINISHED.value, finished_at=datetime.now(UTC))
     )
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return done.rowcount == 1
 
 
 def progress(connection: sa.Connection, campaign_id: int) -> tuple[int, int]:

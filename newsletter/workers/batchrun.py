@@ -150,4 +150,4 @@ def _connection_slots(ctx: WorkerContext, want: int) -> list[int]:
 def _with_connections(transport: Transport, n: int) -> Transport:
     if n == transport.connections or not dataclasses.is_dataclass(transport):
         return transport
-    return dataclasses.replace(transport, connections=n)  # type: ignore[type-var]
+    return dataclasses.replace(transport, connections=n)

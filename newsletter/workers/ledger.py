@@ -11,6 +11,7 @@ batch over, say, after this worker was judged dead).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,7 +51,7 @@ class BatchLedger(Ledger):
         db: Database,
         campaign: Campaign,
         settings: DeliverySettings,
-        message_id: tuple[str, str] = ("", ""),
+        message_id: Callable[[int], str] = str,
         *,
         first_id: int,
         last_id: int,

@@ -152,7 +152,7 @@ def _insert_missing(conn: sa.Connection, name: str) -> sa.Insert:
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     return insert(RATE).values(name=name).on_conflict_do_nothing(index_elements=["name"])
 
 

@@ -22,9 +22,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import store
-from newsletter.campaigns.statements import C
-from newsletter.campaigns.tables import Campaign, CampaignStatus
+from newsletter import clock
+from newsletter.campaigns import store, waves
+from newsletter.campaigns.statements import C, D
+from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.errors import BadInput
 from newsletter.workers import jobs
 
@@ -101,16 +102,24 @@ def parse_when(at: str, zone: str | None = None, *, now: datetime | None = None)
             "choose a time outside that hour"
         )
     when = early.astimezone(UTC)
-    current = now or datetime.now(UTC)
+    current = now or clock.now()
     if when <= current:
         raise ScheduleError(f"--at: {at} ({name}) is in the past")
     return When(when, name)
 
 
-def schedule(session: Session, campaign_id: int, when: When, *, queue: str) -> Campaign:
-    """Schedule (or reschedule) a draft; on PostgreSQL, defer its start job."""
+def schedule(
+    session: Session, campaign_id: int, when: When, *, queue: str, waves_kept: bool = False
+) -> Campaign:
+    """Schedule (or reschedule) a draft; on PostgreSQL, defer its start job.
+
+    A schedule at one time replaces a local-time one (its waves are cleared);
+    ``waves_kept`` is :func:`schedule_local` starting the waves it just stored.
+    """
     campaign = store.get_campaign(session, campaign_id)
     _check_draft(campaign)
+    if not waves_kept:
+        waves.clear(session, campaign_id)
     connection = session.connection()
     if campaign.schedule_job is not None:
         jobs.cancel(connection, campaign.schedule_job)
@@ -121,7 +130,7 @@ def schedule(session: Session, campaign_id: int, when: When, *, queue: str) -> C
             jobs.START_CAMPAIGN,
             [{"campaign_id": campaign_id, "at": when.at.isoformat()}],
             queue=queue,
-            at=when.at,
+            at=clock.to_system(when.at),
         )
         campaign.schedule_job = job
     session.add(campaign)
@@ -129,18 +138,89 @@ def schedule(session: Session, campaign_id: int, when: When, *, queue: str) -> C
     return campaign
 
 
-def unschedule(session: Session, campaign_id: int) -> Campaign:
-    """Clear a draft's schedule; on PostgreSQL, cancel its start job."""
+@dataclass(frozen=True)
+class LocalSchedule:
+    """What ``campaigns schedule --local`` decided."""
+
+    campaign: Campaign
+    waves: list[waves.Wave]
+    skipped: int  # deliveries left out by --late skip
+
+
+def schedule_local(
+    session: Session,
+    campaign_id: int,
+    local: str,
+    *,
+    on: str | None,
+    zone: str | None,
+    late: str | None,
+    window: str | None,
+    rates: dict[str, float | None],
+    queue: str,
+) -> LocalSchedule:
+    """Schedule a draft in waves, each recipient's message at ``local`` in their own zone.
+
+    The campaign starts with its first wave, exactly as a campaign scheduled
+    with ``--at`` starts (the same start job on PostgreSQL, the same look of
+    the SQLite worker); later waves wait in the deliveries (see
+    :mod:`newsletter.campaigns.waves`).
+    """
+    name = zone or local_zone()
+    if _zone(name) is None:
+        raise ScheduleError(
+            f"--timezone: unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+        )
+    at = waves.parse_local(local)
     campaign = store.get_campaign(session, campaign_id)
+    _check_draft(campaign)
+    zones = waves.recipients_zones(session, campaign_id, name)
+    if not zones:
+        raise store.CampaignError(f"campaign {campaign_id} has no recipients to schedule")
+    counts = waves.count_zones(zones)
+    now = clock.now()
+    day = (
+        waves.parse_day(on)
+        if on
+        else waves.first_day(counts, at, now.astimezone(ZoneInfo(name)).date(), now)
+    )
+    planned = waves.plan(counts, day, at, now=now, late=late)
+    if not planned:
+        raise waves.WaveError(f"--local: {at:%H:%M} on {day} has passed in every zone")
+    if window:
+        waves.check_window(planned, waves.parse_window(window), rates)
+    skipped = waves.store_waves(session, campaign_id, zones, planned)
+    first = planned[0]
+    campaign = schedule(session, campaign_id, When(first.at, name), queue=queue, waves_kept=True)
+    return LocalSchedule(campaign, planned, skipped)
+
+
+def unschedule(session: Session, campaign_id: int) -> Campaign:
+    """Clear a draft's schedule; on PostgreSQL, cancel its start job.
+
+    A campaign already sending in waves keeps what was sent and the wave in
+    progress; its remaining waves are cancelled.
+    """
+    campaign = store.get_campaign(session, campaign_id)
+    if campaign.status != CampaignStatus.DRAFT and _has_waves(session, campaign_id):
+        waves.cancel_remaining(session, campaign_id)
+        session.refresh(campaign)
+        return campaign
     if campaign.scheduled_at is None:
         raise store.CampaignError(f"campaign {campaign_id} is not scheduled")
     _check_draft(campaign)
     if campaign.schedule_job is not None:
         jobs.cancel(session.connection(), campaign.schedule_job)
+    waves.clear(session, campaign_id)
     campaign.scheduled_at = campaign.schedule_zone = campaign.schedule_job = None
     session.add(campaign)
     session.flush()
     return campaign
+
+
+def _has_waves(session: Session, campaign_id: int) -> bool:
+    query = sa.select(sa.exists().where(waves.W.c.campaign_id == campaign_id))
+    return bool(session.execute(query).scalar())
 
 
 def _check_draft(campaign: Campaign) -> None:
@@ -183,9 +263,24 @@ def due(connection: sa.Connection, now: datetime | None = None) -> list[int]:
     """Scheduled drafts whose time has come, earliest first (SQLite's worker starts them)."""
     query = (
         sa.select(C.c.id)
-        .where(
-            C.c.status == CampaignStatus.DRAFT.value, C.c.scheduled_at <= (now or datetime.now(UTC))
-        )
+        .where(C.c.status == CampaignStatus.DRAFT.value, C.c.scheduled_at <= (now or clock.now()))
         .order_by(C.c.scheduled_at, C.c.id)
+    )
+    return list(connection.execute(query).scalars())
+
+
+def due_waves(connection: sa.Connection, now: datetime | None = None) -> list[int]:
+    """Campaigns a SQLite sender left between waves whose next wave is due (or that a dead
+    sender left in the middle of one): the worker resumes them."""
+    wave_due = sa.exists().where(
+        D.c.campaign_id == C.c.id,
+        D.c.status == DeliveryStatus.QUEUED.value,
+        D.c.wave.is_not(None),
+        D.c.next_attempt_at <= (now or clock.now()),
+    )
+    query = (
+        sa.select(C.c.id)
+        .where(C.c.status == CampaignStatus.SENDING.value, C.c.queue.is_(None), wave_due)
+        .order_by(C.c.id)
     )
     return list(connection.execute(query).scalars())

@@ -6,7 +6,8 @@ campaign C" and "start campaign C" jobs from its queues, sends up to
 ``poll_seconds`` hands the jobs of workers whose heartbeat stopped back to
 the queue, so a batch held by a worker that was killed or whose host was
 lost is sent by another. On SQLite there is no job queue: the worker looks
-for due scheduled campaigns every ``poll_seconds`` and sends each with the
+for due scheduled campaigns, and for campaigns whose next wave of a
+local-time schedule is due, every ``poll_seconds`` and sends each with the
 sender process of ``campaigns send``, one at a time.
 
 SIGTERM or Ctrl-C stops cleanly: each batch finishes its messages in
@@ -203,10 +204,14 @@ def _run_polling(
     try:
         while not stop.is_set():
             with db.engine.connect() as connection:
-                due = schedule.due(connection)
-            for campaign_id in due:
+                # scheduled drafts start; a campaign between waves resumes at its next one
+                due = [(cid, False) for cid in schedule.due(connection)]
+                due += [(cid, True) for cid in schedule.due_waves(connection)]
+            for campaign_id, resume in due:
                 try:  # while it sends, Ctrl-C and SIGTERM pause the campaign
-                    result = sender.run_campaign(db, settings, campaign_id, transport)
+                    result = sender.run_campaign(
+                        db, settings, campaign_id, transport, resume=resume
+                    )
                 except OperationFailed as exc:  # taken by another worker, or the relay down
                     on_event(f"campaign {campaign_id}: {exc}")
                     continue

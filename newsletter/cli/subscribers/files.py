@@ -11,6 +11,7 @@ from newsletter.cli.app import App, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import progress_bar, progress_enabled, progress_option
 from newsletter.cli.subscribers import STATUS, subscribers_group
+from newsletter.fsutil import atomic_output
 from newsletter.subscribers.export import export
 from newsletter.subscribers.fields import language_warning
 from newsletter.subscribers.importing import ImportReport, import_file
@@ -166,7 +167,7 @@ def export_cmd(
             if output is None:
                 n = export(s, sys.stdout, list_slug=list_slug, fmt=fmt)
             else:
-                with output.open("w", encoding="utf-8", newline="") as out:
+                with atomic_output(output) as out:  # no half export, errors name the file
                     n = export(s, out, list_slug=list_slug, fmt=fmt, progress=progress)
     if output is not None:
         click.echo(f"Exported {_plural(n, 'row')} to {output}.", err=True)

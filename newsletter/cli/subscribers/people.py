@@ -129,6 +129,8 @@ def show_cmd(app: App, who: str) -> None:
     click.echo(f"{sub.email} (id {sub.id})")
     click.echo(f"  name: {sub.name or '-'}")
     click.echo(f"  language: {sub.language or '-'}")
+    if sub.timezone:
+        click.echo(f"  time zone: {sub.timezone}")
     for key, value in sorted(sub.attributes.items()):
         click.echo(f"  {key}: {value}")
     click.echo(f"  created: {sub.created_at:%Y-%m-%d %H:%M} UTC")
@@ -150,6 +152,9 @@ def show_cmd(app: App, who: str) -> None:
 @click.option("--email", help="New address (must not be suppressed or taken).")
 @click.option("--name", help="New name ('' to clear).")
 @click.option("--language", help="New language ('' to clear).")
+@click.option(
+    "--timezone", metavar="ZONE", help="IANA time zone, e.g. Asia/Shanghai ('' to clear)."
+)
 @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Set an attribute.")
 @click.option("--unset-attr", "unset", multiple=True, metavar="KEY", help="Remove an attribute.")
 @pass_app
@@ -159,14 +164,18 @@ def edit_cmd(
     email: str | None,
     name: str | None,
     language: str | None,
+    timezone: str | None,
     attrs: tuple[str, ...],
     unset: tuple[str, ...],
 ) -> None:
-    """Change a subscriber's address, name, language or attributes.
+    """Change a subscriber's address, name, language, time zone or attributes.
+
+    The time zone is the one `campaigns schedule --local` sends at.
 
     \b
-    Example:
+    Examples:
       newsletter subscribers edit anna@example.org --name "Anna Schmidt" --attr city=Köln
+      newsletter subscribers edit li@example.org --timezone Asia/Shanghai
     """
     with session(app) as s:
         changed = people.edit_subscriber(
@@ -177,6 +186,7 @@ def edit_cmd(
             language=language,
             set_attributes=parse_attributes(attrs),
             unset_attributes=unset,
+            timezone=timezone,
         )
     click.echo(f"Updated {who}: {', '.join(changed)}." if changed else f"{who}: nothing changed.")
 

@@ -39,6 +39,8 @@ class ParsedRow:
     consent_detail: str | None = None
     """Where the file itself documents this row's consent (Mailchimp's opt-in record); it
     stands in for ``--consent-note`` and goes into the consent log."""
+    timezone: str | None = None
+    """The IANA zone the person gave, checked with zoneinfo when the row is read."""
 
 
 def parse_time(value: str, column: str) -> datetime | None:

@@ -212,7 +212,9 @@ class CsvFile:
             for cells in reader:
                 line = previous_end + 1 + offset
                 last = self._record_lines[-1] if self._record_lines else "\n"
-                if reader.line_num - previous_end > 1 or not last.endswith("\n"):
+                # a field holding a line break read from one line: the file ended in its quote
+                spans = reader.line_num - previous_end > 1 or any("\n" in c for c in cells)
+                if spans or not last.endswith("\n"):
                     # spans lines, or ends the file: maybe a lost quote
                     unclosed = self._unclosed_quote(cells, line)
                     if unclosed is not None:

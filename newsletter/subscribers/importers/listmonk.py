@@ -1,6 +1,7 @@
 """listmonk: its subscriber export (``uuid,email,name,attributes,status,…``) and
 its own import format (``email,name,attributes``).
 
+A ``timezone`` attribute becomes the subscriber's time zone.
 listmonk's status is per subscriber, not per list: ``blocklisted`` becomes a
 manual suppression and ``disabled`` an unsubscription, so neither is mailed.
 """
@@ -34,11 +35,17 @@ def extra_columns(columns: Sequence[str]) -> list[str]:
 
 def convert(values: dict[str, str]) -> ParsedRow:
     get = values.get
+    attributes = parse_attributes(get("attributes", ""), "attributes")
+    # listmonk has no time zone of its own; a `timezone` attribute is the usual stand-in
+    zone = attributes.pop("timezone", None)
+    if zone is not None and not isinstance(zone, str):
+        raise RowProblem(f"attributes: timezone must be a name like Europe/Berlin, not {zone!r}")
     row = ParsedRow(
         email=values["email"],
         name=get("name", "").strip() or None,
-        attributes=parse_attributes(get("attributes", ""), "attributes"),
+        attributes=attributes,
         created_at=parse_time(get("created_at", ""), "created_at"),
+        timezone=zone,
     )
     status = get("status", "").strip().lower()
     if status == "blocklisted":

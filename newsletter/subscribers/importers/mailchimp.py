@@ -7,14 +7,16 @@ unsubscribed one has ``UNSUB_TIME`` and the cleaned (hard-bounced) one
 ``CLEAN_TIME``: importing them records those people as unsubscribed or
 suppressed, so moving from Mailchimp cannot resurrect them. Merge fields other
 than the name, and the tags (as a list), become attributes; Mailchimp's
-tracking columns (ratings, IPs, geo data) are dropped on purpose.
+tracking columns (ratings, IPs, geo data) are dropped on purpose, except the
+time zone (``TIMEZONE``, else the one zone of the country ``CC``, if it has
+one): it lets campaigns reach each person at their local time.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from newsletter.subscribers.importers.base import ParsedRow, parse_time
 from newsletter.subscribers.status import Reason, Status
@@ -71,6 +73,30 @@ def _utc(t: datetime) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+# China keeps one official time; CLDR also lists Asia/Urumqi (UTC+6, unofficial).
+_COUNTRY_ZONES = {"CN": "Asia/Shanghai"}
+
+
+def zone_of_country(cc: str) -> str | None:
+    """Mailchimp's ``CC`` (a country code, from geolocation) as a zone, when the country has
+    one: all its CLDR zones keep the same UTC offsets (DE: Berlin and Büsingen), else none."""
+    cc = cc.strip().upper()
+    if not cc:
+        return None
+    if cc in _COUNTRY_ZONES:
+        return _COUNTRY_ZONES[cc]
+    from babel.core import get_global
+
+    zones = get_global("territory_zones").get(cc, [])
+    if not zones:
+        return None
+    from zoneinfo import ZoneInfo
+
+    probes = [datetime(2026, 1, 15, tzinfo=UTC), datetime(2026, 7, 15, tzinfo=UTC)]
+    offsets = {tuple(t.astimezone(ZoneInfo(z)).utcoffset() for t in probes) for z in zones}
+    return zones[0] if len(offsets) == 1 else None
+
+
 def convert(values: dict[str, str]) -> ParsedRow:
     get = values.get
     name = " ".join(p for p in (get("first name", "").strip(), get("last name", "").strip()) if p)
@@ -89,6 +115,7 @@ def convert(values: dict[str, str]) -> ParsedRow:
         attributes=attributes,
         subscribed_at=optin,
         confirmed_at=confirm,
+        timezone=get("timezone", "").strip() or zone_of_country(get("cc", "")),
     )
     if "clean_time" in values:
         row.suppress = Reason.BOUNCED

@@ -34,7 +34,8 @@ COLUMNS = (
 )
 
 
-_KNOWN = frozenset(COLUMNS)
+# ``timezone`` (an IANA name) is read, not written by `subscribers export` (yet).
+_KNOWN = frozenset((*COLUMNS, "timezone"))
 
 
 def matches(columns: Sequence[str]) -> bool:
@@ -66,6 +67,7 @@ def convert(values: dict[str, str]) -> ParsedRow:
         subscribed_at=parse_time(get("subscribed_at", ""), "subscribed_at"),
         confirmed_at=parse_time(get("confirmed_at", ""), "confirmed_at"),
         unsubscribed_at=parse_time(get("unsubscribed_at", ""), "unsubscribed_at"),
+        timezone=get("timezone", "").strip() or None,
     )
     suppressed = get("suppressed", "").strip().lower()
     if suppressed:

@@ -1,7 +1,7 @@
 """Per-destination throttling: each mailbox provider's backoff, shared by every sender.
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-07
 
 A ``421``/``4.7.x`` throttling reply from one provider (Microsoft's ``4.7.650``, Yahoo's
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
