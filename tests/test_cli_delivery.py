@@ -48,11 +48,11 @@ def test_create_send_show_and_log(world: World, config: Path, tmp_path: Path) ->
     assert r.output.endswith("; nothing was sent.\n")
 
     r = run(config, "campaigns", "send", "1", input="n\n")
-    assert r.exit_code == 1
+    assert r.exit_code == 0  # "n" is an answer, not a failure
     outbox = tmp_path / "outbox"
-    assert r.output.startswith(
+    assert r.output == (
         f'Send campaign 1 (issue 2021-07, "ISA-Newsletter Juli 2021") to 3 recipients via '
-        f"maildir outbox {outbox}? [y/N]: n\nAborted!"
+        f"maildir outbox {outbox}? [y/N]: n\nNothing sent.\n"
     )
 
     r = run(config, "campaigns", "send", "1", "--yes")
@@ -119,13 +119,19 @@ def test_proof_is_sent_and_logged_as_proof(world: World, config: Path) -> None:
         )
     assert r.exit_code == 0, r.output
     assert r.output.startswith("Proof of 2021-07 to editor@example.org: sent (250 2.0.0 Ok")
+    assert r.output.endswith(") — logged with issue 2021-07 as proof 1 (newsletter log -- -1)\n")
     assert srv.received_by() == {"editor@example.org": 1}
     assert srv.messages[0].message["Subject"] == "ISA-Newsletter Juli 2021"
+    r = run(config, "send", str(ISSUE), "--to", "editor@example.org", "--transport", "dry-run")
+    assert r.output.endswith("— logged with issue 2021-07 as proof 2 (newsletter log -- -2)\n")
     r = run(config, "campaigns", "list", "--format", "json")
-    assert [c["kind"] for c in json.loads(r.output)] == ["proof"]
-    # a proof does not count as having sent the issue to the list
+    assert [(c["id"], c["kind"]) for c in json.loads(r.output)] == [(-2, "proof"), (-1, "proof")]
+    r = run(config, "log", "--format", "csv", "--", "-1")
+    assert r.exit_code == 0 and ",editor@example.org,sent," in r.output
+    # a proof does not count as having sent the issue to the list, nor uses up its number
     world.add(1)
-    assert run(config, "campaigns", "create", str(ISSUE), "--list", "news").exit_code == 0
+    r = run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    assert r.output.startswith("Created campaign 1: issue 2021-07 to list news, 1 recipients.")
 
 
 def test_pause_and_cancel(world: World, config: Path) -> None:
@@ -191,7 +197,7 @@ def test_a_failed_proof_ends_failed_with_its_reason(world: World, config: Path) 
     assert r.output.startswith(
         f"Proof of 2021-07 to editor@example.org: failed (cannot connect to 127.0.0.1:{port}: "
     )
-    assert r.output.endswith(" — logged as campaign 1\n")
+    assert r.output.endswith(" — logged with issue 2021-07 as proof 1 (newsletter log -- -1)\n")
     assert "resume" not in r.output
     r = run(config, "campaigns", "list", "--format", "json")
     assert [(c["kind"], c["state"]) for c in json.loads(r.output)] == [("proof", "failed")]
@@ -206,7 +212,8 @@ def test_a_failed_proof_ends_failed_with_its_reason(world: World, config: Path) 
     assert r.exit_code == 1
     assert r.output == (
         "Proof of 2021-07 to editor@example.org: failed "
-        "(451 4.7.1 Greylisted, try again later) — logged as campaign 2\n"
+        "(451 4.7.1 Greylisted, try again later) — logged with issue 2021-07 as proof 2 "
+        "(newsletter log -- -2)\n"
     )
 
 
@@ -224,10 +231,10 @@ def test_resume_asks_first_unless_yes(world: World, config: Path, tmp_path: Path
     run(config, "campaigns", "create", str(ISSUE), "--list", "news")
     run(config, "campaigns", "pause", "1")
     r = run(config, "campaigns", "resume", "1", input="n\n")
-    assert r.exit_code == 1
-    assert r.output.startswith(
+    assert r.exit_code == 0
+    assert r.output == (
         'Resume campaign 1 (issue 2021-07, "ISA-Newsletter Juli 2021"): 2 messages to send '
-        f"via maildir outbox {tmp_path / 'outbox'}? [y/N]: n\nAborted!"
+        f"via maildir outbox {tmp_path / 'outbox'}? [y/N]: n\nNothing sent.\n"
     )
     assert world.counts(1) == {"queued": 2}
     r = run(config, "campaigns", "resume", "1", "--yes")

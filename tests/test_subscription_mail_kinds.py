@@ -21,6 +21,8 @@ from newsletter.render.html import Theme
 from newsletter.render.mails import (
     KINDS,
     ConfirmationMail,
+    InvitationMail,
+    ReminderMail,
     SubscriptionMail,
     WelcomeMail,
     mail_text,
@@ -39,12 +41,18 @@ def example(kind: str, language: str) -> SubscriptionMail:
         "welcome": WelcomeMail(
             language, "ISA & <Freunde>", "Willkommen, O'Brien & Söhne", ("A & B <c>.",), URL
         ),
+        "invitation": InvitationMail(
+            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
+        ),
+        "reminder": ReminderMail(
+            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
+        ),
     }
     return examples[kind]
 
 
 def test_every_registered_kind_has_an_example_here() -> None:
-    assert set(KINDS) == {"confirmation", "welcome"}
+    assert set(KINDS) == {"confirmation", "invitation", "reminder", "welcome"}
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -56,7 +64,8 @@ def test_every_kind_renders_in_every_language(tmp_path: Path, kind: str, languag
     direction = "rtl" if language == "ar" else "ltr"
     assert re.search(rf'<html lang="{language}" dir="{direction}"', rendered.html)
     assert "&amp;lt;" not in rendered.html and "&amp;amp;" not in rendered.html  # escaped once
-    assert "&" not in rendered.text.replace(" & ", "")  # only the literal ampersands
+    flat = " ".join(rendered.text.split())  # an "&" may end a wrapped line
+    assert "&" not in flat.replace(" & ", "")  # only the literal ampersands
     wants_links = KINDS[kind].to_subscriber
     for placeholder in PLACEHOLDERS[:2]:  # the unsubscribe and manage links
         assert (placeholder in rendered.text) is wants_links
@@ -75,6 +84,56 @@ def test_an_arabic_confirmation_is_right_to_left_down_to_its_button(tmp_path: Pa
     assert "text-align:right" in html
     latin = render_mail(example("confirmation", "de"), make_settings(tmp_path), Theme()).html
     assert re.search(r'<td class="nl-button" align="left"', latin)
+
+
+def squash(text: str) -> str:
+    """Without whitespace: the text part wraps (a CJK line breaks between any two characters)."""
+    return "".join(text.split())
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["invitation", "reminder"])
+def test_an_invitation_and_its_reminder_say_who_why_and_what_is_stored(
+    tmp_path: Path, kind: str, language: str
+) -> None:
+    """Every sentence of the invitation comes from the language's own strings, with one button."""
+    loc = get_locale(language)
+    mail = example(kind, language)
+    rendered = render_mail(mail, make_settings(tmp_path), Theme())
+    text = squash(rendered.text)
+    org, name = "Müller & Söhne", "ISA & <Freunde>"
+    wanted = [
+        loc["mail_invite_text"].format(org=org, list=name),
+        loc["mail_invite_reason"].format(reason="Members <all> & friends"),
+        loc["mail_invite_stored"].format(org=org, expire=30),
+        loc["mail_why_invite"].format(org=org, list=name),
+    ]
+    if kind == "reminder":
+        wanted.append(loc["mail_reminder_text"].format(list=name))
+        assert rendered.subject == loc["mail_reminder_subject"].format(list=name)
+    else:
+        assert rendered.subject == loc["mail_invite_subject"].format(org=org, list=name)
+    for sentence in wanted:
+        assert squash(sentence) in text, sentence
+    assert (
+        squash(loc["mail_confirm_ignore"].split(":")[0]) not in text
+    )  # nothing untrue about storage
+    assert rendered.html.count(f">{loc['mail_invite_button']}<") == 1
+    assert set(re.findall(r'<a [^>]*href="([^"]+)"', rendered.html)) == {URL}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_reminder_of_a_form_sign_up_repeats_the_confirmation(
+    tmp_path: Path, language: str
+) -> None:
+    loc = get_locale(language)
+    mail = ReminderMail(language, "News", "ISA", URL, 7, 30, None, invited=False)
+    text = squash(render_mail(mail, make_settings(tmp_path), Theme()).text)
+    assert squash(loc["mail_reminder_text"].format(list="News")) in text
+    assert squash(loc["mail_confirm_text"].format(list="News")) in text
+    assert squash(loc["mail_reminder_ignore"]) in text
+    assert squash(loc["mail_why_signup"].format(list="News")) in text
+    assert squash(loc["mail_invite_text"].format(org="ISA", list="News")) not in text
 
 
 _words = st.text(

@@ -20,6 +20,9 @@ from subscription_mail_helpers import html_of, sign_up_and_confirm
 
 from newsletter.config import load_settings
 from newsletter.render.colour import AA_LARGE, AA_NORMAL, RGBA, contrast, parse_colour
+from newsletter.render.html import Theme
+from newsletter.render.mails import InvitationMail, ReminderMail
+from newsletter.web.mails import Outgoing, compose
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKUP = re.compile(r"</|&lt;|&gt;|&amp;|&#|&[a-z]+;")
@@ -83,6 +86,40 @@ def test_a_reader_sees_no_markup_small_or_faint_text(web, browser, tmp_path: Pat
                 problems += [f"{where}: {p}" for p in _judge(found, canvas)]
                 if kind == "welcome":
                     assert "Hallo O'Brien & Söhne," in found["seen"]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.timeout(300)
+def test_the_invitation_and_reminder_read_as_well(browser, tmp_path: Path) -> None:
+    """The invitation and its reminder, composed as the outbox does (``web.mails.compose``),
+    German and Chinese, with an organisation, list and reason that need escaping."""
+    settings = load_settings(ROOT / "newsletter.toml")
+    settings = replace(settings, organisation=replace(settings.organisation, templates_dir=None))
+    url = "https://newsletter.example.org/confirm/" + "1-" + "a" * 40
+    problems: list[str] = []
+    for language in ("de", "zh"):
+        fields = dict(
+            language=language,
+            list_name="ISA & <Freunde>",
+            organisation=settings.organisation.name,
+            confirm_url=url,
+            days=7,
+            expire_days=30,
+            reason="Mitglied <seit 2020> & aktiv",
+        )
+        for kind, mail in (
+            ("invitation", InvitationMail(**fields)),  # type: ignore[arg-type]
+            ("reminder", ReminderMail(**fields)),  # type: ignore[arg-type]
+        ):
+            data = compose(Outgoing(mail, "member@example.org"), settings, Theme(), "<m@x>")
+            for scheme in ("light", "dark"):
+                for width in (600, 375):
+                    where = f"{kind}-{language}-{scheme}-{width}"
+                    found = _look(browser, html_of(data), tmp_path / f"{where}.png", scheme, width)
+                    canvas = "dark" if scheme == "dark" and found["dark"] else "light"
+                    problems += [f"{where}: {p}" for p in _judge(found, canvas)]
+                    assert "ISA & <Freunde>" in found["seen"], where
+                    assert "Mitglied <seit 2020> & aktiv" in found["seen"], where
     assert not problems, "\n".join(problems)
 
 

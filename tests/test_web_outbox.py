@@ -186,7 +186,10 @@ def test_log_lists_confirmation_and_welcome_mails(web, smtp, tmp_path: Path) -> 
 
     r = run_cli(web, tmp_path, "log")
     assert r.exit_code == 2
-    assert "Error: give a CAMPAIGN_ID, or --kind confirmation, welcome or all" in r.output
+    assert (
+        "Error: give a CAMPAIGN_ID, or --kind confirmation, invitation, reminder, welcome or all"
+        in r.output
+    )
     r = run_cli(web, tmp_path, "log", str(campaign), "--kind", "welcome")
     assert r.exit_code == 2
     assert "--kind welcome lists deliveries of every campaign or none" in r.output

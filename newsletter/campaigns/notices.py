@@ -35,7 +35,12 @@ from newsletter.message.compose import sender_domain
 from newsletter.transports import DEFERRED, Outcome, Transport, TransportUnavailable
 from newsletter.transports.base import FAILED
 
-KINDS = (DeliveryKind.CONFIRMATION.value, DeliveryKind.WELCOME.value)
+KINDS = (
+    DeliveryKind.CONFIRMATION.value,
+    DeliveryKind.WELCOME.value,
+    DeliveryKind.INVITATION.value,
+    DeliveryKind.REMINDER.value,
+)
 WAITING = (DeliveryStatus.QUEUED.value, DeliveryStatus.DEFERRED.value)
 _TABLE = Delivery.__table__  # type: ignore[attr-defined]
 _NOTICE = Notice.__table__  # type: ignore[attr-defined]

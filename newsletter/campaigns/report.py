@@ -50,7 +50,7 @@ LOG_COLUMNS = {
 COLUMNS = [*LOG_COLUMNS, "bounce", "zone"]
 # ``log --kind``: the mails about a sign-up (no campaign), or every delivery of every
 # kind; their log says of each row what it was and, if deferred, when it is retried.
-KINDS = ("confirmation", "welcome", "all")
+KINDS = ("confirmation", "invitation", "reminder", "welcome", "all")
 KIND_COLUMNS = [*COLUMNS, "kind", "campaign", "next_attempt"]
 _TEXT = (1, 5, 6, 7, 12)  # free text a spreadsheet could take for a formula
 # A text cell that may start a formula comes after a comma (the id is first); the

@@ -181,6 +181,8 @@ class CampaignSummary:
     scheduled_at: datetime | None = None  # when it starts (or started) by itself
     schedule_zone: str | None = None
     queue: str | None = None  # the workers' queue, when workers send it
+    segment_name: str | None = None  # the saved segment its recipients were chosen by
+    segment_expression: str | None = None  # ... or the --where expression, at the snapshot
 
     def row(self) -> dict[str, object]:
         """A flat row for table, CSV and JSON listings."""

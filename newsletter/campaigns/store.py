@@ -20,7 +20,7 @@ from newsletter.campaigns.state import describe_state as describe_state  # re-ex
 from newsletter.campaigns.tables import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from newsletter.db.columns import utcnow
 from newsletter.errors import OperationFailed
-from newsletter.subscribers import gdpr
+from newsletter.subscribers import gdpr, segment_store, segments
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
 from newsletter.subscribers.people import recipients
@@ -58,10 +58,13 @@ def create_campaign(
     source: str | None = None,
     again: bool = False,
     editions: Sequence[tuple[RenderedIssue, str | None]] = (),
+    where: str | None = None,
+    segment: str | None = None,
 ) -> Campaign:
     """Snapshot the rendered issue and the list's current recipients as a draft.
 
-    Recipients are the list's confirmed, non-suppressed subscribers now;
+    Recipients are the list's confirmed, non-suppressed subscribers now
+    (those of them the ``where`` expression or the saved ``segment`` selects);
     later sign-ups are not added, later unsubscribes are honoured at send
     time. The same issue to the same list twice is refused unless ``again``.
 
@@ -73,6 +76,12 @@ def create_campaign(
     ml = get_list(session, list_slug)
     assert ml.id is not None
     check_editions(rendered, editions)
+    condition, source = None, "--where"
+    if segment is not None:
+        saved = segment_store.get_segment(session, segment)
+        where, source = saved.expression, f"segment {saved.name}"
+    if where is not None:
+        condition = segments.compile_where(session.connection(), where, source=source)
     if not again:
         earlier = previous_campaigns(session, rendered.slug, ml.id)
         if earlier:
@@ -82,6 +91,7 @@ def create_campaign(
                 f"({c.status}); use --again to send it once more"
             )
     campaign = Campaign(
+        id=_next_campaign_id(session),
         uid=secrets.token_hex(8),
         issue_slug=rendered.slug,
         issue_source=source,
@@ -92,6 +102,8 @@ def create_campaign(
         html=rendered.html,
         text=rendered.text,
         language=rendered.language,
+        segment_name=segment,
+        segment_expression=where,
     )
     session.add(campaign)
     session.flush()
@@ -100,7 +112,7 @@ def create_campaign(
     now = utcnow()
     batch: list[dict[str, object]] = []
     count = 0
-    for sub in recipients(session, list_slug):
+    for sub in recipients(session, list_slug, condition):
         batch.append(
             {
                 "campaign_id": campaign.id,
@@ -125,6 +137,20 @@ def create_campaign(
     return campaign
 
 
+def _next_campaign_id(session: Session) -> int | None:
+    """The id of a new campaign: the next number after the last real campaign's.
+
+    Proofs have ids below zero (:func:`create_proof`), so they never use up
+    a campaign number. PostgreSQL's sequence ignores them by itself (None:
+    let it choose); SQLite's rowid would count up from a proof when no real
+    campaign exists yet, so the id is given.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    highest = session.execute(sa.select(sa.func.max(Campaign.id))).scalar() or 0
+    return max(highest, 0) + 1
+
+
 def create_proof(
     session: Session,
     rendered: RenderedIssue,
@@ -135,6 +161,9 @@ def create_proof(
 ) -> Campaign:
     """A one-recipient campaign marked ``proof``: logged, but never blocks the real send.
 
+    Its id is negative (-1, -2, …): a proof is logged with its issue, and the
+    first real campaign is still number 1.
+
     The address is validated like a subscriber's, so a typo (or a line
     break that would end up in the SMTP envelope) is bad input, not a send.
     """
@@ -143,7 +172,9 @@ def create_proof(
     except AddressError as exc:
         raise AddressError(f"--to: {exc}") from exc
     ml = get_list(session, list_slug) if list_slug else None
+    lowest = session.execute(sa.select(sa.func.min(Campaign.id))).scalar() or 0
     campaign = Campaign(
+        id=min(lowest, 0) - 1,
         uid=secrets.token_hex(8),
         kind="proof",
         issue_slug=rendered.slug,

@@ -92,6 +92,9 @@ class Campaign(SQLModel, table=True):
     schedule_job: int | None = Field(default=None, sa_type=sa.BigInteger)
     # The procrastinate queue whose workers send it; None for a sender process.
     queue: str | None = Field(default=None, max_length=64)
+    # The segment its recipients were chosen by, as it read at the snapshot.
+    segment_name: str | None = Field(default=None, max_length=64)
+    segment_expression: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class CampaignEdition(SQLModel, table=True):
@@ -121,6 +124,8 @@ class DeliveryKind(StrEnum):
     CAMPAIGN = "campaign"
     CONFIRMATION = "confirmation"
     WELCOME = "welcome"
+    INVITATION = "invitation"  # a confirmation mail to someone an administrator imported
+    REMINDER = "reminder"  # the one reminder of a sign-up or invitation not yet confirmed
 
 
 class Delivery(SQLModel, table=True):

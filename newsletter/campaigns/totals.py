@@ -31,7 +31,7 @@ from newsletter.campaigns.state import (
 CAMPAIGN_COLUMNS = (
     "id", "kind", "issue_slug", "list_slug", "subject", "status", "recipients", "transport",
     "lease_id", "language", "schedule_zone", "queue", "created_at", "started_at",
-    "finished_at", "scheduled_at",
+    "finished_at", "scheduled_at", "segment_name", "segment_expression",
 )  # fmt: skip
 LEASE_COLUMNS = ("id", "host", "pid", "renewed_at", "expires_at", "released_at")
 _TIMES = {"created_at", "started_at", "finished_at", "scheduled_at"}  # the campaign's
@@ -169,6 +169,8 @@ def summary_of(
         scheduled_at=campaign.scheduled_at,
         schedule_zone=campaign.schedule_zone,
         queue=campaign.queue,
+        segment_name=campaign.segment_name,
+        segment_expression=campaign.segment_expression,
     )
 
 

@@ -20,7 +20,7 @@ from newsletter.cli.delivery import (
     send_progress,
     transport_options,
 )
-from newsletter.cli.output import output_options, write_rows
+from newsletter.cli.output import ask_or_nothing_sent, output_options, write_rows
 
 if TYPE_CHECKING:
     from newsletter.campaigns import sender
@@ -82,25 +82,41 @@ def campaigns() -> None:
 @click.argument("issue", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--list", "list_slug", required=True, metavar="SLUG", help="The mailing list.")
 @click.option("--again", is_flag=True, help="Allow sending an issue to the same list twice.")
+@click.option(
+    "--where",
+    metavar="EXPRESSION",
+    help="Only the subscribers this expression selects, e.g. \"language = 'zh' and tag = "
+    "'member'\" (see docs/subscribers.md, Segments).",
+)
+@click.option("--segment", metavar="NAME", help="Only a saved segment's subscribers.")
 @pass_app
-def create_cmd(app: App, issue: Path, list_slug: str, again: bool) -> None:
+def create_cmd(
+    app: App, issue: Path, list_slug: str, again: bool, where: str | None, segment: str | None
+) -> None:
     """Render ISSUE and snapshot it with the list's current recipients.
 
-    Recipients are the confirmed, non-suppressed subscribers at this moment;
-    anyone who unsubscribes before the send is still skipped. An issue with
-    language editions (2021-07.yaml, 2021-07.zh.yaml) becomes one campaign:
-    each recipient gets the edition in their language, else in the list's,
-    else the first (primary) one.
+    Recipients are the confirmed, non-suppressed subscribers at this moment
+    (of a segment: --where or --segment); anyone who unsubscribes before the
+    send is still skipped. An issue with language editions (2021-07.yaml,
+    2021-07.zh.yaml) becomes one campaign: each recipient gets the edition
+    in their language, else in the list's, else the first (primary) one.
 
     \b
-    Example:
+    Examples:
       newsletter campaigns create issues/2021-07.yaml --list isa
+      newsletter campaigns create issues/2021-07.yaml --list isa \\
+        --where "language = 'zh' and tag = 'member' and subscribed_before = 2021-01-01"
+      newsletter campaigns create issues/2021-07.yaml --list isa --segment members-zh
     """
+    if where is not None and segment is not None:
+        raise click.UsageError("give --where or --segment, not both")
     from newsletter.campaigns import store
     from newsletter.workbench.publish import create_campaign_from_file
 
     with open_db(app).session() as s:
-        c, r = create_campaign_from_file(s, issue, list_slug, app.settings, again=again)
+        c, r = create_campaign_from_file(
+            s, issue, list_slug, app.settings, again=again, where=where, segment=segment
+        )
         editions = store.summarize(s, c).editions
     for problem in r.warnings:
         click.echo(str(problem), err=True)
@@ -146,10 +162,9 @@ def _enqueue(app: App, campaign_id: int, yes: bool, queue: str | None, *, resume
         counts = store.status_counts(s, campaign_id)
     if not yes:
         left = sum(counts.get(k, 0) for k in ("queued", "deferred", "sending"))
-        click.confirm(
+        ask_or_nothing_sent(
             f'Queue campaign {c.id} (issue {c.issue_slug}, "{c.subject}") for the workers: '
             f"{left} recipients, in batches of {w.batch_size:,}, on queue {queue}?",
-            abort=True,
         )
     with db.session() as s:
         done = batches.enqueue(
@@ -234,10 +249,9 @@ def send_cmd(
         refuse_if_scheduled(c)
         counts = store.status_counts(s, campaign_id)
     if not yes:
-        click.confirm(
+        ask_or_nothing_sent(
             f'Send campaign {c.id} (issue {c.issue_slug}, "{c.subject}") to '
             f"{counts.get('queued', 0)} recipients via {transport.describe()}?",
-            abort=True,
         )
     with send_progress(f"campaign {campaign_id}") as update:
         result = sender.run_campaign(
@@ -312,10 +326,9 @@ def resume_cmd(
             left += unknown
         else:
             again = ""
-        click.confirm(
+        ask_or_nothing_sent(
             f'Resume campaign {c.id} (issue {c.issue_slug}, "{c.subject}"): {left} messages '
             f"to send{again} via {transport.describe()}?",
-            abort=True,
         )
     with send_progress(f"campaign {campaign_id}") as update:
         result = sender.run_campaign(
@@ -415,6 +428,9 @@ def show_cmd(app: App, campaign_id: int) -> None:
                 f"  {w.number}. {', '.join(w.zones)}  {w.local}  {w.at:%Y-%m-%d %H:%M} UTC  "
                 f"{w.recipients} recipient{'s' if w.recipients != 1 else ''}, {w.sent} sent{note}"
             )
+    if c.segment_expression:
+        named = f"{c.segment_name}: " if c.segment_name else "--where "
+        click.echo(f"Segment:    {named}{c.segment_expression}")
     click.echo("Deliveries:")
     for status in STATUSES:
         if c.counts.get(status):

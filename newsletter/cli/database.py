@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -88,3 +89,71 @@ def status_cmd(app: App) -> None:
     else:
         state = f"needs upgrade to {head}"
     click.echo(f"{db.display}: revision {current or 'none (empty)'}, {state}.")
+
+
+@db_group.command("backup")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@pass_app
+def backup_cmd(app: App, file: Path) -> None:
+    """Write a consistent copy of the database to FILE, while everything keeps running.
+
+    SQLite: the online backup API copies one moment's state, including what
+    is still in the -wal file, while serve, senders and workers go on
+    writing (never copy the .sqlite file with cp). PostgreSQL: runs
+    pg_dump --format=custom when it is on PATH. Keep the secret key file
+    with the backup: without it, the links in mail already sent cannot be
+    verified. See docs/deployment.md (Backups).
+
+    \b
+    Examples:
+      newsletter db backup backups/newsletter-$(date +%F).sqlite
+      newsletter db restore backups/newsletter-2026-12-07.sqlite
+    """
+    from newsletter.db.backup import backup
+
+    db = Database.from_settings(app.settings, upgrade=False, create=False)
+    try:
+        done = backup(db, file)
+    finally:
+        db.dispose()
+    click.echo(
+        f"Backed up {db.display} (revision {done.revision or 'none'}) to {done.path} "
+        f"({done.bytes / 1_000_000:.1f} MB, {done.tool})."
+    )
+    if done.key_file is not None:
+        click.echo(
+            f"Keep the secret key with it: {done.key_file} (without it old unsubscribe links "
+            "cannot be verified)."
+        )
+    else:
+        click.echo("Keep the secret key ($NEWSLETTER_SECRET_KEY) with it.")
+
+
+@db_group.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@pass_app
+def restore_cmd(app: App, file: Path) -> None:
+    """Replace the SQLite database with the backup FILE (the old one is kept beside it).
+
+    Refuses while another process (serve, a sender, a worker) has the
+    database open, a backup of a newer schema than this version knows, and
+    a backup made with a different secret key than the one in place (put
+    the key file backed up with it next to the database first). On
+    PostgreSQL use pg_restore.
+
+    \b
+    Example:
+      newsletter db restore backups/newsletter-2026-12-07.sqlite
+    """
+    from newsletter.db.backup import restore
+
+    db = Database.from_settings(app.settings, upgrade=False, create=True)
+    db.dispose()
+    done = restore(db, file)
+    click.echo(f"Restored {file} (revision {done.revision}) into {done.path}.")
+    if done.kept is not None:
+        click.echo(f"The database it replaced is kept as {done.kept}.")
+    if done.revision != head_revision():
+        click.echo(
+            f"Bring its schema up to date with: newsletter db upgrade (to {head_revision()})"
+        )

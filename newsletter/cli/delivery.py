@@ -195,7 +195,8 @@ def proof_cmd(
         (row,) = list(store.iter_log(s, c.id or 0))
     click.echo(
         f"Proof of {rendered.slug}{f' ({edition})' if edition else ''} to {address}: {row.status} "
-        f"({row.smtp_reply or ''}) — logged as campaign {result.campaign_id}"
+        f"({row.smtp_reply or ''}) — logged with issue {rendered.slug} as proof "
+        f"{-result.campaign_id} (newsletter log -- {result.campaign_id})"
     )
     if row.status != "sent":
         sys.exit(1)
@@ -205,11 +206,12 @@ def proof_cmd(
 @click.argument("campaign_id", type=int, required=False)
 @click.option(
     "--kind",
-    type=click.Choice(["campaign", "confirmation", "welcome", "all"]),
+    type=click.Choice(["campaign", "confirmation", "invitation", "reminder", "welcome", "all"]),
     default="campaign",
     show_default=True,
-    help="campaign: the log of CAMPAIGN_ID; confirmation, welcome: the mails about sign-ups "
-    "(they belong to no campaign); all: every delivery, with kind and campaign columns.",
+    help="campaign: the log of CAMPAIGN_ID; confirmation, invitation, reminder, welcome: the "
+    "mails about sign-ups (they belong to no campaign); all: every delivery, with kind and "
+    "campaign columns.",
 )
 @click.option(
     "--status",
@@ -254,7 +256,9 @@ def log_cmd(
     from newsletter.inbound.summary import bounces_by_delivery
 
     if kind == "campaign" and campaign_id is None:
-        raise click.UsageError("give a CAMPAIGN_ID, or --kind confirmation, welcome or all")
+        raise click.UsageError(
+            "give a CAMPAIGN_ID, or --kind confirmation, invitation, reminder, welcome or all"
+        )
     if kind != "campaign" and campaign_id is not None:
         raise click.UsageError(
             f"--kind {kind} lists deliveries of every campaign or none; leave out CAMPAIGN_ID"

@@ -126,6 +126,45 @@ def show_cmd(app: App, slug: str, fmt: str) -> None:
         f"  subscribers: {summary.confirmed} confirmed, {summary.unconfirmed} unconfirmed, "
         f"{summary.unsubscribed} unsubscribed"
     )
+    click.echo(f"  unconfirmed: {_expiry(ml.remind_after_days, ml.expire_after_days)}")
+
+
+def _expiry(remind: int, expire: int) -> str:
+    reminded = f"reminded once after {remind} days" if remind else "never reminded"
+    deleted = f"deleted after {expire} days" if expire else "never deleted"
+    return f"{reminded}, {deleted}"
+
+
+@lists_group.command("expiry")
+@click.argument("slug")
+@click.option(
+    "--remind-after-days", type=int, metavar="N", help="One reminder after N days (0: none)."
+)
+@click.option(
+    "--expire-after-days",
+    type=int,
+    metavar="M",
+    help="Delete the unconfirmed after M days (0: never).",
+)
+@pass_app
+def expiry_cmd(
+    app: App, slug: str, remind_after_days: int | None, expire_after_days: int | None
+) -> None:
+    """Set when a list's unconfirmed people are reminded and deleted (default 3 and 30 days).
+
+    `newsletter subscribers expire` (run daily by `newsletter worker`)
+    reminds each sign-up or invitation not confirmed after N days once, and
+    deletes the people still unconfirmed after M days. Without options: show them.
+
+    \b
+    Example:
+      newsletter lists expiry news --remind-after-days 5 --expire-after-days 21
+    """
+    with session(app) as s:
+        ml = lists_lib.set_expiry(
+            s, slug, remind_after_days=remind_after_days, expire_after_days=expire_after_days
+        )
+        click.echo(f"{ml.slug}: unconfirmed {_expiry(ml.remind_after_days, ml.expire_after_days)}.")
 
 
 def _zone_phrase(zone: str | None, from_language: bool) -> str:

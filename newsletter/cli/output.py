@@ -124,3 +124,10 @@ def progress_bar(
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def ask_or_nothing_sent(question: str) -> None:
+    """Ask before sending; "n" is an answer, not a failure: "Nothing sent." and exit 0."""
+    if not click.confirm(question):
+        click.echo("Nothing sent.")
+        raise click.exceptions.Exit(0)

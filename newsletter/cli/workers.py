@@ -35,8 +35,9 @@ def worker_cmd(app: App, concurrency: int | None, queues: tuple[str, ...], **opt
     that dies loses its batch to another, and its messages in flight are
     logged unknown, never sent twice. The rate limits of [delivery] and
     [smtp] max_connections hold for all of them together. On SQLite one
-    worker starts scheduled campaigns. SIGTERM or Ctrl-C stops after the
-    messages in flight.
+    worker starts scheduled campaigns. Once a day one worker also reminds
+    and expires the unconfirmed (see: newsletter subscribers expire).
+    SIGTERM or Ctrl-C stops after the messages in flight.
 
     \b
     Examples:
@@ -53,4 +54,12 @@ def worker_cmd(app: App, concurrency: int | None, queues: tuple[str, ...], **opt
         click.echo(f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} {line}")
         sys.stdout.flush()
 
-    worker.run(db, app.settings, transport, options, on_event=say)
+    def send_notices() -> int:
+        from newsletter.web.mailer import Outbox
+        from newsletter.web.pages import Pages
+        from newsletter.web.welcome import load_welcomes
+
+        settings = app.settings
+        return Outbox(db, settings, Pages(settings), load_welcomes(settings)).send_now()
+
+    worker.run(db, app.settings, transport, options, on_event=say, send_notices=send_notices)

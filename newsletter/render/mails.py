@@ -6,8 +6,8 @@ sequence of :data:`Block` values (paragraphs, a button, a link), from which
 the plain-text part is built here (wrapped like an issue's, never
 HTML-escaped) and which the default templates lay out; an organisation's
 ``mail/<kind>.mjml.j2`` replaces the default and may use the kind's fields
-directly. Adding a kind (an invitation for imported people, a reminder) is
-one more dataclass here and one more template.
+directly. Adding a kind (as the invitation for imported people and the
+reminder were) is one more dataclass here and one more template.
 
 The HTML goes through the issue's pipeline (Jinja2 → MJML → mjml-python →
 css-inline) and its ``head.mjml.j2``, so it has the same ``lang``, ``dir``,
@@ -114,6 +114,87 @@ class ConfirmationMail(SubscriptionMail):
             Paragraph(loc["mail_confirm_expiry"].format(days=self.days)),
             Paragraph(loc["mail_confirm_ignore"].format(days=self.days)),
         )
+
+
+@kind
+@dataclass(frozen=True)
+class InvitationMail(SubscriptionMail):
+    """A confirmation mail to someone an administrator imported (``subscribers invite``).
+
+    It says who added the address and why, asks with one button, and says
+    what is stored until the click: only what the administrator imported,
+    which is deleted after ``expire_days`` without a confirmation (the
+    ordinary confirmation's "nothing is stored" would be untrue here).
+    """
+
+    organisation: str
+    confirm_url: str
+    days: int
+    expire_days: int
+    reason: str | None = None
+
+    kind: ClassVar[str] = "invitation"
+    to_subscriber: ClassVar[bool] = False
+
+    def subject(self, loc: Locale) -> str:
+        return loc["mail_invite_subject"].format(org=self.organisation, list=self.list_name)
+
+    def lead(self, loc: Locale) -> tuple[Block, ...]:
+        text = Paragraph(loc["mail_invite_text"].format(org=self.organisation, list=self.list_name))
+        why = (Paragraph(loc["mail_invite_reason"].format(reason=self.reason)),)
+        return (text, *(why if self.reason else ()))
+
+    def ask(self, loc: Locale) -> tuple[Block, ...]:
+        return (
+            Paragraph(loc["mail_invite_ask"]),
+            Button(loc["mail_invite_button"], self.confirm_url, loc["mail_confirm_copy"]),
+            Paragraph(loc["mail_confirm_expiry"].format(days=self.days)),
+            Paragraph(
+                loc["mail_invite_stored"].format(org=self.organisation, expire=self.expire_days)
+            ),
+        )
+
+    def blocks(self, loc: Locale) -> tuple[Block, ...]:
+        return (*self.lead(loc), *self.ask(loc))
+
+    def why(self, loc: Locale) -> str:
+        return loc["mail_why_invite"].format(org=self.organisation, list=self.list_name)
+
+
+@kind
+@dataclass(frozen=True)
+class ReminderMail(InvitationMail):
+    """The one reminder of a sign-up or invitation not confirmed after the list's reminder days.
+
+    An invited person's reminder repeats the invitation (who, why, what is
+    stored); a web sign-up's repeats the confirmation. The button is the
+    sign-up's own confirmation link either way.
+    """
+
+    invited: bool = True
+
+    kind: ClassVar[str] = "reminder"
+    to_subscriber: ClassVar[bool] = False
+
+    def subject(self, loc: Locale) -> str:
+        return loc["mail_reminder_subject"].format(list=self.list_name)
+
+    def blocks(self, loc: Locale) -> tuple[Block, ...]:
+        first = Paragraph(loc["mail_reminder_text"].format(list=self.list_name))
+        if self.invited:
+            return (first, *self.lead(loc), *self.ask(loc))
+        return (
+            first,
+            Paragraph(loc["mail_confirm_text"].format(list=self.list_name)),
+            Button(loc["mail_confirm_button"], self.confirm_url, loc["mail_confirm_copy"]),
+            Paragraph(loc["mail_confirm_expiry"].format(days=self.days)),
+            Paragraph(loc["mail_reminder_ignore"].format(days=self.days)),
+        )
+
+    def why(self, loc: Locale) -> str:
+        if self.invited:
+            return super().why(loc)
+        return loc["mail_why_signup"].format(list=self.list_name)
 
 
 @kind

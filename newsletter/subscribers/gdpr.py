@@ -208,6 +208,31 @@ def forget(
     """
     person = find_person(session, address)
     own_hash = key_hash(session, person.key)
+    report = erase(session, person)
+    report.suppressions = session.execute(
+        sa.update(Suppression)
+        .where(Suppression.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
+        .values(address=None, detail=None, reason=Reason.FORGOTTEN.value)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not session.exec(select(Suppression.id).where(Suppression.key_hash == own_hash)).first():
+        session.add(Suppression(key_hash=own_hash, reason=Reason.FORGOTTEN.value, source=source))
+        report.suppressions += 1
+    event = audit.record(session, "forget", person.key, source=source, actor=actor)
+    event.subject = None
+    session.flush()
+    session.expire_all()
+    session.info["checkpoint"] = True
+    return report
+
+
+def erase(session: Session, person: Person) -> ForgetReport:
+    """Delete the person and every trace of their address, but add no suppression.
+
+    :func:`forget` adds the hashed suppression a person who asked to be
+    forgotten wants; an invitation nobody confirmed is erased without one
+    (:mod:`newsletter.subscribers.expiry`): that person never said anything.
+    """
     report = ForgetReport()
     if person.subscriber_id is not None:
         report.subscriptions_deleted = session.execute(
@@ -221,15 +246,6 @@ def forget(
         .values(subject=None, subscriber_id=None)
         .execution_options(synchronize_session=False)
     ).rowcount
-    report.suppressions = session.execute(
-        sa.update(Suppression)
-        .where(Suppression.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
-        .values(address=None, detail=None, reason=Reason.FORGOTTEN.value)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not session.exec(select(Suppression.id).where(Suppression.key_hash == own_hash)).first():
-        session.add(Suppression(key_hash=own_hash, reason=Reason.FORGOTTEN.value, source=source))
-        report.suppressions += 1
     signups = session.execute(
         sa.delete(Signup).where(Signup.key_hash.in_(person.hashes))  # type: ignore[attr-defined]
     ).rowcount
@@ -242,9 +258,4 @@ def forget(
         report.other["signup_requests"] = requests
     for name, scrub in _scrubbers.items():
         report.other[name] = scrub(session, person)
-    event = audit.record(session, "forget", person.key, source=source, actor=actor)
-    event.subject = None
-    session.flush()
-    session.expire_all()
-    session.info["checkpoint"] = True
     return report

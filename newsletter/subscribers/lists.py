@@ -187,3 +187,28 @@ def set_time_zone(
     session.add(ml)
     session.flush()
     return ml
+
+
+def set_expiry(
+    session: Session,
+    slug: str,
+    *,
+    remind_after_days: int | None = None,
+    expire_after_days: int | None = None,
+) -> MailingList:
+    """Set when a list's unconfirmed people are reminded (0: never) and deleted (0: never)."""
+    ml = get_list(session, slug)
+    remind = ml.remind_after_days if remind_after_days is None else remind_after_days
+    expire = ml.expire_after_days if expire_after_days is None else expire_after_days
+    for field, days in (("remind-after-days", remind), ("expire-after-days", expire)):
+        if not 0 <= days <= 3650:
+            raise SubscriberError(f"{days} is not a number of days from 0 to 3650", field=field)
+    if expire and remind and expire <= remind:
+        raise SubscriberError(
+            f"expiry after {expire} days would come before the reminder after {remind} days",
+            field="expire-after-days",
+        )
+    ml.remind_after_days, ml.expire_after_days = remind, expire
+    session.add(ml)
+    session.flush()
+    return ml

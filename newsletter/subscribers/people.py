@@ -380,11 +380,14 @@ def remove_subscriber(
     return sub
 
 
-def recipients(session: Session, list_slug: str) -> Iterator[Subscriber]:
+def recipients(
+    session: Session, list_slug: str, where: sa.ColumnElement[bool] | None = None
+) -> Iterator[Subscriber]:
     """Confirmed, non-suppressed subscribers of a list, by id, streamed in pages.
 
     Who that is, is :func:`~newsletter.subscribers.eligibility.mailable`: the
     campaign ledger checks the same expression again right before each send.
+    ``where`` narrows it to a segment (:mod:`newsletter.subscribers.segments`).
     """
     ml = get_list(session, list_slug)
     query = (
@@ -394,4 +397,6 @@ def recipients(session: Session, list_slug: str) -> Iterator[Subscriber]:
         .order_by(Subscriber.id)  # type: ignore[arg-type]
         .execution_options(yield_per=1000)
     )
+    if where is not None:
+        query = query.where(where)
     yield from session.exec(query)

@@ -24,6 +24,7 @@ __all__ = [
     "MailingList",
     "Meta",
     "Reason",
+    "Segment",
     "Signup",
     "SignupRequest",
     "Status",
@@ -76,6 +77,10 @@ class MailingList(SQLModel, table=True):
     timezone_from_language: bool = Field(
         default=False, sa_column_kwargs={"server_default": sa.false()}
     )
+    # The unconfirmed are reminded once after this many days (0: never) and
+    # deleted after ``expire_after_days`` (newsletter.subscribers.expiry).
+    remind_after_days: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    expire_after_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
 
     @property
     def signup_languages(self) -> list[str]:
@@ -166,10 +171,14 @@ class Signup(SQLModel, table=True):
     key_hash: str = Field(max_length=64, index=True)
     name: str | None = Field(default=None, max_length=400)
     language: str | None = Field(default=None, max_length=35)
-    source: str = Field(max_length=32)  # form | undo
+    source: str = Field(max_length=32)  # form | undo | invite
     created_at: datetime = _when(index=True)
     timezone: str | None = Field(default=None, max_length=64)  # chosen on the form
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When its one reminder was queued: a sign-up is reminded at most once.
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # An invitation's reason, in the administrator's words, shown in its mail.
+    reason: str | None = Field(default=None, max_length=400)
 
 
 class SignupRequest(SQLModel, table=True):
@@ -194,6 +203,22 @@ class SignupRequest(SQLModel, table=True):
     source: str = Field(max_length=32)  # form | undo
     created_at: datetime = _when()
     timezone: str | None = Field(default=None, max_length=64)
+
+
+class Segment(SQLModel, table=True):
+    """A named subscriber filter (``newsletter.subscribers.segments``), kept as its text.
+
+    The expression is parsed again whenever it is used, so a segment always
+    means what its text says with the data of the moment.
+    """
+
+    __tablename__ = "segment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    expression: str = Field(sa_type=sa.Text)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
 
 
 class Meta(SQLModel, table=True):

@@ -42,6 +42,7 @@ from newsletter.db.columns import utcnow
 from newsletter.errors import NewsletterError
 from newsletter.message.compose import envelope_address
 from newsletter.message.dkim import signer_from_settings
+from newsletter.ratelimit import RateLimiter
 from newsletter.render.html import Theme
 from newsletter.render.mails import check_theme
 from newsletter.subscribers.optin import (
@@ -123,6 +124,31 @@ class Outbox:
             self._queue_welcome(session, new_subscriber, pending.mailing_list.id,
                                 pending.mailing_list.slug, pending.signup.email)  # fmt: skip
         return pending, new_subscriber
+
+    def send_now(self, on_sent: Callable[[str, str], None] | None = None) -> int:
+        """Send every due notice in the caller's thread, at ``[delivery]``'s rate; how many.
+
+        For commands that queue mails and then deliver them themselves
+        (``subscribers invite``, ``subscribers expire``, ``worker``): the same
+        claims as the thread's, so a ``serve`` running meanwhile shares the
+        work and nothing goes twice. ``on_sent`` gets each address and status.
+        """
+        d = self.settings.delivery
+        pace = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
+        count = 0
+        while True:
+            wait = pace.delay(time.time())
+            if wait > 0:
+                time.sleep(wait)
+            with self.turn, self.db.engine.begin() as connection:
+                claimed = notices.claim_due(connection)
+            if claimed is None:
+                return count
+            pace.record(time.time())
+            status = self._send(claimed)
+            count += 1
+            if on_sent is not None:
+                on_sent(claimed.address or "(forgotten)", status)
 
     # -- the thread ---------------------------------------------------------
 
@@ -245,7 +271,7 @@ class Outbox:
             self._send(claimed)
         return sent
 
-    def _send(self, claimed: notices.Claimed) -> None:
+    def _send(self, claimed: notices.Claimed) -> str:
         web = self.settings.web
         outgoing: mails.Outgoing | str | None
         try:
@@ -256,6 +282,8 @@ class Outbox:
             with self.db.session() as s:
                 if claimed.kind == DeliveryKind.CONFIRMATION.value:
                     outgoing = mails.confirmation(s, claimed, self.settings, self.pages, self.key)
+                elif claimed.kind in (DeliveryKind.INVITATION.value, DeliveryKind.REMINDER.value):
+                    outgoing = mails.invitation(s, claimed, self.settings, self.pages, self.key)
                 else:
                     outgoing = mails.welcome(s, claimed, self.pages, self.key, self.welcomes)
         except Exception:
@@ -264,7 +292,7 @@ class Outbox:
         if isinstance(outgoing, str):
             with self.turn, self.db.engine.begin() as connection:
                 notices.skip(connection, claimed, outgoing)
-            return
+            return "skipped"
         data = None if outgoing is None else self._compose(claimed, outgoing)
         if outgoing is None or data is None:
             outcome = Outcome(FAILED, None, "could not be composed; see the server's log")
@@ -276,7 +304,7 @@ class Outbox:
                 data,
             )
         with self.turn, self.db.engine.begin() as connection:
-            notices.record(
+            return notices.record(
                 connection, claimed, outcome,
                 max_attempts=web.mail_attempts, retry_seconds=web.mail_retry_seconds,
             )  # fmt: skip

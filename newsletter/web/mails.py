@@ -1,13 +1,13 @@
-"""The confirmation and the welcome mail: what the log names, then the bytes to send.
+"""Confirmation, invitation, reminder and welcome mails: what the log names, then the bytes.
 
-A queued notice names its sign-up (a confirmation) or its subscriber and
-list (a welcome mail). :func:`confirmation` and :func:`welcome` read the
-database and return an :class:`Outgoing` (the mail's model and whom it goes
-to), or why it must not be sent any more (the reason is written to the
-delivery log as a ``skipped`` delivery's reply). :func:`compose` then
-renders the model in the organisation's theme and composes the message
-through the same ``MessageTemplate`` as a campaign's, outside any database
-transaction.
+A queued notice names its sign-up (a confirmation, an invitation, a
+reminder) or its subscriber and list (a welcome mail). :func:`confirmation`,
+:func:`invitation` and :func:`welcome` read the database and return an
+:class:`Outgoing` (the mail's model and whom it goes to), or why it must not
+be sent any more (the reason is written to the delivery log as a
+``skipped`` delivery's reply). :func:`compose` then renders the model in the
+organisation's theme and composes the message through the same
+``MessageTemplate`` as a campaign's, outside any database transaction.
 """
 
 from __future__ import annotations
@@ -16,14 +16,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter.campaigns.notices import Claimed
+from newsletter.campaigns.tables import DeliveryKind
 from newsletter.config import Settings
 from newsletter.db.columns import utcnow
 from newsletter.message.compose import MailingListInfo, MessageTemplate, Recipient
 from newsletter.render.html import Theme
-from newsletter.render.mails import ConfirmationMail, SubscriptionMail, WelcomeMail, render_mail
+from newsletter.render.mails import (
+    ConfirmationMail,
+    InvitationMail,
+    ReminderMail,
+    SubscriptionMail,
+    WelcomeMail,
+    render_mail,
+)
+from newsletter.subscribers.eligibility import suppressed
 from newsletter.subscribers.tables import MailingList, Signup, Status, Subscriber, Subscription
 from newsletter.tokens import confirm_token, unsubscribe_token
 from newsletter.web.archive import latest_url
@@ -70,6 +80,44 @@ def confirmation(
         confirm_url=f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
         days=settings.web.confirm_days,
     )
+    return Outgoing(mail, claimed.address)
+
+
+def invitation(
+    session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
+) -> Outgoing | str:
+    """An invitation, or the one reminder of a sign-up: its confirmation link, worded for it.
+
+    An invitation says who added the address and why, and what is (not)
+    stored until the click; a reminder says it is the only one. The link is
+    the sign-up's own confirmation link, so the click is an ordinary
+    confirmation (:meth:`newsletter.web.mailer.Outbox.confirm`). An address
+    suppressed after the mail was queued gets nothing.
+    """
+    if claimed.address is None:
+        return GONE
+    signup = session.get(Signup, claimed.signup_id) if claimed.signup_id is not None else None
+    max_age = timedelta(days=settings.web.confirm_days)
+    if signup is None or signup.created_at < utcnow() - max_age:
+        return "its sign-up expired before it could be sent"
+    if signup.confirmed_at is not None:
+        return "its sign-up is confirmed already"
+    if session.execute(sa.select(suppressed(signup.key_hash))).scalar():
+        return "the address was suppressed after the invitation was queued"
+    ml = session.get(MailingList, signup.list_id)
+    assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
+    language = pages.language(signup.language, ml.language)
+    url = f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}"
+    days = settings.web.confirm_days
+    org, expire, reason = settings.organisation.name, ml.expire_after_days, signup.reason
+    invited = signup.source == "invite"
+    mail: SubscriptionMail
+    if claimed.kind == DeliveryKind.REMINDER.value:
+        mail = ReminderMail(language, ml.name, org, url, days, expire, reason, invited=invited)
+    elif invited:
+        mail = InvitationMail(language, ml.name, org, url, days, expire, reason)
+    else:  # an invitation queued for a form's sign-up: the ordinary confirmation
+        mail = ConfirmationMail(language, ml.name, url, days)
     return Outgoing(mail, claimed.address)
 
 

@@ -47,7 +47,14 @@ def render_editions(path: Path, settings: Settings) -> RenderedEditions:
 
 
 def create_campaign_from_file(
-    session: Session, path: Path, list_slug: str, settings: Settings, *, again: bool = False
+    session: Session,
+    path: Path,
+    list_slug: str,
+    settings: Settings,
+    *,
+    again: bool = False,
+    where: str | None = None,
+    segment: str | None = None,
 ) -> tuple[Campaign, RenderedEditions]:
     """One campaign of every edition of the issue; each recipient gets their language's."""
     r = render_editions(path, settings)
@@ -58,6 +65,8 @@ def create_campaign_from_file(
         source=str(r.editions.primary.path),
         again=again,
         editions=[(snapshot(x), file) for x, file in r.others()],
+        where=where,
+        segment=segment,
     )
     return campaign, r
 

@@ -31,7 +31,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import OperationFailed
 from newsletter.transports import Transport
-from newsletter.workers import batches, jobs, schedule
+from newsletter.workers import batches, housekeeping, jobs, schedule
 from newsletter.workers.batchrun import WorkerContext, send_batch
 
 log = logging.getLogger("newsletter.worker")
@@ -64,12 +64,17 @@ def run(
     transport: Transport,
     options: WorkerOptions,
     on_event: Callable[[str], None] = log.info,
+    send_notices: Callable[[], int] = lambda: 0,
 ) -> None:
-    """Work until stopped (SIGTERM, Ctrl-C)."""
+    """Work until stopped (SIGTERM, Ctrl-C), with the daily reminder and expiry round.
+
+    ``send_notices`` delivers the reminders that round queues (the web's
+    outbox, which this floor must not import; the CLI passes it in).
+    """
     if db.is_sqlite:
-        _run_polling(db, settings, transport, options, on_event)
+        _run_polling(db, settings, transport, options, on_event, send_notices)
     else:
-        asyncio.run(_run_queue(db, settings, transport, options, on_event))
+        asyncio.run(_run_queue(db, settings, transport, options, on_event, send_notices))
 
 
 # -- PostgreSQL: procrastinate -------------------------------------------------------------------
@@ -121,6 +126,7 @@ async def _run_queue(
     transport: Transport,
     options: WorkerOptions,
     on_event: Callable[[str], None],
+    send_notices: Callable[[], int],
 ) -> None:
     ctx = WorkerContext(db, settings, transport)
     app = _app(db, ctx, options, on_event)
@@ -140,6 +146,7 @@ async def _run_queue(
             )
         )
         recovery = asyncio.create_task(_recover_stalled(app, options, on_event))
+        rounds = asyncio.create_task(_daily_rounds(db, settings, options, send_notices, on_event))
         _on_signals(asyncio.get_running_loop(), ctx, worker)
         on_event(
             f"worker {name}: queues {', '.join(options.queues or ('(all)',))}, "
@@ -151,6 +158,7 @@ async def _run_queue(
             pass
         finally:
             recovery.cancel()
+            rounds.cancel()
             ctx.close()
     on_event(f"worker {name}: stopped")
 
@@ -186,6 +194,32 @@ async def _recover_stalled(app: Any, options: WorkerOptions, on_event: Any) -> N
             on_event(f"looking for dead workers failed: {exc}")
 
 
+def daily_round(
+    db: Database, settings: Settings, send: Callable[[], int], on_event: Callable[[str], None]
+) -> None:
+    """Reminders and expiry once a day (:mod:`newsletter.workers.housekeeping`); ``send``
+    delivers the mails they queue (the CLI passes the outbox ``serve`` uses)."""
+
+    def send_and_say() -> None:
+        sent = send()
+        if sent:
+            on_event(f"daily round: {sent} subscription mail(s) handled")
+
+    try:
+        housekeeping.daily(db, settings, send_and_say, on_event)
+    except Exception as exc:  # the next poll tries again; sending campaigns goes on
+        log.exception("daily round failed")
+        on_event(f"daily round failed: {exc}")
+
+
+async def _daily_rounds(
+    db: Database, settings: Settings, options: WorkerOptions, send: Any, on_event: Any
+) -> None:
+    while True:
+        await asyncio.to_thread(daily_round, db, settings, send, on_event)
+        await asyncio.sleep(options.poll_seconds)
+
+
 # -- SQLite: polling for due schedules ------------------------------------------------------------
 
 
@@ -195,6 +229,7 @@ def _run_polling(
     transport: Transport,
     options: WorkerOptions,
     on_event: Callable[[str], None],
+    send_notices: Callable[[], int],
 ) -> None:
     from newsletter.campaigns import sender
 
@@ -203,6 +238,7 @@ def _run_polling(
     on_event(f"worker {os.getpid()}: starting scheduled campaigns over {transport.describe()}")
     try:
         while not stop.is_set():
+            daily_round(db, settings, send_notices, on_event)
             with db.engine.connect() as connection:
                 # scheduled drafts start; a campaign between waves resumes at its next one
                 due = [(cid, False) for cid in schedule.due(connection)]

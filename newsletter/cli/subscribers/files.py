@@ -84,6 +84,12 @@ def format_report(r: ImportReport) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Show what would change, change nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are bad.")
 @click.option("--check-deliverability", is_flag=True, help="Also check each domain in DNS.")
+@click.option(
+    "--invite",
+    is_flag=True,
+    help="Then send the list's unconfirmed people an invitation (see: subscribers invite).",
+)
+@click.option("--invite-reason", metavar="TEXT", help="Why they were added; shown in the mail.")
 @progress_option
 @pass_app
 def import_cmd(
@@ -95,6 +101,8 @@ def import_cmd(
     dry_run: bool,
     skip_invalid: bool,
     check_deliverability: bool,
+    invite: bool,
+    invite_reason: str | None,
     show_progress: bool | None,
 ) -> None:
     """Import subscribers from a CSV file, all or nothing.
@@ -110,7 +118,11 @@ def import_cmd(
       newsletter subscribers import members.csv --list news --dry-run
       newsletter subscribers import subscribers/sample.csv --list news \\
         --status confirmed --consent-note "sample data"
+      newsletter subscribers import members.csv --list news --invite \\
+        --invite-reason "you are a member of the association"
     """
+    if invite and not list_slug:
+        raise click.UsageError("--invite needs --list (the list whose people to invite)")
     with (
         session(app, create=True) as s,
         progress_bar(f"Importing {file.name}", enabled=progress_enabled(show_progress),
@@ -133,6 +145,12 @@ def import_cmd(
         click.echo(line)
     if report.rejected and not skip_invalid:
         sys.exit(2)
+    if invite and dry_run:
+        click.echo(f"Would then invite the unconfirmed people of {list_slug}.")
+    elif invite and list_slug:
+        from newsletter.cli.subscribers.invites import run_invite
+
+        run_invite(app, list_slug, since=None, reason=invite_reason, dry_run=dry_run)
 
 
 @subscribers_group.command("export")

@@ -1,7 +1,7 @@
 """The languages a list's sign-up form offers.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-07
 
 ``mailing_list.languages``: BCP 47 tags separated by commas (``fr,zh-Hans,ar``),
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
