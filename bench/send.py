@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -133,25 +134,32 @@ def fill(db: Database, n: int) -> None:
             )
 
 
-def ours(settings, rendered, port: int, n: int, connections: int) -> float:  # type: ignore[no-untyped-def]
+def ours(settings, rendered, port: int, n: int, connections: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Messages per second, and CPU seconds (all threads) per 1,000 messages."""
     work = Path(tempfile.mkdtemp(prefix="nl-bench-"))
     try:
         db = make_db(work, settings, n)
         with db.session() as s:
             cid = store.create_campaign(s, rendered, "isa").id
         transport = SmtpTransport("127.0.0.1", port, connections=connections, timeout=30)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = run_campaign(db, settings, cid, transport)  # type: ignore[arg-type]
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert result.counts == {"sent": n}, result.counts
         db.dispose()
-        return n / elapsed
+        return n / elapsed, cpu / n * 1000
     finally:
         shutil.rmtree(work)
 
 
-def theirs(message: Path, port: int, n: int, connections: int) -> float:
-    started = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def theirs(message: Path, port: int, n: int, connections: int) -> tuple[float, float]:
+    """smtp-source's messages per second, and its CPU seconds per 1,000 messages."""
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(
         [
             SOURCE,
@@ -170,7 +178,7 @@ def theirs(message: Path, port: int, n: int, connections: int) -> float:
         ],
         check=True,
     )
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), (children_cpu() - cpu) / n * 1000
 
 
 def peak_of(cmd: list[str], cwd: Path) -> tuple[float, list[tuple[int, float]], float, str]:
@@ -268,16 +276,19 @@ def main() -> None:
                 f"Issue {issue.name}: {len(sample):,} bytes per message, {args.n:,} messages "
                 f"per run, smtp-sink on 127.0.0.1:{port}"
             )
-            header = ("connections", "round", "smtp-source", "newsletter", "ratio")
-            print("{:>11} {:>5} {:>12} {:>11} {:>6}".format(*header))
+            header = ("connections", "round", "smtp-source", "newsletter", "ratio", "CPU s/1000")
+            print("{:>11} {:>5} {:>12} {:>11} {:>6} {:>15}".format(*header))
             for connections in (1, 8) if args.n else ():
                 # alternate within each round: the machine is shared and noisy
                 ratios = []
                 for r in range(args.rounds):
-                    a = theirs(Path(f.name), port, args.n, connections)
-                    b = ours(settings, rendered, port, args.n, connections)
+                    a, a_cpu = theirs(Path(f.name), port, args.n, connections)
+                    b, b_cpu = ours(settings, rendered, port, args.n, connections)
                     ratios.append(b / a)
-                    print(f"{connections:>11} {r + 1:>5} {a:>8,.0f}/s {b:>7,.0f}/s {b / a:>6.2f}")
+                    print(
+                        f"{connections:>11} {r + 1:>5} {a:>8,.0f}/s {b:>7,.0f}/s {b / a:>6.2f} "
+                        f"{a_cpu:>6.2f} / {b_cpu:.2f}"
+                    )
                 print(
                     f"{connections:>11} ratio min {min(ratios):.2f}, median "
                     f"{statistics.median(ratios):.2f} (target >= 0.8 in every round)"

@@ -65,6 +65,7 @@ __all__ = [
     "Backend",
     "backend",
     "database_url",
+    "durable_commits",
     "new_database_url",
     "shown",
 ]
@@ -292,3 +293,15 @@ def shown(url: str) -> str:
     database = Database(url)
     database.dispose()
     return database.display
+
+
+def durable_commits(backend: Backend, database: Database) -> None:
+    """Commits to ``database`` survive a crash of the server, as by default.
+
+    The tests' cluster commits asynchronously (tests/pg_cluster.py), so a crash loses the
+    last fraction of a second of commits: a test that crashes the server needs them durable.
+    """
+    name = database.engine.url.database
+    with backend.admin().connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = on')
+    database.dispose()

@@ -19,6 +19,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -126,6 +127,25 @@ class Cluster:
             "C.UTF-8",
             "--no-sync",
         )
+        self.start_server()
+        self.started = True
+
+    def restart(self, down_seconds: float = 1.0) -> None:
+        """Crash the server (``pg_ctl stop -m immediate``), stay down a moment, start it again.
+
+        What a lost database server looks like to its clients: every connection breaks,
+        and new ones are refused until it is back.
+        """
+        self.crash()
+        time.sleep(down_seconds)
+        self.start_server()
+
+    def crash(self) -> None:
+        """Stop the server at once (``-m immediate``: no checkpoint, as if it crashed)."""
+        self._run("pg_ctl stop", "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+
+    def start_server(self) -> None:
+        """Start the initdb'd server (again)."""
         options = " ".join(f"-c {key}={value}" for key, value in self.settings.items())
         self._run(
             "pg_ctl start",
@@ -139,7 +159,6 @@ class Cluster:
             f"-k {self.root} {options}",
             "start",
         )
-        self.started = True
 
     def url(self, database: str = "postgres") -> str:
         """A psycopg 3 URL for ``database`` over the cluster's socket."""

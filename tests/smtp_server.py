@@ -19,6 +19,9 @@ the reply. ``server.hold()`` makes every DATA wait (``server.held`` counts the
 waiting) until ``server.release(n)`` lets ``n`` of them through: a test can
 stop what it tests in the middle of a send.
 
+``server.begun()`` counts, per recipient, the DATA commands the server answered with
+``354`` (recorded before the ``354`` goes out): whether a message's body may have begun.
+
 ``PipelineProbe`` is a bare server of its own that tells whether a client sent
 each message's successor before the answer to its final ``.`` (RFC 2920).
 """
@@ -37,6 +40,7 @@ from email.message import EmailMessage
 from email.policy import default
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 RCPT_FAULTS = {
     "421": "421 4.3.2 Service shutting down",
@@ -78,6 +82,7 @@ class RecordingHandler:
     lock: threading.Lock = field(default_factory=threading.Lock)
     gate: threading.Semaphore | None = None
     held: int = 0
+    data_begun: list[str] = field(default_factory=list)  # a recipient per DATA answered 354
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         session.host_name = hostname
@@ -160,6 +165,22 @@ class RecordingHandler:
         return f"250 2.0.0 Ok: queued as Q{n:06d}"
 
 
+class _BegunSMTP(SMTP):
+    """aiosmtpd's server, noting each DATA it will answer with 354 before it does."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        envelope = self.envelope
+        if envelope is not None and envelope.rcpt_tos and not arg:
+            with self.event_handler.lock:
+                self.event_handler.data_begun.extend(r.lower() for r in envelope.rcpt_tos)
+        await super().smtp_DATA(arg)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _BegunSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class RecordingServer:
     """Context manager: ``with RecordingServer() as srv: … srv.port …``."""
 
@@ -167,7 +188,7 @@ class RecordingServer:
         """``server_options`` go to aiosmtpd (TLS contexts, AUTH); the rest to the handler."""
         self.handler = RecordingHandler(**handler_options)  # type: ignore[arg-type]
         self.port = _free_port()
-        self.controller = Controller(
+        self.controller = _Controller(
             self.handler,
             hostname="127.0.0.1",
             port=self.port,
@@ -206,6 +227,14 @@ class RecordingServer:
     def held(self) -> int:
         with self.handler.lock:
             return self.handler.held
+
+    def begun(self) -> dict[str, int]:
+        """Per recipient, how many of its DATA commands were answered ``354``."""
+        counts: dict[str, int] = defaultdict(int)
+        with self.handler.lock:
+            for rcpt in self.handler.data_begun:
+                counts[rcpt] += 1
+        return dict(counts)
 
     def received_by(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)

@@ -36,7 +36,10 @@ def run(config: Path, *args: str) -> Result:
 
 
 def _held_elsewhere(world: World, cid: int, *, renewed_ago: float, expires_in: float) -> int:
-    """Campaign ``cid`` as a sender on another host left it: sending, one message in flight."""
+    """Campaign ``cid`` as a sender on another host left it: sending, one message in flight.
+
+    Its body had begun (``data_at``): a claim without that would simply be queued again.
+    """
     now = datetime.now(UTC)
     with world.db.session() as s:
         lease = SenderLease(
@@ -55,7 +58,7 @@ def _held_elsewhere(world: World, cid: int, *, renewed_ago: float, expires_in: f
         first = min(d.id for d in world.log(cid).values())
         d = s.get(Delivery, first)
         assert d is not None
-        d.status, d.attempts, d.lease_id = "sending", 1, lease.id
+        d.status, d.attempts, d.lease_id, d.data_at = "sending", 1, lease.id, now
         s.add(d)
         assert lease.id is not None
         return lease.id

@@ -127,10 +127,9 @@ def throttled(
 
 def _insert_ignoring_conflict(conn: sa.Connection, campaign_id: int, destination: str) -> bool:
     """Create the row unless another sender just did (both backends support ON CONFLICT)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(DS)
         .values(campaign_id=campaign_id, destination=destination, level=0, deferrals=0)

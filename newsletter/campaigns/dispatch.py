@@ -1,32 +1,45 @@
 """The sending loop of one run: one dispatcher thread, one worker per connection.
 
 The dispatcher (the calling thread) owns the database and the composing; one
-worker thread per transport connection does the network I/O. Workers take
-composed messages from a short ready queue (one per connection), so a worker
-that finishes a message starts the next at once: it never waits for the
-database or for composing.
+worker thread per transport connection does the network I/O
+(:mod:`newsletter.campaigns.connections`, which holds all the two share).
+Workers take composed messages from a short ready queue, so a worker that
+finishes a message starts the next at once: it never waits for composing,
+and for the database only to begin a body (below).
 
 The dispatcher claims messages in batches, a small window ahead: at most
 ``claim_window`` claimed (committed as ``sending``) and not yet recorded per
-connection, in flight, ready or waiting, whatever happens. That window is
-all a crash can leave ``unknown`` (``runs.take`` marks them so on resume,
-and they are not sent again). Outcomes are recorded in the same batched
-transactions. When the run stops (Ctrl-C, pause, cancel, an error), the
-claimed messages not yet sent go back to the queue.
+connection, in flight, ready or waiting, whatever happens. Outcomes are
+recorded in the same batched transactions. When the run stops (Ctrl-C,
+pause, cancel, an error), the claimed messages not yet sent go back to the
+queue.
+
+What was on the wire is known after a crash, too. Before a worker writes the
+first byte of a message's body (after the server's ``354``) it asks the
+dispatcher to mark the delivery's ``data_at`` and waits for that commit;
+the dispatcher commits the marks of every connection waiting at that moment
+in one transaction (a group commit), together with every outcome that has
+arrived. A worker appends a message's outcome before it asks to begin the
+next one's body, and the dispatcher takes the marks before the outcomes, so
+a committed mark always comes with the outcome of the connection's previous
+message: at any commit, at most one delivery per connection has begun and
+has no recorded outcome. Those are all a crash can leave ``unknown``
+(``runs.take`` / ``batches.take`` on resume); a claim without a mark goes
+back to ``queued``. A mark that is not committed within the transport's
+timeout (a locked database, the run stopping) means the body is not sent:
+the connection is dropped and the message goes back to the queue.
 """
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from newsletter.campaigns.composer import Composer
+from newsletter.campaigns.connections import Connections
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.outcomes import NOT_SENT, Result
@@ -35,7 +48,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.db.locks import DatabaseLocked
 from newsletter.ratelimit import Pacer, RateLimiter
-from newsletter.transports import Envelope, Outcome, Transport, TransportUnavailable
+from newsletter.transports import Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C
 # Seconds between looks at the campaign row (`campaigns pause` / `cancel` from
@@ -126,24 +139,19 @@ class Dispatcher:
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.limiter.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA
-        self.low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
+        low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
         self.cap = claim_cap(window, slots)
         # claims worth a transaction: what is left once every connection has a
         # message in flight and the ready queue is full
         self.batch = max(1, self.cap - slots - self.ready_depth)
-        self.slots = slots
+        self.lines = Connections(
+            transport, stop=self.stop, closing=self.closing, low_water=low_water, batch=self.batch
+        )
         self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
-        self.ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # composed, to send
-        # Outcomes arrive in a deque (appends are atomic) with a wake-up call only
-        # when the dispatcher is needed: ready messages running low, a batch to
-        # record, or an outcome that stops the run.
-        self.results: deque[Result] = deque()
-        self.wake = threading.Event()
         self.done: list[Result] = []  # outcomes not yet recorded
         self.done_since = 0.0
         self.outstanding = 0  # claimed and not yet recorded
         self.exhausted = False  # nothing left to claim until outcomes change that
-        self.threads: list[threading.Thread] = []
         self.last_report = 0.0
         self.last_waiting: str | None = None
         self.last_status_check = time.monotonic()
@@ -152,65 +160,30 @@ class Dispatcher:
         self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
 
-    # -- workers -------------------------------------------------------------
+    def check(self) -> None:
+        """The dispatcher's rule: every claim not yet recorded is in exactly one place.
 
-    def _start_workers(self) -> None:
-        for n in range(self.slots):
-            channel = self.transport.open_channel()
-            t = threading.Thread(target=self._work, args=(channel,), name=f"send-{n}", daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _work(self, channel: Any) -> None:
-        # A channel that can announce the next message with this one's body
-        # (SMTP with PIPELINING: one round trip per message) is given it when
-        # one is ready; it is sent next, or reported not sent if the run stops.
-        ahead = getattr(channel, "takes_following", False)
-        job = self.ready.get()
-        try:
-            while job is not None:
-                if self.stop.is_set() or self.closing.is_set():
-                    # claimed, but the run stops: back to the queue
-                    self.results.append((job, NOT_SENT))
-                    self.wake.set()
-                    job = self.ready.get()
-                    continue
-                following: Job | None = None
-                if ahead:
-                    with contextlib.suppress(queue.Empty):
-                        following = self.ready.get_nowait()
-                        if following is None:
-                            self.ready.put(None)  # the end: left for the next get
-                try:
-                    if following is None:
-                        outcome: Outcome | BaseException = channel.send(
-                            job.sender, job.rcpt, job.data
-                        )
-                    else:
-                        then = Envelope(following.sender, following.rcpt, len(following.data))
-                        outcome = channel.send(job.sender, job.rcpt, job.data, then)
-                except BaseException as exc:  # the dispatcher decides what it means
-                    outcome = exc
-                    self.stop.set()  # whatever it is, it stops the run: send no more
-                job.data = b""  # sent: the bytes are not needed any more
-                self.results.append((job, outcome))
-                low = self.ready.qsize() < self.low_water
-                if low or len(self.results) >= self.batch or not isinstance(outcome, Outcome):
-                    self.wake.set()
-                job = following if following is not None else self.ready.get()
-        finally:
-            channel.close()
+        claimed and not recorded (``outstanding``) = waiting to be composed (``claimed``)
+        + held by the connections (ready, in flight, or its outcome not yet taken back:
+        ``lines.held``) + outcomes taken back, to record (``done``) + outcomes a locked
+        database kept us from recording (``unrecorded``); and never more than ``cap``.
+        Checked after every transaction and at the end of the run.
+        """
+        held = self.lines.held
+        assert held >= 0, (self.lines.handed, self.lines.returned)
+        assert self.outstanding == len(self.claimed) + held + len(self.done) + len(
+            self.unrecorded
+        ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
+        assert self.outstanding <= self.cap, (self.outstanding, self.cap)
 
     def shutdown(self) -> None:
         """Stop the workers; record what they did and return what they did not send."""
         self.closing.set()
+        self.lines.refuse_marks()
         self._unclaim()
-        for _ in self.threads:
-            self.ready.put(None)
-        deadline = time.monotonic() + float(getattr(self.transport, "timeout", 5.0)) * 3 + 1
-        for t in self.threads:
-            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.lines.end()
         self._drain(block=False)
+        self.check()
         late = self.unrecorded + self.done
         self.unrecorded, self.done = [], []
         try:
@@ -220,7 +193,8 @@ class Dispatcher:
         except DatabaseLocked as exc:
             self.error = (
                 f"{self.error or exc}; the outcome of {len(late)} claimed message(s) could "
-                "not be recorded, they will show as unknown"
+                "not be recorded: the resume queues them again, or marks them unknown if "
+                "their body had begun"
             )
         finally:
             self.ledger.close()
@@ -229,20 +203,14 @@ class Dispatcher:
         """Claimed messages no worker has started: they were not sent."""
         unsent = list(self.claimed)
         self.claimed.clear()
-        while True:
-            try:
-                job = self.ready.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                unsent.append(job)
+        unsent += self.lines.take_unsent()
         self._received([(job, NOT_SENT) for job in unsent])
 
     # -- the loop ------------------------------------------------------------
 
     def run(self) -> None:
         try:
-            self._start_workers()
+            self.lines.start()
         except TransportUnavailable as exc:
             self.error = str(exc)
             self.stop.set()
@@ -293,29 +261,45 @@ class Dispatcher:
 
     def _maybe_step(self) -> None:
         """One transaction when it is worth one: enough room to claim, or outcomes waiting."""
+        if self.locked_out or self.stop.is_set():
+            self.lines.refuse_marks()  # a paused run begins no more bodies
         if self.locked_out:
             self.unrecorded += self.done
             self.done = []
             return
+        # the marks first, then the outcomes: see the module's docstring
+        marks = self.lines.take_marks()
+        if marks:
+            self._drain(block=False)
         room = self.cap - self.outstanding + len(self.done)
         want = 0 if self.stop.is_set() or self.exhausted else room
         due = bool(self.done) and (
             self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
         )
-        if not (want >= self.batch or (want and self.in_pipeline == 0) or due):
+        claiming = want >= self.batch or (want and self.in_pipeline == 0)
+        if not (claiming or due or marks):
             return
+        if marks and not claiming:
+            want = 0  # a mark is due every message: claims still go in batches
         finished, self.done = self.done, []
+        begin = [m.job.id for m in marks]
         try:
-            recorded = self.ledger.step(finished, want)
-        except DatabaseLocked:
-            self.unrecorded += finished  # recorded at shutdown, waiting longer
+            recorded = self.ledger.step(finished, want, begin=begin)
+        except BaseException as exc:
+            for m in marks:
+                m.answer(False)
+            if isinstance(exc, DatabaseLocked):
+                self.unrecorded += finished  # recorded at shutdown, waiting longer
             raise
+        for m in marks:
+            m.answer(m.job.id in recorded.marked)
         self.outstanding -= len(finished)
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
         if want and not recorded.claimed and not self.ledger.pending:
             self.exhausted = True  # until outcomes (deferrals) or a retry wait change that
+        self.check()
         if recorded.missed:
             # cancelled, paused or taken over since we fetched: find out now
             self.last_status_check = 0.0
@@ -323,7 +307,9 @@ class Dispatcher:
 
     def _hand_out(self) -> float:
         """Compose claimed messages into the ready queue, one per connection; any rate wait."""
-        while self.claimed and self.ready.qsize() < self.ready_depth and not self.stop.is_set():
+        while self.claimed and self.lines.waiting() < self.ready_depth and not self.stop.is_set():
+            if self.lines.marks:
+                return 0.0  # a connection waits for its mark: that comes first
             now = time.time()
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
@@ -331,7 +317,7 @@ class Dispatcher:
             self.limiter.record(now)
             job = self.claimed.popleft()
             self.compose(job)
-            self.ready.put(job)
+            self.lines.put(job)
         return 0.0
 
     def _apply(self, recorded: Recorded) -> None:
@@ -346,12 +332,8 @@ class Dispatcher:
 
     def _drain(self, *, block: bool, timeout: float = _POLL) -> None:
         if block:
-            self.wake.wait(timeout)
-        self.wake.clear()  # before taking: an outcome appended after this wakes us again
-        out = []
-        while self.results:
-            out.append(self.results.popleft())
-        self._received(out)
+            self.lines.wake.wait(timeout)
+        self._received(self.lines.take_results())
 
     def _received(self, results: list[Result]) -> None:
         if not results:

@@ -20,11 +20,18 @@ from newsletter.errors import BadInput
 
 
 class RenderedIssue(Protocol):
-    subject: str
-    html: str
-    text: str
-    slug: str
-    language: str
+    """What a campaign keeps of a rendered issue (read-only: a frozen ``Rendered`` is one)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def slug(self) -> str: ...
+    @property
+    def language(self) -> str: ...
 
 
 def edition_matcher(editions: set[str]) -> Callable[[str | None], str | None]:

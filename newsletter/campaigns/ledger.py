@@ -1,14 +1,16 @@
 """The per-message side of the delivery state machine: fetch, claim, record.
 
 Every transition is committed, so the database is the truth after any crash:
-``queued → sending`` (a claim) is committed before a message's bytes leave,
+``queued → sending`` (a claim) is committed before a message's envelope leaves,
+its ``data_at`` (the body begins) before the first byte of its body, and
 ``sending → sent | deferred | failed | bounced | unknown`` after the server
 answered (or, for ``unknown``, failed to after taking the whole message).
 
 Claims and outcomes go in batches: one transaction records the outcomes
 that arrived and claims the next few messages (``UPDATE … WHERE id IN (…)
 RETURNING``). The sender keeps at most a small window of claimed messages
-ahead per connection, which is all a crash can leave ``unknown``. Taking and
+ahead per connection; a crash leaves ``unknown`` only those whose body had
+begun (at most one per connection), the rest are queued again. Taking and
 releasing the campaign itself is :mod:`newsletter.campaigns.runs`.
 """
 
@@ -32,7 +34,7 @@ from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.config import Delivery as DeliverySettings
 from newsletter.db import Database
-from newsletter.db.locks import BUSY_TIMEOUT_MS, retry_locked
+from newsletter.db.locks import BUSY_TIMEOUT_MS, is_unreachable, retry_locked
 from newsletter.errors import BadInput
 from newsletter.subscribers.eligibility import SUBSCRIBER, SUBSCRIPTION, mailable
 from newsletter.subscribers.status import Reason
@@ -58,6 +60,8 @@ class Job:
     rcpt: str = ""  # the address as the envelope carries it (ASCII domain)
     message_id: str = ""
     data: bytes = b""
+    # whether its body began (its mark committed); None until a worker asks
+    began: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Recorded:
     error: str | None
     claimed: list[Job]
     missed: int = 0
+    marked: frozenset[int] = frozenset()  # ids whose body may now begin
 
 
 # What a Job is read from; both the send path and dry runs select exactly this.
@@ -140,6 +145,7 @@ class Ledger:
         # the backoff that caused it is over (a probe was accepted meanwhile).
         self.postponed_until: datetime | None = None
         self._claims: dict[int, Prepared] = {}  # by batch size
+        self._marks: dict[int, Prepared] = {}
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
@@ -175,8 +181,17 @@ class Ledger:
             try:
                 result = work(conn)
                 conn.commit()
-            except BaseException:
-                conn.rollback()
+            except BaseException as exc:
+                if is_unreachable(exc):
+                    # the next attempt opens a new connection. Had this commit gone through
+                    # unseen, running it again changes nothing: every statement takes only
+                    # rows still ``sending`` under this lease, or still waiting (a claim)
+                    with contextlib.suppress(Exception):
+                        conn.invalidate()
+                        conn.close()
+                    self._conn = None
+                else:
+                    conn.rollback()
                 raise
             return result
 
@@ -221,8 +236,19 @@ class Ledger:
             conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
         return rows
 
-    def step(self, finished: Sequence[Result], want: int, *, wait: float | None = None) -> Recorded:
-        """One transaction: record outcomes, then claim up to ``want`` messages.
+    def step(
+        self,
+        finished: Sequence[Result],
+        want: int,
+        *,
+        wait: float | None = None,
+        begin: Sequence[int] = (),
+    ) -> Recorded:
+        """One transaction: record outcomes, mark bodies as begun, claim up to ``want`` messages.
+
+        ``begin`` are claimed deliveries whose body is about to be written: the mark is
+        committed first (``Recorded.marked`` says which took), so that after a crash
+        recovery tells those that may have arrived from those that cannot have.
 
         When fewer than ``want`` fetched messages are pending, the page is
         fetched afresh (it holds the pending ones still waiting, re-checked).
@@ -246,7 +272,7 @@ class Ledger:
 
         def work(
             conn: sa.Connection,
-        ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int]]:
+        ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int], set[int]]:
             self._final.run(conn, rows.final)
             self._defer.run(conn, rows.defer)
             self._requeue.run(conn, rows.requeue)
@@ -266,9 +292,10 @@ class Ledger:
                     [t for _, t in postponed] + [self.postponed_until or now]
                 )
             took = self._claim(conn, asked, now) if asked else {}
-            return fetched, pending, asked, {i for i, _ in postponed}, took
+            marked = self._mark(conn, begin, now) if begin else set()
+            return fetched, pending, asked, {i for i, _ in postponed}, took, marked
 
-        fetched, pending, asked, postponed, took = self.transaction(work, wait=wait)
+        fetched, pending, asked, postponed, took, marked = self.transaction(work, wait=wait)
         moves = rows.moves
         if fetched is not None:
             moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
@@ -285,7 +312,8 @@ class Ledger:
                 job.attempts = took[job.id]
                 job.message_id = self.message_id(job.id)
                 claimed.append(job)
-        return Recorded(moves, rows.error, claimed, missed=len(asked) - len(claimed))
+        missed = len(asked) - len(claimed)
+        return Recorded(moves, rows.error, claimed, missed=missed, marked=frozenset(marked))
 
     def _destinations(self, conn: sa.Connection, rows: Sorted, now: datetime) -> None:
         """Record throttles and recoveries; know which destinations are backing off."""
@@ -351,6 +379,15 @@ class Ledger:
         values.update({f"b_mid{i}": self.message_id(job.id) for i, job in enumerate(jobs)})
         values.update(b_now=now, b_lease=self.lease)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
+
+    def _mark(self, conn: sa.Connection, ids: Sequence[int], now: datetime) -> set[int]:
+        """Mark claimed deliveries as begun; the ids the mark took (this run's claims)."""
+        n = len(ids)
+        if n not in self._marks:
+            self._marks[n] = Prepared(statements.mark(n), self.db.engine.dialect)
+        values: dict[str, Any] = {f"b_id{i}": id_ for i, id_ in enumerate(ids)}
+        values.update(b_now=now, b_lease=self.lease)
+        return {row[0] for row in self._marks[n].returning(conn, values)}
 
     def claim_statement(self, n: int) -> sa.Update:
         """The claim of ``n`` deliveries (a worker's ledger checks its batch's lease instead)."""

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from newsletter.campaigns import leases, store, totals, waves
-from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
+from newsletter.campaigns import leases, statements, store, totals, waves
+from newsletter.campaigns.statements import C, D
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.db import Database
 
@@ -74,8 +74,9 @@ def take(
 ) -> Campaign:
     """Make the campaign ours under a new lease, recovering from a crashed run.
 
-    Deliveries left ``sending`` by the previous holder become ``unknown``:
-    they may have reached the server, so they are not sent again by default.
+    Deliveries left ``sending`` by the previous holder go back to ``queued`` when their
+    body never began (the server cannot have them), else become ``unknown``: they may
+    have reached the server, so they are not sent again by default.
     """
     campaign = check(session, campaign_id, resume=resume, force=force)
     previous = campaign.lease_id
@@ -97,12 +98,8 @@ def take(
         raise store.CampaignBusy(f"campaign {campaign_id} was taken by another process")
     if previous is not None:
         leases.end(session, previous)
-    session.execute(
-        sa.update(D)
-        .where(D.c.campaign_id == campaign_id, D.c.status == DeliveryStatus.SENDING)
-        .where(sa.or_(D.c.lease_id.is_(None), D.c.lease_id != lease.id))
-        .values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)
-    )
+    assert lease.id is not None
+    statements.recover(session.connection(), D.c.campaign_id == campaign_id, lease.id, now)
     waves.mark_started(session.connection(), campaign_id)
     session.refresh(campaign)
     return campaign

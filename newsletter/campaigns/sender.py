@@ -25,7 +25,7 @@ from newsletter.campaigns.ledger import Ledger
 from newsletter.campaigns.tables import Campaign, DeliveryStatus
 from newsletter.config import Settings
 from newsletter.db import Database
-from newsletter.db.locks import retry_locked
+from newsletter.db.locks import DatabaseLocked, retry_locked
 from newsletter.errors import OperationFailed
 from newsletter.transports import Transport
 
@@ -97,16 +97,24 @@ def run_campaign(
     finally:
         runner.shutdown()
         failed = proof and not runner.counts.get(DeliveryStatus.SENT)
-        state = _release(
-            db,
-            campaign_id,
-            lease,
-            wait,
-            paused=runner.stop.is_set(),
-            finished=runner.finished,
-            failed=failed,
-            reason=runner.error,
-        )
+        try:
+            state = _release(
+                db,
+                campaign_id,
+                lease,
+                wait,
+                paused=runner.stop.is_set(),
+                finished=runner.finished,
+                failed=failed,
+                reason=runner.error,
+            )
+        except DatabaseLocked as exc:
+            # Nothing more can be written: the campaign stays as this run left it, and the
+            # resume sorts its claims out (queued again, or unknown if their body began).
+            raise OperationFailed(
+                f"{exc}; campaign {campaign_id} is left interrupted: once the database is "
+                f"back, resume with: newsletter campaigns resume {campaign_id}"
+            ) from exc
     if runner.error and not proof:
         raise OperationFailed(
             f"{runner.error}; campaign {campaign_id} is paused, "

@@ -19,6 +19,11 @@ UNKNOWN_REPLY = (
     "outcome unknown: the sender stopped while this message was in flight; "
     "not sent again unless resumed with --resend-unknown"
 )
+# What recovery after a dead run writes: its body had begun, its final reply was not recorded.
+LOST_REPLY = (
+    "outcome unknown: the sender stopped after this message's body began and before its "
+    "final reply was recorded; not sent again unless resumed with --resend-unknown"
+)
 UNRECORDED_REPLY = (
     "outcome unknown: the server answered, but the database stayed locked and the answer "
     "could not be recorded; not sent again unless resumed with --resend-unknown"
@@ -32,7 +37,18 @@ P = sa.bindparam
 _BY_ID = D.c.id == P("b_id")
 # Outcomes are written only into the claim of this run's lease: a sender
 # whose campaign was taken over cannot overwrite what its successor records.
-_OURS = sa.and_(_BY_ID, D.c.lease_id == P("b_lease"))
+# Only while it is ``sending``, or ``unknown`` because a take-over found its
+# body begun (the outcome that comes late is the truth): a transaction run
+# again after a lost connection (whose commit may have gone through unseen)
+# then changes nothing twice.
+_OURS = sa.and_(
+    _BY_ID,
+    D.c.lease_id == P("b_lease"),
+    sa.or_(  # not IN: a statement compiled once has no expanding parameters
+        D.c.status == DeliveryStatus.SENDING.value,
+        D.c.status == DeliveryStatus.UNKNOWN.value,
+    ),
+)
 
 
 def _stmt(**values: Any) -> sa.Update:
@@ -77,9 +93,61 @@ def claim(n: int, holds: sa.ColumnElement[bool] | None = None) -> sa.Update:
                 *((D.c.id == P(f"b_id{i}"), P(f"b_mid{i}", type_=sa.String)) for i in range(n))
             ),
             lease_id=P("b_lease"),
+            data_at=None,
         )
         .returning(D.c.id, D.c.attempts)
     )
+
+
+# The body of each message is about to begin: committed before its first byte is written,
+# and only into this run's own claim (a run that took the campaign over has already sorted
+# the claims out, see ``recover``). RETURNING says which marks took: only those may be sent.
+def mark(n: int) -> sa.Update:
+    """The mark of ``n`` claimed deliveries, ``b_id0`` …, as begun (one statement per size)."""
+    return (
+        sa.update(D)
+        .where(
+            D.c.id.in_([P(f"b_id{i}") for i in range(n)]),
+            D.c.status == DeliveryStatus.SENDING.value,
+            D.c.lease_id == P("b_lease"),
+        )
+        .values(data_at=P("b_now", type_=UTCDateTime))
+        .returning(D.c.id)
+    )
+
+
+def recover(
+    connection: sa.Connection, where: sa.ColumnElement[bool], lease: int, now: Any
+) -> tuple[int, int]:
+    """Settle the claims a dead run left ``sending`` (those ``where`` selects): (queued, unknown).
+
+    A claim whose body never began cannot have reached the server: it goes back to
+    ``queued``, as if never claimed. One whose body began may have arrived: ``unknown``.
+    Queued first: a mark committed by a run still alive between the two statements is then
+    seen by the second (PostgreSQL re-reads a row another transaction changed).
+    """
+    theirs = sa.and_(
+        where,
+        D.c.status == DeliveryStatus.SENDING.value,
+        sa.or_(D.c.lease_id.is_(None), D.c.lease_id != lease),
+    )
+    queued = connection.execute(
+        sa.update(D)
+        .where(theirs, D.c.data_at.is_(None))
+        .values(
+            status=DeliveryStatus.QUEUED.value,
+            attempts=D.c.attempts - 1,
+            claimed_at=None,
+            next_attempt_at=None,
+            lease_id=None,
+        )
+    )
+    unknown = connection.execute(
+        sa.update(D)
+        .where(theirs)
+        .values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=LOST_REPLY, finished_at=now)
+    )
+    return queued.rowcount or 0, unknown.rowcount or 0
 
 
 FINAL = _stmt(

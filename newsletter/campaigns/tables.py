@@ -159,6 +159,10 @@ class Delivery(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When this attempt's body began: committed before its first byte is written (see
+    # campaigns/dispatch.py). A claim without it never reached the server, so recovery after
+    # a crash queues it again; only one with it may have arrived and becomes ``unknown``.
+    data_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Which sender's lease claimed it: recovery after a dead sender marks only
     # that sender's messages in flight unknown. No foreign key, so a claim
     # costs no extra look-up.

@@ -189,7 +189,7 @@ def proof_cmd(
     db = open_db(app, create=True)
     transport = open_transport_for(app, opts)
     with db.session() as s:
-        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))  # type: ignore[arg-type]
+        c = store.create_proof(s, rendered, address, list_slug=list_slug, source=str(issue))
     result = sender.run_campaign(db, app.settings, c.id or 0, transport)
     with db.session() as s:
         (row,) = list(store.iter_log(s, c.id or 0))

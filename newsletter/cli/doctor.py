@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.output import output_options, write_rows
+
+if TYPE_CHECKING:
+    from newsletter.doctor.findings import Finding
 
 COLUMNS = ["status", "check", "message", "fix"]
 
@@ -24,7 +28,7 @@ def _largest(app: App, issue: Path | None) -> int | None:
     return len(compose_sample(rendered, app.settings))
 
 
-def _volume(app: App) -> tuple[int, list]:  # type: ignore[type-arg]
+def _volume(app: App) -> tuple[int, list[Finding]]:
     from newsletter.db import Database
     from newsletter.doctor.volume import volume_findings
 

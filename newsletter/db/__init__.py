@@ -19,6 +19,7 @@ by accident.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -140,6 +141,11 @@ class Database:
             raise ConfigError(f"cannot use database URL {self.display}: {exc}") from None
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # psycopg warns on stderr about a connection it lost ("error ignored terminating
+            # <psycopg.Pipeline>"); the error that follows says what happened, in one line.
+            # Where logging is configured (a worker's log), the warning still goes there.
+            logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
     @classmethod
     def from_settings(

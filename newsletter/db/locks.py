@@ -6,7 +6,10 @@ connection waits ``BUSY_TIMEOUT_MS`` on its own (the engine sets it); code
 that must survive longer locks, the sender above all, runs its transaction
 through :func:`retry_locked`, which starts it again after a rollback with
 growing pauses and gives up with one clear :class:`DatabaseLocked` error.
-PostgreSQL's lock-timeout, deadlock and serialisation errors count the same.
+PostgreSQL's lock-timeout, deadlock and serialisation errors count the same,
+and so does a database server that cannot be reached (restarted, a network
+outage): the transaction runs again on a new connection once it is back,
+and after the same wait :class:`DatabaseUnreachable` says so.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ import sqlalchemy as sa
 from newsletter.errors import OperationFailed
 from newsletter.lightdb import BUSY_TIMEOUT_MS  # there, for readers without SQLAlchemy
 
-__all__ = ["BUSY_TIMEOUT_MS", "DatabaseLocked", "is_locked", "retry_locked"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "DatabaseLocked",
+    "DatabaseUnreachable",
+    "is_locked",
+    "is_unreachable",
+    "retry_locked",
+]
 
 T = TypeVar("T")
 
@@ -37,6 +47,31 @@ class DatabaseLocked(OperationFailed):
             f"the database stayed locked by another process for {waited:.0f} s "
             "(a backup, a long import or another sender?)"
         )
+
+
+class DatabaseUnreachable(DatabaseLocked):
+    """The database server stayed out of reach for longer than we may wait.
+
+    A kind of :class:`DatabaseLocked`: whoever waits out a lock waits this out the same way,
+    and stops the same way when it lasts too long.
+    """
+
+    def __init__(self, waited: float):
+        self.waited = waited
+        OperationFailed.__init__(self, f"the database could not be reached for {waited:.0f} s")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection to the database server broke or could not be made."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # psycopg raises OperationalError for a refused or broken connection; SQLite's are locks
+    # or a broken file, which waiting does not mend
+    return isinstance(exc, sa.exc.OperationalError) and type(exc.orig).__module__.startswith(
+        "psycopg"
+    )
 
 
 def is_locked(exc: BaseException) -> bool:
@@ -67,10 +102,13 @@ def retry_locked(
         try:
             return attempt()
         except sa.exc.DBAPIError as exc:
-            if not is_locked(exc):
+            unreachable = is_unreachable(exc)
+            if not (unreachable or is_locked(exc)):
                 raise
             waited = time.monotonic() - started
             if waited >= limit:
+                if unreachable:
+                    raise DatabaseUnreachable(waited) from exc
                 raise DatabaseLocked(waited) from exc
             if on_wait is not None:
                 on_wait(waited)

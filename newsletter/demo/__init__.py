@@ -107,10 +107,10 @@ def run_demo(
         with db.session() as s:
             campaign = store.create_campaign(
                 s,
-                editions.primary,  # type: ignore[arg-type]
+                editions.primary,
                 DEMO_LIST,
                 source="demo sample issue",
-                editions=[(r, "demo sample edition") for r, _ in editions.others()],  # type: ignore[misc]
+                editions=[(r, "demo sample edition") for r, _ in editions.others()],
             )
             assert campaign.id is not None
             cid, recipients = campaign.id, campaign.recipients

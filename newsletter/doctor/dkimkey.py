@@ -98,7 +98,7 @@ def check_dkim_key(private_pem: bytes, name: str, records: list[str]) -> list[Fi
 
 
 def _probe(private_pem: bytes, name: str, record: object) -> list[Finding]:
-    import dkim
+    import dkim  # type: ignore[import-untyped]
 
     selector, _, domain = name.partition("._domainkey.")
     try:

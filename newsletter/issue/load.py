@@ -76,7 +76,8 @@ def _image(ctx: Ctx, pair: tuple[dict | None, yaml.Node] | None) -> Image | None
     if not pair or pair[0] is None or not pair[0].get("src"):
         return None
     d, node = pair
-    alt = d.get("alt")  # type: ignore[union-attr]
+    assert d is not None  # checked above
+    alt = d.get("alt")
     if not alt:
         ctx.warn(node, "image without alt text; screen readers and blocked images show nothing")
     src = d["src"]

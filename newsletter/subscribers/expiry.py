@@ -52,7 +52,7 @@ def expire(session: Session, *, now: datetime | None = None) -> Counter[str]:
         # this catches those of a list whose expiry is shorter than that.
         session.execute(
             sa.delete(Signup).where(
-                Signup.list_id == ml.id,  # type: ignore[arg-type]
+                Signup.list_id == ml.id,
                 Signup.confirmed_at.is_(None),  # type: ignore[union-attr]
                 Signup.created_at < cutoff,  # type: ignore[arg-type]
             )

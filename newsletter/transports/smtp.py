@@ -27,6 +27,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import idna
@@ -46,6 +47,7 @@ from newsletter.transports.base import (
 )
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
+BODY_NOT_BEGUN = "not sent: the start of its body could not be recorded, so it was not begun"
 _MAXLINE = 8192
 
 
@@ -141,6 +143,7 @@ class SmtpChannel:
     """
 
     takes_following = True  # send() accepts the next message's envelope
+    asks_before_body = True  # send() calls ``begin`` between the 354 and the body
 
     def __init__(self, transport: SmtpTransport):
         self.t = transport
@@ -222,7 +225,12 @@ class SmtpChannel:
         return code, "\n".join(lines)
 
     def send(
-        self, sender: str, recipient: str, data: bytes, following: Envelope | None = None
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        following: Envelope | None = None,
+        begin: Callable[[], bool] | None = None,
     ) -> Outcome:
         """One SMTP transaction; never raises for a per-message problem.
 
@@ -231,6 +239,11 @@ class SmtpChannel:
         A next call with another message drops the connection instead (the
         server is waiting for a body, and a lone ``.`` would send an empty
         message) and starts afresh.
+
+        ``begin`` is called once the server said ``354``, before the first byte
+        of the body: the sender records there that the body begins. When it
+        returns False the connection is dropped without a byte of the body (never
+        a truncated or empty message) and the message is reported not sent.
         """
         announced = self.announced
         if announced is not None and announced != Envelope(sender, recipient, len(data)):
@@ -244,14 +257,16 @@ class SmtpChannel:
         try:
             try:
                 return self._transaction(
-                    self.conn, sender, recipient, data, announced is not None, following
+                    self.conn, sender, recipient, data, announced is not None, following, begin
                 )
             except _Stale:
                 # An idle connection the server has given up on; nothing of
                 # this message reached it, so a fresh connection is safe.
                 self._drop()
                 self.conn = self._connect()
-                return self._transaction(self.conn, sender, recipient, data, False, following)
+                return self._transaction(
+                    self.conn, sender, recipient, data, False, following, begin
+                )
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             what = "timed out" if isinstance(exc, TimeoutError | socket.timeout) else str(exc)
@@ -353,6 +368,7 @@ class SmtpChannel:
         data: bytes,
         announced: bool,
         following: Envelope | None,
+        begin: Callable[[], bool] | None,
     ) -> Outcome:
         replies = self._opening(conn, sender, rcpt, len(data), announced)
         if isinstance(replies, Outcome):
@@ -372,6 +388,9 @@ class SmtpChannel:
             if data.startswith(b"."):
                 data = b"." + data
         tail = b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n"
+        if begin is not None and not begin():
+            self._drop()  # the server waits for a body: closing is the only way not to send one
+            return Outcome(DEFERRED, None, BODY_NOT_BEGUN)
         ahead = self._ahead(conn, following)
         # One write: the body, its final "." and the next envelope. Written by
         # hand to know whether the "." left when a write fails: before it, the

@@ -62,7 +62,7 @@ def compose_sample(
     """
     org = settings.organisation
     template = MessageTemplate.build(
-        rendered,  # type: ignore[arg-type]
+        rendered,
         settings,
         MailingListInfo("newsletter", list_name or org.name),
         campaign=secrets.token_hex(8),  # a campaign uid's shape, for its Feedback-ID

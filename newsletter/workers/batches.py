@@ -5,7 +5,8 @@ order), marks the campaign sending by workers and defers one job per batch,
 all in the caller's transaction. A run ``take``\\ s its batch under a fresh
 sender lease, exactly as a sender process takes a whole campaign
 (:mod:`newsletter.campaigns.runs`): deliveries a dead run of the same batch
-left ``sending`` become ``unknown``, never sent again. ``settle`` lets go of
+left ``sending`` go back to ``queued`` if their body never began, else
+become ``unknown`` and are not sent again. ``settle`` lets go of
 the batch when the run ends and defers the follow-up job if the batch still
 has work (retries due later, or messages a stopping worker gave back); the
 last batch to settle finishes the campaign.
@@ -20,8 +21,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from newsletter import clock
-from newsletter.campaigns import leases, runs, store, waves
-from newsletter.campaigns.statements import UNKNOWN_REPLY, C, D
+from newsletter.campaigns import leases, runs, statements, store, waves
+from newsletter.campaigns.statements import C, D
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
 from newsletter.workers import jobs
 from newsletter.workers.tables import CampaignBatch
@@ -47,7 +48,8 @@ class Taken:
     first_id: int
     last_id: int
     lease_id: int
-    unknown: int  # deliveries a dead run had in flight, now unknown
+    unknown: int  # deliveries whose body a dead run had begun, now unknown
+    requeued: int = 0  # deliveries a dead run had claimed but not begun, queued again
 
 
 def plan(connection: sa.Connection, campaign_id: int, size: int) -> list[tuple[int, int, int]]:
@@ -177,20 +179,14 @@ def take(session: Session, campaign_id: int, number: int, lease_seconds: float) 
     if batch.lease_id is not None:
         leases.end(session, batch.lease_id)
     now = datetime.now(UTC)
-    lost = connection.execute(
-        sa.update(D)
-        .where(
-            D.c.campaign_id == campaign_id,
-            D.c.id.between(batch.first_id, batch.last_id),
-            D.c.status == DeliveryStatus.SENDING.value,
-        )
-        .where(sa.or_(D.c.lease_id.is_(None), D.c.lease_id != lease.id))
-        .values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)
+    in_batch = sa.and_(
+        D.c.campaign_id == campaign_id, D.c.id.between(batch.first_id, batch.last_id)
     )
+    requeued, lost = statements.recover(connection, in_batch, lease.id, now)
     waves.mark_started(connection, campaign_id)
     session.expunge(campaign)
     campaign.lease_id = lease.id  # the ledger's lease (a detached copy: not written back)
-    return Taken(campaign, number, batch.first_id, batch.last_id, lease.id, lost.rowcount or 0)
+    return Taken(campaign, number, batch.first_id, batch.last_id, lease.id, lost, requeued)
 
 
 def _by_workers(campaign: Campaign) -> bool:

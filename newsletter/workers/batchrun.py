@@ -133,6 +133,8 @@ def send_batch(ctx: WorkerContext, campaign_id: int, number: int) -> str:
         outcome = retry_locked(settle, limit=wait * RECORD_PATIENCE)
     sent = runner.counts.get("sent", 0) if runner else 0
     lost = f", {taken.unknown} left unknown by a dead run" if taken.unknown else ""
+    if taken.requeued:
+        lost += f", {taken.requeued} claimed but not begun by a dead run, queued again"
     why = f" ({error})" if error else ""
     return f"campaign {campaign_id} batch {number}: {outcome}{why}; {sent} sent{lost}"
 

@@ -5,7 +5,8 @@ C"); the delivery log says how far it got. Jobs are deferred on the
 connection of the transaction that changes the campaign, so the campaign
 and its jobs are committed together or not at all: no campaign marked
 sending without the jobs that send it, no job for a campaign that stayed
-a draft. procrastinate is imported only here and in :mod:`worker`.
+a draft. procrastinate is imported only here, in :mod:`worker` and in
+:mod:`connector`.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from newsletter.campaigns.dispatch import RECORD_PATIENCE
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.errors import OperationFailed
@@ -83,7 +84,11 @@ def run(
 def _app(db: Database, ctx: WorkerContext, options: WorkerOptions, on_event: Any) -> Any:
     import procrastinate
 
-    connector = procrastinate.PsycopgConnector(
+    from newsletter.workers.connector import ReconnectingConnector
+
+    connector = ReconnectingConnector(
+        patience=ctx.settings.delivery.database_wait_seconds * RECORD_PATIENCE,
+        on_event=on_event,
         conninfo=jobs.conninfo(db.url),
         min_size=1,
         max_size=options.concurrency + 3,  # the jobs' fetches, heartbeat, LISTEN, recovery

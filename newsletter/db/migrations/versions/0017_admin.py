@@ -1,7 +1,7 @@
 """Invitations, reminders and expiry per list; saved segments; a campaign's segment.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07
 
 A list says after how many days an unconfirmed person is reminded once
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
