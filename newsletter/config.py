@@ -31,7 +31,7 @@ import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from newsletter import tomlfile
+from newsletter import languages, tomlfile
 from newsletter.configschema import (
     Address,
     Boolean,
@@ -129,7 +129,11 @@ class Organisation:
         example="Riverside Makerspace logo",
     )
     language: str = setting(
-        "en", OneOf(("de", "en", "zh")), "Language of the footer and dates.", example="de"
+        "en",
+        Text(one_line=True),
+        "Language of the footer and dates: a BCP 47 tag with a translation catalog "
+        "(docs/languages.md), e.g. `fr`, `zh-Hans`, `ar`.",
+        example="de",
     )
     templates_dir: str | None = setting(
         None,
@@ -594,6 +598,9 @@ def _cross_checks(s: Settings, problems: Problems) -> None:
             f'"none" would send the password of smtp.username in clear to {s.smtp.host}; '
             'use "starttls" or "tls" (plain text is allowed only to 127.0.0.1 or ::1)',
         )
+    languages.use_theme_dir(s.templates_dir)
+    if not languages.is_available(s.organisation.language):
+        problems.add("organisation.language", languages.unknown_message(s.organisation.language))
     if s.dkim.key_file and not s.dkim.selector:
         problems.add("dkim.selector", "is required with dkim.key_file")
 

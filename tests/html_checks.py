@@ -10,6 +10,8 @@ import itertools
 import re
 from html.parser import HTMLParser
 
+from newsletter import languages
+
 # What a template or MJML left behind when it was not filled in.
 LEFTOVERS = ("{{", "{%", "<mj-", "None</")
 # A per-recipient placeholder (%%UNSUBSCRIBE_URL%%): rendered mails still carry
@@ -72,6 +74,9 @@ def html_problems(html: str, language: str, *, final: bool = True) -> list[str]:
     root = [a for t, a in tags.tags if t == "html"]
     if not root or root[0].get("lang") != language:
         problems.append(f"<html lang> is not {language!r}")
+    direction = languages.direction(language)
+    if not root or root[0].get("dir") != direction:
+        problems.append(f"<html dir> is not {direction!r}")
     if any(t == "script" for t, _ in tags.tags):
         problems.append("a <script>")
     problems += [f"<img> without alt: {a.get('src')}" for t, a in tags.tags

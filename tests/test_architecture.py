@@ -26,6 +26,7 @@ FLOORS: list[set[str]] = [
         "fsutil",
         "hashing",
         "i18n",
+        "languages",
         "lightdb",
         "ratelimit",
         "tabular",

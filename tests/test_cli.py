@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from newsletter import __version__
 from newsletter.cli import cli
 from newsletter.issue.load import load_issue
+from newsletter.languages import available
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,13 +114,15 @@ def test_render_writes_html_and_text(tmp_path: Path) -> None:
 
 def test_bad_config_is_reported_with_field(tmp_path: Path) -> None:
     cfg = tmp_path / "newsletter.toml"
-    cfg.write_text('[organisation]\nlanguage = "fr"\nnmae = "x"\n')
+    cfg.write_text('[organisation]\nlanguage = "tlh"\nnmae = "x"\n')
     result = CliRunner().invoke(
         cli, ["--config", str(cfg), "render", str(ROOT / "issues" / "2021-07.yaml")]
     )
     assert result.exit_code == 2
     assert result.output == (
-        f'{cfg}:2: organisation.language: must be "de", "en" or "zh", got \'fr\'\n'
+        f"{cfg}:2: organisation.language: unknown language 'tlh': no translation catalog for "
+        "it; add a catalog at locales/tlh/LC_MESSAGES/newsletter.po in the templates folder "
+        f"(see docs/languages.md); available: {', '.join(available())}\n"
         f"{cfg}:3: organisation.nmae: unknown key organisation.nmae; "
         "did you mean organisation.name?\n"
     )

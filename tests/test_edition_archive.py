@@ -89,8 +89,8 @@ def test_the_two_editions_link_to_each_other_with_hreflang(site: Path) -> None:
     assert de.switch() == {"zh": "../2021-07/zh/"}
     assert zh.switch() == {"de": "../../2021-07/"}
     assert re.search(r'<strong lang="de" aria-current="page">Deutsch</strong>', de_html)
-    assert re.search(r'<strong lang="zh" aria-current="page">中文</strong>', zh_html)
-    assert ">中文</a>" in de_html and ">Deutsch</a>" in zh_html
+    assert re.search(r'<strong lang="zh" aria-current="page">简体中文</strong>', zh_html)
+    assert ">简体中文</a>" in de_html and ">Deutsch</a>" in zh_html
     assert "本期语言版本" in zh_html and "Diese Ausgabe auf" in de_html
     # the way back to the index from one folder deeper
     assert '<a href="../../" ' in zh_html

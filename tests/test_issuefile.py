@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from newsletter.cli import cli
 from newsletter.errors import IssueError
 from newsletter.issue.load import load_issue, load_issue_with_warnings, parse_issue
+from newsletter.languages import available
 
 MINIMAL = """\
 issue:
@@ -34,7 +35,7 @@ def test_all_errors_reported_with_line_and_column(tmp_path: Path) -> None:
     src = """\
 issue:
   date: 2021-13
-  language: fr
+  language: tlh
   subject: x
   colour: red
 articles:
@@ -53,7 +54,9 @@ events:
     lines = str(exc.value).splitlines()
     assert lines == [
         f"{f}:2:9: issue.date: expected a month as YYYY-MM (e.g. 2021-07), got '2021-13'",
-        f"{f}:3:13: issue.language: unknown language 'fr'; use one of de, en, zh",
+        f"{f}:3:13: issue.language: unknown language 'tlh': no translation catalog for it; "
+        "add a catalog at locales/tlh/LC_MESSAGES/newsletter.po in the templates folder "
+        f"(see docs/languages.md); available: {', '.join(available())}",
         f"{f}:5:3: unknown key 'issue.colour'",
         f"{f}:8:5: unknown key 'articles[0].paragraph'; did you mean 'paragraphs'?",
         f"{f}:9:29: articles[0].links[0].url: invalid URL 'ftp://example.org/x'; "

@@ -74,9 +74,10 @@ def test_wheel_contains_theme_and_renders_outside_checkout(tmp_path: Path) -> No
     assert packaged == {n for n in _source_files() if n.startswith("newsletter/")}
     assert "newsletter/theme/default/issue.mjml.j2" in names
     assert {
-        "newsletter/locales/de.toml",
-        "newsletter/locales/en.toml",
-        "newsletter/locales/zh.toml",
+        "newsletter/locales/de/LC_MESSAGES/newsletter.po",
+        "newsletter/locales/en/LC_MESSAGES/newsletter.po",
+        "newsletter/locales/zh-Hans/LC_MESSAGES/newsletter.po",
+        "newsletter/locales/ar/LC_MESSAGES/newsletter.po",
     } <= set(names)
 
     env_dir = tmp_path / "venv"

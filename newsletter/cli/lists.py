@@ -8,6 +8,7 @@ from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.database import session
 from newsletter.cli.output import output_options, write_rows
 from newsletter.subscribers import lists as lists_lib
+from newsletter.subscribers.fields import language_warning
 
 COLUMNS = ["slug", "name", "language", "double_opt_in", "confirmed", "unconfirmed",
            "unsubscribed", "total"]  # fmt: skip
@@ -32,7 +33,15 @@ def lists_group() -> None:
 @click.argument("slug")
 @click.option("--name", help="Display name (default: the slug).")
 @click.option("--description", help="One line shown on the subscription page.")
-@click.option("--language", help="Default language of the list, e.g. de, en, zh.")
+@click.option(
+    "--language", help="Default language of the list, a tag with a catalog, e.g. de, fr, zh-Hant."
+)
+@click.option(
+    "--languages",
+    metavar="TAGS",
+    help="The languages the sign-up form offers, comma-separated, e.g. fr,zh-Hans,ar "
+    "(default: every language with a catalog).",
+)
 @click.option(
     "--double-opt-in/--single-opt-in",
     default=True,
@@ -46,6 +55,7 @@ def create_cmd(
     name: str | None,
     description: str | None,
     language: str | None,
+    languages: str | None,
     double_opt_in: bool,
 ) -> None:
     """Create the mailing list SLUG (lower-case letters, digits and '-').
@@ -57,9 +67,13 @@ def create_cmd(
     with session(app, create=True) as s:
         ml = lists_lib.create_list(
             s, slug, name, description=description, language=language,
-            double_opt_in=double_opt_in,
+            languages=(languages or "").split(","), double_opt_in=double_opt_in,
         )  # fmt: skip
         click.echo(f"Created list {ml.slug} ({ml.name}).")
+    for tag in dict.fromkeys([ml.language, *ml.signup_languages]):
+        warning = language_warning(tag)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
 
 
 @lists_group.command("list")
@@ -103,6 +117,8 @@ def show_cmd(app: App, slug: str, fmt: str) -> None:
     if ml.description:
         click.echo(f"  {ml.description}")
     click.echo(f"  language: {ml.language or '(organisation default)'}, {opt_in}")
+    offered = ", ".join(ml.signup_languages) or "every language"
+    click.echo(f"  sign-up form offers: {offered}")
     if ml.timezone or ml.timezone_from_language:
         click.echo(f"  time zone: {_zone_phrase(ml.timezone, ml.timezone_from_language)}")
     click.echo(f"  created: {ml.created_at:%Y-%m-%d %H:%M} UTC")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from newsletter.issue.model import LANGUAGES
+from newsletter import languages
 
 _SUFFIXES = (".yaml", ".yml")
-_EDITION = re.compile(r"(?P<base>.+)\.(?P<lang>[a-z]{2,3})")
+_EDITION = re.compile(r"(?P<base>.+)\.(?P<lang>[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)")
 
 
 def split_edition(path: str | Path) -> tuple[str, str | None]:
@@ -28,7 +28,7 @@ def split_edition(path: str | Path) -> tuple[str, str | None]:
             name = name[: -len(suffix)]
             break
     m = _EDITION.fullmatch(name)
-    if m and m.group("lang") in LANGUAGES:
+    if m and languages.is_available(m.group("lang")):
         return m.group("base"), m.group("lang")
     return name, None
 

@@ -11,11 +11,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LANGUAGES = ("de", "en", "zh")
-# Languages written without spaces between words: wrapped per character in the
-# text part, and set in a CJK-first font stack in the HTML.
-CJK_LANGUAGES = frozenset({"zh"})
-
 
 class Paragraph(str):
     """A paragraph of prose that may be in another language than its surroundings.

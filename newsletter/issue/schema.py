@@ -19,8 +19,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from newsletter import languages
 from newsletter.errors import Problem
-from newsletter.issue.model import LANGUAGES, Paragraph
+from newsletter.issue.model import Paragraph
 from newsletter.issue.zones import UnknownZone, zone
 
 _constructor = yaml.constructor.SafeConstructor()
@@ -118,8 +119,8 @@ def time(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
 
 def language(ctx: Ctx, node: yaml.Node, name: str) -> str | None:
     raw = str(getattr(node, "value", ""))
-    if raw not in LANGUAGES:
-        ctx.error(node, f"{name}: unknown language {raw!r}; use one of {', '.join(LANGUAGES)}")
+    if not languages.is_available(raw):
+        ctx.error(node, f"{name}: {languages.unknown_message(raw)}")
         return None
     return raw
 

@@ -34,9 +34,9 @@ from typing import Protocol
 
 import idna
 
+from newsletter import languages
 from newsletter.config import Settings
 from newsletter.i18n import get_locale
-from newsletter.issue.model import LANGUAGES
 from newsletter.message import placeholders, qp
 from newsletter.message.headers import MailingListInfo as MailingListInfo
 from newsletter.message.headers import add_common, feedback_id, list_unsubscribe, one_line
@@ -193,7 +193,7 @@ class MessageTemplate:
         data = msg.as_bytes()
         pieces = _MARKERS.split(data)
         keys = [m.decode("ascii") for m in _MARKERS.findall(data)]
-        loc = get_locale(language if language in LANGUAGES else org.language)
+        loc = get_locale(language if language and languages.resolve(language) else org.language)
         return cls(
             pieces,
             keys,

@@ -22,6 +22,7 @@ from newsletter.message.public import archive_url, public_version
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
 from newsletter.render.images import Prepared, resolve, scalable_heights
+from newsletter.render.labels import with_label
 from newsletter.render.language import LanguageMarks, fonts_for
 from newsletter.render.text import postal_address_shown, render_text
 from newsletter.render.when import when_label
@@ -85,11 +86,19 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "org": org,
         "colours": org.colours,
         "fonts": fonts_for(issue.language),
+        "direction": loc.direction,
+        "start": "right" if loc.direction == "rtl" else "left",
+        "end": "left" if loc.direction == "rtl" else "right",
         # A paragraph, article or event in another language than the issue's:
         # lang_attr(p, around) inside an element, lang_open/lang_close around one.
         "lang_attr": marks.attr,
         "lang_open": marks.open,
         "lang_close": marks.close,
+        # The organisation's about and contact text is in its own language unless the
+        # edition translated it.
+        "org_lang_attr": marks.of_text(
+            issue.language if issue.about or issue.contact else settings.organisation.language
+        ),
         "t": loc.strings,
         "month_label": loc.format_month(issue.month),
         "view_url": url,
@@ -100,6 +109,8 @@ def _context(issue: Issue, settings: Settings, url: str) -> dict[str, object]:
         "recipient_name": RECIPIENT_NAME,
         "greeting": GREETING,
         "when_label": lambda ev: when_label(loc, ev),
+        # The theme's label before an editor's words, unless they begin with it.
+        "with_label": lambda label, words: with_label(label, words, loc["label_value"]),
         # The label colour for text on a brand colour (masthead, buttons).
         "on": lambda background: readable_on(background, dark=org.colours.text),
         "anchor": lambda key: f"nl-{key}",

@@ -22,14 +22,13 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from newsletter import languages
 from newsletter.errors import BadInput, OperationFailed
 from newsletter.render.inline import linkify, to_html
 from newsletter.themes import theme_environment
 
-FONTS = (
-    "-apple-system, 'Segoe UI', Helvetica, Arial, 'PingFang SC', 'Hiragino Sans GB', "
-    "'Microsoft YaHei', 'Noto Sans CJK SC', 'Noto Sans SC', sans-serif"
-)
+# Latin, Cyrillic and Greek; newsletter.languages has the other scripts' stacks.
+FONTS = languages.LATIN_FONTS
 
 
 class _TemplateCache(FileSystemBytecodeCache):

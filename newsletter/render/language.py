@@ -1,31 +1,37 @@
-"""Text in another language than the issue's: ``lang`` attributes and a font stack per language.
+"""Text in another language than the issue's: ``lang``/``dir`` attributes, fonts by script.
 
 A Chinese article in a German issue is marked ``lang="zh"`` so screen readers
-switch voice and browsers pick Simplified Chinese glyphs and line breaking,
-and it is set in a CJK-first font stack: with the Latin-first default, the
-quotes and dashes inside Chinese text would come from a Latin font, half
-width, where a Chinese reader expects full-width marks.
+switch voice and browsers pick Simplified Chinese glyphs and line breaking;
+an Arabic one also gets ``dir="rtl"`` so it reads and aligns right to left.
+
+Fonts go by script, not by list: a stack that names CJK families before
+``sans-serif`` sets German text in a CJK font wherever the Latin families
+before them are missing (measured on Debian: German paragraphs in
+``Noto Sans CJK SC``, with full-width gaps in „…“). So Latin, Cyrillic and
+Greek get a Latin-only stack; each CJK language its own (Simplified and
+Traditional Chinese, Japanese and Korean draw the same code points with
+different glyphs); Arabic its own. A CJK stack keeps Latin families after
+its own, for the Latin words inside Chinese text.
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from newsletter.issue.model import CJK_LANGUAGES
-from newsletter.render.html import FONTS
-
-FONTS_CJK = (
-    "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', 'Noto Sans SC', "
-    "'Source Han Sans SC', -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif"
-)
+from newsletter import languages
 
 
 def fonts_for(language: str | None) -> str:
-    return FONTS_CJK if language in CJK_LANGUAGES else FONTS
+    """The font stack for text in ``language``: its script's, else the Latin-first one."""
+    return languages.font_stack(language)
 
 
 def is_cjk(language: str | None) -> bool:
-    return language in CJK_LANGUAGES
+    return languages.is_cjk(language)
+
+
+def direction(language: str | None) -> str:
+    return languages.direction(language)
 
 
 def language_of(item: object) -> str | None:
@@ -39,21 +45,36 @@ class LanguageMarks:
     def __init__(self, issue_language: str) -> None:
         self.issue_language = issue_language
 
+    def _marks(self, language: str, around: str) -> Markup:
+        dir_ = direction(language)
+        dir_attr = Markup(' dir="{}"').format(dir_) if dir_ != direction(around) else Markup("")
+        # mj-text writes the issue's alignment inline; a block of the other direction starts
+        # on its own side.
+        align = f"text-align: {'right' if dir_ == 'rtl' else 'left'}; " if dir_attr else ""
+        return Markup(' lang="{}"{} style="{}font-family: {}"').format(
+            language, dir_attr, align, fonts_for(language)
+        )
+
     def attr(self, item: object, around: str | None = None) -> Markup:
         """`` lang="zh" style="font-family: …"`` for a paragraph in another language than
-        ``around`` (its article's language, else the issue's)."""
+        ``around`` (its article's language, else the issue's); ``dir`` too when it changes."""
         language = language_of(item)
-        if not language or language == (around or self.issue_language):
+        around = around or self.issue_language
+        if not language or language == around:
             return Markup("")
-        return Markup(' lang="{}" style="font-family: {}"').format(language, fonts_for(language))
+        return self._marks(language, around)
+
+    def of_text(self, language: str | None) -> Markup:
+        """The marks for text in ``language`` that is not a model item (the footer's about)."""
+        if not language or language == self.issue_language:
+            return Markup("")
+        return self._marks(language, self.issue_language)
 
     def open(self, language: str | None) -> Markup:
         """A ``<div>`` carrying the language of a whole article or event, or nothing."""
         if not language or language == self.issue_language:
             return Markup("")
-        return Markup('<div lang="{}" style="font-family: {}">').format(
-            language, fonts_for(language)
-        )
+        return Markup("<div{}>").format(self._marks(language, self.issue_language))
 
     def close(self, language: str | None) -> Markup:
         if not language or language == self.issue_language:

@@ -26,11 +26,9 @@ from newsletter.i18n import Locale, get_locale
 from newsletter.message.placeholders import GREETING, MANAGE_URL, UNSUBSCRIBE_URL
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
-from newsletter.render.language import fonts_for, is_cjk
+from newsletter.render.language import direction, fonts_for, is_cjk
 from newsletter.render.text import WIDTH
 from newsletter.render.wrap import wrap
-
-RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "yi"})
 
 
 @dataclass(frozen=True)
@@ -229,10 +227,6 @@ class RenderedMail:
     language: str
 
 
-def text_direction(language: str) -> str:
-    return "rtl" if language.split("-")[0] in RTL_LANGUAGES else "ltr"
-
-
 def check_theme(theme: Theme) -> None:
     """Compile the frame and every kind's template now: a broken override stops ``serve`` at
     its start, with file and line, instead of failing each mail when it is sent."""
@@ -246,13 +240,19 @@ def render_mail(mail: SubscriptionMail, settings: Settings, theme: Theme) -> Ren
     org = settings.organisation
     subject = mail.subject(loc)
     blocks = mail.blocks(loc)
+    text_dir = direction(mail.language)
     context = {
         "mail": mail,
         "blocks": blocks,
         "subject": subject,
         "why": mail.why(loc),
         "lang": mail.language,
-        "dir": text_direction(mail.language),
+        # From CLDR, as for an issue; head.mjml.j2 (shared with the issue) reads `direction`,
+        # `start` and `end`; `dir` stays for the organisations' mail templates that use it.
+        "dir": text_dir,
+        "direction": text_dir,
+        "start": "right" if text_dir == "rtl" else "left",
+        "end": "left" if text_dir == "rtl" else "right",
         "org": org,
         "colours": org.colours,
         "fonts": fonts_for(mail.language),

@@ -12,7 +12,8 @@ from newsletter.i18n import Locale
 from newsletter.issue.model import Article, Event, Issue, Link
 from newsletter.message import placeholders
 from newsletter.render.inline import References, to_text
-from newsletter.render.language import is_cjk, language_of
+from newsletter.render.labels import with_label
+from newsletter.render.language import direction, is_cjk, language_of
 from newsletter.render.when import when_label
 from newsletter.render.wrap import display_width, wrap
 
@@ -22,6 +23,18 @@ WIDTH = 78
 def _heading(title: str, underline: str, cjk: bool = False) -> list[str]:
     lines = wrap(title, WIDTH, cjk=cjk)
     return [*lines, underline * min(WIDTH, max(display_width(x, cjk) for x in lines))]
+
+
+def _rtl(lines: list[str], language: str | None) -> list[str]:
+    """Lines of right-to-left text start with a right-to-left mark (U+200F).
+
+    Plain-text viewers pick each line's direction from its first strong
+    character; a line of Arabic that starts with a number, a URL or a Latin
+    name would otherwise be laid out left to right. The mark is invisible.
+    """
+    if direction(language) != "rtl":
+        return lines
+    return ["\u200f" + line if line.strip() else line for line in lines]
 
 
 class _Text:
@@ -46,12 +59,13 @@ class _Text:
             self.out.append("")
 
     def para(self, source: str, indent: str = "") -> None:
-        cjk = is_cjk(language_of(source) or self.lang)
-        self.out.extend(wrap(to_text(source, self.refs), WIDTH, indent, cjk=cjk))
+        lang = language_of(source) or self.lang
+        lines = wrap(to_text(source, self.refs), WIDTH, indent, cjk=is_cjk(lang))
+        self.out.extend(_rtl(lines, lang))
         self.blank()
 
     def plain(self, s: str, indent: str = "") -> None:
-        self.out.extend(wrap(s, WIDTH, indent, cjk=self.cjk))
+        self.out.extend(_rtl(wrap(s, WIDTH, indent, cjk=self.cjk), self.lang))
 
     def link(self, link: Link, about: str | None = None) -> None:
         # A link whose address was lost is left out, as in the HTML. Without a label it
@@ -81,13 +95,13 @@ class _Text:
         for p in art.paragraphs:
             self.para(p)
         for fact in art.facts:
-            self.plain(f"{fact.label}: {fact.value}", "")
+            self.plain(self.loc["label_value"].format(label=fact.label, value=fact.value), "")
         if art.facts:
             self.blank()
         for sub in art.sections:
             self.article(sub, level + 1)
         if art.source:
-            self.plain(f"{self.loc['source']} {art.source}")
+            self.plain(with_label(self.loc["source"], art.source, self.loc["label_value"]))
             self.blank()
         for link in art.links:
             self.link(link, art.title)
@@ -123,11 +137,10 @@ class _Text:
             self.blank()
         if ev.registration:
             reg = ev.registration
-            label = f"{self.loc['registration']}: {reg.label}"
             if reg.url:
-                self.link(Link(label, reg.url))
-            else:  # "Registration: at the door" is information, not a link
-                self.plain(label)
+                self.link(Link(reg.label or self.loc["registration"], reg.url))
+            elif reg.label:  # "Registration: at the door" is information, not a link
+                self.plain(with_label(self.loc["registration"], reg.label, self.loc["label_value"]))
         for link in ev.links:
             self.link(link, ev.title)
         self.blank()
@@ -151,8 +164,8 @@ def render_text(
     title = issue.title or org.name
     t.out.extend(_heading(f"{title} – {loc.format_month(issue.month)}", "#", t.cjk))
     if issue.number:
-        t.plain(f"{loc['issue_no']} {issue.number}")
-    t.plain(f"{loc['view_in_browser']}: {view_url}")
+        t.plain(loc["issue_number"].format(number=issue.number))
+    t.plain(loc["label_value"].format(label=loc["view_in_browser"], value=view_url))
     t.blank()
     if contents:
         t.plain(loc["articles"])

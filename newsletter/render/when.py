@@ -35,11 +35,11 @@ def zone_label(loc: Locale, raw: str, day: dt.date | None, start: str) -> str:
     parts: list[str] = []
     fixed = zones.is_fixed(raw)
     if day is None:
-        parts.append(raw if fixed else _generic_name(raw, loc.code))
+        parts.append(raw if fixed else _generic_name(raw, loc.cldr))
     else:
         local = zones.localize(day, start, raw)
         if not fixed:
-            parts.append(_name(raw, local.replace(tzinfo=None), loc.code))
+            parts.append(_name(raw, local.replace(tzinfo=None), loc.cldr))
         parts.append(zones.utc_offset_label(local.utcoffset()))
     return loc["zone_format"].format(zone=loc["zone_separator"].join(parts))
 

@@ -11,9 +11,14 @@ Chinese, so they count as two columns there and as one in German text.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 from itertools import repeat
+
+# Spaces a line may break at: not the no-break spaces French puts before ":" and
+# inside « » (str.split() would break there and turn them into plain spaces).
+_BREAKABLE_SPACE = re.compile(r"[ \t\n\r\f\v\u2000-\u200a\u3000]+")
 
 
 @cache
@@ -37,7 +42,9 @@ def _pieces(text: str, cjk: bool) -> list[tuple[str, bool, int]]:
     never adds or drops a space (Chinese runs join without one).
     """
     pieces: list[tuple[str, bool, int]] = []
-    for word in text.split():
+    for word in _BREAKABLE_SPACE.split(text.strip(" \t\n\r\f\v")):
+        if not word:
+            continue
         if word.isascii():
             pieces.append((word, True, len(word)))
             continue

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from newsletter import languages
+from newsletter.errors import BadInput
 from newsletter.subscribers.errors import SubscriberError
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -30,7 +32,11 @@ def check_slug(slug: str) -> str:
 
 @lru_cache(maxsize=256)
 def check_language(language: str | None) -> str | None:
-    """Accept BCP 47-style tags (``de``, ``zh-Hans``); empty means "list default"."""
+    """Accept BCP 47 tags with a catalog on their fallback path; empty means "list default".
+
+    ``fr-CH`` is kept as written and served from ``fr``
+    (:func:`language_warning` says so); a tag nothing falls back to is refused.
+    """
     if language is None or not language.strip():
         return None
     language = language.strip()
@@ -38,7 +44,18 @@ def check_language(language: str | None) -> str | None:
         raise SubscriberError(
             f"invalid language {language!r}: use a code like de, en or zh-Hans", field="language"
         )
+    try:
+        languages.accept_with_fallback(language)
+    except BadInput as exc:
+        raise SubscriberError(str(exc), field="language") from None
     return language
+
+
+def language_warning(language: str | None) -> str | None:
+    """What to tell the operator about a tag served from another catalog, or None."""
+    if not language or languages.is_available(language) or not languages.resolve(language):
+        return None
+    return languages.accept_with_fallback(language)[1]
 
 
 def check_name(name: str | None) -> str | None:

@@ -20,12 +20,14 @@ import sys
 import tempfile
 import threading
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from newsletter import languages
 from newsletter.errors import BadInput, Problem
 from newsletter.hashing import hash_with
 from newsletter.subscribers.addresses import AddressError, parse_address
@@ -75,6 +77,8 @@ class Batch:
     problems: list[Problem] = field(default_factory=list)
     merged: list[Problem] = field(default_factory=list)
     """Rows whose address an earlier row already had (compared without case)."""
+    variants: Counter[str] = field(default_factory=Counter)
+    """Rows per language tag without a catalog of its own (``fr-CH``, served in ``fr``)."""
     rows: int = 0
     bytes_read: int = 0
 
@@ -88,6 +92,9 @@ class ReadOptions:
     secret: bytes
     check_deliverability: bool
     batch_size: int
+    # The organisation's theme folder: the reader process checks language tags against
+    # its catalogs too (the search path is per process).
+    theme_dir: str | None = None
 
 
 class SeenKeys:
@@ -183,6 +190,8 @@ def read_batches(options: ReadOptions, src: CsvFile | JsonFile | None = None) ->
                 )
                 continue
             batch.items.append(item)
+            if item.language and not languages.is_available(item.language):
+                batch.variants[item.language] += 1
             if len(batch.items) >= options.batch_size:
                 batch.bytes_read = src.bytes_read
                 yield batch
@@ -238,6 +247,7 @@ def _child_main() -> None:
     """Entry point of the reader process: options on stdin, pickled batches on stdout."""
     out = sys.stdout.buffer
     options = pickle.load(sys.stdin.buffer)
+    languages.use_theme_dir(Path(options.theme_dir) if options.theme_dir else None)
     gc.disable()  # only short-lived, acyclic objects: collection passes are pure cost
     try:
         for batch in read_batches(options):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from newsletter import languages
 from newsletter.db import database_of
 from newsletter.errors import Problem
 from newsletter.subscribers import audit
@@ -56,6 +57,7 @@ class ImportReport:
     rejected: list[Problem] = field(default_factory=list)
     merged: list[Problem] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    variants: Counter[str] = field(default_factory=Counter)
     extra_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     applied: bool = False
@@ -127,6 +129,7 @@ def import_file(
         secret=database_of(session).secret,
         check_deliverability=check_deliverability,
         batch_size=batch_size,
+        theme_dir=str(theme) if (theme := languages.theme_dir()) else None,
     )
     if parallel is None:
         parallel = src.size > WORKER_THRESHOLD_BYTES and (os.cpu_count() or 1) > 1
@@ -137,6 +140,7 @@ def import_file(
             report.rows += batch.rows
             report.rejected.extend(batch.problems)
             report.merged.extend(batch.merged)
+            report.variants.update(batch.variants)
             applier.apply(batch.items)
             if progress:
                 progress(batch.bytes_read, src.size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -31,10 +32,17 @@ def create_list(
     *,
     description: str | None = None,
     language: str | None = None,
+    languages: Sequence[str] = (),
     double_opt_in: bool = True,
 ) -> MailingList:
-    """Create a list; double opt-in is the default because it proves consent."""
+    """Create a list; double opt-in is the default because it proves consent.
+
+    ``languages`` are the sign-up form's choices (none: every language).
+    """
     check_slug(slug)
+    offered = ",".join(dict.fromkeys(t for x in languages if (t := check_language(x.strip()))))
+    if len(offered) > 200:
+        raise SubscriberError("too many languages (at most 200 characters)", field="languages")
     if session.exec(select(MailingList.id).where(MailingList.slug == slug)).first():
         raise SubscriberError(f"list {slug!r} already exists", field="slug")
     ml = MailingList(
@@ -42,6 +50,7 @@ def create_list(
         name=name or slug,
         description=description,
         language=check_language(language),
+        languages=offered or None,
         double_opt_in=double_opt_in,
     )
     session.add(ml)

@@ -128,7 +128,8 @@ def request_signup(
             addr.email,
             [ml.slug],
             name=name,
-            language=language,
+            # A language stored before is the person's own choice: signing up again keeps it.
+            language=(sub.language if sub is not None and sub.language else language),
             timezone=timezone,
             status=Status.CONFIRMED,
             consent_note="web sign-up form (single opt-in list)",
@@ -150,7 +151,7 @@ def request_signup(
         email=addr.email,
         key_hash=h,
         name=name or (sub.name if sub else None),
-        language=language or (sub.language if sub else None),
+        language=(sub.language if sub is not None and sub.language else language),
         source=source,
         timezone=timezone,
     )
@@ -216,7 +217,8 @@ def confirm_signup(
         signup.email,
         [ml.slug],
         name=signup.name,
-        language=signup.language,
+        language=(existing.language if existing is not None and existing.language else None)
+        or signup.language,
         timezone=signup.timezone,
         status=Status.CONFIRMED,
         consent_note=note,

@@ -67,6 +67,8 @@ class MailingList(SQLModel, table=True):
     name: str = Field(max_length=200)
     description: str | None = None
     language: str | None = Field(default=None, max_length=35)
+    # The sign-up form's choices, "fr,zh-Hans,ar"; None offers every language with a catalog.
+    languages: str | None = Field(default=None, max_length=200)
     double_opt_in: bool = True
     created_at: datetime = _when()
     # For campaigns sent at each subscriber's local time: the zone of a
@@ -79,6 +81,10 @@ class MailingList(SQLModel, table=True):
     # deleted after ``expire_after_days`` (newsletter.subscribers.expiry).
     remind_after_days: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     expire_after_days: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
+
+    @property
+    def signup_languages(self) -> list[str]:
+        return [t for t in (self.languages or "").split(",") if t]
 
 
 class Subscription(SQLModel, table=True):

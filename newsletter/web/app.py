@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,7 @@ from newsletter.web.signup import confirm, subscribe
 from newsletter.web.welcome import load_welcomes
 
 log = logging.getLogger("newsletter.web")
+_HTML_LANG = re.compile(rb'<html[^>]*\slang="([A-Za-z0-9-]{2,35})"')
 ARCHIVE_TTL = 10.0  # seconds an archive snapshot is served before the database is asked again
 
 
@@ -116,16 +118,16 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
         if data is None:
             raise HTTPException(404)
         immutable = file.startswith(f"{MEDIA_DIR}/")  # named by content: never changes
-        return Response(
-            data,
-            media_type=TYPES[file[file.rindex(".") :]],
-            headers={
-                "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
-                # The index is one of our pages (its stylesheet from 'self', nothing
-                # inline); an issue's page is the mail's HTML, inline styles and all.
-                "Content-Security-Policy": PAGE_CSP if file == "index.html" else ARCHIVE_CSP,
-            },
-        )
+        headers = {
+            "Cache-Control": CACHE_CONTROL if immutable else "public, max-age=300",
+            # The index is one of our pages (its stylesheet from 'self', nothing
+            # inline); an issue's page is the mail's HTML, inline styles and all.
+            "Content-Security-Policy": PAGE_CSP if file == "index.html" else ARCHIVE_CSP,
+        }
+        lang = _HTML_LANG.search(data[:2048]) if file.endswith(".html") else None
+        if lang:  # the page's own lang attribute, so the header cannot disagree with it
+            headers["Content-Language"] = lang[1].decode("ascii")
+        return Response(data, media_type=TYPES[file[file.rindex(".") :]], headers=headers)
 
     async def stylesheet(request: Request) -> Response:
         return Response(

@@ -82,7 +82,8 @@ class Web:
         html = self.pages.render(
             name, language, static=f"{request.scope.get('root_path', '')}/static/", **context
         )
-        headers = dict(NO_STORE) if token_page or form else None
+        headers = dict(NO_STORE) if token_page or form else {}
+        headers["Content-Language"] = language
         response = HTMLResponse(html, status_code=status, headers=headers)
         if nonce is not None:
             self.csrf.set_cookie(response, nonce)

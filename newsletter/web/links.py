@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from newsletter import languages
 from newsletter.errors import BadInput
 from newsletter.message.public import MANAGE_ROUTE
 from newsletter.subscribers.optin import add_request
@@ -33,10 +34,8 @@ from newsletter.subscribers.tables import MailingList
 from newsletter.tokens import TokenError
 from newsletter.web.context import plain, web_of
 from newsletter.web.forms import CsrfError, read_form, text
-from newsletter.web.pages import web_strings
+from newsletter.web.pages import language_choices, web_strings
 from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
-
-LANGUAGES = (("de", "Deutsch"), ("en", "English"), ("zh", "中文"))
 
 
 def is_one_click(form: FormData) -> bool:
@@ -179,7 +178,7 @@ async def manage(request: Request) -> Response:
                 update_preferences,
                 token,
                 name=text(form, "name", 401),
-                language=language if language in dict(LANGUAGES) else "",
+                language=language if languages.resolve(language) else "",
                 keep={str(k) for k in keep},
                 timezone=chosen_zone(text(form, "timezone", FIELD_MAX)) or "",
             )
@@ -204,7 +203,7 @@ async def manage(request: Request) -> Response:
         address=masked(sub.email),
         name=sub.name or "",
         language=sub.language or "",
-        languages=LANGUAGES,
+        languages=language_choices(sub.language),
         zones=zone_choices(lang),
         timezone=sub.timezone or "",
         lists=[{"slug": ml.slug, "name": ml.name} for ml in lists],

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import TemplateNotFound
+from markupsafe import Markup
 
+from newsletter import languages
 from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.i18n import get_locale
-from newsletter.issue.model import LANGUAGES
 from newsletter.themes import theme_environment
 
 
@@ -25,23 +26,34 @@ def web_strings(language: str) -> dict[str, str]:
     return get_locale(language).strings["web"]  # type: ignore[return-value]
 
 
-def accepted_language(header: str | None) -> str | None:
-    """The first of de/en/zh in an ``Accept-Language`` header, by its q-values."""
-    if not header:
-        return None
-    ranked: list[tuple[float, int, str]] = []
-    for i, item in enumerate(header.split(",")[:20]):
-        tag, _, params = item.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                continue
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LANGUAGES and q > 0:
-            ranked.append((-q, i, primary))
-    return min(ranked)[2] if ranked else None
+def accepted_language(header: str | None, allowed: list[str] | None = None) -> str | None:
+    """The best available catalog for an ``Accept-Language`` header (``fr-CH`` → ``fr``)."""
+    return languages.negotiate(header, allowed)
+
+
+def language_choices(*keep: str | None, only: bool = False) -> list[tuple[str, str]]:
+    """``[(tag, its own name)]`` for a language menu: every catalog, plus the tags in ``keep``
+    (``only``: just those, in their order: the list's own choice and order).
+
+    A stored ``fr-CH`` (served from ``fr``) is offered as itself, so a
+    person whose language has no catalog of its own does not see "as the
+    list" selected, and saving the page unchanged keeps what is stored.
+    """
+    tags = [] if only else list(languages.available())
+    for tag in keep:
+        if tag and tag not in tags and languages.resolve(tag):
+            tags.append(tag)
+    names = [(tag, _own_name(tag)) for tag in tags]
+    return names if only else sorted(names, key=lambda x: x[1].casefold())
+
+
+def _own_name(tag: str) -> str:
+    """``Deutsch``, ``français (Suisse)``: the catalog's own name, Babel's for a variant."""
+    if languages.is_available(tag):
+        return get_locale(tag)["language_name"]
+    from babel import Locale
+
+    return Locale.parse(languages.cldr_name(tag)).get_display_name() or tag
 
 
 class Pages:
@@ -53,9 +65,10 @@ class Pages:
         self.base_url = settings.delivery.base_url.rstrip("/")
 
     def language(self, *candidates: str | None, accept: str | None = None) -> str:
-        """The first known language of the candidates, else ``Accept-Language``, else the org's."""
+        """The first candidate with a catalog (the subscriber's, then the list's language),
+        else ``Accept-Language`` negotiated against the catalogs, else the organisation's."""
         for c in candidates:
-            if c in LANGUAGES:
+            if c and languages.resolve(c):
                 return c
         return accepted_language(accept) or self.settings.organisation.language
 
@@ -69,6 +82,7 @@ class Pages:
             org=self.settings.organisation,
             colours=self.settings.organisation.colours,
             lang=language,
+            dir=languages.direction(language),
             t=web_strings(language),
             chrome=get_locale(language).strings,
             base_url=self.base_url,
@@ -78,5 +92,8 @@ class Pages:
     def asset(self, name: str) -> str:
         """A static file of the theme's ``web/`` folder (the stylesheet, with the org's colours)."""
         return self.env.get_template(f"web/{name}").render(
-            org=self.settings.organisation, colours=self.settings.organisation.colours
+            org=self.settings.organisation,
+            colours=self.settings.organisation.colours,
+            fonts=Markup(languages.LATIN_FONTS),
+            font_rules=Markup(languages.font_rules()),
         )

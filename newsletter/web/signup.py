@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from newsletter import languages
 from newsletter.errors import BadInput
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.errors import UnknownList
@@ -27,8 +28,7 @@ from newsletter.subscribers.tables import MailingList
 from newsletter.tokens import TokenError, ids, token_key
 from newsletter.web.context import Web, web_of
 from newsletter.web.forms import CsrfError, read_form, text
-from newsletter.web.links import LANGUAGES
-from newsletter.web.pages import web_strings
+from newsletter.web.pages import accepted_language, language_choices, web_strings
 from newsletter.web.zones import FIELD_MAX, chosen_zone, zone_choices
 
 
@@ -45,7 +45,10 @@ async def subscribe(request: Request) -> Response:
     ml = await web.db_call(_list, slug)
     if request.method != "POST":
         lang = web.language(request, ml.language)
-        return _form(request, web, ml, lang)
+        offered = [tag for tag, _ in _choices(ml)]
+        accept = request.headers.get("accept-language")
+        preselect = accepted_language(accept, offered) or ml.language or lang
+        return _form(request, web, ml, lang, choice=preselect)
     form = await read_form(request)
     language = text(form, "language", 35)
     lang = web.language(request, language, ml.language)
@@ -63,12 +66,12 @@ async def subscribe(request: Request) -> Response:
         address = parse_address(email).email
     except AddressError:
         return _form(
-            request, web, ml, lang, status=400, email=email, name=name,
+            request, web, ml, lang, status=400, email=email, name=name, choice=language,
             error=web_strings(lang)["subscribe_invalid"], timezone=timezone,
         )  # fmt: skip
     await web.db_call(
         add_request, ml.slug, address, name=name or None,
-        language=language if language in dict(LANGUAGES) else None, timezone=timezone,
+        language=language if languages.resolve(language) else None, timezone=timezone,
     )  # fmt: skip
     web.outbox.notify()
     return _answer(request, web, lang)
@@ -84,8 +87,10 @@ def _form(
     email: str = "",
     name: str = "",
     error: str | None = None,
+    choice: str | None = None,
     timezone: str | None = None,
 ) -> Response:
+    """The form in ``lang``, its language menu on ``choice`` (what the browser asks for)."""
     return web.page(
         request,
         "subscribe.html.j2",
@@ -95,14 +100,21 @@ def _form(
         action=f"{request.scope.get('root_path', '')}{request.url.path}",
         list_name=ml.name,
         description=ml.description,
-        languages=LANGUAGES,
-        language=lang,
+        languages=_choices(ml, choice),
+        language=choice or lang,
         email=email,
         name=name,
         error=error,
         zones=zone_choices(lang),
         timezone=timezone or "",
     )
+
+
+def _choices(ml: MailingList, *keep: str | None) -> list[tuple[str, str]]:
+    """The form's languages: the list's own choice if it made one, else every catalog."""
+    if ml.signup_languages:
+        return language_choices(*ml.signup_languages, *keep, only=True)
+    return language_choices(ml.language, *keep)
 
 
 def _answer(request: Request, web: Web, lang: str) -> Response:

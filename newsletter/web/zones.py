@@ -13,6 +13,8 @@ from __future__ import annotations
 from functools import cache
 from zoneinfo import available_timezones
 
+from newsletter import languages
+
 FIELD_MAX = 64
 
 
@@ -37,7 +39,7 @@ def zone_choices(language: str) -> tuple[tuple[str, str], ...]:
     from babel import Locale
     from babel.dates import get_timezone_location
 
-    locale = Locale.parse(language)
+    locale = Locale.parse(languages.cldr_name(language))  # a BCP 47 tag: zh-Hans, pt-BR
     zones = _zones()
     per_territory: dict[str, int] = {}
     for territory in zones.values():

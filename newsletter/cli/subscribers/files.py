@@ -13,6 +13,7 @@ from newsletter.cli.output import progress_bar, progress_enabled, progress_optio
 from newsletter.cli.subscribers import STATUS, subscribers_group
 from newsletter.fsutil import atomic_output
 from newsletter.subscribers.export import export
+from newsletter.subscribers.fields import language_warning
 from newsletter.subscribers.importing import ImportReport, import_file
 
 
@@ -50,6 +51,8 @@ def format_report(r: ImportReport) -> list[str]:
         lines.append(f"Skipped because an import never resubscribes them: {why}.")
     if r.suppressions_added:
         lines.append(f"Suppressions from the file: {r.suppressions_added:,}.")
+    for tag, n in sorted(r.variants.items()):
+        lines.append(f"Warning: {_plural(n, 'row')}: {language_warning(tag)}.")
     if r.role_addresses:
         lines.append(
             f"Warning: {_plural(r.role_addresses, 'role address')} (postmaster@, info@ …); "
