@@ -228,7 +228,7 @@ def test_the_documented_chinese_edition_is_a_valid_edition_of_july() -> None:
 
 def test_an_edition_rendered_alone_shows_the_issue_number_its_mail_shows(tmp_path: Path) -> None:
     """render (and preview, screenshot: the same loader) of 2021-07.zh.yaml, which leaves the
-    number to the primary; the campaign's zh mail says 期号 18, the render said nothing."""
+    number to the primary; the campaign's zh mail says 第18期, the render said nothing."""
     out = tmp_path / "out"
     zh = ISSUES / "2021-07.zh.yaml"
     result = CliRunner().invoke(
@@ -237,7 +237,7 @@ def test_an_edition_rendered_alone_shows_the_issue_number_its_mail_shows(tmp_pat
     assert result.exit_code == 0, result.output
     text = (out / "2021-07.zh.txt").read_text("utf-8")
     html = (out / "2021-07.zh.html").read_text("utf-8")
-    assert "期号 18" in text and "期号 18" in html
+    assert "第18期" in text and "第18期" in html
     editions, _ = load_editions(zh)
     sent = render_issue(editions.get("zh").issue, load_settings(ISA_CONFIG))
-    assert "期号 18" in sent.text
+    assert "第18期" in sent.text
