@@ -17,17 +17,13 @@ from sqlmodel import Session, select
 from newsletter import languages
 from newsletter.campaigns.tables import Campaign, CampaignEdition
 from newsletter.errors import BadInput
+from newsletter.message.compose import RenderedIssue as Composable
 
 
-class RenderedIssue(Protocol):
-    """What a campaign keeps of a rendered issue (read-only: a frozen ``Rendered`` is one)."""
+class RenderedIssue(Composable, Protocol):
+    """What a campaign keeps of a rendered issue: what compose needs, and which issue and
+    language it is (read-only, so a frozen ``Rendered`` is one)."""
 
-    @property
-    def subject(self) -> str: ...
-    @property
-    def html(self) -> str: ...
-    @property
-    def text(self) -> str: ...
     @property
     def slug(self) -> str: ...
     @property
