@@ -60,10 +60,9 @@ class Outgoing:
     token: str | None = None
 
 
-def confirmation(
-    session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
-) -> Outgoing | str:
-    """The mail with the confirmation link of the notice's sign-up."""
+def _awaiting(session: Session, claimed: Claimed, settings: Settings) -> tuple[Signup, str] | str:
+    """The sign-up a confirmation, invitation or reminder is about and the address it goes
+    to, or why it is not sent."""
     if claimed.address is None:
         return GONE
     signup = session.get(Signup, claimed.signup_id) if claimed.signup_id is not None else None
@@ -72,6 +71,17 @@ def confirmation(
         return "its sign-up expired before it could be sent"
     if signup.confirmed_at is not None:
         return "its sign-up is confirmed already"
+    return signup, claimed.address
+
+
+def confirmation(
+    session: Session, claimed: Claimed, settings: Settings, pages: Pages, key: bytes
+) -> Outgoing | str:
+    """The mail with the confirmation link of the notice's sign-up."""
+    awaiting = _awaiting(session, claimed, settings)
+    if isinstance(awaiting, str):
+        return awaiting
+    signup, address = awaiting
     ml = session.get(MailingList, signup.list_id)
     assert ml is not None and signup.id is not None  # a list's deletion cascades to sign-ups
     mail = ConfirmationMail(
@@ -80,7 +90,7 @@ def confirmation(
         confirm_url=f"{pages.base_url}/confirm/{confirm_token(key, signup.id)}",
         days=settings.web.confirm_days,
     )
-    return Outgoing(mail, claimed.address)
+    return Outgoing(mail, address)
 
 
 def invitation(
@@ -94,14 +104,10 @@ def invitation(
     confirmation (:meth:`newsletter.web.mailer.Outbox.confirm`). An address
     suppressed after the mail was queued gets nothing.
     """
-    if claimed.address is None:
-        return GONE
-    signup = session.get(Signup, claimed.signup_id) if claimed.signup_id is not None else None
-    max_age = timedelta(days=settings.web.confirm_days)
-    if signup is None or signup.created_at < utcnow() - max_age:
-        return "its sign-up expired before it could be sent"
-    if signup.confirmed_at is not None:
-        return "its sign-up is confirmed already"
+    awaiting = _awaiting(session, claimed, settings)
+    if isinstance(awaiting, str):
+        return awaiting
+    signup, address = awaiting
     if session.execute(sa.select(suppressed(signup.key_hash))).scalar():
         return "the address was suppressed after the invitation was queued"
     ml = session.get(MailingList, signup.list_id)
@@ -118,7 +124,7 @@ def invitation(
         mail = InvitationMail(language, ml.name, org, url, days, expire, reason)
     else:  # an invitation queued for a form's sign-up: the ordinary confirmation
         mail = ConfirmationMail(language, ml.name, url, days)
-    return Outgoing(mail, claimed.address)
+    return Outgoing(mail, address)
 
 
 def welcome(
