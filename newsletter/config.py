@@ -41,6 +41,7 @@ from newsletter.configschema import (
     Host,
     Integer,
     Lines,
+    NameServer,
     Number,
     OneOf,
     Problems,
@@ -294,6 +295,15 @@ class Smtp:
         default_doc="the machine's FQDN if it has a dot, else the domain of "
         "`organisation.sender_email`",
         example="mail.example.org",
+    )
+    helo_check: bool = setting(
+        True,
+        Boolean(),
+        "Refuse to send through a relay that is not on this machine when the EHLO name "
+        "(`helo_name` or its default) has no address in DNS: relays and receivers reject or "
+        "score down a greeting they cannot look up. A relay on 127.0.0.1 or ::1 greets the "
+        "world with its own name, so it is not checked.",
+        example=False,
     )
     max_per_connection: int = setting(
         1000, Integer(1), "Messages sent over one connection before it is renewed.", example=100
@@ -552,6 +562,21 @@ class Media:
 
 
 @dataclass(frozen=True)
+class Dns:
+    """The DNS server newsletter asks itself (the EHLO check, `newsletter doctor`)."""
+
+    nameserver: str | None = setting(
+        None,
+        NameServer(),
+        "Address of the DNS server to ask, `HOST` or `HOST:PORT` (`[::1]:5353` for IPv6 with "
+        "a port); `doctor --nameserver` overrides it.",
+        default_doc="the system's resolver (`/etc/resolv.conf`)",
+        example="127.0.0.1:5353",
+    )
+    timeout: float = setting(5.0, Number(), "Seconds to wait for one DNS answer.", example=2)
+
+
+@dataclass(frozen=True)
 class Settings:
     organisation: Organisation = field(default_factory=Organisation)
     delivery: Delivery = field(default_factory=Delivery)
@@ -561,6 +586,7 @@ class Settings:
     web: Web = field(default_factory=Web)
     workers: Workers = field(default_factory=Workers)
     media: Media = field(default_factory=Media)
+    dns: Dns = field(default_factory=Dns)
     database_url: str = setting(
         "sqlite:///newsletter.sqlite",
         DatabaseUrl(),

@@ -207,6 +207,33 @@ class Host(Kind):
 
 
 @dataclass(frozen=True)
+class NameServer(Kind):
+    """A DNS server's IP address with an optional port: what dnspython can be pointed at."""
+
+    def describe(self) -> str:
+        return "IP address, optionally with `:PORT`"
+
+    def convert(self, value: Any) -> str:
+        text = Text(one_line=True).convert(value).strip()
+        host, port = text, "53"
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else (rest or "53")
+        elif text.count(":") == 1:
+            host, _, port = text.partition(":")
+        try:
+            ipaddress.ip_address(host)
+            number = int(port)
+        except ValueError:
+            raise ValueError(
+                f"must be an IP address with an optional :PORT, got {text!r}"
+            ) from None
+        if not 1 <= number <= 65535:
+            raise ValueError(f"port must be 1 to 65535, got {number}")
+        return text
+
+
+@dataclass(frozen=True)
 class Url(Kind):
     """An absolute URL; ``secure`` allows only https, or http to this machine for testing."""
 

@@ -26,6 +26,7 @@ from newsletter.doctor.dkimkey import public_key_record
 from newsletter.doctor.dmarc import walk_targets
 from newsletter.doctor.relay import one_click_probe
 from newsletter.doctor.resolver import Resolver
+from newsletter.errors import ConfigError
 
 GOOD_IP = "192.0.2.10"
 NO_PTR_IP = "192.0.2.20"
@@ -358,3 +359,105 @@ def test_volume_and_complaints_from_the_database(world) -> None:  # type: ignore
     (rate,) = [f for f in found if f.check == "complaints"]
     assert rate.status == "warning"
     assert rate.message == f"campaign {cid}: 10 complaints of 6,000 sent (0.17%)"
+
+
+# -- the EHLO name a send greets a remote relay with ---------------------------------------------
+
+
+def _relay_config(tmp_path: Path, port: int, helo: str) -> Path:
+    path = tmp_path / "newsletter.toml"
+    path.write_text(
+        f"""
+[organisation]
+name = "Doctor test"
+sender_email = "newsletter@example.org"
+postal_address = "Street 1, 10115 Berlin"
+
+[delivery]
+transport = "smtp"
+
+[smtp]
+host = "relay.example.net"
+port = 2525
+helo_name = "{helo}"
+timeout = 2
+
+[dns]
+nameserver = "127.0.0.1:{port}"
+"""
+    )
+    return path
+
+
+def test_a_send_through_a_remote_relay_refuses_an_ehlo_name_without_address(
+    tmp_path: Path, port: int
+) -> None:
+    # Before this check the proof went to relay.example.net greeting with a name no relay
+    # can look up; now it stops before connecting or logging anything, naming the setting.
+    config = _relay_config(tmp_path, port, "nowhere.example.org")
+    issue = Path(__file__).parent.parent / "issues" / "2021-07.yaml"
+    run = subprocess.run(
+        [*NEWSLETTER, "--config", str(config), "send", str(issue), "--to", "ed@example.org"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == (
+        f"Error: {config}: smtp.helo_name: the EHLO name nowhere.example.org has no address in "
+        "DNS, so relay.example.net and the receivers behind it may refuse the greeting; set "
+        "[smtp] helo_name to this machine's public name (the name its IP address's PTR record "
+        "gives), publish an A record for nowhere.example.org, or set [smtp] helo_check = false\n"
+    )
+    log = subprocess.run(
+        [*NEWSLETTER, "--config", str(config), "log", "--kind", "all", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert log.returncode == 0 and json.loads(log.stdout or "[]") == [], log.stdout
+
+
+def test_the_ehlo_check_passes_a_published_name_and_a_silent_resolver(
+    tmp_path: Path, port: int
+) -> None:
+    from newsletter.config import load_settings
+    from newsletter.transports.helo import check_helo_name
+
+    published = load_settings(_relay_config(tmp_path, port, "mail.example.org"))
+    check_helo_name(published)  # A 192.0.2.10 in the zone: no error
+    # A resolver that does not answer says nothing about the name: the send goes on.
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    silent_port = free.getsockname()[1]
+    free.close()
+    text = _relay_config(tmp_path, silent_port, "nowhere.example.org").read_text()
+    (tmp_path / "silent.toml").write_text(text + "timeout = 0.3\n")  # [dns] timeout
+    check_helo_name(load_settings(tmp_path / "silent.toml"))
+    # The relay on this machine greets the world itself: not checked, even with a bad name.
+    local = load_settings(_relay_config(tmp_path, port, "nowhere.example.org"))
+    check_helo_name(local, "127.0.0.1")
+    with pytest.raises(ConfigError, match=r"nowhere\.example\.org has no address"):
+        check_helo_name(local)
+    off = tmp_path / "off.toml"
+    off.write_text(
+        _relay_config(tmp_path, port, "nowhere.example.org")
+        .read_text()
+        .replace("timeout = 2", "timeout = 2\nhelo_check = false")
+    )
+    check_helo_name(load_settings(off))
+
+
+def test_a_nameserver_that_is_not_an_address_is_named_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text('[dns]\nnameserver = "dns.example.net"\n')
+    run = subprocess.run(
+        [*NEWSLETTER, "--config", str(config), "doctor", "--no-database"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "newsletter.toml:2: dns.nameserver: must be an IP address with an optional :PORT, " in (
+        run.stderr
+    ), run.stderr

@@ -52,7 +52,7 @@ def _volume(app: App) -> tuple[int, list[Finding]]:
 @click.option(
     "--nameserver",
     metavar="HOST[:PORT]",
-    help="Ask this DNS server instead of the system's resolver.",
+    help="Ask this DNS server instead of [dns] nameserver or the system's resolver.",
 )
 @click.option("--online", is_flag=True, help="Also POST a one-click unsubscribe to base_url.")
 @click.option(

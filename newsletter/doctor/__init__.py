@@ -31,14 +31,14 @@ class Options:
 
 
 def setup_of(settings: Settings, options: Options, resolver: Resolver) -> Setup:
-    from newsletter.transports.smtp import default_helo_name
+    from newsletter.transports.helo import helo_name
 
     org = settings.organisation
     sender_domain = org.sender_email.rpartition("@")[2].lower()
     from_domain = (options.domain or sender_domain).lower()
     d = settings.delivery
     envelope = (d.bounce_domain or from_domain) if d.verp else from_domain
-    ehlo = settings.smtp.helo_name or default_helo_name(org.sender_email)
+    ehlo = helo_name(settings)
     dk = settings.dkim
     key = settings.path(dk.key_file).read_bytes() if dk.key_file else None
     return Setup(
@@ -68,7 +68,7 @@ def _relay_addresses(settings: Settings, resolver: Resolver) -> tuple[str, ...]:
 
 def diagnose(settings: Settings, options: Options) -> list[Finding]:
     """Every finding, DNS first, then the relay and the web side."""
-    resolver = Resolver(options.nameserver)
+    resolver = Resolver(options.nameserver or settings.dns.nameserver, settings.dns.timeout)
     setup = setup_of(settings, options, resolver)
     found = dns_findings(resolver, setup)
     found += check_relay(settings, setup.ehlo_name, options.largest_message)

@@ -30,8 +30,6 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import idna
-
 from newsletter.config import Settings, read_secret
 from newsletter.configschema import is_loopback
 from newsletter.errors import ConfigError
@@ -45,6 +43,7 @@ from newsletter.transports.base import (
     TransportUnavailable,
     classify,
 )
+from newsletter.transports.helo import check_helo_name, helo_name
 
 PASSWORD_ENV = "NEWSLETTER_SMTP_PASSWORD"
 BODY_NOT_BEGUN = "not sent: the start of its body could not be recorded, so it was not begun"
@@ -81,12 +80,13 @@ class SmtpTransport:
             "connections": s.pool,
             "timeout": s.timeout,
             "final_reply_timeout": s.final_reply_timeout,
-            "local_hostname": s.helo_name or default_helo_name(settings.organisation.sender_email),
+            "local_hostname": helo_name(settings),
             "max_per_connection": s.max_per_connection,
             "verify_certificates": s.verify_certificates,
             "ca_file": str(settings.path(s.ca_file)) if s.ca_file else None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        check_helo_name(settings, str(values["host"]))
         if values["username"]:
             values["password"] = read_secret(PASSWORD_ENV)
             if values["password"] is None:
@@ -107,19 +107,6 @@ class SmtpTransport:
 
     def open_channel(self) -> SmtpChannel:
         return SmtpChannel(self)
-
-
-def default_helo_name(sender_email: str) -> str:
-    """The name to greet with: this machine's FQDN when it has one, else the sender's domain.
-
-    Without a dotted name smtplib greets with an address literal
-    (``[127.0.0.1]``), which receiving MXs score as spam-like.
-    """
-    fqdn = socket.getfqdn()
-    if "." in fqdn and not fqdn.startswith("localhost"):
-        return fqdn
-    domain = sender_email.rpartition("@")[2]
-    return domain if domain.isascii() else idna.encode(domain).decode("ascii")
 
 
 class _Stale(Exception):
