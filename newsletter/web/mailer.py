@@ -82,7 +82,13 @@ class Outbox:
         self.settings = settings
         self.pages = pages
         self.welcomes = welcomes
-        self.transport = transport or (lambda: open_transport(settings))
+        if transport is None:
+            # Made once, when `serve` starts: a bad [smtp] (no password, an EHLO name a
+            # remote relay cannot look up) stops the server with its message instead of
+            # failing every mail in this thread. The transport holds only settings.
+            made = open_transport(settings)
+            transport = lambda: made  # noqa: E731
+        self.transport = transport
         # On SQLite the web's transactions take turns on one lock (Web.db_call);
         # ours join the line rather than make a request wait on SQLite's busy loop.
         self.turn = turn or contextlib.nullcontext()
