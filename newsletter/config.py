@@ -244,7 +244,7 @@ class Delivery:
         "for a destination not built in, its `domains` and `mx` host suffixes. See "
         "docs/deliverability.md.",
         default_doc="the built-in providers, each with `destination_connections`",
-        example=Inline("{ microsoft = { connections = 2, rate_per_minute = 120 } }"),
+        example=Inline(microsoft={"connections": 2, "rate_per_minute": 120}),
     )
     mx_lookup_seconds: float = setting(
         10.0,

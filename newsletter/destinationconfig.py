@@ -48,14 +48,16 @@ class KeyProblems(ValueError):
         self.problems = problems
 
 
-class Inline:
-    """An example shown as a TOML inline table in the generated reference."""
-
-    def __init__(self, text: str):
-        self.text = text
+class Inline(dict[str, Any]):
+    """An example value that the generated reference shows as a TOML inline table."""
 
     def __str__(self) -> str:
-        return self.text
+        def value(v: Any) -> str:
+            if isinstance(v, dict):
+                return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+            return f'"{v}"' if isinstance(v, str) else str(v)
+
+        return value(self)
 
 
 _NUMBERS: dict[str, Kind] = {

@@ -304,9 +304,12 @@ class Dispatcher:
             want = 0  # a mark is due every message: claims still go in batches
         finished, self.done = self.done, []
         begin = [m.job.id for m in marks]
+        # recorded by this step: their destinations have room again for its claims
+        self.lanes.recorded(job.address for job, _ in finished)
         try:
             recorded = self.ledger.step(finished, want, begin=begin)
         except BaseException as exc:
+            self.lanes.claim(job.address for job, _ in finished)
             for m in marks:
                 m.answer(False)
             if isinstance(exc, DatabaseLocked):
@@ -315,12 +318,12 @@ class Dispatcher:
         for m in marks:
             m.answer(m.job.id in recorded.marked)
         self.outstanding -= len(finished)
-        self.lanes.recorded(job.address for job, _ in finished)
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
         self.lanes.claim(job.address for job in recorded.claimed)
-        if want and not recorded.claimed and (not self.ledger.pending or self.ledger.held_back):
+        held = self.ledger.held_back and self.outstanding  # a busy destination's, till it is done
+        if want and not recorded.claimed and (not self.ledger.pending or held):
             # until outcomes (deferrals, a busy destination's messages done) or a retry
             # wait change that
             self.exhausted = True
