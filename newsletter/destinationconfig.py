@@ -17,6 +17,7 @@ loader can point at its line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,24 @@ class DestinationSettings:
     relay_host: str | None = None
     relay_port: int = 25
     relay_security: str | None = None
+
+
+def describe(tables: Iterable[DestinationSettings], default: int) -> list[tuple[str, str]]:
+    """``("microsoft", "2 connections, 120/minute, relay ms.example.org:25")`` per table."""
+    out = []
+    for t in tables:
+        n = t.connections or default
+        parts = [f"{n} connection{'s' if n != 1 else ''}"]
+        if t.rate_per_second:
+            parts.append(f"{t.rate_per_second:g}/second")
+        if t.rate_per_minute:
+            parts.append(f"{t.rate_per_minute}/minute")
+        if t.relay_host:
+            parts.append(f"relay {t.relay_host}:{t.relay_port}")
+        if t.domains or t.mx:
+            parts.append("for " + ", ".join([*t.domains, *(f"MX *.{m}" for m in t.mx)]))
+        out.append((t.name, ", ".join(parts)))
+    return out
 
 
 class KeyProblems(ValueError):

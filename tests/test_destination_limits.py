@@ -25,6 +25,7 @@ from smtp_server import RecordingHandler, RecordingServer
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.sender import run_campaign
 from newsletter.cli import cli
+from newsletter.config import load_settings
 from newsletter.destinationconfig import DestinationSettings
 from newsletter.transports.smtp import SmtpTransport
 
@@ -90,10 +91,15 @@ def _once(srv: RecordingServer, n: int) -> None:
     assert len(received) == n and set(received.values()) == {1}, received  # nobody twice
 
 
-def test_a_destination_with_one_connection_never_gets_two_messages_at_once(world: World) -> None:
-    world.configure(
-        destinations=(DestinationSettings("slow", domains=("example.net",), connections=1),)
+def test_a_destination_with_one_connection_never_gets_two_messages_at_once(
+    world: World, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "limits.toml"
+    cfg.write_text(
+        "[delivery]\ndestination_connections = 6\n\n"
+        '[delivery.destinations.slow]\ndomains = ["example.net"]\nconnections = 1\n'
     )
+    world.configure(destinations=load_settings(cfg).delivery.destinations)
     world.add(80)
     _move(world, 4, "example.net")
     cid = world.campaign()
@@ -106,6 +112,13 @@ def test_a_destination_with_one_connection_never_gets_two_messages_at_once(world
     _once(srv, 80)
     assert handler.most["example.net"] == 1, handler.most  # the old code: up to 4
     assert handler.most["example.com"] >= 3, handler.most  # the others use every connection
+    options = ["--config", str(cfg), "--database", world.settings.database_url]
+    show = CliRunner().invoke(cli, [*options, "campaigns", "show", str(cid)])
+    assert show.exit_code == 0, show.output
+    assert (
+        "Destination limits: (others: 6 connections each)\n"
+        "  slow                 1 connection, for example.net\n"
+    ) in show.output
 
 
 def test_a_destination_rate_is_held_while_the_others_go_at_full_speed(world: World) -> None:

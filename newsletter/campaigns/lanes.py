@@ -114,27 +114,6 @@ class Lanes:
             assert 0 <= n <= self.limit(name).connections, (name, n)
             assert n <= self.claimed[name], (name, n, self.claimed[name])
 
-    def describe(self) -> list[tuple[str, str]]:
-        """Each configured destination and its limits, for ``campaigns show``."""
-        return describe(self.tables.values(), self.default)
-
-
-def describe(tables: Iterable[DestinationSettings], default: int) -> list[tuple[str, str]]:
-    """``("microsoft", "2 connections, 120/minute, relay ms.example.org:25")`` per table."""
-    out = []
-    for t in tables:
-        parts = [
-            f"{t.connections or default} connection{'s' if (t.connections or default) != 1 else ''}"
-        ]
-        if t.rate_per_second:
-            parts.append(f"{t.rate_per_second:g}/second")
-        if t.rate_per_minute:
-            parts.append(f"{t.rate_per_minute}/minute")
-        if t.relay_host:
-            parts.append(f"relay {t.relay_host}:{t.relay_port}")
-        out.append((t.name, ", ".join(parts)))
-    return out
-
 
 def relay_transports(
     settings: Settings, transport: Transport, tables: Iterable[DestinationSettings]
