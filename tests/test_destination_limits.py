@@ -16,12 +16,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from delivery_helpers import World
 from dns_server import dns_server
 from smtp_server import RecordingHandler, RecordingServer
 
+from newsletter.campaigns import ledger
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.sender import run_campaign
 from newsletter.cli import cli
@@ -119,6 +121,37 @@ def test_a_destination_with_one_connection_never_gets_two_messages_at_once(
         "Destination limits: (others: 6 connections each)\n"
         "  slow                 1 connection, for example.net\n"
     ) in show.output
+
+
+def test_a_busy_destination_filling_the_first_pages_does_not_hold_up_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first page of the queue is all example.net (one connection): the example.com
+    messages behind it are claimed from the next page, not one per example.net message."""
+    monkeypatch.setattr(ledger, "PAGE", 20)
+    world.configure(
+        destinations=(DestinationSettings("slow", domains=("example.net",), connections=1),)
+    )
+    world.add(50)
+    with world.db.session() as s:
+        s.execute(
+            sa.text(
+                "UPDATE subscriber SET email = replace(email, '@example.com', '@example.net') "
+                "WHERE id IN (SELECT id FROM subscriber ORDER BY id LIMIT 40)"
+            )
+        )
+        s.execute(sa.text("UPDATE subscriber SET key = email"))
+    cid = world.campaign()
+    with _server(pause=0.05) as srv:
+        transport = SmtpTransport("127.0.0.1", srv.port, connections=4, timeout=5)
+        result = run_campaign(world.db, world.settings, cid, transport)
+    assert result.counts == {"sent": 50}
+    _once(srv, 50)
+    net = sorted(m.at for m in srv.messages if m.rcpt.endswith("@example.net"))
+    com = sorted(m.at for m in srv.messages if m.rcpt.endswith("@example.com"))
+    # all ten while example.net's first few went out; without the pages after the held-back
+    # one, each example.com message waited for an example.net message to be recorded
+    assert com[-1] < net[5], (com[-1] - net[0], [t - net[0] for t in net[:8]])
 
 
 def test_a_destination_rate_is_held_while_the_others_go_at_full_speed(world: World) -> None:

@@ -143,11 +143,13 @@ class Dispatcher:
         relays = relay_transports(settings, transport, d.destinations) if per_destination else {}
         transports: dict[str | None, Transport] = {MAIN: transport, **relays}
         slots = sum(t.connections for t in transports.values())
-        self.lanes = Lanes(settings, slots)
+        self.lanes = Lanes(settings, slots, enabled=per_destination)
         if per_destination:
             if d.mx_lookup_seconds > 0:
                 domains = self.ledger.transaction(lambda conn: open_domains(conn, self.cid))
-                self.lanes.group.prepare(domains, d.mx_lookup_seconds)
+                # the lease is not renewed yet: the lookups end well before it expires
+                budget = min(d.mx_lookup_seconds, d.lease_seconds / 2)
+                self.lanes.group.prepare(domains, budget)
             self.ledger.group = self.lanes.group
             if self.lanes.active:
                 self.ledger.room = self.lanes.room

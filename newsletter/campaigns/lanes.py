@@ -38,13 +38,21 @@ class Limit:
 
     connections: int
     rate: RateLimiter | None
-    relay: str | None  # a key of ``Lanes.relays``; None: the run's transport
+    relay: str | None  # its route (routes.Routes); None: the run's transport
 
 
 class Lanes:
     """The destinations of one run and what each has claimed and on the lines."""
 
-    def __init__(self, settings: Settings, slots: int, grouping: Grouping | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        slots: int,
+        grouping: Grouping | None = None,
+        *,
+        enabled: bool = True,
+    ):
+        """``enabled``: False for a worker's batch or a proof, which send as one destination."""
         d = settings.delivery
         self.group = grouping or Grouping(d.destinations, d.mx_nameserver)
         self.default = d.destination_connections
@@ -55,12 +63,15 @@ class Lanes:
         self.busy: Counter[str] = Counter()  # on_line, counted by destination
         # Limits matter only if one can be reached: a cap below the run's connections, a
         # rate, or a relay. Otherwise the ledger and the dispatcher take their fast paths.
-        self.active = self.default < slots or any(
-            (t.connections is not None and t.connections < slots)
-            or t.rate_per_second
-            or t.rate_per_minute
-            or t.relay_host
-            for t in d.destinations
+        self.active = enabled and (
+            self.default < slots
+            or any(
+                (t.connections is not None and t.connections < slots)
+                or t.rate_per_second
+                or t.rate_per_minute
+                or t.relay_host
+                for t in d.destinations
+            )
         )
 
     def limit(self, name: str) -> Limit:
@@ -111,8 +122,8 @@ class Lanes:
         """The rule of the module's docstring; ``held``: what the connections hold."""
         assert len(self.on_line) == held, (len(self.on_line), held)
         for name, n in self.busy.items():
-            assert 0 <= n <= self.limit(name).connections, (name, n)
-            assert n <= self.claimed[name], (name, n, self.claimed[name])
+            assert 0 <= n <= self.claimed[name], (name, n, self.claimed[name])
+            assert not self.active or n <= self.limit(name).connections, (name, n)
 
 
 def relay_transports(
