@@ -10,7 +10,6 @@ it sent a capped destination over every connection, ignored its rate and its rel
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 from collections import Counter
@@ -173,8 +172,10 @@ def test_a_destination_rate_is_held_while_the_others_go_at_full_speed(world: Wor
     assert len(net) == 10 and len(com) == 80
     # 10 messages at 4/s take 9 spacings of 0.25 s; the old code sent them in a blink
     assert net[-1] - net[0] >= 9 / rate * 0.9, net
-    gaps = [b - a for a, b in itertools.pairwise(net)]
-    assert min(gaps) >= 1 / rate * 0.7, gaps
+    # and in every stretch: any five took at least four spacings (less the jitter of a loaded
+    # machine between a message's start, which is paced, and its arrival)
+    spans = [net[i + 4] - net[i] for i in range(len(net) - 4)]
+    assert min(spans) >= 4 / rate * 0.75, spans
     # example.com did not wait for example.net's pace
     assert com[-1] - started < (net[-1] - started) * 0.6, (com[-1] - started, net[-1] - started)
 

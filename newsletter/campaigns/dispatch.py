@@ -344,7 +344,9 @@ class Dispatcher:
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
                 return rate_wait
-            job, name, route, lane_wait = self._next(now)
+            job, name, route, lane_wait = self.lanes.pick(
+                self.claimed, lambda route: self.lines.room(route, READY_EXTRA), now
+            )
             if job is None:
                 return lane_wait
             self.limiter.record(now)
@@ -352,31 +354,6 @@ class Dispatcher:
             self.lanes.handed(job.id, name, now)
             self.lines.put(job, route)
         return 0.0
-
-    def _next(self, now: float) -> tuple[Job | None, str, str | None, float]:
-        """The first claimed job whose destination may have one more on a line now.
-
-        Returns it with its destination and route, or None and how long until a rate
-        allows one (0: until a message comes back from a busy destination or a line).
-        """
-        lanes = self.lanes
-        if not lanes.active:
-            if not self.lines.room(MAIN, READY_EXTRA):
-                return None, "", MAIN, 0.0
-            job = self.claimed.popleft()
-            return job, lanes.group(job.address), MAIN, 0.0
-        soonest = float("inf")
-        for i, job in enumerate(self.claimed):
-            name = lanes.group(job.address)
-            route = lanes.limit(name).relay
-            if not self.lines.room(route, READY_EXTRA):
-                continue
-            wait = lanes.wait(name, now)
-            if wait <= 0:
-                del self.claimed[i]
-                return job, name, route, 0.0
-            soonest = min(soonest, wait)
-        return None, "", MAIN, 0.0 if soonest == float("inf") else soonest
 
     def _apply(self, recorded: Recorded) -> None:
         self._move(recorded.moves)

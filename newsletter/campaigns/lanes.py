@@ -17,12 +17,13 @@ claimed (``on_line[d] <= claimed[d]``), no destination has more on a line than i
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
+from newsletter.campaigns.ledger import Job
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.statements import D
 from newsletter.campaigns.tables import DeliveryStatus
@@ -97,6 +98,33 @@ class Lanes:
         if self.busy[name] >= limit.connections:
             return float("inf")  # until one of its messages comes back
         return limit.rate.delay(now) if limit.rate is not None else 0.0
+
+    def pick(
+        self, claimed: deque[Job], has_room: Callable[[str | None], bool], now: float
+    ) -> tuple[Job | None, str, str | None, float]:
+        """Take the first claimed job whose destination may have one more on a line now.
+
+        Returns it with its destination and route (``has_room``: that route's ready queue
+        takes one), or None and how long until a rate allows one (0: until a message comes
+        back from a busy destination or a line).
+        """
+        if not self.active:
+            if not has_room(None) or not claimed:
+                return None, "", None, 0.0
+            job = claimed.popleft()
+            return job, self.group(job.address), None, 0.0
+        soonest = float("inf")
+        for i, job in enumerate(claimed):
+            name = self.group(job.address)
+            route = self.limit(name).relay
+            if not has_room(route):
+                continue
+            wait = self.wait(name, now)
+            if wait <= 0:
+                del claimed[i]
+                return job, name, route, 0.0
+            soonest = min(soonest, wait)
+        return None, "", None, 0.0 if soonest == float("inf") else soonest
 
     # -- the dispatcher's bookkeeping ----------------------------------------------------
 

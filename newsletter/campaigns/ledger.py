@@ -300,7 +300,9 @@ class Ledger:
             pending = (
                 self.pending if fetched is None else deque(_job(r) for r in fetched if r.eligible)
             )
-            asked, postponed = self._choose(pending, want, now)
+            room: dict[str, int] = {}  # destination → claims left, over every page
+            probes = set(self.probing)
+            asked, postponed = self._choose(pending, want, now, room, probes)
             page = fetched
             while page is not None and len(asked) < want and self.held_back and pending:
                 if len(page) < PAGE or len(fetched or ()) >= HELD_PAGES * PAGE:
@@ -309,7 +311,7 @@ class Ledger:
                 page = self._fetch(conn, now, after=max(job.id for job in pending))
                 more = deque(_job(r) for r in page if r.eligible)
                 held = self.held_back
-                extra, later = self._choose(more, want - len(asked), now)
+                extra, later = self._choose(more, want - len(asked), now, room, probes)
                 self.held_back += held
                 asked, postponed = asked + extra, postponed + later
                 pending += more
@@ -366,7 +368,12 @@ class Ledger:
                 del self.backoff[name]
 
     def _choose(
-        self, pending: deque[Job], want: int, now: datetime
+        self,
+        pending: deque[Job],
+        want: int,
+        now: datetime,
+        room: dict[str, int],
+        probes: set[str],
     ) -> tuple[list[Job], list[tuple[int, datetime]]]:
         """The first ``want`` pending jobs to claim, and those to postpone (id, until).
 
@@ -374,17 +381,16 @@ class Ledger:
         one job probes the destination and the others wait a little (a tenth of the base
         backoff) to learn whether it still throttles. A job to a destination without
         ``room`` (its connections busy, its rate reached) stays pending, held back, and the
-        jobs behind it are chosen instead.
+        jobs behind it are chosen instead. ``room`` and ``probes`` carry what earlier pages
+        of the same step took.
         """
         self.held_back = 0
         if not self.backoff and self.room is None:
             return [pending[i] for i in range(min(want, len(pending)))], []
         asked: list[Job] = []
         postponed: list[tuple[int, datetime]] = []
-        probes = set(self.probing)
         short = now + timedelta(seconds=max(1.0, self.settings.throttle_backoff_seconds / 10))
         backoff = self.backoff or {}
-        room: dict[str, int] = {}
         for job in pending:
             if len(asked) >= want:
                 break
