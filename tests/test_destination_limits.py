@@ -23,6 +23,7 @@ from dns_server import dns_server
 from smtp_server import RecordingHandler, RecordingServer
 
 from newsletter.campaigns import ledger
+from newsletter.campaigns.lanes import Lanes
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.sender import run_campaign
 from newsletter.cli import cli
@@ -315,3 +316,21 @@ def test_bad_destination_settings_name_their_line(tmp_path: Path) -> None:
         f"{cfg}:13: delivery.destinations.corp.colour: unknown key 'colour' (known: domains, mx, "
         "connections, rate_per_second, rate_per_minute, relay_host, relay_port, relay_security)",
     ]
+
+
+def test_the_lane_rule_catches_a_destination_handed_more_than_its_connections(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mutation: the dispatcher forgets a destination's cap when it hands messages out.
+    ``Dispatcher.check`` (with ``Lanes.check``) stops the run instead of letting it through."""
+    world.configure(
+        destinations=(DestinationSettings("slow", domains=("example.net",), connections=1),)
+    )
+    world.add(40)
+    _move(world, 2, "example.net")
+    cid = world.campaign()
+    monkeypatch.setattr(Lanes, "wait", lambda self, name, now: 0.0)
+    with _server() as srv:
+        transport = SmtpTransport("127.0.0.1", srv.port, connections=4, timeout=5)
+        with pytest.raises(AssertionError, match="'slow'"):
+            run_campaign(world.db, world.settings, cid, transport)
