@@ -50,7 +50,12 @@ from newsletter.configschema import (
     is_loopback,
     setting,
 )
-from newsletter.destinationconfig import DestinationSettings, DestinationTables, Inline
+from newsletter.destinationconfig import (
+    DestinationSettings,
+    DestinationTables,
+    Inline,
+    Nameserver,
+)
 from newsletter.errors import ConfigError, Problem
 
 CONFIG_ENV = "NEWSLETTER_CONFIG"
@@ -256,7 +261,7 @@ class Delivery:
     )
     mx_nameserver: str | None = setting(
         None,
-        Text(one_line=True),
+        Nameserver(),
         "DNS server (`host` or `host:port`) asked for those MX records.",
         default_doc="the system's resolvers",
         example="127.0.0.1:5353",

@@ -20,13 +20,12 @@ was configured (``delivery.mx_nameserver``), which may be a private one that kno
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from newsletter.campaigns.destinations import PROVIDERS, destination_of
-from newsletter.destinationconfig import DestinationSettings
+from newsletter.destinationconfig import DestinationSettings, host_port
 
 # Provider → the suffixes of the MX hosts it runs for its customers' own domains.
 MX_SUFFIXES: dict[str, tuple[str, ...]] = {
@@ -53,26 +52,13 @@ def is_reserved(domain: str) -> bool:
     return parts[-1] in _RESERVED_TLDS or ".".join(parts[-2:]) in _RESERVED
 
 
-def _host_port(value: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1``."""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if value.count(":") == 1:
-        host, _, port = value.partition(":")
-        return host, int(port)
-    ipaddress.ip_address(value)
-    return value, 53
-
-
 def lookup_mx(domain: str, nameserver: str | None, timeout: float) -> list[str]:
     """The MX host names of ``domain``, most preferred first; ``[]`` when it has none."""
-    import dns.exception
     import dns.resolver
 
     if nameserver:
         resolver = dns.resolver.Resolver(configure=False)
-        host, port = _host_port(nameserver)
+        host, port = host_port(nameserver)
         resolver.nameservers = [host]
         resolver.port = port
     else:
