@@ -341,15 +341,18 @@ class Dispatcher:
             if self.lines.marks:
                 return 0.0  # a connection waits for its mark: that comes first
             now = time.time()
+            # a line with room first: a shared pacer's delay reserves a start (workers/pacing)
+            i, name, route, lane_wait = self.lanes.pick(
+                self.claimed, lambda route: self.lines.room(route, READY_EXTRA), now
+            )
+            if i is None:
+                return lane_wait
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
                 return rate_wait
-            job, name, route, lane_wait = self.lanes.pick(
-                self.claimed, lambda route: self.lines.room(route, READY_EXTRA), now
-            )
-            if job is None:
-                return lane_wait
             self.limiter.record(now)
+            job = self.claimed[i]
+            del self.claimed[i]
             self.compose(job)
             self.lanes.handed(job.id, name, now)
             self.lines.put(job, route)

@@ -101,18 +101,17 @@ class Lanes:
 
     def pick(
         self, claimed: deque[Job], has_room: Callable[[str | None], bool], now: float
-    ) -> tuple[Job | None, str, str | None, float]:
-        """Take the first claimed job whose destination may have one more on a line now.
+    ) -> tuple[int | None, str, str | None, float]:
+        """The first claimed job whose destination may have one more on a line now.
 
-        Returns it with its destination and route (``has_room``: that route's ready queue
-        takes one), or None and how long until a rate allows one (0: until a message comes
-        back from a busy destination or a line).
+        Returns its index with its destination and route (``has_room``: that route's ready
+        queue takes one), or None and how long until a rate allows one (0: until a message
+        comes back from a busy destination or a line).
         """
         if not self.active:
             if not has_room(None) or not claimed:
                 return None, "", None, 0.0
-            job = claimed.popleft()
-            return job, self.group(job.address), None, 0.0
+            return 0, self.group(claimed[0].address), None, 0.0
         soonest = float("inf")
         for i, job in enumerate(claimed):
             name = self.group(job.address)
@@ -121,8 +120,7 @@ class Lanes:
                 continue
             wait = self.wait(name, now)
             if wait <= 0:
-                del claimed[i]
-                return job, name, route, 0.0
+                return i, name, route, 0.0
             soonest = min(soonest, wait)
         return None, "", None, 0.0 if soonest == float("inf") else soonest
 
