@@ -51,6 +51,12 @@ from newsletter.configschema import (
     is_loopback,
     setting,
 )
+from newsletter.destinationconfig import (
+    DestinationSettings,
+    DestinationTables,
+    Inline,
+    Nameserver,
+)
 from newsletter.errors import ConfigError, Problem
 
 CONFIG_ENV = "NEWSLETTER_CONFIG"
@@ -227,6 +233,39 @@ class Delivery:
         Number(),
         "The longest wait for a throttling destination, however often it throttles.",
         example=1800,
+    )
+    destination_connections: int = setting(
+        20,
+        Integer(1, 1000),
+        "Messages to one destination (a mailbox provider such as Google or Microsoft, or a "
+        "domain of its own) on their way at once, at most, unless its "
+        "`[delivery.destinations.<name>]` table says otherwise (Postfix's default).",
+        example=5,
+    )
+    destinations: tuple[DestinationSettings, ...] = setting(
+        (),
+        DestinationTables(),
+        "Per destination: `connections`, `rate_per_second`, `rate_per_minute`, a relay of "
+        "its own (`relay_host`, `relay_port`, `relay_security`; [smtp]'s other settings), and "
+        "for a destination not built in, its `domains` and `mx` host suffixes. See "
+        "docs/deliverability.md.",
+        default_doc="the built-in providers, each with `destination_connections`",
+        example=Inline(microsoft={"connections": 2, "rate_per_minute": 120}),
+    )
+    mx_lookup_seconds: float = setting(
+        10.0,
+        Number(positive=False),
+        "How long a run may spend, at most, looking up the MX of recipient domains that are "
+        "not a known provider's (a company on Google Workspace belongs to `google`); a domain "
+        "not answered in time is its own destination. 0 turns the lookups off.",
+        example=30,
+    )
+    mx_nameserver: str | None = setting(
+        None,
+        Nameserver(),
+        "DNS server (`host` or `host:port`) asked for those MX records.",
+        default_doc="the system's resolvers",
+        example="127.0.0.1:5353",
     )
     database_wait_seconds: float = setting(
         60.0,

@@ -437,7 +437,9 @@ def build(root: type, data: dict[str, Any], problems: Problems, **extra: Any) ->
                 try:
                     converted = k.setting.kind.convert(item)
                 except ValueError as exc:
-                    problems.add(name, str(exc))
+                    # a table-valued setting says which of its keys each problem is about
+                    for sub, message in getattr(exc, "problems", None) or [("", str(exc))]:
+                        problems.add(f"{name}.{sub}" if sub else name, message)
                     continue
                 values[table if table in classes else ""][k.attribute] = converted
             else:

@@ -22,6 +22,7 @@ FLOORS: list[set[str]] = [
         "config",
         "configschema",
         "db",
+        "destinationconfig",
         "errors",
         "fsutil",
         "hashing",

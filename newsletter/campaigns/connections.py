@@ -54,15 +54,17 @@ class Connections:
         closing: threading.Event,
         low_water: int,
         batch: int,
+        wake: threading.Event | None = None,
     ):
-        """``stop``: the campaign pauses, send no more; ``closing``: the run ends."""
+        """``stop``: the campaign pauses, send no more; ``closing``: the run ends; ``wake``:
+        shared by the pools of one run (:mod:`newsletter.campaigns.routes`)."""
         self.transport = transport
         self.count = transport.connections
         self.low_water = low_water
         self.batch = batch
         self.stop = stop
         self.closing = closing
-        self.wake = threading.Event()  # the dispatcher is needed
+        self.wake = wake or threading.Event()  # the dispatcher is needed
         self.ready: queue.SimpleQueue[Job | None] = queue.SimpleQueue()  # composed, to send
         # Outcomes arrive in a deque (appends are atomic) with a wake-up call only when the
         # dispatcher is needed: ready messages running low, a batch to record, a mark to
@@ -96,8 +98,9 @@ class Connections:
     def waiting(self) -> int:
         return self.ready.qsize()
 
-    def take_results(self) -> list[Result]:
-        self.wake.clear()  # before taking: an outcome appended after this wakes us again
+    def take_results(self, *, clear: bool = True) -> list[Result]:
+        if clear:
+            self.wake.clear()  # before taking: an outcome appended after this wakes us again
         out = []
         while self.results:
             out.append(self.results.popleft())

@@ -39,10 +39,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsletter.campaigns.composer import Composer
-from newsletter.campaigns.connections import Connections
+from newsletter.campaigns.lanes import Lanes, open_domains, relay_transports
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.outcomes import NOT_SENT, Result
+from newsletter.campaigns.routes import MAIN, Routes
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
@@ -135,17 +136,38 @@ class Dispatcher:
             self.limiter = limiter
         self.counts = self.ledger.counts()
         self.total = sum(self.counts.values())
-        slots = transport.connections
+        # Per destination (lanes.py): grouped by provider, capped, paced, maybe routed to a
+        # relay of its own, for a whole-campaign run; a worker's batch and a proof send as
+        # one destination.
+        per_destination = self.ledger.by_destination and campaign.kind != "proof"
+        relays = relay_transports(settings, transport, d.destinations) if per_destination else {}
+        transports: dict[str | None, Transport] = {MAIN: transport, **relays}
+        slots = sum(t.connections for t in transports.values())
+        self.lanes = Lanes(settings, slots, enabled=per_destination)
+        if per_destination:
+            if d.mx_lookup_seconds > 0:
+                domains = self.ledger.transaction(lambda conn: open_domains(conn, self.cid))
+                # the lease is not renewed yet: the lookups end well before it expires
+                budget = min(d.mx_lookup_seconds, d.lease_seconds / 2)
+                self.lanes.group.prepare(domains, budget)
+            self.ledger.group = self.lanes.group
+            if self.lanes.active:
+                self.ledger.room = self.lanes.room
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.limiter.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA
-        low_water = slots + READY_EXTRA // 2  # workers wake the dispatcher below this
         self.cap = claim_cap(window, slots)
         # claims worth a transaction: what is left once every connection has a
         # message in flight and the ready queue is full
         self.batch = max(1, self.cap - slots - self.ready_depth)
-        self.lines = Connections(
-            transport, stop=self.stop, closing=self.closing, low_water=low_water, batch=self.batch
+        # connections wake the dispatcher when their ready queue runs below this many
+        # messages beyond one per connection
+        self.lines = Routes(
+            transports,
+            stop=self.stop,
+            closing=self.closing,
+            extra=READY_EXTRA // 2,
+            batch=self.batch,
         )
         self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
         self.done: list[Result] = []  # outcomes not yet recorded
@@ -175,6 +197,7 @@ class Dispatcher:
             self.unrecorded
         ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
         assert self.outstanding <= self.cap, (self.outstanding, self.cap)
+        self.lanes.check(held)
 
     def shutdown(self) -> None:
         """Stop the workers; record what they did and return what they did not send."""
@@ -283,9 +306,12 @@ class Dispatcher:
             want = 0  # a mark is due every message: claims still go in batches
         finished, self.done = self.done, []
         begin = [m.job.id for m in marks]
+        # recorded by this step: their destinations have room again for its claims
+        self.lanes.recorded(job.address for job, _ in finished)
         try:
             recorded = self.ledger.step(finished, want, begin=begin)
         except BaseException as exc:
+            self.lanes.claim(job.address for job, _ in finished)
             for m in marks:
                 m.answer(False)
             if isinstance(exc, DatabaseLocked):
@@ -297,8 +323,12 @@ class Dispatcher:
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
-        if want and not recorded.claimed and not self.ledger.pending:
-            self.exhausted = True  # until outcomes (deferrals) or a retry wait change that
+        self.lanes.claim(job.address for job in recorded.claimed)
+        held = self.ledger.held_back and self.outstanding  # a busy destination's, till it is done
+        if want and not recorded.claimed and (not self.ledger.pending or held):
+            # until outcomes (deferrals, a busy destination's messages done) or a retry
+            # wait change that
+            self.exhausted = True
         self.check()
         if recorded.missed:
             # cancelled, paused or taken over since we fetched: find out now
@@ -306,18 +336,26 @@ class Dispatcher:
             self._check_external_stop()
 
     def _hand_out(self) -> float:
-        """Compose claimed messages into the ready queue, one per connection; any rate wait."""
-        while self.claimed and self.lines.waiting() < self.ready_depth and not self.stop.is_set():
+        """Compose claimed messages into the ready queues, one per connection; any rate wait."""
+        while self.claimed and not self.stop.is_set():
             if self.lines.marks:
                 return 0.0  # a connection waits for its mark: that comes first
             now = time.time()
+            # a line with room first: a shared pacer's delay reserves a start (workers/pacing)
+            i, name, route, lane_wait = self.lanes.pick(
+                self.claimed, lambda route: self.lines.room(route, READY_EXTRA), now
+            )
+            if i is None:
+                return lane_wait
             rate_wait = self.limiter.delay(now)
             if rate_wait > 0:
                 return rate_wait
             self.limiter.record(now)
-            job = self.claimed.popleft()
+            job = self.claimed[i]
+            del self.claimed[i]
             self.compose(job)
-            self.lines.put(job)
+            self.lanes.handed(job.id, name, now)
+            self.lines.put(job, route)
         return 0.0
 
     def _apply(self, recorded: Recorded) -> None:
@@ -338,6 +376,8 @@ class Dispatcher:
     def _received(self, results: list[Result]) -> None:
         if not results:
             return
+        for job, _ in results:
+            self.lanes.returned(job.id)
         if not self.done:
             self.done_since = time.monotonic()
         self.done += results

@@ -41,6 +41,9 @@ from newsletter.subscribers.status import Reason
 
 T = TypeVar("T")
 PAGE = 500
+# Pages fetched in one transaction, at most, while the first ones are held back for busy
+# destinations (lanes.py): the others further down still get claimed, in bounded memory.
+HELD_PAGES = 4
 _LOCK_POLL_MS = 200
 _CACHE_KB = 1024
 
@@ -150,6 +153,12 @@ class Ledger:
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
         self.pending: deque[Job] = deque()  # fetched, not yet claimed
+        # An address's destination (the dispatcher's providers.Grouping: by name or MX), and
+        # how many more of a destination may be claimed now (campaigns.lanes; None: any).
+        # ``held_back``: pending jobs the last choice left for their destination's room.
+        self.group: Callable[[str], str] = destinations.destination_of
+        self.room: Callable[[str], int] | None = None
+        self.held_back = 0
 
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
@@ -218,19 +227,24 @@ class Ledger:
                 ),
             )
             .where(D.c.campaign_id == self.cid, D.c.status == sa.bindparam("b_status"))
+            .where(D.c.id > P("b_after"))
             .where(sa.or_(D.c.next_attempt_at.is_(None), D.c.next_attempt_at <= P("b_due")))
             .order_by(D.c.id)
             .limit(PAGE)
         )
 
-    def _fetch(self, conn: sa.Connection, now: datetime) -> list[Any]:
-        """The next page to send (due retries first); marks the no-longer-eligible skipped."""
+    def _fetch(self, conn: sa.Connection, now: datetime, after: int = 0) -> list[Any]:
+        """The next page to send (due retries first); marks the no-longer-eligible skipped.
+
+        ``after``: only deliveries with a higher id (the pages after those held back).
+        """
         # "Due" on the schedules' clock: a delivery of a later wave waits queued until its
         # wave's time (newsletter.campaigns.waves), which a rehearsal's clock may move.
         due = clock.now()
-        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, "b_due": due}))
+        values = {"b_due": due, "b_after": after}
+        rows = list(conn.execute(self._page, {"b_status": DeliveryStatus.DEFERRED, **values}))
         if len(rows) < PAGE:
-            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, "b_due": due})
+            rows += conn.execute(self._page, {"b_status": DeliveryStatus.QUEUED, **values})
         skipped = [r for r in rows if not r.eligible]
         if skipped:
             conn.execute(SKIP, [{"b_id": r.id, "b_now": now} for r in skipped])
@@ -264,11 +278,12 @@ class Ledger:
             lease=self.lease,
             now=now,
             by_destination=by_destination,
+            group=self.group,
         )
         if rows.error:
             want = 0
         for job, _ in finished:
-            self.probing.discard(destinations.destination_of(job.address or ""))
+            self.probing.discard(self.group(job.address or ""))
 
         def work(
             conn: sa.Connection,
@@ -281,11 +296,26 @@ class Ledger:
                 self._suppress(conn, rows.bounced)
             if by_destination:
                 self._destinations(conn, rows, now)
-            fetched = self._fetch(conn, now) if want > len(self.pending) else None
+            fetched = self._fetch(conn, now) if want > len(self.pending) - self.held_back else None
             pending = (
                 self.pending if fetched is None else deque(_job(r) for r in fetched if r.eligible)
             )
-            asked, postponed = self._choose(pending, want, now)
+            room: dict[str, int] = {}  # destination → claims left, over every page
+            probes = set(self.probing)
+            asked, postponed = self._choose(pending, want, now, room, probes)
+            page = fetched
+            while page is not None and len(asked) < want and self.held_back and pending:
+                if len(page) < PAGE or len(fetched or ()) >= HELD_PAGES * PAGE:
+                    break
+                # a page held back for busy destinations: the others may be on the next one
+                page = self._fetch(conn, now, after=max(job.id for job in pending))
+                more = deque(_job(r) for r in page if r.eligible)
+                held = self.held_back
+                extra, later = self._choose(more, want - len(asked), now, room, probes)
+                self.held_back += held
+                asked, postponed = asked + extra, postponed + later
+                pending += more
+                fetched = [*(fetched or ()), *page]
             if postponed:
                 self._postpone.run(conn, [{"b_id": i, "b_next": t} for i, t in postponed])
                 self.postponed_until = max(
@@ -304,9 +334,7 @@ class Ledger:
         claimed = []
         for job in asked:
             if job.id in took:
-                if self.backoff and (name := destinations.destination_of(job.address)) in (
-                    self.backoff
-                ):
+                if self.backoff and (name := self.group(job.address)) in self.backoff:
                     self.probing.add(name)
                 moves.append((job.status, DeliveryStatus.SENDING))
                 job.attempts = took[job.id]
@@ -340,34 +368,50 @@ class Ledger:
                 del self.backoff[name]
 
     def _choose(
-        self, pending: deque[Job], want: int, now: datetime
+        self,
+        pending: deque[Job],
+        want: int,
+        now: datetime,
+        room: dict[str, int],
+        probes: set[str],
     ) -> tuple[list[Job], list[tuple[int, datetime]]]:
         """The first ``want`` pending jobs to claim, and those to postpone (id, until).
 
         A job to a destination in backoff waits for the backoff's end; once it has ended,
         one job probes the destination and the others wait a little (a tenth of the base
-        backoff) to learn whether it still throttles.
+        backoff) to learn whether it still throttles. A job to a destination without
+        ``room`` (its connections busy, its rate reached) stays pending, held back, and the
+        jobs behind it are chosen instead. ``room`` and ``probes`` carry what earlier pages
+        of the same step took.
         """
-        if not self.backoff:
+        self.held_back = 0
+        if not self.backoff and self.room is None:
             return [pending[i] for i in range(min(want, len(pending)))], []
         asked: list[Job] = []
         postponed: list[tuple[int, datetime]] = []
-        probes = set(self.probing)
         short = now + timedelta(seconds=max(1.0, self.settings.throttle_backoff_seconds / 10))
+        backoff = self.backoff or {}
         for job in pending:
             if len(asked) >= want:
                 break
-            name = destinations.destination_of(job.address)
-            state = self.backoff.get(name)
-            if state is None:
-                asked.append(job)
-            elif state.until is not None and state.until > now:
+            name = self.group(job.address)
+            state = backoff.get(name)
+            if state is not None and state.until is not None and state.until > now:
                 postponed.append((job.id, state.until))
-            elif name in probes:
+                continue
+            if state is not None and name in probes:
                 postponed.append((job.id, short))
-            else:
+                continue
+            if self.room is not None:
+                if name not in room:
+                    room[name] = self.room(name)
+                if room[name] <= 0:
+                    self.held_back += 1
+                    continue
+                room[name] -= 1
+            if state is not None:
                 probes.add(name)
-                asked.append(job)
+            asked.append(job)
         return asked, postponed
 
     def _claim(self, conn: sa.Connection, jobs: list[Job], now: datetime) -> dict[int, int]:

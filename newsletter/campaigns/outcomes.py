@@ -7,7 +7,7 @@ moves the progress counters need. Pure: no database here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,11 +58,13 @@ def sort_outcomes(
     lease: int | None,
     now: datetime,
     by_destination: bool = False,
+    group: Callable[[str], str] = destination_of,
 ) -> Sorted:
     """Sort outcomes into statement rows: sent, deferred with backoff, unknown, requeued.
 
     With ``by_destination``, a throttling deferral (:func:`destinations.is_throttle`) is
-    sorted apart, to wait for its destination's backoff instead of its own.
+    sorted apart, to wait for its destination's backoff instead of its own; ``group`` names
+    an address's destination (``providers.Grouping``: by name or by MX).
     """
     out = Sorted()
     sending = DeliveryStatus.SENDING
@@ -90,7 +92,7 @@ def sort_outcomes(
             and not proof
             and is_throttle(outcome.code, outcome.reply)
         ):
-            destination = destination_of(job.address)
+            destination = group(job.address)
             out.throttle.append(
                 {
                     "b_id": job.id,
@@ -133,7 +135,7 @@ def sort_outcomes(
             )
             out.moves.append((sending, status))
             if by_destination and status == SENT:
-                out.accepted.add(destination_of(job.address))
+                out.accepted.add(group(job.address))
             if outcome.status == BOUNCED:
                 out.bounced.append((job.address, outcome.reply))
     return out

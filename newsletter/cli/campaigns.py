@@ -376,7 +376,8 @@ def show_cmd(app: App, campaign_id: int) -> None:
     """One campaign: subject, state, transport, totals per delivery status, complaint rate.
 
     Destinations that throttled the campaign (`421`/`4.7.x` replies) are listed with
-    their deferrals, their last reply and how long they are still backed off.
+    their deferrals, their last reply and how long they are still backed off; the
+    destinations `newsletter.toml` limits, with their limits.
 
     A complaint rate above 0.1 % prints a warning, above 0.3 % an error line
     (Gmail's limits for bulk senders).
@@ -393,6 +394,7 @@ def show_cmd(app: App, campaign_id: int) -> None:
         summary,
         waves_of,
     )
+    from newsletter.destinationconfig import describe as describe_limits
     from newsletter.lightdb import sqlite_reader
 
     # The embedded default answers through sqlite3 without loading SQLAlchemy;
@@ -442,6 +444,12 @@ def show_cmd(app: App, campaign_id: int) -> None:
             click.echo(
                 f"  {e.language or '-':<10} {e.recipients:>8}  {e.subject} ({done or 'none'})"
             )
+    d = app.settings.delivery
+    limits = describe_limits(d.destinations, d.destination_connections)
+    if limits:
+        click.echo(f"Destination limits: (others: {d.destination_connections} connections each)")
+        for name, text in limits:
+            click.echo(f"  {name:<20} {text}")
     if throttled:
         click.echo("Throttled by destination:")
         for t in throttled:
