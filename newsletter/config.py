@@ -55,7 +55,6 @@ from newsletter.destinationconfig import (
     DestinationSettings,
     DestinationTables,
     Inline,
-    Nameserver,
 )
 from newsletter.errors import ConfigError, Problem
 
@@ -259,13 +258,6 @@ class Delivery:
         "not a known provider's (a company on Google Workspace belongs to `google`); a domain "
         "not answered in time is its own destination. 0 turns the lookups off.",
         example=30,
-    )
-    mx_nameserver: str | None = setting(
-        None,
-        Nameserver(),
-        "DNS server (`host` or `host:port`) asked for those MX records.",
-        default_doc="the system's resolvers",
-        example="127.0.0.1:5353",
     )
     database_wait_seconds: float = setting(
         60.0,

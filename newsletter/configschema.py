@@ -208,29 +208,34 @@ class Host(Kind):
 
 @dataclass(frozen=True)
 class NameServer(Kind):
-    """A DNS server's IP address with an optional port: what dnspython can be pointed at."""
+    """A DNS server's IP address, with an optional port: ``127.0.0.1:5353``, ``[::1]:53``."""
 
     def describe(self) -> str:
         return "IP address, optionally with `:PORT`"
 
     def convert(self, value: Any) -> str:
         text = Text(one_line=True).convert(value).strip()
-        host, port = text, "53"
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            port = rest[1:] if rest.startswith(":") else (rest or "53")
-        elif text.count(":") == 1:
-            host, _, port = text.partition(":")
         try:
+            host, port = host_port(text)
             ipaddress.ip_address(host)
-            number = int(port)
         except ValueError:
-            raise ValueError(
-                f"must be an IP address with an optional :PORT, got {text!r}"
-            ) from None
-        if not 1 <= number <= 65535:
-            raise ValueError(f"port must be 1 to 65535, got {number}")
+            what = "an IP address with an optional :PORT"
+            raise ValueError(f"must be {what}, got {text!r}") from None
+        if not 0 < port < 65536:
+            raise ValueError(f"port must be 1 to 65535, got {port}")
         return text
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """``127.0.0.1``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1`` (raises ValueError)."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, int(rest.lstrip(":") or 53)
+    if value.count(":") == 1:
+        host, _, port = value.partition(":")
+        return host, int(port)
+    ipaddress.ip_address(value)
+    return value, 53
 
 
 @dataclass(frozen=True)

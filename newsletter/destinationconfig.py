@@ -17,12 +17,11 @@ loader can point at its line.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter.configschema import Host, Integer, Kind, Number, OneOf, Text
+from newsletter.configschema import Host, Integer, Kind, Number, OneOf
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -105,38 +104,6 @@ def _names(value: Any, what: str) -> tuple[str, ...]:
             raise ValueError(f"must be a list of {what}, got {item!r}") from None
         names.append(name)
     return tuple(names)
-
-
-@dataclass(frozen=True)
-class Nameserver(Kind):
-    """A DNS server's IP address, with an optional port: ``127.0.0.1:5353``, ``[::1]:53``."""
-
-    def describe(self) -> str:
-        return "IP address[:port]"
-
-    def convert(self, value: Any) -> str:
-        text = Text(one_line=True).convert(value).strip()
-        try:
-            host, port = host_port(text)
-            ipaddress.ip_address(host)
-        except ValueError:
-            what = "an IP address with an optional :port"
-            raise ValueError(f"must be {what}, got {text!r}") from None
-        if not 0 < port < 65536:
-            raise ValueError(f"must have a port from 1 to 65535, got {text!r}")
-        return text
-
-
-def host_port(value: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1`` (raises ValueError)."""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if value.count(":") == 1:
-        host, _, port = value.partition(":")
-        return host, int(port)
-    ipaddress.ip_address(value)
-    return value, 53
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from newsletter.campaigns.lanes import Lanes
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.sender import run_campaign
 from newsletter.cli import cli
-from newsletter.config import load_settings
+from newsletter.config import Dns, load_settings
 from newsletter.destinationconfig import DestinationSettings
 from newsletter.transports.smtp import SmtpTransport
 
@@ -271,10 +272,8 @@ def test_a_workspace_domains_cap_is_googles_cap(world: World) -> None:
     cid = world.campaign()
     both = frozenset({"a.example.org", "b.example.org"})
     with dns_server({"example.org": zone}) as port, _server(together=both) as srv:
-        world.configure(
-            destinations=(DestinationSettings("google", connections=1),),
-            mx_nameserver=f"127.0.0.1:{port}",
-        )
+        world.configure(destinations=(DestinationSettings("google", connections=1),))
+        world.settings = replace(world.settings, dns=Dns(nameserver=f"127.0.0.1:{port}"))
         transport = SmtpTransport("127.0.0.1", srv.port, connections=4, timeout=5)
         result = run_campaign(world.db, world.settings, cid, transport)
         handler = srv.handler

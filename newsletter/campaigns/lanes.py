@@ -55,7 +55,7 @@ class Lanes:
     ):
         """``enabled``: False for a worker's batch or a proof, which send as one destination."""
         d = settings.delivery
-        self.group = grouping or Grouping(d.destinations, d.mx_nameserver)
+        self.group = grouping or Grouping(d.destinations, settings.dns.nameserver)
         self.default = d.destination_connections
         self.tables: dict[str, DestinationSettings] = {t.name: t for t in d.destinations}
         self.limits: dict[str, Limit] = {}

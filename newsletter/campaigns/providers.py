@@ -15,7 +15,7 @@ The lookups run before sending, in parallel and within ``delivery.mx_lookup_seco
 a domain the resolver did not answer for in time (or at all) is its own destination, which
 only costs the grouping, never a message. Reserved names (RFC 2606 / 6761: ``example.com``,
 ``.test``, ``.invalid`` …) have no mail servers and are not asked about, unless a name server
-was configured (``delivery.mx_nameserver``), which may be a private one that knows them.
+was configured (``[dns] nameserver``), which may be a private one that knows them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from newsletter.campaigns.destinations import PROVIDERS, destination_of
-from newsletter.destinationconfig import DestinationSettings, host_port
+from newsletter.configschema import host_port
+from newsletter.destinationconfig import DestinationSettings
 
 # Provider → the suffixes of the MX hosts it runs for its customers' own domains.
 MX_SUFFIXES: dict[str, tuple[str, ...]] = {

@@ -16,6 +16,8 @@ import dns.name
 import dns.resolver
 import dns.reversename
 
+from newsletter.configschema import host_port
+
 
 class LookupFailed(Exception):
     """The resolver gave no answer (timeout, SERVFAIL, refused): nothing is known."""
@@ -37,7 +39,7 @@ class Resolver:
     def __post_init__(self) -> None:
         if self.nameserver:
             self._r = dns.resolver.Resolver(configure=False)
-            host, port = _host_port(self.nameserver)
+            host, port = host_port(self.nameserver)
             self._r.nameservers = [host]
             self._r.port = port
         else:
@@ -97,18 +99,6 @@ def _why(exc: Exception) -> str:
     if isinstance(exc, dns.exception.Timeout):
         return "no answer (timeout)"
     return "the name servers refused or failed (SERVFAIL)"
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1``."""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if value.count(":") == 1:
-        host, _, port = value.partition(":")
-        return host, int(port)
-    ipaddress.ip_address(value)  # a bare IPv6 address or IPv4 address; raises otherwise
-    return value, 53
 
 
 def is_ip(value: str) -> bool:

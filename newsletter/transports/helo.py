@@ -16,7 +16,6 @@ on and ``newsletter doctor`` reports the lookup failure.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import dns.exception
@@ -24,7 +23,7 @@ import dns.resolver
 import idna
 
 from newsletter.config import Settings
-from newsletter.configschema import is_loopback
+from newsletter.configschema import host_port, is_loopback
 from newsletter.errors import ConfigError
 
 
@@ -52,24 +51,12 @@ def resolver_of(settings: Settings, nameserver: str | None = None) -> dns.resolv
     if server is None:
         r = dns.resolver.Resolver()
     else:
-        host, port = split_nameserver(server)
+        host, port = host_port(server)
         r = dns.resolver.Resolver(configure=False)
         r.nameservers = [host]
         r.port = port
     r.lifetime = r.timeout = settings.dns.timeout
     return r
-
-
-def split_nameserver(value: str) -> tuple[str, int]:
-    """``127.0.0.1``, ``127.0.0.1:5353``, ``[::1]:5353`` or ``::1``."""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        return host, int(rest.lstrip(":") or 53)
-    if value.count(":") == 1:
-        host, _, port = value.partition(":")
-        return host, int(port)
-    ipaddress.ip_address(value)  # a bare IPv6 or IPv4 address; raises otherwise
-    return value, 53
 
 
 def resolves(name: str, resolver: dns.resolver.Resolver) -> bool | None:
