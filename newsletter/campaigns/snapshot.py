@@ -84,6 +84,7 @@ def insert_recipients(
         query = query.where(where)
     columns = ["kind", "campaign_id", "subscriber_id", "address", "name", "status", "attempts"]
     statement = sa.insert(D).from_select([*columns, "queued_at", "edition"], query)
-    count = connection.execute(statement).rowcount
-    assert count >= 0, "the driver did not report how many deliveries were queued"
-    return count
+    # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's would be lost).
+    result = connection.execute(statement.execution_options(preserve_rowcount=True))
+    assert result.rowcount >= 0, "the driver did not report how many deliveries were queued"
+    return result.rowcount
