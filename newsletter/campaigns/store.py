@@ -107,6 +107,7 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     choose = add_editions(session, campaign, editions, ml.language)
+    session.flush()  # the editions, before the statements below go past the ORM
     connection = session.connection()
     edition = snapshot.edition_of(connection, choose, several=bool(editions))
     assert campaign.id is not None
