@@ -315,6 +315,7 @@ def main() -> None:
     p.add_argument("--reference", type=int, default=0, metavar="N",
                    help="also time the per-row snapshot of before at this size")  # fmt: skip
     p.add_argument("--import-rows", type=int, default=1_000_000)
+    p.add_argument("--import-rounds", type=int, default=3)
     a = p.parse_args()
     sizes = [int(x) for x in a.sizes.split(",") if x]
     print(f"load average at start: {load()}; {os.cpu_count()} cores", flush=True)
@@ -322,7 +323,7 @@ def main() -> None:
         if a.backend in (backend, "both"):
             snapshots(backend, sizes, a.rounds, a.reference)
     if a.import_rows and a.backend in ("postgresql", "both"):
-        pg_import(a.import_rows, a.rounds)
+        pg_import(a.import_rows, a.import_rounds)
 
 
 if __name__ == "__main__":
