@@ -11,10 +11,15 @@ scheduled afterwards get each recipient's zone by ``waves.zone_for``.
 
 from __future__ import annotations
 
+import os
+import pty
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,3 +257,41 @@ def test_nothing_is_written_when_the_snapshot_fails(world: World) -> None:
     with world.db.session() as s:
         for table in ("campaign", "campaign_edition", "delivery"):
             assert s.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0
+
+
+def test_campaigns_create_shows_a_spinner_on_a_terminal(world: World) -> None:
+    """A snapshot of a million takes seconds: on a terminal, stderr says what is going on."""
+    world.add(3)
+    root = Path(__file__).resolve().parent.parent
+    config = world.tmp / "newsletter.toml"
+    config.write_text(
+        (root / "newsletter.toml").read_text(encoding="utf-8").split("[database]")[0]
+        + f'\n[database]\nurl = "{world.settings.database_url}"\n',
+        encoding="utf-8",
+    )
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "100", "TERM": "xterm"}
+    issue = root / "issues" / "2021-07.yaml"
+    command = [sys.executable, "-m", "newsletter", "--config", str(config), "campaigns", "create"]
+    proc = subprocess.run(
+        [*command, str(issue), "--list", "news"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        cwd=world.tmp,
+        timeout=120,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert proc.stdout.decode().startswith("Created campaign 1: issue 2021-07 to list news, 3 ")
+    assert "Creating the campaign of 2021-07.yaml" in shown.decode(errors="replace")
