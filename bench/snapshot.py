@@ -185,28 +185,52 @@ def sql_snapshot(s, rendered, list_slug) -> Campaign:  # type: ignore[no-untyped
     return store.create_campaign(s, rendered, list_slug, again=True, editions=OTHERS)
 
 
-def time_once(db: Database, n: int, how: Callable[..., Campaign]) -> float:
-    started = time.perf_counter()
+def server_cpu(s) -> Callable[[], float]:  # type: ignore[no-untyped-def]
+    """CPU seconds of the session's PostgreSQL backend so far (0 for SQLite: in-process)."""
+    conn = s.connection()
+    if conn.dialect.name != "postgresql":
+        return lambda: 0.0
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return read
+
+
+def time_once(db: Database, n: int, how: Callable[..., Campaign]) -> tuple[float, float]:
+    """Seconds, and CPU seconds (this process and its database backend), of one snapshot."""
     with db.session() as s:
+        server = server_cpu(s)
+        started, cpu, server_started = time.perf_counter(), time.process_time(), server()
         campaign = how(s, PRIMARY, "isa")
         cid = campaign.id
         assert campaign.recipients == expected(n), (campaign.recipients, expected(n))
-    elapsed = time.perf_counter() - started
+        s.commit()
+        elapsed = time.perf_counter() - started
+        used = time.process_time() - cpu + server() - server_started
     with db.session() as s:
         s.execute(sa.delete(Delivery).where(Delivery.campaign_id == cid))  # type: ignore[arg-type]
         s.execute(sa.delete(Campaign).where(Campaign.id == cid))  # type: ignore[arg-type]
-    return elapsed
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM delivery")  # the next round starts from a clean table
+    return elapsed, used
 
 
 def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def summary(label: str, times: list[float], n: int) -> float:
+def summary(label: str, times: list[float], n: int, cpu: list[float] | None = None) -> float:
     med = statistics.median(times)
+    used = f"; CPU min {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s" if cpu else ""
     print(
         f"{label}: min {min(times):.2f} s, median {med:.2f} s "
-        f"({', '.join(f'{t:.2f}' for t in times)}; {n / med:,.0f} recipients/s; load {load()})",
+        f"({', '.join(f'{t:.2f}' for t in times)}; {n / med:,.0f} recipients/s{used}; "
+        f"load {load()})",
         flush=True,
     )
     return med
@@ -270,16 +294,22 @@ def snapshots(backend: str, sizes: list[int], rounds: int, reference: int) -> No
                 f"{time.perf_counter() - started:.1f} s",
                 flush=True,
             )
-            sql: list[float] = []
-            ref: list[float] = []
+            sql: list[tuple[float, float]] = []
+            ref: list[tuple[float, float]] = []
             for _ in range(rounds):
                 sql.append(time_once(db, n, sql_snapshot))
                 if n == reference:
                     ref.append(time_once(db, n, python_snapshot))
-            med = summary(f"{backend} snapshot of {expected(n):,}", sql, expected(n))
+            m = expected(n)
+            med = summary(f"{backend} snapshot of {m:,}", *_split(sql, m))
             if ref:
-                ref_med = summary(f"{backend} per-row reference, {expected(n):,}", ref, expected(n))
+                ref_med = summary(f"{backend} per-row reference, {m:,}", *_split(ref, m))
                 print(f"{backend}: the SQL snapshot is {ref_med / med:.1f}x as fast", flush=True)
+
+
+def _split(pairs: list[tuple[float, float]], n: int) -> tuple[list[float], int, list[float]]:
+    """(seconds, n, CPU seconds) for :func:`summary`."""
+    return [p[0] for p in pairs], n, [p[1] for p in pairs]
 
 
 def pg_import(rows: int, rounds: int) -> None:
