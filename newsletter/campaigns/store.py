@@ -66,6 +66,8 @@ def create_campaign(
     (those of them the ``where`` expression or the saved ``segment`` selects);
     later sign-ups are not added, later unsubscribes are honoured at send
     time. The same issue to the same list twice is refused unless ``again``.
+    The deliveries are written by the database in one statement
+    (:mod:`newsletter.campaigns.snapshot`), in the caller's transaction.
 
     ``editions`` are the issue's other language editions, each with its
     file. Each recipient gets the edition in their own language, else in the
