@@ -224,12 +224,14 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def summary(label: str, times: list[float], n: int, cpu: list[float] | None = None) -> float:
+def summary(
+    label: str, times: list[float], n: int, cpu: list[float] | None = None, unit: str = "recipients"
+) -> float:
     med = statistics.median(times)
     used = f"; CPU min {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s" if cpu else ""
     print(
         f"{label}: min {min(times):.2f} s, median {med:.2f} s "
-        f"({', '.join(f'{t:.2f}' for t in times)}; {n / med:,.0f} recipients/s{used}; "
+        f"({', '.join(f'{t:.2f}' for t in times)}; {n / med:,.0f} {unit}/s{used}; "
         f"load {load()})",
         flush=True,
     )
@@ -334,7 +336,7 @@ def pg_import(rows: int, rounds: int) -> None:
                 report = import_file(s, csv_path, list_slug="isa", skip_invalid=True)
             times.append(time.perf_counter() - started)
             assert report.applied and report.new > rows * 0.99, report
-    summary(f"postgresql import (COPY) of {rows:,} rows", times, rows)
+    summary(f"postgresql import (COPY) of {rows:,} rows", times, rows, unit="rows")
 
 
 def main() -> None:
