@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from newsletter.campaigns import leases, totals
+from newsletter.campaigns import leases, snapshot, totals
 from newsletter.campaigns.editions import RenderedIssue, add_editions, check_editions
 from newsletter.campaigns.state import CampaignError as CampaignError  # re-exported
 from newsletter.campaigns.state import CampaignSummary
@@ -23,7 +23,6 @@ from newsletter.errors import OperationFailed
 from newsletter.subscribers import gdpr, segment_store, segments
 from newsletter.subscribers.addresses import AddressError, parse_address
 from newsletter.subscribers.lists import get_list
-from newsletter.subscribers.people import recipients
 
 _PAGE = 1000
 
@@ -67,6 +66,8 @@ def create_campaign(
     (those of them the ``where`` expression or the saved ``segment`` selects);
     later sign-ups are not added, later unsubscribes are honoured at send
     time. The same issue to the same list twice is refused unless ``again``.
+    The deliveries are written by the database in one statement
+    (:mod:`newsletter.campaigns.snapshot`), in the caller's transaction.
 
     ``editions`` are the issue's other language editions, each with its
     file. Each recipient gets the edition in their own language, else in the
@@ -108,30 +109,11 @@ def create_campaign(
     session.add(campaign)
     session.flush()
     choose = add_editions(session, campaign, editions, ml.language)
-    table = Delivery.__table__  # type: ignore[attr-defined]
-    now = utcnow()
-    batch: list[dict[str, object]] = []
-    count = 0
-    for sub in recipients(session, list_slug, condition):
-        batch.append(
-            {
-                "campaign_id": campaign.id,
-                "subscriber_id": sub.id,
-                "address": sub.email,
-                "name": sub.name,
-                "status": DeliveryStatus.QUEUED.value,
-                "attempts": 0,
-                "queued_at": now,
-                "edition": choose(sub.language),
-            }
-        )
-        if len(batch) == _PAGE:
-            session.execute(sa.insert(table), batch)
-            count += len(batch)
-            batch = []
-    if batch:
-        session.execute(sa.insert(table), batch)
-        count += len(batch)
+    session.flush()  # the editions, before the statements below go past the ORM
+    connection = session.connection()
+    edition = snapshot.edition_of(connection, choose, several=bool(editions))
+    assert campaign.id is not None
+    count = snapshot.insert_recipients(connection, campaign.id, ml.id, condition, edition, utcnow())
     campaign.recipients = count
     session.add(campaign)
     return campaign

@@ -20,7 +20,13 @@ from newsletter.cli.delivery import (
     send_progress,
     transport_options,
 )
-from newsletter.cli.output import ask_or_nothing_sent, output_options, write_rows
+from newsletter.cli.output import (
+    ask_or_nothing_sent,
+    output_options,
+    progress_enabled,
+    spinner,
+    write_rows,
+)
 
 if TYPE_CHECKING:
     from newsletter.campaigns import sender
@@ -113,7 +119,10 @@ def create_cmd(
     from newsletter.campaigns import store
     from newsletter.workbench.publish import create_campaign_from_file
 
-    with open_db(app).session() as s:
+    with (
+        spinner(f"Creating the campaign of {issue.name}", enabled=progress_enabled(None)),
+        open_db(app).session() as s,
+    ):
         c, r = create_campaign_from_file(
             s, issue, list_slug, app.settings, again=again, where=where, segment=segment
         )

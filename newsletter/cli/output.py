@@ -126,6 +126,22 @@ def progress_bar(
         yield update
 
 
+@contextmanager
+def spinner(description: str, *, enabled: bool) -> Iterator[None]:
+    """A spinner with the time elapsed on stderr, for one long step that cannot count its
+    progress (a single SQL statement): the user sees it is working, and for how long."""
+    if not enabled:
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        progress.add_task(description, total=None)
+        yield
+
+
 def ask_or_nothing_sent(question: str) -> None:
     """Ask before sending; "n" is an answer, not a failure: "Nothing sent." and exit 0."""
     if not click.confirm(question):
