@@ -161,6 +161,20 @@ def unsubscribe_by_token(session: Session, token: str, *, source: str) -> Left:
     ``source`` is ``web`` (the page's button), ``one-click`` (RFC 8058) or
     ``mailto`` (a mail to the ``List-Unsubscribe`` address). Raises
     ``TokenError`` for any token that does not resolve.
+    """
+    subscriber_id, list_id = token_ids(session, token)
+    return unsubscribe_by_ids(session.connection(), subscriber_id, list_id, source=source)
+
+
+def unsubscribe_by_ids(
+    conn: sa.Connection, subscriber_id: int, list_id: int, *, source: str
+) -> Left:
+    """:func:`unsubscribe_by_token` for the ids of a token already verified.
+
+    Raises ``TokenError`` when the subscriber is not on the list, and then
+    has changed nothing (the row lock is a no-op write), so a caller that
+    runs several of these in one transaction (``web.groupcommit``) may go on
+    with the others.
 
     The rows are exactly those :func:`~newsletter.subscribers.people.unsubscribe`
     and :func:`~newsletter.subscribers.suppressions.suppress` write (the
@@ -170,9 +184,7 @@ def unsubscribe_by_token(session: Session, token: str, *, source: str) -> Left:
     (:mod:`newsletter.db.compiled`): this is the one-click endpoint mailbox
     providers call, and the ORM path costs ten times as much.
     """
-    subscriber_id, list_id = token_ids(session, token)
     ids_ = {"sid": subscriber_id, "lid": list_id}
-    conn = session.connection()
     _SQL.run(conn, "lock", **ids_)
     row = _SQL.run(conn, "state", **ids_).first()
     if row is None:
