@@ -7,6 +7,7 @@ requests sent meanwhile are known to wait together and go into one batch.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -213,3 +214,29 @@ def test_a_forged_token_never_reaches_the_writer(web, monkeypatch, clicks) -> No
     assert (r.status_code, r.text) == (400, "invalid link\n")
     assert gate.batches == []
     assert statuses(web) == {1: "confirmed"}
+
+
+def test_a_one_click_behind_another_writer_waits_and_gets_in_once_the_lock_is_free(
+    web, clicks
+) -> None:
+    """Another process holds SQLite's write lock (``campaigns send`` inside a transaction):
+    the writer keeps asking for it (every millisecond, its busy timeout set to 0 meanwhile),
+    answers nothing until it has it, and then unsubscribes as usual."""
+    if not web.db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    web.add(2)
+    web.serve()
+    late = []
+    for i in (1, 2):
+        other = sqlite3.connect(web.db.sqlite_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        answer = clicks.submit(f"{web.url}/unsubscribe/{web.token(i)}")
+        time.sleep(1.95)
+        assert not answer.done()
+        other.execute("COMMIT")
+        freed = time.monotonic()
+        assert answer.result().status_code == 200
+        late.append(time.monotonic() - freed)
+        other.close()
+    assert min(late) < 0.5, late
+    assert unsubscribe_events(web) == {1: 1, 2: 1}
