@@ -1,6 +1,7 @@
 """One-click unsubscribes and archive pages per second against the real ``newsletter serve``.
 
 Usage:  python bench/web.py [-n 3000] [--concurrency 16] [--rounds 3] [--campaign 20000]
+                         [--server-code DIR]   # serve an older tree, e.g. a git archive
 
 Starts ``newsletter serve`` (one uvicorn process, SQLite) on 127.0.0.1 with a
 database of subscribers and a few sent ISA issues, then drives it with a small
