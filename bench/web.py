@@ -1,6 +1,7 @@
 """One-click unsubscribes and archive pages per second against the real ``newsletter serve``.
 
 Usage:  python bench/web.py [-n 3000] [--concurrency 16] [--rounds 3] [--campaign 20000]
+                         [--server-code DIR]   # serve an older tree, e.g. a git archive
 
 Starts ``newsletter serve`` (one uvicorn process, SQLite) on 127.0.0.1 with a
 database of subscribers and a few sent ISA issues, then drives it with a small
@@ -195,6 +196,12 @@ def main() -> int:
         "--campaign", type=int, default=20_000, help="recipients of the concurrent send; 0: none"
     )
     parser.add_argument("--send-head-start", type=float, default=1.5, help="seconds")
+    parser.add_argument(
+        "--server-code",
+        type=Path,
+        help="serve from this source tree instead (e.g. `git archive` of an older commit), "
+        "to compare in the same hour",
+    )
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -203,10 +210,11 @@ def main() -> int:
         tokens = prepare(folder, port, args.n * ((2 if sending else 1) * args.rounds + 1))
         campaigns = prepare_campaigns(folder, args.campaign, args.rounds) if sending else []
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+        server_env = dict(env, PYTHONPATH=str(args.server_code)) if args.server_code else env
         server = subprocess.Popen(
             [sys.executable, "-m", "newsletter", "--config", str(folder / "newsletter.toml"),
              "serve", "--port", str(port), "--log-level", "warning"],
-            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=folder, env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 30

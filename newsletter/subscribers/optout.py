@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 
 from newsletter.db import database_of
 from newsletter.db.columns import utcnow
-from newsletter.db.compiled import Statements
+from newsletter.db.compiled import DriverCursor, Statements
 from newsletter.subscribers.people import add_subscriber, edit_subscriber, unsubscribe
 from newsletter.subscribers.suppressions import suppression_for, unsuppress
 from newsletter.subscribers.tables import (
@@ -141,13 +141,13 @@ _SQL = Statements(
         .where(_O.c.status != Status.UNSUBSCRIBED.value)
         .scalar_subquery()
         .label("others"),
+        sa.exists().where(_P.c.key_hash == _S.c.key_hash).label("suppressed"),
     )
     .select_from(_S.join(_M, _M.c.subscriber_id == _S.c.id).join(_L, _L.c.id == _M.c.list_id))
     .where(_S.c.id == _B("sid"), _L.c.id == _B("lid")),
     leave=sa.update(_M)
     .where(_M.c.subscriber_id == _B("sid"), _M.c.list_id == _B("lid"))
     .values(status=Status.UNSUBSCRIBED.value, unsubscribed_at=_B("now"), updated_at=_B("now")),
-    suppressed=sa.select(_P.c.id).where(_P.c.key_hash == _B("h")),
     suppress=sa.insert(_P).values(
         {c: _B(c) for c in ("key_hash", "address", "reason", "detail", "source", "created_at")}
     ),
@@ -161,35 +161,57 @@ def unsubscribe_by_token(session: Session, token: str, *, source: str) -> Left:
     ``source`` is ``web`` (the page's button), ``one-click`` (RFC 8058) or
     ``mailto`` (a mail to the ``List-Unsubscribe`` address). Raises
     ``TokenError`` for any token that does not resolve.
+    """
+    subscriber_id, list_id = token_ids(session, token)
+    return unsubscribe_by_ids(session.connection(), subscriber_id, list_id, source=source)
+
+
+def unsubscribe_by_ids(
+    conn: sa.Connection, subscriber_id: int, list_id: int, *, source: str
+) -> Left:
+    """:func:`unsubscribe_by_token` for the ids of a token already verified.
+
+    Raises ``TokenError`` when the subscriber is not on the list, and then
+    has changed nothing (the row lock is a no-op write), so a caller that
+    runs several of these in one transaction (``web.groupcommit``) may go on
+    with the others.
 
     The rows are exactly those :func:`~newsletter.subscribers.people.unsubscribe`
     and :func:`~newsletter.subscribers.suppressions.suppress` write (the
     subscription, a ``suppress`` event and the suppression when it was the
     last list, the ``unsubscribe`` event; ``tests/test_web_unsubscribe.py``
-    compares them), written with a handful of statements compiled once
-    (:mod:`newsletter.db.compiled`): this is the one-click endpoint mailbox
-    providers call, and the ORM path costs ten times as much.
+    compares them), written with a handful of statements compiled once and
+    run on the driver's cursor (:mod:`newsletter.db.compiled`): this is the
+    one-click endpoint mailbox providers call, and the ORM path costs ten
+    times as much.
     """
-    subscriber_id, list_id = token_ids(session, token)
+    sql = _SQL.cursor(conn)
+    try:
+        return _unsubscribe(sql, subscriber_id, list_id, source)
+    finally:
+        sql.close()
+
+
+def _unsubscribe(sql: DriverCursor, subscriber_id: int, list_id: int, source: str) -> Left:
     ids_ = {"sid": subscriber_id, "lid": list_id}
-    conn = session.connection()
-    _SQL.run(conn, "lock", **ids_)
-    row = _SQL.run(conn, "state", **ids_).first()
+    sql.run("lock", **ids_)
+    row = sql.run("state", **ids_).fetchone()
     if row is None:
         raise TokenError("invalid or expired link token")
-    changed = row.status != Status.UNSUBSCRIBED
+    key, email, key_hash, language, slug, name, list_language, status, others, suppressed = row
+    changed = status != Status.UNSUBSCRIBED
     if changed:
         now = utcnow()
-        _SQL.run(conn, "leave", **ids_, now=now)
+        sql.run("leave", **ids_, now=now)
         event = {"at": now, "actor": ACTOR, "subscriber_id": subscriber_id,
-                 "subject": row.key, "subject_hash": row.key_hash, "source": source}  # fmt: skip
-        if row.others == 0 and _SQL.run(conn, "suppressed", h=row.key_hash).first() is None:
+                 "subject": key, "subject_hash": key_hash, "source": source}  # fmt: skip
+        if others == 0 and not suppressed:
             reason = Reason.UNSUBSCRIBED.value
-            _SQL.run(conn, "suppress", key_hash=row.key_hash, address=row.email, reason=reason,
-                     detail=None, source=source, created_at=now)  # fmt: skip
-            _SQL.run(conn, "event", **event, action="suppress", list_slug=None, detail=reason)
-        _SQL.run(conn, "event", **event, action="unsubscribe", list_slug=row.slug, detail=None)
-    return Left(row.name, row.list_language, row.language, changed)
+            sql.run("suppress", key_hash=key_hash, address=email, reason=reason,
+                    detail=None, source=source, created_at=now)  # fmt: skip
+            sql.run("event", **event, action="suppress", list_slug=None, detail=reason)
+        sql.run("event", **event, action="unsubscribe", list_slug=slug, detail=None)
+    return Left(name, list_language, language, changed)
 
 
 class NeedsConfirmation(Exception):

@@ -47,6 +47,7 @@ from newsletter.web import webhooks
 from newsletter.web.archive import TYPES, build_site, entries_from_database, pending_media
 from newsletter.web.context import Web, turn_for, web_of
 from newsletter.web.forms import Csrf
+from newsletter.web.groupcommit import GroupCommit
 from newsletter.web.links import manage, manage_general, undo, unsubscribe, unsubscribe_general
 from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages
@@ -97,15 +98,19 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     turn = turn_for(db)
     outbox = Outbox(db, settings, pages, load_welcomes(settings), turn=turn)
     https = settings.delivery.base_url.startswith("https://")
-    web = Web(db, settings, pages, outbox, Csrf(token_key(db.secret), secure=https), turn)
+    unsubscribes = GroupCommit(db, turn)
+    csrf = Csrf(token_key(db.secret), secure=https)
+    web = Web(db, settings, pages, outbox, csrf, turn, unsubscribes)
     archive = _ArchiveCache()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         outbox.start()
+        unsubscribes.start()
         try:
             yield
         finally:
+            unsubscribes.stop()
             outbox.stop()
 
     async def archive_file(request: Request) -> Response:

@@ -20,6 +20,7 @@ from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.ratelimit import KeyedLimiter
 from newsletter.web.forms import Csrf
+from newsletter.web.groupcommit import GroupCommit
 from newsletter.web.mailer import Outbox
 from newsletter.web.pages import Pages, web_strings
 from newsletter.web.security import NO_STORE
@@ -36,6 +37,7 @@ class Web:
         outbox: Outbox,
         csrf: Csrf,
         turn: contextlib.AbstractContextManager[Any],
+        unsubscribes: GroupCommit,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -44,6 +46,7 @@ class Web:
         self.csrf = csrf
         self.signup_limit = KeyedLimiter(settings.web.signups_per_client_per_hour, 3600.0)
         self._turn = turn
+        self.unsubscribes = unsubscribes
 
     async def db_call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``func(session, …)`` in one committed transaction, off the event loop.

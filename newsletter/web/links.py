@@ -5,8 +5,11 @@ open every link); the page's button posts back with a CSRF field. A post
 whose body is ``List-Unsubscribe=One-Click`` is RFC 8058's one-click
 unsubscribe, sent by the mailbox provider without cookies or CSRF field
 (§3.1): it unsubscribes at once and answers 200 with a short body. Both
-end in :func:`newsletter.subscribers.optout.unsubscribe_by_token`, with
-source ``web`` or ``one-click`` in the consent log.
+end in :func:`newsletter.subscribers.optout.unsubscribe_by_ids`, with
+source ``web`` or ``one-click`` in the consent log, applied by the app's
+one writer thread (:mod:`newsletter.web.groupcommit`), which commits the
+unsubscribes waiting at the same time together and answers each only
+after that commit.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from newsletter.subscribers.optout import (
     masked,
     resolve,
     undo_by_token,
-    unsubscribe_by_token,
     update_preferences,
 )
 from newsletter.subscribers.tables import MailingList
@@ -92,9 +94,7 @@ async def unsubscribe(request: Request) -> Response:
         except CsrfError:
             return web.form_expired(request, web.language(request))
     try:
-        left = await web.db_call(
-            unsubscribe_by_token, token, source="one-click" if one_click else "web"
-        )
+        left = await web.unsubscribes.unsubscribe(token, source="one-click" if one_click else "web")
     except TokenError:
         if one_click:
             return plain("invalid link\n", status=400)
