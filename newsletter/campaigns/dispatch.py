@@ -159,6 +159,12 @@ class Dispatcher:
         self.heartbeat_every = d.lease_seconds / HEARTBEATS_PER_LEASE
         self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
+        # claims on stalled connections (Connections.watch), until recorded: they do not count
+        # against the claim window, so the other connections and the spares have work
+        self.stalled: set[int] = set()
+        # claims whose body's mark is committed, until their outcome is: what a crash now
+        # would leave ``unknown``, at most one per connection (see the module's docstring)
+        self.begun: set[int] = set()
 
     def check(self) -> None:
         """The dispatcher's rule: every claim not yet recorded is in exactly one place.
@@ -166,15 +172,22 @@ class Dispatcher:
         claimed and not recorded (``outstanding``) = waiting to be composed (``claimed``)
         + held by the connections (ready, in flight, or its outcome not yet taken back:
         ``lines.held``) + outcomes taken back, to record (``done``) + outcomes a locked
-        database kept us from recording (``unrecorded``); and never more than ``cap``.
-        Checked after every transaction and at the end of the run.
+        database kept us from recording (``unrecorded``); and never more than ``cap`` beyond
+        the claims on stalled connections (``stalled``). Begun and not recorded
+        (``begun``, the crash bound): at most one per connection open at once (``lines.most``,
+        the pool and its spares). Checked after every transaction and at the end of the run.
         """
         held = self.lines.held
         assert held >= 0, (self.lines.handed, self.lines.returned)
         assert self.outstanding == len(self.claimed) + held + len(self.done) + len(
             self.unrecorded
         ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
-        assert self.outstanding <= self.cap, (self.outstanding, self.cap)
+        assert self.outstanding <= self.cap + len(self.stalled), (
+            self.outstanding,
+            self.cap,
+            len(self.stalled),
+        )
+        assert len(self.begun) <= self.lines.most, (len(self.begun), self.lines.most)
 
     def shutdown(self) -> None:
         """Stop the workers; record what they did and return what they did not send."""
@@ -190,6 +203,7 @@ class Dispatcher:
             if late:
                 patience = self.ledger.wait * RECORD_PATIENCE
                 self._apply(self.ledger.step(late, 0, wait=patience))
+                self._settled(late, frozenset())
         except DatabaseLocked as exc:
             self.error = (
                 f"{self.error or exc}; the outcome of {len(late)} claimed message(s) could "
@@ -222,6 +236,7 @@ class Dispatcher:
                 self.stop.set()
             if self.stop.is_set():
                 self._unclaim()
+            self.stalled.update(job.id for job in self.lines.watch())
             self._hand_out()  # first: a worker that just finished may be waiting
             try:
                 self._maybe_step()
@@ -272,6 +287,8 @@ class Dispatcher:
         if marks:
             self._drain(block=False)
         room = self.cap - self.outstanding + len(self.done)
+        if self.stalled:  # a stalled claim recorded now frees its room once, as any other
+            room += len(self.stalled.difference(job.id for job, _ in self.done))
         want = 0 if self.stop.is_set() or self.exhausted else room
         due = bool(self.done) and (
             self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
@@ -294,6 +311,7 @@ class Dispatcher:
         for m in marks:
             m.answer(m.job.id in recorded.marked)
         self.outstanding -= len(finished)
+        self._settled(finished, recorded.marked)
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
@@ -319,6 +337,13 @@ class Dispatcher:
             self.compose(job)
             self.lines.put(job)
         return 0.0
+
+    def _settled(self, finished: list[Result], marked: frozenset[int]) -> None:
+        """Committed: ``marked`` began, ``finished`` have their outcome."""
+        self.begun |= marked
+        done = {job.id for job, _ in finished}
+        self.begun -= done
+        self.stalled -= done
 
     def _apply(self, recorded: Recorded) -> None:
         self._move(recorded.moves)
