@@ -84,7 +84,7 @@ MUTATIONS = [
       f"{T}test_import_last_line.py {T}test_input_bounds.py",
       "an open quote on the last line swallowed silently"),
     m("rate-limited-window", "newsletter/campaigns/dispatch.py",
-      "window = 1 if self.limiter.limited else d.claim_window", "window = d.claim_window",
+      "window = 1 if self.pace.limited else d.claim_window", "window = d.claim_window",
       f"{T}test_claim_bounds.py {T}test_pacing.py",
       "a rate-limited run claims its whole window (the crash bound changes)"),
     # --- the delivery ledger and leases -----------------------------------------------------
