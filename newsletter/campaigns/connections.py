@@ -31,6 +31,8 @@ from newsletter.campaigns.ledger import Job
 from newsletter.campaigns.outcomes import NOT_SENT, Result
 from newsletter.transports import Envelope, Outcome, Transport
 
+_WATCH_EVERY = 0.05  # seconds between looks for stalled connections
+
 
 @dataclass
 class Mark:
@@ -87,6 +89,7 @@ class Connections:
         self.most = self.count + (int(getattr(transport, "spare_connections", 0) or 0))
         self.lock = threading.Lock()
         self.lines: list[Line] = []  # open, in the order they opened
+        self.next_watch = 0.0
         self.low_water = low_water
         self.batch = batch
         self.stop = stop
@@ -161,6 +164,9 @@ class Connections:
         if self.slow is None or self.closing.is_set():
             return []
         now = time.monotonic()
+        if now < self.next_watch:
+            return []
+        self.next_watch = now + _WATCH_EVERY
         stalled: list[Job] = []
         with self.lock:
             for line in self.lines:
