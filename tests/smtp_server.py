@@ -88,6 +88,7 @@ class RecordingHandler:
     held: int = 0
     data_begun: list[str] = field(default_factory=list)  # a recipient per DATA answered 354
     slow_connections: int = 0  # the first message on each of the first N connections is slow
+    slowed: list[str] = field(default_factory=list)  # their recipients
     open_now: int = 0  # client connections open at this moment
     most_open: int = 0  # and the most ever open at once
 
@@ -167,6 +168,8 @@ class RecordingHandler:
             session, "slowed", False
         ):
             session.slowed = slow = True
+            with self.lock:
+                self.slowed.extend(r.lower() for r in envelope.rcpt_tos)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.original_content))
