@@ -31,8 +31,9 @@ def _transport(port: int, pool: int, spare: int) -> SmtpTransport:
         "127.0.0.1",
         port,
         connections=pool,
-        timeout=STALL + 2,
-        final_reply_timeout=STALL + 2,
+        # long enough that only a closed connection, not a slow machine, makes it unknown
+        timeout=10.0,
+        final_reply_timeout=STALL + 16,
         slow_reply_seconds=0.3,
         spare_connections=spare,
     )
