@@ -319,6 +319,25 @@ class Smtp:
         "sent again: the server may have accepted it.",
         example=300,
     )
+    slow_reply_seconds: float = setting(
+        5.0,
+        Number(),
+        "A connection whose reply is this late counts as stalled (well before `timeout` or "
+        "`final_reply_timeout` decide its message's outcome): the message it announced behind "
+        "its stalled one goes to the other connections, and when every connection is "
+        "stalled, spare ones open (`spare_connections`).",
+        example=10,
+    )
+    spare_connections: int | None = setting(
+        None,
+        Integer(0, 100),
+        "Connections that may open beyond `pool` while connections of the pool are stalled "
+        "(see `slow_reply_seconds`); a stalled connection closes once its reply came, so "
+        "the pool returns to its size. Never more than `max_connections` in all; `0` opens "
+        "none.",
+        default_doc="as many as `pool`",
+        example=2,
+    )
     helo_name: str | None = setting(
         None,
         Host(ip_allowed=False),

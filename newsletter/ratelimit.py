@@ -12,6 +12,10 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Protocol
 
+# How far behind its schedule of slots a per-second rate may run and catch up. Wider than
+# the wake-up latency of a loaded machine, narrow enough that catching up is a short burst.
+CATCH_UP = 0.1
+
 
 class Pacer(Protocol):
     """What a sender asks of a rate limit: this process's :class:`RateLimiter`, or one
@@ -26,7 +30,17 @@ class Pacer(Protocol):
 
 
 class RateLimiter:
-    """Answers "how long until the next send may start?" for wall-clock times."""
+    """Answers "how long until the next send may start?" for wall-clock times.
+
+    A per-second rate is a schedule of evenly spaced slots. A send that starts late (the
+    process was busy, or the machine loaded) takes the slot it was late for rather than
+    losing it: the next slot stays one spacing after that slot, not after the late start,
+    so lateness does not add up and the rate holds. How far behind the schedule may run is
+    bounded (:data:`CATCH_UP`), and every window is also counted over the real starts, so
+    catching up never puts more than the limit into any window: at most ``n`` starts in
+    any ``n / rate`` seconds (``n`` the rate rounded down, at least 1), e.g. 50 in any
+    second at 50/s.
+    """
 
     def __init__(
         self,
@@ -35,17 +49,22 @@ class RateLimiter:
         per_hour: int | None = None,
         history: Iterable[float] = (),
     ):
-        # (window seconds, sends allowed in it). A per-second rate becomes a
-        # minimum spacing, which also handles fractions such as 0.5/s.
+        # (window seconds, sends allowed in it), counted over the real starts
         self.windows: list[tuple[float, int]] = []
+        self.spacing: float | None = None
         if per_second:
-            self.windows.append((1.0 / per_second, 1))
+            self.spacing = 1.0 / per_second
+            n = max(1, int(per_second))
+            self.windows.append((n / per_second, n))
         if per_minute:
             self.windows.append((60.0, per_minute))
         if per_hour:
             self.windows.append((3600.0, per_hour))
         depth = self.depth
-        self._starts: deque[float] = deque(sorted(history)[-depth:] if depth else (), depth)
+        self._starts: deque[float] = deque(maxlen=depth)
+        self._slot: float | None = None  # the slot the latest start took
+        for start in sorted(history)[-depth:] if depth else ():
+            self.record(start)
 
     @property
     def depth(self) -> int:
@@ -59,6 +78,8 @@ class RateLimiter:
     def delay(self, now: float) -> float:
         """Seconds to wait before a send may start at ``now``; 0 when it may."""
         wait = 0.0
+        if self.spacing is not None and self._slot is not None:
+            wait = max(0.0, self._slot + self.spacing - now)
         starts = self._starts
         for window, allowed in self.windows:
             if len(starts) >= allowed:
@@ -66,9 +87,14 @@ class RateLimiter:
         return wait
 
     def record(self, now: float) -> None:
-        """Note that a send started at ``now``."""
-        if self.windows:
-            self._starts.append(now)
+        """Note that a send started at ``now``: it takes the earliest slot it may."""
+        if not self.windows:
+            return
+        self._starts.append(now)
+        if self.spacing is not None:
+            slot = now if self._slot is None else self._slot + self.spacing
+            # late by more than the catch-up allows (an idle sender): the schedule restarts
+            self._slot = max(slot, now - max(CATCH_UP, self.spacing))
 
     def describe(self) -> str:
         names = {1.0: "second", 60.0: "minute", 3600.0: "hour"}

@@ -19,6 +19,10 @@ the reply. ``server.hold()`` makes every DATA wait (``server.held`` counts the
 waiting) until ``server.release(n)`` lets ``n`` of them through: a test can
 stop what it tests in the middle of a send.
 
+``RecordingServer(slow_connections=n)`` makes the first message on each of the first ``n``
+connections ``slow``, whoever it is for. ``server.handler.most_open`` is the most client
+connections that were open at once.
+
 ``server.begun()`` counts, per recipient, the DATA commands the server answered with
 ``354`` (recorded before the ``354`` goes out): whether a message's body may have begun.
 
@@ -83,11 +87,16 @@ class RecordingHandler:
     gate: threading.Semaphore | None = None
     held: int = 0
     data_begun: list[str] = field(default_factory=list)  # a recipient per DATA answered 354
+    slow_connections: int = 0  # the first message on each of the first N connections is slow
+    slowed: list[str] = field(default_factory=list)  # their recipients
+    open_now: int = 0  # client connections open at this moment
+    most_open: int = 0  # and the most ever open at once
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         session.host_name = hostname
         with self.lock:
             self.connections += 1
+            session.number = self.connections
             self.greetings.append(hostname)
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
@@ -155,6 +164,12 @@ class RecordingHandler:
                 server.transport.close()
                 return "421 4.4.2 too late"
             slow = action == "slow"
+        if getattr(session, "number", 0) <= self.slow_connections and not getattr(
+            session, "slowed", False
+        ):
+            session.slowed = slow = True
+            with self.lock:
+                self.slowed.extend(r.lower() for r in envelope.rcpt_tos)
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.messages.append(Received(envelope.mail_from, rcpt, envelope.original_content))
@@ -166,7 +181,27 @@ class RecordingHandler:
 
 
 class _BegunSMTP(SMTP):
-    """aiosmtpd's server, noting each DATA it will answer with 354 before it does."""
+    """aiosmtpd's server, noting each DATA it will answer with 354 before it does, and how
+    many client connections are open at once."""
+
+    counted = False
+
+    def connection_made(self, transport):  # type: ignore[no-untyped-def]
+        if not self.counted:  # STARTTLS makes a second call for the same connection
+            self.counted = True
+            with self.event_handler.lock:
+                self.event_handler.open_now += 1
+                self.event_handler.most_open = max(
+                    self.event_handler.most_open, self.event_handler.open_now
+                )
+        super().connection_made(transport)
+
+    def connection_lost(self, error):  # type: ignore[no-untyped-def]
+        if self.counted:
+            self.counted = False
+            with self.event_handler.lock:
+                self.event_handler.open_now -= 1
+        super().connection_lost(error)
 
     async def smtp_DATA(self, arg: str) -> None:
         envelope = self.envelope

@@ -1,7 +1,8 @@
 """The dispatcher's rule (campaigns/dispatch.py): every claim not yet recorded is in one place.
 
 ``Dispatcher.check`` asserts it after every transaction and at the end of a run; these tests
-show it runs on a real send, and that it catches a claim the dispatcher loses.
+show it runs on a real send, and that it catches a claim the dispatcher loses and a mark
+committed ahead of the outcome before it (the crash bound).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from smtp_server import RecordingServer
 
 from newsletter.campaigns import store
 from newsletter.campaigns.dispatch import Dispatcher
+from newsletter.campaigns.outcomes import Result
+from newsletter.campaigns.recording import Outcomes
 from newsletter.campaigns.sender import run_campaign
 from newsletter.transports.smtp import SmtpTransport
 
@@ -81,3 +84,29 @@ def test_the_rule_names_what_it_found(world: World) -> None:
             assert str(caught.value) == "(1, 0, 0, 0, 0)"
         finally:
             dispatcher.ledger.close()
+
+
+def test_a_mark_committed_without_the_outcome_before_it_is_caught(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mutation: outcomes left for a later transaction than the next mark.
+
+    A crash between the two would leave two begun messages of one connection without an
+    outcome, and both ``unknown``: the crash bound is one per connection. The rule's second
+    half (begun and not recorded, at most one per open connection) catches it.
+    """
+    world.add(20)
+    cid = world.campaign()
+    take = Outcomes.take
+    calls: list[int] = []
+
+    def late(self: Outcomes) -> list[Result]:
+        calls.append(1)
+        return [] if len(calls) % 2 else take(self)
+
+    monkeypatch.setattr(Outcomes, "take", late)
+    with RecordingServer() as srv:
+        transport = SmtpTransport("127.0.0.1", srv.port, connections=1, timeout=5.0)
+        with pytest.raises(AssertionError) as caught:
+            run_campaign(world.db, world.settings, cid, transport)
+    assert str(caught.value) == "(2, 1)"

@@ -6,6 +6,14 @@ dispatcher to commit that the body begins (a :class:`Mark`) and waits for the an
 is the only state the threads and the dispatcher (:mod:`newsletter.campaigns.dispatch`)
 share: the ready queue, the outcomes, the marks, one wake-up event and the two stop events.
 Counting what goes in and comes out here is what lets the dispatcher check its rule.
+
+A connection whose server is late with a reply (``slow_reply_seconds`` of the transport, well
+under its timeout) stops holding work: the dispatcher's :meth:`Connections.watch` marks it
+stalled and puts the message announced behind its message (SMTP pipelining: envelope sent, no
+body) back in the ready queue for the other connections, and when every connection is stalled
+it opens a spare one, up to ``spare_connections`` beyond the pool. The stalled message itself
+stays where it is: its reply, or the timeout, decides its outcome as for any message. When its
+reply comes, a stalled connection that a spare replaced closes, so the pool is back to its size.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from newsletter.campaigns.ledger import Job
 from newsletter.campaigns.outcomes import NOT_SENT, Result
 from newsletter.transports import Envelope, Outcome, Transport
 
+_WATCH_EVERY = 0.05  # seconds between looks for stalled connections
+
 
 @dataclass
 class Mark:
@@ -37,13 +47,28 @@ class Mark:
         self.done.set()
 
 
+@dataclass(eq=False)
+class Line:
+    """One connection's thread and the messages it holds outside the ready queue.
+
+    Changed under :attr:`Connections.lock` only: the thread sets ``job`` and ``following``
+    around each send, and :meth:`Connections.watch` may take ``following`` away meanwhile.
+    """
+
+    channel: Any
+    job: Job | None = None  # being sent
+    following: Job | None = None  # announced behind it; its body has not begun
+    stalled: bool = False
+
+
 class Connections:
     """The threads sending over ``transport``'s connections, fed and drained by the dispatcher.
 
     ``low_water`` and ``batch`` say when a thread wakes the dispatcher: ready messages
     running low, or this many outcomes waiting. ``handed`` and ``returned`` count the jobs
     put in and the pairs taken back: their difference is what the threads hold (ready, on a
-    connection, or an outcome not yet taken back).
+    connection, or an outcome not yet taken back). ``most`` is the most connections open at
+    once: the pool and its spares.
     """
 
     def __init__(
@@ -60,6 +85,13 @@ class Connections:
         shared by the pools of one run (:mod:`newsletter.campaigns.routes`)."""
         self.transport = transport
         self.count = transport.connections
+        # a channel that says since when it waits for a reply (``waiting_since``) can stall
+        slow = getattr(transport, "slow_reply_seconds", None)
+        self.slow: float | None = float(slow) if slow else None
+        self.most = self.count + (int(getattr(transport, "spare_connections", 0) or 0))
+        self.lock = threading.Lock()
+        self.lines: list[Line] = []  # open, in the order they opened
+        self.next_watch = 0.0
         self.low_water = low_water
         self.batch = batch
         self.stop = stop
@@ -83,11 +115,16 @@ class Connections:
 
     def start(self) -> None:
         """Open every connection's channel and start its thread (raises TransportUnavailable)."""
-        for n in range(self.count):
-            channel = self.transport.open_channel()
-            t = threading.Thread(target=self._work, args=(channel,), name=f"send-{n}", daemon=True)
-            t.start()
-            self.threads.append(t)
+        for _ in range(self.count):
+            self._open()
+
+    def _open(self) -> None:
+        line = Line(self.transport.open_channel())
+        n = len(self.threads)
+        t = threading.Thread(target=self._work, args=(line,), name=f"send-{n}", daemon=True)
+        self.lines.append(line)
+        self.threads.append(t)
+        t.start()
 
     # -- the dispatcher's side -------------------------------------------------
 
@@ -120,6 +157,36 @@ class Connections:
         self.returned += len(unsent)
         return unsent
 
+    def watch(self) -> list[Job]:
+        """Mark connections whose reply is overdue as stalled; the messages they stalled on.
+
+        What a stalled connection had announced behind its message goes back to the ready
+        queue, and while fewer than ``count`` connections are not stalled, spares open (up
+        to ``most``). Called by the dispatcher between its other work.
+        """
+        if self.slow is None or self.closing.is_set():
+            return []
+        now = time.monotonic()
+        if now < self.next_watch:
+            return []
+        self.next_watch = now + _WATCH_EVERY
+        stalled: list[Job] = []
+        with self.lock:
+            for line in self.lines:
+                since = getattr(line.channel, "waiting_since", None)
+                if line.stalled or line.job is None or since is None or now - since < self.slow:
+                    continue
+                line.stalled = True
+                stalled.append(line.job)
+                if line.following is not None:
+                    self.ready.put(line.following)  # not begun: another connection sends it
+                    line.following = None
+            if not self.stop.is_set():
+                live = sum(not line.stalled for line in self.lines)
+                for _ in range(min(self.count - live, self.most - len(self.lines))):
+                    self._open()
+        return stalled
+
     def take_marks(self) -> list[Mark]:
         return [self.marks.popleft() for _ in range(len(self.marks))]
 
@@ -141,10 +208,11 @@ class Connections:
 
     # -- a connection's thread ---------------------------------------------------
 
-    def _work(self, channel: Any) -> None:
+    def _work(self, line: Line) -> None:
         # A channel that can announce the next message with this one's body
         # (SMTP with PIPELINING: one round trip per message) is given it when
         # one is ready; it is sent next, or reported not sent if the run stops.
+        channel = line.channel
         ahead = getattr(channel, "takes_following", False)
         asks = getattr(channel, "asks_before_body", False)
         job = self.ready.get()
@@ -165,6 +233,8 @@ class Connections:
                 then = None
                 if following is not None:
                     then = Envelope(following.sender, following.rcpt, len(following.data))
+                with self.lock:
+                    line.job, line.following = job, following
                 try:
                     outcome: Outcome | BaseException
                     if asks:
@@ -177,6 +247,15 @@ class Connections:
                 except BaseException as exc:  # the dispatcher decides what it means
                     outcome = exc
                     self.stop.set()  # whatever it is, it stops the run: send no more
+                with self.lock:
+                    # ``watch`` may have given the announced message to another connection;
+                    # then the channel drops what it announced before its next message
+                    following, line.following, line.job = line.following, None, None
+                    # a stalled connection a spare replaced closes once its reply came
+                    retire = line.stalled and len(self.lines) > self.count
+                    line.stalled = False
+                    if retire:
+                        self.lines.remove(line)
                 if job.began is False and isinstance(outcome, Outcome):
                     outcome = NOT_SENT  # its body never began: as if never sent
                 job.data = b""  # sent: the bytes are not needed any more
@@ -184,6 +263,10 @@ class Connections:
                 low = self.ready.qsize() < self.low_water
                 if low or len(self.results) >= self.batch or not isinstance(outcome, Outcome):
                     self.wake.set()
+                if retire:
+                    if following is not None:
+                        self.ready.put(following)
+                    return
                 job = following if following is not None else self.ready.get()
         finally:
             channel.close()

@@ -9,10 +9,10 @@ and for the database only to begin a body (below).
 
 The dispatcher claims messages in batches, a small window ahead: at most
 ``claim_window`` claimed (committed as ``sending``) and not yet recorded per
-connection, in flight, ready or waiting, whatever happens. Outcomes are
-recorded in the same batched transactions. When the run stops (Ctrl-C,
-pause, cancel, an error), the claimed messages not yet sent go back to the
-queue.
+connection, in flight, ready or waiting, whatever happens; a connection whose reply is
+overdue stops counting (``Connections.watch``: its waiting work moves to the others or to a
+spare). Outcomes are recorded in the same batched transactions. When the run stops
+(Ctrl-C, pause, cancel, an error), the claimed messages not yet sent go back to the queue.
 
 What was on the wire is known after a crash, too. Before a worker writes the
 first byte of a message's body (after the server's ``354``) it asks the
@@ -23,7 +23,8 @@ arrived. A worker appends a message's outcome before it asks to begin the
 next one's body, and the dispatcher takes the marks before the outcomes, so
 a committed mark always comes with the outcome of the connection's previous
 message: at any commit, at most one delivery per connection has begun and
-has no recorded outcome. Those are all a crash can leave ``unknown``
+has no recorded outcome (per connection open at once: the pool and the spares that
+replace stalled ones). Those are all a crash can leave ``unknown``
 (``runs.take`` / ``batches.take`` on resume); a claim without a mark goes
 back to ``queued``. A mark that is not committed within the transport's
 timeout (a locked database, the run stopping) means the body is not sent:
@@ -43,12 +44,14 @@ from newsletter.campaigns.lanes import Lanes, open_domains, relay_transports
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.outcomes import NOT_SENT, Result
+from newsletter.campaigns.pace import Pace
+from newsletter.campaigns.recording import Outcomes
 from newsletter.campaigns.routes import MAIN, Routes
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
 from newsletter.db.locks import DatabaseLocked
-from newsletter.ratelimit import Pacer, RateLimiter
+from newsletter.ratelimit import Pacer
 from newsletter.transports import Transport, TransportUnavailable
 
 _POLL = 0.2  # seconds between checks for Ctrl-C
@@ -63,7 +66,6 @@ READY_EXTRA = 2
 # Outcomes recorded (and claims made) per transaction, at most: enough to
 # make the database's share small, few enough to keep the window small.
 BATCH = 8
-_RECORD_WITHIN = 0.05  # seconds an outcome may wait for the batch it is recorded in
 # What has already happened (outcomes of sent messages, the pause itself) is
 # worth waiting for much longer than sending more: this many times
 # ``database_wait_seconds``.
@@ -71,7 +73,7 @@ RECORD_PATIENCE = 10
 
 
 def claim_cap(window: int, connections: int) -> int:
-    """Claimed and not yet recorded, at most: all that a crash can leave ``unknown``.
+    """Claimed and not yet recorded, at most, besides the claims of stalled connections.
 
     Never more than ``window`` per connection, and no more than a batch
     beyond one message in flight per connection and a full ready queue.
@@ -92,7 +94,15 @@ class Progress:
 
 
 class Dispatcher:
-    """One run's loop: claim ahead, feed the workers, record what they did, wait when it must."""
+    """One run's loop: claim ahead, feed the connections, record what they did, wait.
+
+    Its own state is the claims. Pacing is :class:`~newsletter.campaigns.pace.Pace`, outcomes
+    waiting for their transaction :class:`~newsletter.campaigns.recording.Outcomes`, what the
+    threads hold :class:`~newsletter.campaigns.connections.Connections`. The rule over them
+    all (:meth:`check`): every claim not yet recorded is waiting to be composed, held by the
+    connections, or an outcome not yet recorded; at most ``cap`` of them beyond the claims of
+    stalled connections; and at most one per open connection has begun its body.
+    """
 
     def __init__(
         self,
@@ -122,20 +132,10 @@ class Dispatcher:
         self.closing = threading.Event()  # the run ends, for whatever reason
         self.error: str | None = None
         self.finished = False
-        self.attempted = 0
         self.started = time.monotonic()
         d = settings.delivery
-        self.limiter: Pacer
-        if limiter is None:
-            local = RateLimiter(d.rate_per_second, d.rate_per_minute, d.rate_per_hour)
-            if local.limited:  # limits hold across runs: seed from the log
-                for start in self.ledger.recent_starts(local.depth):
-                    local.record(start)
-            self.limiter = local
-        else:
-            self.limiter = limiter
-        self.counts = self.ledger.counts()
-        self.total = sum(self.counts.values())
+        self.pace = Pace(d, self.ledger.recent_starts, limiter)
+        self.outcomes = Outcomes(self.ledger.counts())
         # Per destination (lanes.py): grouped by provider, capped, paced, maybe routed to a
         # relay of its own, for a whole-campaign run; a worker's batch and a proof send as
         # one destination.
@@ -154,7 +154,7 @@ class Dispatcher:
             if self.lanes.active:
                 self.ledger.room = self.lanes.room
         # Rate-limited sending is slow by definition: claim only as it sends.
-        window = 1 if self.limiter.limited else d.claim_window
+        window = 1 if self.pace.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA
         self.cap = claim_cap(window, slots)
         # claims worth a transaction: what is left once every connection has a
@@ -170,8 +170,6 @@ class Dispatcher:
             batch=self.batch,
         )
         self.claimed: deque[Job] = deque()  # claimed, not yet handed to a worker
-        self.done: list[Result] = []  # outcomes not yet recorded
-        self.done_since = 0.0
         self.outstanding = 0  # claimed and not yet recorded
         self.exhausted = False  # nothing left to claim until outcomes change that
         self.last_report = 0.0
@@ -179,8 +177,13 @@ class Dispatcher:
         self.last_status_check = time.monotonic()
         self.last_heartbeat = time.monotonic()
         self.heartbeat_every = d.lease_seconds / HEARTBEATS_PER_LEASE
-        self.unrecorded: list[Result] = []  # outcomes a locked database kept us from recording
         self.locked_out = False
+        # claims on stalled connections (Connections.watch), until recorded: they do not count
+        # against the claim window, so the other connections and the spares have work
+        self.stalled: set[int] = set()
+        # claims whose body's mark is committed, until their outcome is: what a crash now
+        # would leave ``unknown``, at most one per connection (see the module's docstring)
+        self.begun: set[int] = set()
 
     def check(self) -> None:
         """The dispatcher's rule: every claim not yet recorded is in exactly one place.
@@ -188,15 +191,27 @@ class Dispatcher:
         claimed and not recorded (``outstanding``) = waiting to be composed (``claimed``)
         + held by the connections (ready, in flight, or its outcome not yet taken back:
         ``lines.held``) + outcomes taken back, to record (``done``) + outcomes a locked
-        database kept us from recording (``unrecorded``); and never more than ``cap``.
-        Checked after every transaction and at the end of the run.
+        database kept us from recording (``unrecorded``); and never more than ``cap`` beyond
+        the claims on stalled connections (``stalled``). Begun and not recorded
+        (``begun``, the crash bound): at most one per connection open at once (``lines.most``,
+        the pool and its spares). Checked after every transaction and at the end of the run.
         """
         held = self.lines.held
+        done, unrecorded = len(self.outcomes.done), len(self.outcomes.unrecorded)
         assert held >= 0, (self.lines.handed, self.lines.returned)
-        assert self.outstanding == len(self.claimed) + held + len(self.done) + len(
-            self.unrecorded
-        ), (self.outstanding, len(self.claimed), held, len(self.done), len(self.unrecorded))
-        assert self.outstanding <= self.cap, (self.outstanding, self.cap)
+        assert self.outstanding == len(self.claimed) + held + done + unrecorded, (
+            self.outstanding,
+            len(self.claimed),
+            held,
+            done,
+            unrecorded,
+        )
+        assert self.outstanding <= self.cap + len(self.stalled), (
+            self.outstanding,
+            self.cap,
+            len(self.stalled),
+        )
+        assert len(self.begun) <= self.lines.most, (len(self.begun), self.lines.most)
         self.lanes.check(held)
 
     def shutdown(self) -> None:
@@ -207,12 +222,12 @@ class Dispatcher:
         self.lines.end()
         self._drain(block=False)
         self.check()
-        late = self.unrecorded + self.done
-        self.unrecorded, self.done = [], []
+        late = self.outcomes.take_all()
         try:
             if late:
                 patience = self.ledger.wait * RECORD_PATIENCE
                 self._apply(self.ledger.step(late, 0, wait=patience))
+                self._settled(late, frozenset())
         except DatabaseLocked as exc:
             self.error = (
                 f"{self.error or exc}; the outcome of {len(late)} claimed message(s) could "
@@ -245,6 +260,7 @@ class Dispatcher:
                 self.stop.set()
             if self.stop.is_set():
                 self._unclaim()
+            self.stalled.update(job.id for job in self.lines.watch())
             self._hand_out()  # first: a worker that just finished may be waiting
             try:
                 self._maybe_step()
@@ -255,7 +271,7 @@ class Dispatcher:
                 self.stop.set()
                 continue
             rate_wait = self._hand_out()
-            if self.in_pipeline or self.done:
+            if self.in_pipeline or self.outcomes.done:
                 self._report("rate limit" if rate_wait > 0 else None, rate_wait or None)
                 self._drain(block=True, timeout=self._timeout(rate_wait))
                 continue
@@ -270,15 +286,25 @@ class Dispatcher:
             self.exhausted = False
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Deliveries per status, as recorded."""
+        return self.outcomes.counts
+
+    @property
+    def attempted(self) -> int:
+        return self.outcomes.attempted
+
+    @property
     def in_pipeline(self) -> int:
         """Claimed messages without an outcome yet: waiting, ready or in flight."""
-        return self.outstanding - len(self.done) - len(self.unrecorded)
+        return self.outstanding - len(self.outcomes)
 
     def _timeout(self, rate_wait: float) -> float:
         """How long to wait for a result: until the oldest one must be recorded, at most."""
         timeout = min(_POLL, rate_wait or _POLL)
-        if self.done:
-            timeout = min(timeout, max(0.0, self.done_since + _RECORD_WITHIN - time.monotonic()))
+        due_in = self.outcomes.due_in()
+        if due_in is not None:
+            timeout = min(timeout, due_in)
         timeout = min(timeout, max(0.0, self.last_status_check + _STATUS_EVERY - time.monotonic()))
         return max(timeout, 0.0005)
 
@@ -287,24 +313,24 @@ class Dispatcher:
         if self.locked_out or self.stop.is_set():
             self.lines.refuse_marks()  # a paused run begins no more bodies
         if self.locked_out:
-            self.unrecorded += self.done
-            self.done = []
+            self.outcomes.keep(self.outcomes.take())
             return
         # the marks first, then the outcomes: see the module's docstring
         marks = self.lines.take_marks()
         if marks:
             self._drain(block=False)
-        room = self.cap - self.outstanding + len(self.done)
+        done = self.outcomes.done
+        room = self.cap - self.outstanding + len(done)
+        if self.stalled:  # a stalled claim recorded now frees its room once, as any other
+            room += len(self.stalled.difference(job.id for job, _ in done))
         want = 0 if self.stop.is_set() or self.exhausted else room
-        due = bool(self.done) and (
-            self.stop.is_set() or time.monotonic() - self.done_since >= _RECORD_WITHIN
-        )
+        due = self.outcomes.due(self.stop.is_set())
         claiming = want >= self.batch or (want and self.in_pipeline == 0)
         if not (claiming or due or marks):
             return
         if marks and not claiming:
             want = 0  # a mark is due every message: claims still go in batches
-        finished, self.done = self.done, []
+        finished = self.outcomes.take()
         begin = [m.job.id for m in marks]
         # recorded by this step: their destinations have room again for its claims
         self.lanes.recorded(job.address for job, _ in finished)
@@ -315,11 +341,12 @@ class Dispatcher:
             for m in marks:
                 m.answer(False)
             if isinstance(exc, DatabaseLocked):
-                self.unrecorded += finished  # recorded at shutdown, waiting longer
+                self.outcomes.keep(finished)  # recorded at shutdown, waiting longer
             raise
         for m in marks:
             m.answer(m.job.id in recorded.marked)
         self.outstanding -= len(finished)
+        self._settled(finished, recorded.marked)
         self._apply(recorded)
         self.claimed.extend(recorded.claimed)
         self.outstanding += len(recorded.claimed)
@@ -347,10 +374,9 @@ class Dispatcher:
             )
             if i is None:
                 return lane_wait
-            rate_wait = self.limiter.delay(now)
+            rate_wait = self.pace.take()
             if rate_wait > 0:
                 return rate_wait
-            self.limiter.record(now)
             job = self.claimed[i]
             del self.claimed[i]
             self.compose(job)
@@ -358,15 +384,17 @@ class Dispatcher:
             self.lines.put(job, route)
         return 0.0
 
+    def _settled(self, finished: list[Result], marked: frozenset[int]) -> None:
+        """Committed: ``marked`` began, ``finished`` have their outcome."""
+        self.begun |= marked
+        done = {job.id for job, _ in finished}
+        self.begun -= done
+        self.stalled -= done
+
     def _apply(self, recorded: Recorded) -> None:
-        self._move(recorded.moves)
+        self.outcomes.move(recorded.moves)
         if recorded.error:
             self.error = self.error or recorded.error
-
-    def _move(self, moves: list[tuple[str, str]]) -> None:
-        for old, new in moves:
-            self.counts[old] = self.counts.get(old, 0) - 1
-            self.counts[new] = self.counts.get(new, 0) + 1
 
     def _drain(self, *, block: bool, timeout: float = _POLL) -> None:
         if block:
@@ -374,15 +402,10 @@ class Dispatcher:
         self._received(self.lines.take_results())
 
     def _received(self, results: list[Result]) -> None:
-        if not results:
-            return
         for job, _ in results:
             self.lanes.returned(job.id)
-        if not self.done:
-            self.done_since = time.monotonic()
-        self.done += results
-        self.attempted += sum(1 for _, outcome in results if outcome is not NOT_SENT)
-        self.exhausted = False
+        if self.outcomes.received(results):
+            self.exhausted = False  # a deferral may make more claimable
 
     def _wait(self, why: str, seconds: float) -> None:
         """Sleep up to ``seconds``, saying so, but wake for Ctrl-C or a pause."""
@@ -423,9 +446,8 @@ class Dispatcher:
         if not force and waiting == self.last_waiting and now - self.last_report < 0.1:
             return
         self.last_report, self.last_waiting = now, waiting
-        c = self.counts
+        c, total = self.outcomes.counts, self.outcomes.total
         open_ = c.get("queued", 0) + c.get("sending", 0)
         if self.wait_for_retries:
             open_ += c.get("deferred", 0)
-        done = self.total - open_
-        self.on_progress(Progress(self.cid, self.total, done, dict(c), waiting, seconds))
+        self.on_progress(Progress(self.cid, total, total - open_, dict(c), waiting, seconds))

@@ -64,6 +64,15 @@ class Routes:
         return sum(p.returned for p in self.pools.values())
 
     @property
+    def most(self) -> int:
+        """Connections open at once, at most, over every pool: each pool and its spares."""
+        return sum(p.most for p in self.pools.values())
+
+    def watch(self) -> list[Job]:
+        """Every pool's stalled messages (:meth:`Connections.watch`); spares open per pool."""
+        return [job for pool in self.pools.values() for job in pool.watch()]
+
+    @property
     def marks(self) -> bool:
         return any(p.marks for p in self.pools.values())
 

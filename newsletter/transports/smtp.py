@@ -27,6 +27,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +63,10 @@ class SmtpTransport:
     connections: int = 1
     timeout: float = 30.0
     final_reply_timeout: float = 600.0
+    # a reply this late marks the connection stalled (campaigns/connections.py): what waits
+    # behind it goes to other connections, and up to ``spare_connections`` more may open
+    slow_reply_seconds: float | None = 5.0
+    spare_connections: int = 0
     max_per_connection: int = 1000
     verify_certificates: bool = True
     ca_file: str | None = None
@@ -80,6 +85,8 @@ class SmtpTransport:
             "connections": s.pool,
             "timeout": s.timeout,
             "final_reply_timeout": s.final_reply_timeout,
+            "slow_reply_seconds": s.slow_reply_seconds,
+            "spare_connections": spare_connections(s.pool, s.spare_connections, s.max_connections),
             "local_hostname": helo_name(settings),
             "max_per_connection": s.max_per_connection,
             "verify_certificates": s.verify_certificates,
@@ -107,6 +114,15 @@ class SmtpTransport:
 
     def open_channel(self) -> SmtpChannel:
         return SmtpChannel(self)
+
+
+def spare_connections(pool: int, spare: int | None, most: int | None) -> int:
+    """Connections that may open beyond the pool while all of it is stalled.
+
+    ``spare`` unset means as many as the pool; never beyond the relay's ``most``.
+    """
+    n = pool if spare is None else spare
+    return max(0, min(n, most - pool)) if most is not None else n
 
 
 class _Stale(Exception):
@@ -140,6 +156,8 @@ class SmtpChannel:
         self.size_limit = 0
         # the envelope sent after the last body, its replies not read yet
         self.announced: Envelope | None = None
+        # since when (monotonic) the channel waits for a server reply; None while it does not
+        self.waiting_since: float | None = None
 
     def _connect(self) -> smtplib.SMTP:
         t = self.t
@@ -198,13 +216,17 @@ class SmtpChannel:
         if conn.file is None:
             conn.file = conn.sock.makefile("rb")  # type: ignore[union-attr]
         lines = []
-        while True:
-            line = conn.file.readline(_MAXLINE + 1)
-            if not line:
-                raise smtplib.SMTPServerDisconnected("connection closed by server")
-            lines.append(line.rstrip(b"\r\n").decode("utf-8", errors="replace"))
-            if line[3:4] != b"-":
-                break
+        self.waiting_since = time.monotonic()
+        try:
+            while True:
+                line = conn.file.readline(_MAXLINE + 1)
+                if not line:
+                    raise smtplib.SMTPServerDisconnected("connection closed by server")
+                lines.append(line.rstrip(b"\r\n").decode("utf-8", errors="replace"))
+                if line[3:4] != b"-":
+                    break
+        finally:
+            self.waiting_since = None
         try:
             code = int(lines[-1][:3])
         except ValueError:

@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 from newsletter.campaigns.composer import Composer
 from newsletter.campaigns.dispatch import RECORD_PATIENCE, Dispatcher
@@ -97,7 +98,9 @@ def send_batch(ctx: WorkerContext, campaign_id: int, number: int) -> str:
     pacer = SharedRate(db.engine, ctx.relay, ctx.limits)
     try:
         if slots:
-            transport = _with_connections(ctx.transport, len(slots))
+            # the relay's connections counted in slots (max_connections): no spares beyond
+            spare = ctx.slots is None or not ctx.slots.limited
+            transport = _with_connections(ctx.transport, len(slots), spare=spare)
             runner = Dispatcher(
                 db,
                 settings,
@@ -149,7 +152,13 @@ def _connection_slots(ctx: WorkerContext, want: int) -> list[int]:
         time.sleep(_SLOT_POLL)
 
 
-def _with_connections(transport: Transport, n: int) -> Transport:
-    if n == transport.connections or not dataclasses.is_dataclass(transport):
+def _with_connections(transport: Transport, n: int, *, spare: bool) -> Transport:
+    """``transport`` with ``n`` connections, and without spare ones unless ``spare``."""
+    changes: dict[str, Any] = {}
+    if n != transport.connections:
+        changes["connections"] = n
+    if not spare and getattr(transport, "spare_connections", None):
+        changes["spare_connections"] = 0
+    if not changes or not dataclasses.is_dataclass(transport):
         return transport
-    return dataclasses.replace(transport, connections=n)
+    return dataclasses.replace(transport, **changes)
