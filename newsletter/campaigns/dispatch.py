@@ -40,13 +40,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from newsletter.campaigns.composer import Composer
-from newsletter.campaigns.lanes import Lanes, open_domains, relay_transports
+from newsletter.campaigns.lanes import for_run
 from newsletter.campaigns.leases import HEARTBEATS_PER_LEASE
 from newsletter.campaigns.ledger import Job, Ledger, Recorded
 from newsletter.campaigns.outcomes import NOT_SENT, Result
 from newsletter.campaigns.pace import Pace
 from newsletter.campaigns.recording import Outcomes
-from newsletter.campaigns.routes import MAIN, Routes
+from newsletter.campaigns.routes import Routes
 from newsletter.campaigns.tables import Campaign
 from newsletter.config import Settings
 from newsletter.db import Database
@@ -136,23 +136,8 @@ class Dispatcher:
         d = settings.delivery
         self.pace = Pace(d, self.ledger.recent_starts, limiter)
         self.outcomes = Outcomes(self.ledger.counts())
-        # Per destination (lanes.py): grouped by provider, capped, paced, maybe routed to a
-        # relay of its own, for a whole-campaign run; a worker's batch and a proof send as
-        # one destination.
-        per_destination = self.ledger.by_destination and campaign.kind != "proof"
-        relays = relay_transports(settings, transport, d.destinations) if per_destination else {}
-        transports: dict[str | None, Transport] = {MAIN: transport, **relays}
+        self.lanes, transports = for_run(settings, self.ledger, campaign, transport)
         slots = sum(t.connections for t in transports.values())
-        self.lanes = Lanes(settings, slots, enabled=per_destination)
-        if per_destination:
-            if d.mx_lookup_seconds > 0:
-                domains = self.ledger.transaction(lambda conn: open_domains(conn, self.cid))
-                # the lease is not renewed yet: the lookups end well before it expires
-                budget = min(d.mx_lookup_seconds, d.lease_seconds / 2)
-                self.lanes.group.prepare(domains, budget)
-            self.ledger.group = self.lanes.group
-            if self.lanes.active:
-                self.ledger.room = self.lanes.room
         # Rate-limited sending is slow by definition: claim only as it sends.
         window = 1 if self.pace.limited else d.claim_window
         self.ready_depth = 2 * slots + READY_EXTRA

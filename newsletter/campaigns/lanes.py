@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from newsletter.campaigns.ledger import Job
+from newsletter.campaigns.ledger import Job, Ledger
 from newsletter.campaigns.providers import Grouping
 from newsletter.campaigns.statements import D
-from newsletter.campaigns.tables import DeliveryStatus
+from newsletter.campaigns.tables import Campaign, DeliveryStatus
 from newsletter.config import Settings
 from newsletter.destinationconfig import DestinationSettings
 from newsletter.ratelimit import RateLimiter
@@ -150,6 +150,35 @@ class Lanes:
         for name, n in self.busy.items():
             assert 0 <= n <= self.claimed[name], (name, n, self.claimed[name])
             assert not self.active or n <= self.limit(name).connections, (name, n)
+
+
+def for_run(
+    settings: Settings, ledger: Ledger, campaign: Campaign, transport: Transport
+) -> tuple[Lanes, dict[str | None, Transport]]:
+    """A run's lanes and its transports by route (``MAIN``: the run's own).
+
+    Per destination only for a whole-campaign run: a worker's batch (its ledger says
+    ``by_destination = False``) and a proof send as one destination. The MX lookups happen
+    here, before the lease is first renewed, so their budget is at most half a lease.
+    """
+    from newsletter.campaigns.routes import MAIN
+
+    d = settings.delivery
+    per_destination = ledger.by_destination and campaign.kind != "proof"
+    relays = relay_transports(settings, transport, d.destinations) if per_destination else {}
+    transports: dict[str | None, Transport] = {MAIN: transport, **relays}
+    slots = sum(t.connections for t in transports.values())
+    lanes = Lanes(settings, slots, enabled=per_destination)
+    if per_destination:
+        if d.mx_lookup_seconds > 0:
+            assert campaign.id is not None
+            cid = campaign.id
+            domains = ledger.transaction(lambda conn: open_domains(conn, cid))
+            lanes.group.prepare(domains, min(d.mx_lookup_seconds, d.lease_seconds / 2))
+        ledger.group = lanes.group
+        if lanes.active:
+            ledger.room = lanes.room
+    return lanes, transports
 
 
 def relay_transports(
