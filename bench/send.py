@@ -40,6 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import Any
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def make_db(workdir: Path, settings, n: int) -> Database:  # type: ignore[no-unt
 
 
 @contextmanager
-def pg_cluster() -> Iterator:  # type: ignore[type-arg]
+def pg_cluster() -> Iterator[Any]:
     """A PostgreSQL cluster of our own, with the server's default durability."""
     from pg_cluster import Cluster, find_bindir
 
