@@ -159,6 +159,9 @@ class Ledger:
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
         if self._conn is not None:
+            if self._trip is not None:
+                with contextlib.suppress(Exception):  # a broken one is not pooled again
+                    self._trip.leave_autocommit(self._conn)
             if self.db.is_sqlite:
                 self._conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 self._conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
@@ -178,12 +181,23 @@ class Ledger:
             self._conn.commit()
         return self._conn
 
-    def transaction(self, work: Callable[[sa.Connection], T], *, wait: float | None = None) -> T:
-        """Run ``work`` in one committed transaction, waiting out a locked database."""
+    def transaction(
+        self,
+        work: Callable[[sa.Connection], T],
+        *,
+        wait: float | None = None,
+        one_trip: bool = False,
+    ) -> T:
+        """Run ``work`` in one committed transaction, waiting out a locked database.
+
+        ``one_trip``: ``work`` is one statement run by :class:`OneTrip` in autocommit.
+        """
 
         def attempt() -> T:
             conn = self._connection()
             try:
+                if self._trip is not None and not one_trip:
+                    self._trip.leave_autocommit(conn)
                 result = work(conn)
                 conn.commit()
             except BaseException as exc:
@@ -316,7 +330,9 @@ class Ledger:
             marked = self._mark(conn, begin, now) if begin else set()
             return fetched, pending, asked, {i for i, _ in postponed}, took, marked
 
-        fetched, pending, asked, postponed, took, marked = self.transaction(work, wait=wait)
+        fetched, pending, asked, postponed, took, marked = self.transaction(
+            work, wait=wait, one_trip=one_trip
+        )
         moves = rows.moves
         if fetched is not None:
             moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
@@ -502,7 +518,7 @@ class Ledger:
         """The rows of a read-only query built once, on the run's connection."""
         if self._trip is not None:
             trip = self._trip
-            return self.transaction(lambda conn: trip.read(conn, query))
+            return self.transaction(lambda conn: trip.read(conn, query), one_trip=True)
         return self.transaction(lambda conn: list(conn.execute(query)))
 
     def recent_starts(self, limit: int) -> list[float]:

@@ -28,7 +28,6 @@ general transaction.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -146,10 +145,16 @@ class OneTrip:
         return self._execute(conn, found[1], found[2])
 
     def _execute(self, conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
-        """Run one statement in autocommit on ``conn``'s driver connection; its rows."""
+        """Run one statement in autocommit on ``conn``'s driver connection; its rows.
+
+        The connection stays in autocommit until :meth:`leave_autocommit`: the ledger calls
+        it before any other transaction and before the connection goes back to the pool, so
+        a run of one-statement steps pays no switch (a psycopg wait each way).
+        """
         dbapi: Any = conn.connection.dbapi_connection
         assert not conn.in_transaction(), "one trip runs outside a transaction"
-        dbapi.autocommit = True
+        if not dbapi.autocommit:
+            dbapi.autocommit = True
         try:
             cursor = dbapi.cursor()
             try:
@@ -161,6 +166,10 @@ class OneTrip:
             raise sa.exc.DBAPIError.instance(
                 sql, params, exc, self.dialect.loaded_dbapi.Error
             ) from exc
-        finally:
-            with contextlib.suppress(Exception):  # a broken connection is replaced anyway
-                dbapi.autocommit = False
+
+    @staticmethod
+    def leave_autocommit(conn: sa.Connection) -> None:
+        """Back to transactions on ``conn``, for SQLAlchemy's own (atomic) work."""
+        dbapi: Any = conn.connection.dbapi_connection
+        if dbapi is not None and dbapi.autocommit:
+            dbapi.autocommit = False
