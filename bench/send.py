@@ -1,22 +1,28 @@
 """Send benchmark: our whole pipeline against Postfix's smtp-source, and memory at 100k/1M.
 
-Runs Postfix ``smtp-sink`` on loopback, then for 1 and 8 connections:
+Runs Postfix ``smtp-sink`` on loopback (and, for ``--backends postgresql``, a
+PostgreSQL cluster of its own with default durability, ``tests/pg_cluster.py``),
+then for 1 and 8 connections:
 
-* ``smtp-source`` sends N copies of one rendered ISA issue (C tool, no database);
-* ``newsletter`` sends a campaign of N recipients with the same issue: claims,
-  per-recipient compose and outcome rows in SQLite included;
+* ``smtp-source -d`` sends N copies of one rendered ISA issue (C tool, no database);
+* ``newsletter`` sends a campaign of N recipients with the same issue, once
+  per backend (the single-process sender, in this process): claims,
+  per-recipient compose, the ``data_at`` marks and outcome rows included;
 
-alternating, and prints every round's ratio (target: >= 0.8 in every round)
-and the min/median. Then the memory runs: ``newsletter campaigns send`` as a
+alternating, and prints every round's rates, ratio to smtp-source and CPU
+seconds per 1,000 messages (user + system: ``getrusage`` of smtp-source as a
+child, of this process's threads for ours), then per backend the min/median
+of the rounds and the PostgreSQL sender's CPU against SQLite's (target:
+<= 1.2x). Then the memory runs: ``newsletter campaigns send`` as a
 process of its own (as an operator runs it) on a 100,000-recipient campaign
 into the sink over 8 connections and on a 1,000,000-recipient one with the
 dry-run transport; its RSS is sampled from /proc while it runs (target: peak
 <= 70 MB, flat in N), and the database bytes per delivery are printed.
 
 Needs Postfix's tools: ``apt-get install postfix`` (no configuration needed).
-Not part of the test suite. Usage: ``python bench/send.py [-n 3000]
-[--big 100000] [--huge 1000000]`` (``-n 0`` skips the throughput runs,
-``--big 0`` / ``--huge 0`` the memory runs).
+Not part of the test suite. Usage: ``python bench/send.py [-n 20000]
+[--backends sqlite,postgresql] [--connections 1,8] [--big 100000] [--huge 1000000]``
+(``-n 0`` skips the throughput runs, ``--big 0`` / ``--huge 0`` the memory runs).
 """
 
 from __future__ import annotations
@@ -31,14 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
@@ -90,6 +100,46 @@ def make_db(workdir: Path, settings, n: int) -> Database:  # type: ignore[no-unt
     return db
 
 
+@contextmanager
+def pg_cluster() -> Iterator[Any]:
+    """A PostgreSQL cluster of our own, with the server's default durability."""
+    from pg_cluster import Cluster, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries: apt-get install postgresql")
+    server = Cluster(bindir, durable=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_databases = 0
+
+
+def make_pg_db(server, settings, n: int) -> tuple[Database, object]:  # type: ignore[no-untyped-def]
+    """A new database in ``server`` with ``n`` subscribers; and the settings that use it."""
+    global _databases
+    _databases += 1
+    name = f"send{_databases}"
+    with server.admin().connect() as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    settings = replace(settings, database_url=server.url(name))
+    db = Database.from_settings(settings, create=True)
+    db.ensure_schema()
+    fill(db, n)
+    return db, settings
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far, all its threads (what getrusage
+    gives the process itself), from /proc: for a worker that outlives the measured run."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fill(db: Database, n: int) -> None:
     """``n`` confirmed subscribers of list ``isa``, inserted 10,000 at a time.
 
@@ -134,22 +184,35 @@ def fill(db: Database, n: int) -> None:
             )
 
 
-def ours(settings, rendered, port: int, n: int, connections: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Messages per second, and CPU seconds (all threads) per 1,000 messages."""
+def ours(  # type: ignore[no-untyped-def]
+    settings, rendered, port: int, n: int, connections: int, server=None
+) -> tuple[float, float]:
+    """Messages per second, and CPU seconds (all threads) per 1,000 messages.
+
+    On SQLite, or on PostgreSQL in ``server`` when it is given.
+    """
     work = Path(tempfile.mkdtemp(prefix="nl-bench-"))
     try:
-        db = make_db(work, settings, n)
+        if server is None:
+            db = make_db(work, settings, n)
+        else:
+            db, settings = make_pg_db(server, settings, n)
         with db.session() as s:
             cid = store.create_campaign(s, rendered, "isa").id
         transport = SmtpTransport("127.0.0.1", port, connections=connections, timeout=30)
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), own_cpu()
         result = run_campaign(db, settings, cid, transport)  # type: ignore[arg-type]
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        elapsed, cpu = time.perf_counter() - started, own_cpu() - cpu
         assert result.counts == {"sent": n}, result.counts
         db.dispose()
         return n / elapsed, cpu / n * 1000
     finally:
         shutil.rmtree(work)
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def children_cpu() -> float:
@@ -250,13 +313,16 @@ def big(settings, rendered, port: int, n: int, transport: str) -> None:  # type:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=3000, help="messages per throughput run")
+    parser.add_argument("-n", type=int, default=20_000, help="messages per throughput run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated")
+    parser.add_argument("--connections", default="1,8", help="comma-separated")
     parser.add_argument("--big", type=int, default=100_000, help="recipients, smtp memory run")
     parser.add_argument("--huge", type=int, default=1_000_000, help="recipients, dry-run run")
     args = parser.parse_args()
     if not (Path(SINK).exists() and Path(SOURCE).exists()):
         raise SystemExit("needs Postfix's smtp-sink and smtp-source: apt-get install postfix")
+    backends = [b for b in args.backends.split(",") if b]
     settings = load_settings(ROOT / "newsletter.toml")
     issue = issue_files(ROOT / "issues")[-1]
     rendered = render_issue(load_issue(issue), settings)
@@ -274,33 +340,79 @@ def main() -> None:
             f.flush()
             print(
                 f"Issue {issue.name}: {len(sample):,} bytes per message, {args.n:,} messages "
-                f"per run, smtp-sink on 127.0.0.1:{port}"
+                f"per run, smtp-sink on 127.0.0.1:{port}; load average {load()}"
             )
-            header = ("connections", "round", "smtp-source", "newsletter", "ratio", "CPU s/1000")
-            print("{:>11} {:>5} {:>12} {:>11} {:>6} {:>15}".format(*header))
-            for connections in (1, 8) if args.n else ():
-                # alternate within each round: the machine is shared and noisy
-                ratios = []
-                for r in range(args.rounds):
-                    a, a_cpu = theirs(Path(f.name), port, args.n, connections)
-                    b, b_cpu = ours(settings, rendered, port, args.n, connections)
-                    ratios.append(b / a)
-                    print(
-                        f"{connections:>11} {r + 1:>5} {a:>8,.0f}/s {b:>7,.0f}/s {b / a:>6.2f} "
-                        f"{a_cpu:>6.2f} / {b_cpu:.2f}"
-                    )
-                print(
-                    f"{connections:>11} ratio min {min(ratios):.2f}, median "
-                    f"{statistics.median(ratios):.2f} (target >= 0.8 in every round)"
-                )
+            if args.n:
+                with pg_cluster() if "postgresql" in backends else _no_server() as server:
+                    for c in (int(x) for x in args.connections.split(",")):
+                        throughput(settings, rendered, port, Path(f.name), args, c, server)
         if args.big:
             big(settings, rendered, port, args.big, "smtp")
         if args.huge:
             big(settings, rendered, port, args.huge, "dry-run")
-        print(f"load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"load average (1/5/15 min): {load()}")
     finally:
         sink.terminate()
         sink.wait()
+
+
+@contextmanager
+def _no_server() -> Iterator[None]:
+    yield None
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def throughput(  # type: ignore[no-untyped-def]
+    settings, rendered, port: int, message: Path, args, conns: int, server
+) -> None:
+    """Alternating rounds of smtp-source and of our sender on each backend (``conns``
+    connections each).
+
+    Prints each round's rate, ratio to smtp-source and CPU seconds per 1,000 messages,
+    then per backend the min/median of the rounds.
+    """
+    backends = [b for b in args.backends.split(",") if b]
+    print(f"\n{conns} connection(s); msg/s, ratio to smtp-source, CPU s per 1,000 messages")
+    print("{:>5} {:>12} {:>9} {:>6} {:>8}  {}".format(
+        "round", "sender", "msg/s", "ratio", "CPU s/k", "load"))  # fmt: skip
+    rates: dict[str, list[float]] = {b: [] for b in ["smtp-source", *backends]}
+    cpus: dict[str, list[float]] = {b: [] for b in rates}
+    ratios: dict[str, list[float]] = {b: [] for b in backends}
+    for r in range(1, args.rounds + 1):
+        src, src_cpu = theirs(message, port, args.n, conns)
+        rates["smtp-source"].append(src)
+        cpus["smtp-source"].append(src_cpu)
+        print(f"{r:>5} {'smtp-source':>12} {src:>9,.0f} {'':>6} {src_cpu:>8.3f}  {load()}")
+        for b in backends:
+            rate, cpu = ours(
+                settings, rendered, port, args.n, conns, server if b != "sqlite" else None
+            )
+            rates[b].append(rate)
+            cpus[b].append(cpu)
+            ratios[b].append(rate / src)
+            print(f"{r:>5} {b:>12} {rate:>9,.0f} {rate / src:>6.2f} {cpu:>8.3f}  {load()}")
+    print(f"{conns} connection(s), {args.rounds} rounds (min / median):")
+    for b, values in rates.items():
+        used = cpus[b]
+        ratio = (
+            f"; ratio to smtp-source {min(ratios[b]):.2f} / {statistics.median(ratios[b]):.2f}"
+            if b in ratios
+            else ""
+        )
+        print(
+            f"  {b:>12}: {min(values):,.0f} / {statistics.median(values):,.0f} msg/s; "
+            f"CPU {min(used):.3f} / {statistics.median(used):.3f} s per 1,000{ratio}"
+        )
+    if "sqlite" in cpus and "postgresql" in cpus:
+        per_round = [p / q for p, q in zip(cpus["postgresql"], cpus["sqlite"], strict=True)]
+        print(
+            f"  PostgreSQL sender's CPU per message / SQLite's: median of rounds "
+            f"{statistics.median(per_round):.2f} (min {min(per_round):.2f}, "
+            f"max {max(per_round):.2f}; target <= 1.2)"
+        )
 
 
 def print_compose_cost(template, n: int = 20_000) -> None:  # type: ignore[no-untyped-def]
@@ -326,6 +438,7 @@ class _FakeCampaign:
     def __init__(self, rendered):  # type: ignore[no-untyped-def]
         self.subject, self.html, self.text = rendered.subject, rendered.html, rendered.text
         self.list_slug, self.list_name, self.language = "isa", "ISA-Newsletter", rendered.language
+        self.uid = "bench"  # the campaign's id in its headers (List-Id, Feedback-ID)
 
 
 if __name__ == "__main__":

@@ -42,15 +42,26 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from send import SINK, SOURCE, fill, free_port, start_sink  # noqa: E402
+from send import (  # noqa: E402
+    SINK,
+    SOURCE,
+    children_cpu,
+    fill,
+    free_port,
+    own_cpu,
+    process_cpu,
+    start_sink,
+)
 
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
-from newsletter.config import Delivery, load_settings  # noqa: E402
+from newsletter.campaigns.sender import run_campaign  # noqa: E402
+from newsletter.config import Delivery, Workers, load_settings  # noqa: E402
 from newsletter.db import Database  # noqa: E402
 from newsletter.issue.load import load_issue  # noqa: E402
 from newsletter.message.compose import Recipient  # noqa: E402
 from newsletter.render import render_issue  # noqa: E402
+from newsletter.transports.smtp import SmtpTransport  # noqa: E402
 from newsletter.workers import batches  # noqa: E402
 
 CONNECTIONS = 2  # per worker
@@ -89,6 +100,8 @@ class Setup:
             encoding="utf-8",
         )
         settings = load_settings(self.config)
+        self.settings = settings
+        self.port = port
         self.db = Database.from_settings(settings, create=True)
         self.db.ensure_schema()
         fill(self.db, n)
@@ -101,10 +114,21 @@ class Setup:
             assert c.id is not None
             return c.id
 
-    def enqueue(self, cid: int) -> float:
+    def single(self) -> tuple[float, float]:
+        """The single-process sender (``campaigns send``'s loop, in this process) on a new
+        campaign over as many connections as one worker: msg/s and CPU s per 1,000."""
+        cid = self.campaign()
+        transport = SmtpTransport("127.0.0.1", self.port, connections=CONNECTIONS, timeout=30)
+        started, cpu = time.perf_counter(), own_cpu()
+        result = run_campaign(self.db, self.settings, cid, transport)  # type: ignore[arg-type]
+        elapsed, cpu = time.perf_counter() - started, own_cpu() - cpu
+        assert result.counts == {"sent": self.n}, result.counts
+        return self.n / elapsed, cpu / self.n * 1000
+
+    def enqueue(self, cid: int, size: int) -> float:
         started = time.perf_counter()
         with self.db.session() as s:
-            batches.enqueue(s, cid, queue="newsletter", size=1000, transport="workers")
+            batches.enqueue(s, cid, queue="newsletter", size=size, transport="workers")
         return time.perf_counter() - started
 
     def state(self, cid: int) -> str:
@@ -142,11 +166,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def send_time(
-    setup: Setup, cid: int, *, procs: list, samples: dict | None = None
+    setup: Setup, cid: int, *, procs: list, size: int, samples: dict | None = None
 ) -> tuple[float, float]:
     """Seconds to enqueue, and from the start of the enqueue until the campaign is finished."""
     started = time.perf_counter()
-    enqueued = setup.enqueue(cid)
+    enqueued = setup.enqueue(cid, size)
     next_sample = 0.0
     while not setup.state(cid).startswith("finished"):
         now = time.perf_counter() - started
@@ -162,14 +186,15 @@ def send_time(
     return enqueued, elapsed
 
 
-def theirs(message: Path, port: int, n: int, connections: int) -> float:
-    started = time.perf_counter()
+def theirs(message: Path, port: int, n: int, connections: int) -> tuple[float, float]:
+    """smtp-source's msg/s and CPU s per 1,000 messages (getrusage of the child)."""
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run(
         [SOURCE, "-d", "-s", str(connections), "-m", str(n), "-F", str(message),
          "-f", "newsletter@example.org", "-t", "leser@example.com", f"127.0.0.1:{port}"],
         check=True,
     )  # fmt: skip
-    return n / (time.perf_counter() - started)
+    return n / (time.perf_counter() - started), (children_cpu() - cpu) / n * 1000
 
 
 def load() -> str:
@@ -180,6 +205,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20000, help="recipients per throughput run")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1,2,4", help="worker counts, comma-separated")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="[workers] batch_size (default: the setting's)"
+    )
     parser.add_argument("--huge", type=int, default=1_000_000)
     parser.add_argument("--huge-workers", type=int, default=4)
     parser.add_argument(
@@ -217,36 +246,69 @@ def main() -> None:
 
 def throughput(server, rendered, port: int, work: Path, message: Path, args) -> None:  # type: ignore[no-untyped-def]
     setup = Setup(server, "through", args.n, port, work, rendered, args.claim_window)
+    size = args.batch_size or Workers().batch_size
     print(
         f"\n{args.n:,} recipients per run, {CONNECTIONS} connections per worker, "
-        f"batches of 1,000, claim_window {args.claim_window}; msg/s"
+        f"batches of {size:,}, claim_window {args.claim_window}; msg/s; CPU s per 1,000 "
+        "messages (smtp-source: getrusage of the child; a worker: its process from /proc; "
+        "the single-process sender: this process)"
     )
-    heads = ("workers", "conns", "round", "smtp-source", "newsletter", "ratio")
-    print(" ".join(f"{h:>{len(h)}}" for h in heads))
-    for n in (1, 2, 4):
-        ratios, ours_rates, theirs_rates = [], [], []
+    heads = (
+        "workers",
+        "conns",
+        "round",
+        "smtp-source",
+        "newsletter",
+        "ratio",
+        "CPU s/k",
+        "src CPU",
+    )
+    print(" ".join(f"{h:>{len(h)}}" for h in heads) + "  load")
+    for n in (int(x) for x in args.workers.split(",")):
+        ratios, ours_rates, theirs_rates, cpus, single, single_cpu = [], [], [], [], [], []
         logs = work / f"logs{n}"
         logs.mkdir()
         with workers(setup.config, n, logs) as procs:
             for r in range(args.rounds):
-                src = theirs(message, port, args.n, n * CONNECTIONS)
+                src, src_cpu = theirs(message, port, args.n, n * CONNECTIONS)
                 cid = setup.campaign()
-                rate = args.n / send_time(setup, cid, procs=procs)[1]
+                before = sum(process_cpu(p.pid) for p in procs)
+                rate = args.n / send_time(setup, cid, procs=procs, size=size)[1]
+                cpu = (sum(process_cpu(p.pid) for p in procs) - before) / args.n * 1000
                 ratios.append(rate / src)
                 ours_rates.append(rate)
                 theirs_rates.append(src)
+                cpus.append(cpu)
                 print(
                     f"{n:>7} {n * CONNECTIONS:>5} {r + 1:>5} {src:>11,.0f} {rate:>10,.0f} "
-                    f"{rate / src:>5.2f}"
+                    f"{rate / src:>5.2f} {cpu:>7.3f} {src_cpu:>7.3f}  {load()}"
                 )
+                if n == 1:  # the same work by the single-process sender, alternating
+                    one, one_cpu = setup.single()
+                    single.append(one)
+                    single_cpu.append(one_cpu)
+                    print(
+                        f"{'sender':>7} {CONNECTIONS:>5} {r + 1:>5} {'':>11} {one:>10,.0f} "
+                        f"{one / src:>5.2f} {one_cpu:>7.3f} {'':>7}  {load()}"
+                    )
             peaks = [peak_rss_mb(p.pid) for p in procs]
         print(
             f"{n:>7} workers: newsletter median {statistics.median(ours_rates):,.0f} msg/s "
             f"(min {min(ours_rates):,.0f}), smtp-source median "
             f"{statistics.median(theirs_rates):,.0f}; ratio median "
-            f"{statistics.median(ratios):.2f}, min {min(ratios):.2f}; "
+            f"{statistics.median(ratios):.2f}, min {min(ratios):.2f}; CPU s per 1,000 "
+            f"median {statistics.median(cpus):.3f} (min {min(cpus):.3f}); "
             f"peak RSS per worker {', '.join(f'{p:.0f}' for p in peaks)} MB; load {load()}"
         )
+        if single:
+            to_single = [w / o for w, o in zip(ours_rates, single, strict=True)]
+            print(
+                f"  single-process sender on PostgreSQL: median {statistics.median(single):,.0f} "
+                f"msg/s (min {min(single):,.0f}), CPU s per 1,000 median "
+                f"{statistics.median(single_cpu):.3f} (min {min(single_cpu):.3f}); one worker / "
+                f"the sender, round by round: {' '.join(f'{x:.2f}' for x in to_single)}, "
+                f"median {statistics.median(to_single):.2f} (target >= 0.9)"
+            )
     setup.db.dispose()
 
 
@@ -263,7 +325,8 @@ def huge(server, rendered, port: int, work: Path, n: int, count: int, window: in
     logs.mkdir()
     samples: dict[int, list[float]] = {}
     with workers(setup.config, count, logs) as procs:
-        enqueued, elapsed = send_time(setup, cid, procs=procs, samples=samples)
+        per_batch = Workers().batch_size
+        enqueued, elapsed = send_time(setup, cid, procs=procs, size=per_batch, samples=samples)
         peaks = [peak_rss_mb(p.pid) for p in procs]
     with setup.db.engine.connect() as c:
         size = c.exec_driver_sql("SELECT pg_total_relation_size('delivery')").scalar()
@@ -293,6 +356,7 @@ class _Snap:
         self.subject, self.html, self.text = rendered.subject, rendered.html, rendered.text
         self.language = rendered.language
         self.list_slug, self.list_name = "isa", "ISA-Newsletter"
+        self.uid = "bench"  # the campaign's id in its headers (List-Id, Feedback-ID)
 
 
 if __name__ == "__main__":

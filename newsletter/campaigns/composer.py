@@ -95,7 +95,7 @@ class Composer:
         return f"{self.uid}.{delivery_id}.{message_id_mac(self.key, delivery_id)}@{self.domain}"
 
     def __call__(self, job: Job) -> None:
-        job.message_id = self.message_id(job.id)
+        job.message_id = job.message_id or self.message_id(job.id)  # the claim's, if claimed
         if self.verp_domain:
             job.sender = f"bounces+{bounce_token(self.key, job.id)}@{self.verp_domain}"
         else:

@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from newsletter import clock
 from newsletter.campaigns import destinations, leases, statements, totals
+from newsletter.campaigns.onetrip import OneTrip
 from newsletter.campaigns.outcomes import Result, Sorted, sort_outcomes
 from newsletter.campaigns.statements import SKIP, C, D, P, Prepared
 from newsletter.campaigns.tables import Campaign, CampaignStatus, DeliveryStatus
@@ -149,6 +150,10 @@ class Ledger:
         self.postponed_until: datetime | None = None
         self._claims: dict[int, Prepared] = {}  # by batch size
         self._marks: dict[int, Prepared] = {}
+        # PostgreSQL: the common step as one statement, one round trip (onetrip.py)
+        pg = dialect.name == "postgresql"
+        self._trip = OneTrip(dialect, self.claim_statement) if pg else None
+        self._status: sa.Select | None = None  # still_ours's query, built once
         self._conn: sa.Connection | None = None
         # the lease ``take`` installed (None for a dry run): claims check it is still ours
         self.lease = campaign.lease_id
@@ -163,6 +168,9 @@ class Ledger:
     def close(self) -> None:
         """Return the connection the run held for its per-message steps."""
         if self._conn is not None:
+            if self._trip is not None:
+                with contextlib.suppress(Exception):  # a broken one is not pooled again
+                    self._trip.leave_autocommit(self._conn)
             if self.db.is_sqlite:
                 self._conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 self._conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
@@ -182,12 +190,23 @@ class Ledger:
             self._conn.commit()
         return self._conn
 
-    def transaction(self, work: Callable[[sa.Connection], T], *, wait: float | None = None) -> T:
-        """Run ``work`` in one committed transaction, waiting out a locked database."""
+    def transaction(
+        self,
+        work: Callable[[sa.Connection], T],
+        *,
+        wait: float | None = None,
+        one_trip: bool = False,
+    ) -> T:
+        """Run ``work`` in one committed transaction, waiting out a locked database.
+
+        ``one_trip``: ``work`` is one statement run by :class:`OneTrip` in autocommit.
+        """
 
         def attempt() -> T:
             conn = self._connection()
             try:
+                if self._trip is not None and not one_trip:
+                    self._trip.leave_autocommit(conn)
                 result = work(conn)
                 conn.commit()
             except BaseException as exc:
@@ -285,9 +304,25 @@ class Ledger:
         for job, _ in finished:
             self.probing.discard(self.group(job.address or ""))
 
+        one_trip = (
+            self._trip is not None
+            and not (rows.defer or rows.requeue or rows.unknown or rows.bounced or rows.throttle)
+            and want <= len(self.pending)
+            and (not by_destination or self.backoff == {})
+            and self._trip.fits(rows.final, begin)
+        )
+
         def work(
             conn: sa.Connection,
         ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int], set[int]]:
+            if one_trip:
+                assert self._trip is not None
+                asked = self._choose(self.pending, want, now)[0]
+                values = self._claim_values(asked, now)
+                took, marked = self._trip.run(
+                    conn, rows.final, values, len(asked), begin, now, self.lease
+                )
+                return None, self.pending, asked, set(), took, marked
             self._final.run(conn, rows.final)
             self._defer.run(conn, rows.defer)
             self._requeue.run(conn, rows.requeue)
@@ -325,11 +360,16 @@ class Ledger:
             marked = self._mark(conn, begin, now) if begin else set()
             return fetched, pending, asked, {i for i, _ in postponed}, took, marked
 
-        fetched, pending, asked, postponed, took, marked = self.transaction(work, wait=wait)
+        fetched, pending, asked, postponed, took, marked = self.transaction(
+            work, wait=wait, one_trip=one_trip
+        )
         moves = rows.moves
         if fetched is not None:
             moves += [(r.status, DeliveryStatus.SKIPPED.value) for r in fetched if not r.eligible]
         gone = postponed | {job.id for job in asked}
+        # usually the first ones: take them off the front, not rebuild a page per claim
+        while gone and pending and pending[0].id in gone:
+            gone.discard(pending.popleft().id)
         self.pending = deque(job for job in pending if job.id not in gone) if gone else pending
         claimed = []
         for job in asked:
@@ -338,7 +378,6 @@ class Ledger:
                     self.probing.add(name)
                 moves.append((job.status, DeliveryStatus.SENDING))
                 job.attempts = took[job.id]
-                job.message_id = self.message_id(job.id)
                 claimed.append(job)
         missed = len(asked) - len(claimed)
         return Recorded(moves, rows.error, claimed, missed=missed, marked=frozenset(marked))
@@ -419,10 +458,16 @@ class Ledger:
         n = len(jobs)
         if n not in self._claims:
             self._claims[n] = Prepared(self.claim_statement(n), self.db.engine.dialect)
-        values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
-        values.update({f"b_mid{i}": self.message_id(job.id) for i, job in enumerate(jobs)})
-        values.update(b_now=now, b_lease=self.lease)
+        values = self._claim_values(jobs, now)
         return {row[0]: row[1] for row in self._claims[n].returning(conn, values)}
+
+    def _claim_values(self, jobs: Sequence[Job], now: datetime) -> dict[str, Any]:
+        values: dict[str, Any] = {f"b_id{i}": job.id for i, job in enumerate(jobs)}
+        for i, job in enumerate(jobs):  # the claim records it; the composer writes it
+            job.message_id = job.message_id or self.message_id(job.id)
+            values[f"b_mid{i}"] = job.message_id
+        values.update(b_now=now, b_lease=self.lease)
+        return values
 
     def _mark(self, conn: sa.Connection, ids: Sequence[int], now: datetime) -> set[int]:
         """Mark claimed deliveries as begun; the ids the mark took (this run's claims)."""
@@ -508,9 +553,17 @@ class Ledger:
 
     def still_ours(self) -> bool:
         """Whether the campaign is still sending, by this run (not paused, cancelled, taken)."""
-        query = sa.select(C.c.status, C.c.lease_id).where(C.c.id == self.cid)
-        row = self.transaction(lambda conn: conn.execute(query).first())
-        return row is not None and tuple(row) == (CampaignStatus.SENDING, self.lease)
+        if self._status is None:
+            self._status = sa.select(C.c.status, C.c.lease_id).where(C.c.id == self.cid)
+        rows = self.read(self._status)
+        return bool(rows) and tuple(rows[0]) == (CampaignStatus.SENDING, self.lease)
+
+    def read(self, query: sa.Select) -> list[Any]:
+        """The rows of a read-only query built once, on the run's connection."""
+        if self._trip is not None:
+            trip = self._trip
+            return self.transaction(lambda conn: trip.read(conn, query), one_trip=True)
+        return self.transaction(lambda conn: list(conn.execute(query)))
 
     def recent_starts(self, limit: int) -> list[float]:
         """The last ``limit`` send times of the last hour (any campaign), oldest first.

@@ -57,6 +57,7 @@ class BatchLedger(Ledger):
         last_id: int,
     ):
         self.first_id, self.last_id = first_id, last_id  # before the fetch statement is built
+        self._held: sa.Select | None = None  # still_ours's query, built once
         super().__init__(db, campaign, settings, message_id)
 
     def _in_batch(self) -> sa.ColumnElement[bool]:
@@ -83,14 +84,15 @@ class BatchLedger(Ledger):
         return when.timestamp() if when is not None else None
 
     def still_ours(self) -> bool:
-        query = sa.select(
-            sa.exists().where(
-                C.c.id == self.cid,
-                C.c.status == CampaignStatus.SENDING.value,
-                C.c.lease_id.is_(None),
-                C.c.queue.is_not(None),
-            ),
-            sa.exists().where(L.c.id == self.lease, L.c.released_at.is_(None)),
-        )
-        row: Any = self.transaction(lambda conn: conn.execute(query).one())
+        if self._held is None:
+            self._held = sa.select(
+                sa.exists().where(
+                    C.c.id == self.cid,
+                    C.c.status == CampaignStatus.SENDING.value,
+                    C.c.lease_id.is_(None),
+                    C.c.queue.is_not(None),
+                ),
+                sa.exists().where(L.c.id == self.lease, L.c.released_at.is_(None)),
+            )
+        row: Any = self.read(self._held)[0]
         return bool(row[0] and row[1])
