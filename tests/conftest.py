@@ -11,6 +11,7 @@ import pytest
 from browser_helpers import (  # noqa: F401  (fixtures: headless Chromium via Playwright)
     browser,
     chromium_available,
+    shared_chromium,
 )
 from database_helpers import (  # noqa: F401  (fixtures: the backend and per-test databases)
     BACKEND_ENV,
