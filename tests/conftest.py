@@ -72,17 +72,24 @@ def pytest_report_header(config: pytest.Config) -> str:
 # The modules that take longest (each half a minute or more on 2 cores), run first: xdist hands
 # out whole modules in collection order (--no-loadscope-reorder), so the last ones to finish are
 # short and no worker waits long for another at the end.
-SLOW_FIRST = (
+SLOW_FIRST = (  # by their time in one process (--durations), longest first
     "test_local_time.py",
-    "test_web_pages_look.py",
+    "test_workers.py",  # PostgreSQL only
     "test_crash.py",
+    "test_web_pages_look.py",
+    "test_schedule.py",
     "test_locked_database.py",
-    "test_workers.py",
+    "test_screenshot.py",
+    "test_subscription_mails_browser.py",
+    "test_properties.py",
+    "test_backup.py",
     "test_report_contrast.py",
-    "test_destinations.py",
-    "test_web_unsubscribe.py",
-    "test_mobile.py",
-    "test_writing_systems.py",
+    "test_packaging.py",
+    "test_input_bounds.py",
+    "test_delivery_log_plans.py",
+    "test_interrupt.py",
+    "test_web_serve.py",
+    "test_report.py",
 )
 
 
