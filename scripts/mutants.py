@@ -45,12 +45,22 @@ class Mutation:
     tests: tuple[str, ...]  # test modules (or node ids) that should fail
     breaks: str  # what a user or attacker would get
     owner: str = ""  # a helper whose branch adds the test that kills it, if not this one
+    # the first line (stripped) that starts with this comes before ``original``: for a line
+    # that occurs more than once in the file (the same ``.values`` in several statements)
+    after: str = ""
 
 
 def m(
-    id: str, path: str, original: str, replacement: str, tests: str, breaks: str, owner: str = ""
+    id: str,
+    path: str,
+    original: str,
+    replacement: str,
+    tests: str,
+    breaks: str,
+    owner: str = "",
+    after: str = "",
 ) -> Mutation:
-    return Mutation(id, path, original, replacement, tuple(tests.split()), breaks, owner)
+    return Mutation(id, path, original, replacement, tuple(tests.split()), breaks, owner, after)
 
 
 T = "tests/"
@@ -99,15 +109,16 @@ MUTATIONS = [
     m("requeue-burns-an-attempt", "newsletter/campaigns/statements.py",
       "attempts=D.c.attempts - 1,", "attempts=D.c.attempts,",
       f"{T}test_faults.py {T}test_campaign_control.py",
-      "a pause or an unreachable server uses up retries of messages never tried"),
+      "a pause or an unreachable server uses up retries of messages never tried",
+      after="REQUEUE = _stmt("),
     m("still-ours-ignores-lease", "newsletter/campaigns/ledger.py",
       "return row is not None and tuple(row) == (CampaignStatus.SENDING, self.lease)",
       "return row is not None and row[0] == CampaignStatus.SENDING",
       f"{T}test_claim_bounds.py {T}test_leases.py",
       "a taken-over run does not notice and keeps going"),
-    m("takeover-resends-in-flight", "newsletter/campaigns/runs.py",
-      ".values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)",
-      ".values(status=DeliveryStatus.QUEUED.value, smtp_reply=UNKNOWN_REPLY, finished_at=now)",
+    m("takeover-resends-in-flight", "newsletter/campaigns/statements.py",
+      ".values(status=DeliveryStatus.UNKNOWN.value, smtp_reply=LOST_REPLY, finished_at=now)",
+      ".values(status=DeliveryStatus.QUEUED.value, smtp_reply=LOST_REPLY, finished_at=now)",
       f"{T}test_crash.py {T}test_leases.py",
       "messages in flight at a crash are sent again by default"),
     # --- tokens -----------------------------------------------------------------------------
@@ -144,8 +155,8 @@ MUTATIONS = [
       f"{T}test_inbound_policy.py",
       "the configured threshold needs one bounce more"),
     m("hard-bounce-setting", "newsletter/inbound/policy.py",
-      "hard_suppresses = c.kind == Kind.HARD and policy.suppress_hard_bounces",
-      "hard_suppresses = c.kind == Kind.HARD",
+      "hard_suppresses = kind == Kind.HARD and policy.suppress_hard_bounces",
+      "hard_suppresses = kind == Kind.HARD",
       f"{T}test_inbound_policy.py",
       "suppress_hard_bounces = false ignored"),
     m("score-never-resets", "newsletter/inbound/policy.py",
@@ -261,9 +272,19 @@ def copy_tree(dest: Path) -> None:
 def locate(text: str, mutation: Mutation) -> tuple[int | None, str]:
     """The 0-based index of the mutation's line, or None and why (stale/ambiguous)."""
     lines = text.split("\n")
-    hits = [i for i, line in enumerate(lines) if line.strip() == mutation.original.strip()]
+    start = 0
+    if mutation.after:
+        anchors = [i for i, line in enumerate(lines) if line.strip().startswith(mutation.after)]
+        if len(anchors) != 1:
+            return None, f"anchor {mutation.after!r} found {len(anchors)} times"
+        start = anchors[0] + 1
+        # only the statement that follows the anchor: up to the next blank line
+        end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+        lines = lines[:end]
+    wanted = mutation.original.strip()
+    hits = [i for i, line in enumerate(lines) if i >= start and line.strip() == wanted]
     if not hits:
-        return None, "original line not found"
+        return None, "original line not found" + (f" after {mutation.after!r}" if start else "")
     if len(hits) > 1:
         return None, f"original line found {len(hits)} times (lines {[h + 1 for h in hits]})"
     return hits[0], ""

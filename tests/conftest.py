@@ -11,6 +11,7 @@ import pytest
 from browser_helpers import (  # noqa: F401  (fixtures: headless Chromium via Playwright)
     browser,
     chromium_available,
+    shared_chromium,
 )
 from database_helpers import (  # noqa: F401  (fixtures: the backend and per-test databases)
     BACKEND_ENV,
@@ -50,8 +51,14 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def _distributing(config: pytest.Config) -> bool:
+    """This process hands the tests to pytest-xdist workers and runs none itself."""
+    return not hasattr(config, "workerinput") and (config.getoption("numprocesses", 0) or 0) > 0
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    open_backend(session.config)
+    if not _distributing(session.config):  # each worker starts its own backend
+        open_backend(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -62,7 +69,33 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"database backend: {selected_backend(config)}"
 
 
+# The modules that take longest (each half a minute or more on 2 cores), run first: xdist hands
+# out whole modules in collection order (--no-loadscope-reorder), so the last ones to finish are
+# short and no worker waits long for another at the end.
+SLOW_FIRST = (  # by their time in one process (--durations), longest first
+    "test_local_time.py",
+    "test_workers.py",  # PostgreSQL only
+    "test_crash.py",
+    "test_web_pages_look.py",
+    "test_schedule.py",
+    "test_locked_database.py",
+    "test_screenshot.py",
+    "test_subscription_mails_browser.py",
+    "test_properties.py",
+    "test_backup.py",
+    "test_report_contrast.py",
+    "test_packaging.py",
+    "test_input_bounds.py",
+    "test_delivery_log_plans.py",
+    "test_interrupt.py",
+    "test_web_serve.py",
+    "test_report.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within kept
     chosen = selected_backend(config)
     for item in items:
         only = item.get_closest_marker("sqlite_only")

@@ -176,24 +176,30 @@ def look_everywhere(
     legal: str = ".legal",
     locale: str = "en-GB",
 ) -> list[str]:
-    """:func:`look` at ``url`` in light and dark, 600 and 375 px wide, each in a new page.
+    """:func:`look` at ``url`` in light and dark, 600 and 375 px wide.
 
     ``prepare(page)`` brings the page into its state after ``goto`` (fills and
-    submits a form, say); it runs in every combination, so it must be repeatable.
+    submits a form, say). The page is loaded and prepared once; the colour scheme and the
+    width then change under it, as when a reader turns the phone or the system goes dark:
+    the browser applies the media queries again, and :func:`look` reads what it computed.
+    (A new context per combination cost three more loads and form posts per state, half
+    the time of tests/test_web_pages_look.py, for the same four looks.)
     """
     found: list[str] = []
-    for scheme in SCHEMES:
-        for width in WIDTHS:
-            context = browser.new_context(
-                locale=locale, color_scheme=scheme, viewport={"width": width, "height": 800}
-            )
-            try:
-                page = context.new_page()
-                console = Console().attach(page)
-                page.goto(url)
-                if prepare is not None:
-                    prepare(page)
+    context = browser.new_context(
+        locale=locale, color_scheme=SCHEMES[0], viewport={"width": WIDTHS[0], "height": 800}
+    )
+    try:
+        page = context.new_page()
+        console = Console().attach(page)
+        page.goto(url)
+        if prepare is not None:
+            prepare(page)
+        for scheme in SCHEMES:
+            for width in WIDTHS:
+                page.emulate_media(color_scheme=scheme)
+                page.set_viewport_size({"width": width, "height": 800})
                 found += look(page, console, shots, f"{name}-{scheme}-{width}", legal=legal)
-            finally:
-                context.close()
+    finally:
+        context.close()
     return found

@@ -54,3 +54,26 @@ def test_every_listed_mutation_names_test_modules_that_exist() -> None:
     for mutation in mutants.MUTATIONS:
         for test in mutation.tests:
             assert (ROOT / test).is_file(), (mutation.id, test)
+
+
+def test_a_line_found_twice_is_told_apart_by_the_statement_it_follows(tmp_path: Path) -> None:
+    mutation = mutants.m("x", "pkg/m.py", "if x > 1:", "if x > 2:", "tests/test_m.py", "-")
+    text = _tree(tmp_path).joinpath("pkg", "m.py").read_text(encoding="utf-8")
+    assert mutants.locate(text, mutation) == (None, "original line found 2 times (lines [2, 4])")
+    second = mutants.m(
+        "x", "pkg/m.py", "if x > 1:", "if x > 2:", "tests/test_m.py", "-", after="return 1"
+    )
+    assert mutants.locate(text, second) == (3, "")
+    gone = mutants.m("x", "pkg/m.py", "return 1", "pass", "tests/test_m.py", "-", after="return 2")
+    assert mutants.locate(text, gone) == (None, "original line not found after 'return 2'")
+
+
+def test_every_listed_mutation_finds_its_line_once() -> None:
+    """A change to a critical line shows here, in the suite, not at the next mutation run."""
+    stale = {}
+    for mutation in mutants.MUTATIONS:
+        text = (ROOT / mutation.path).read_text(encoding="utf-8")
+        index, why = mutants.locate(text, mutation)
+        if index is None:
+            stale[mutation.id] = f"{mutation.path}: {why}"
+    assert stale == {}, "update scripts/mutants.py (and docs/testing.md): " + repr(stale)

@@ -14,10 +14,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from delivery_helpers import World
 from smtp_server import RecordingServer
 from worker_helpers import run, wait_for, wait_ready, workers, write_config
 
+from newsletter.cli import cli
 from newsletter.workers import schedule
 from newsletter.workers.schedule import ScheduleError, parse_when
 
@@ -225,8 +227,12 @@ def test_a_campaign_paused_from_elsewhere_leaves_the_worker_working(
             wait_ready(tmp_path)
             _schedule(world, slow_cid, _in_berlin(1)[1])
             wait_for(lambda: len(srv.messages) >= 2, 30, "the first campaign to start")
-            paused = run(config, "campaigns", "pause", str(slow_cid))
-            assert paused.returncode == 0, paused.stderr
+            # from this process (not the worker's): in-process, so the pause lands within the
+            # campaign's 4 s even when a new interpreter would take longer to start
+            paused = CliRunner().invoke(
+                cli, ["--config", str(config), "campaigns", "pause", str(slow_cid)]
+            )
+            assert paused.exit_code == 0, paused.output
             wait_for(lambda: world.state(slow_cid).startswith("paused"), 30, "the pause")
             _schedule(world, next_cid, _in_berlin(1)[1])
             wait_for(lambda: world.state(next_cid).startswith("finished"), 60, "the next one")
