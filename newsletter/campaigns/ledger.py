@@ -307,7 +307,7 @@ class Ledger:
         one_trip = (
             self._trip is not None
             and not (rows.defer or rows.requeue or rows.unknown or rows.bounced or rows.throttle)
-            and want <= len(self.pending)
+            and want <= len(self.pending) - self.held_back
             and (not by_destination or self.backoff == {})
             and self._trip.fits(rows.final, begin)
         )
@@ -317,7 +317,9 @@ class Ledger:
         ) -> tuple[list[Any] | None, deque[Job], list[Job], set[int], dict[int, int], set[int]]:
             if one_trip:
                 assert self._trip is not None
-                asked = self._choose(self.pending, want, now)[0]
+                # no destination backs off: nothing to postpone, only busy ones to hold back
+                asked, postponed = self._choose(self.pending, want, now, {}, set(self.probing))
+                assert not postponed, postponed
                 values = self._claim_values(asked, now)
                 took, marked = self._trip.run(
                     conn, rows.final, values, len(asked), begin, now, self.lease
