@@ -311,7 +311,18 @@ def run_one(tree: Path, mutation: Mutation, tests: list[str], timeout: float) ->
         return Outcome(mutation, "stale", index + 1, 0.0, f"no test module {missing}")
     path.write_text(mutated, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-x",
+        "-q",
+        "-n",
+        "0",
+        "-p",
+        "no:cacheprovider",
+        *tests,
+    ]
     started = time.monotonic()
     try:
         run = subprocess.run(
