@@ -12,6 +12,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from window_helpers import most_within
 
 from newsletter.db import Database
 from newsletter.workers.pacing import SharedRate, buckets, reserve
@@ -28,15 +29,6 @@ def _starts(n: int, limits, *, every: float = 0.0) -> list[float]:  # type: igno
     return out
 
 
-def _most_within(starts: list[float], seconds: float) -> int:
-    most, first = 0, 0
-    for last, t in enumerate(starts):
-        while t - starts[first] >= seconds - 1e-9:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 @pytest.mark.parametrize(
     ("limits", "window", "allowed"),
     [
@@ -48,7 +40,7 @@ def _most_within(starts: list[float], seconds: float) -> int:
 )
 def test_no_window_sees_more_than_five_percent_over_its_limit(limits, window, allowed) -> None:  # type: ignore[no-untyped-def]
     starts = _starts(3 * allowed, limits)
-    assert _most_within(starts, window) <= allowed * 1.05
+    assert most_within(starts, window) <= allowed * 1.05
     # and over the whole run, the limit exactly
     rate = (len(starts) - 1) / (starts[-1] - starts[0])
     assert rate == pytest.approx(allowed / window, rel=0.06)
@@ -61,8 +53,8 @@ def test_a_per_second_limit_spaces_messages_evenly() -> None:
 
 def test_the_tightest_of_several_limits_wins() -> None:
     starts = _starts(200, buckets(100.0, 120, None))
-    assert _most_within(starts, 60.0) <= 126  # the minute's 120, plus its burst of 6
-    assert _most_within(starts, 1.0) <= 100
+    assert most_within(starts, 60.0) <= 126  # the minute's 120, plus its burst of 6
+    assert most_within(starts, 1.0) <= 100
 
 
 def test_an_idle_sender_is_not_held_back() -> None:

@@ -12,6 +12,7 @@ from delivery_helpers import World
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_server import RecordingServer
+from window_helpers import most_within
 
 from newsletter.campaigns import store
 from newsletter.campaigns.sender import Progress, run_campaign
@@ -109,15 +110,6 @@ def test_a_keyed_limit_counts_each_key_in_its_own_window() -> None:
     assert len(limit._events) <= 100
 
 
-def _most_within(starts: list[float], seconds: float) -> int:
-    most, first = 0, 0
-    for last, t in enumerate(starts):
-        while t - starts[first] >= seconds - 1e-9:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 def _late_times(limiter: RateLimiter, lateness: list[float]) -> list[float]:
     """A sender that starts each message this much after the limiter let it."""
     out, now = [], 0.0
@@ -139,7 +131,7 @@ def test_catching_up_never_puts_more_than_the_limit_into_a_window(
     # at most n starts in any n / rate seconds, n the rate rounded down (at least 1)
     n = max(1, int(rate))
     starts = _late_times(RateLimiter(per_second=rate), lateness)
-    assert _most_within(starts, n / rate) <= n
+    assert most_within(starts, n / rate) <= n
 
 
 @pytest.mark.parametrize("late", [0.002, 0.005, 0.01])
@@ -151,7 +143,7 @@ def test_a_sender_late_for_its_slots_keeps_the_pace(late: float) -> None:
     starts = _late_times(RateLimiter(per_second=50), lateness)
     rate = (len(starts) - 1) / (starts[-1] - starts[0])
     assert 49.0 <= rate <= 50.0
-    assert _most_within(starts, 1.0) <= 50
+    assert most_within(starts, 1.0) <= 50
 
 
 def test_an_idle_sender_does_not_send_a_burst_when_it_comes_back() -> None:
@@ -214,4 +206,4 @@ def test_rate_limited_sending_keeps_its_pace_on_a_loaded_machine(
     assert srv.received_by() == {a: 1 for a in addresses}
     rate = (len(arrived) - 1) / (arrived[-1] - arrived[0])
     assert 9.5 <= rate <= 10.2, rate
-    assert _most_within(starts, 1.0) <= 10
+    assert most_within(starts, 1.0) <= 10
