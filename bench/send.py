@@ -42,13 +42,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+from pg_cluster import durable_cluster  # noqa: E402
 
 from newsletter.campaigns import store  # noqa: E402
 from newsletter.campaigns.composer import message_template  # noqa: E402
@@ -98,22 +99,6 @@ def make_db(workdir: Path, settings, n: int) -> Database:  # type: ignore[no-unt
     db = Database.from_settings(replace(settings, database_url=f"sqlite:///{workdir / 'b.sqlite'}"))
     fill(db, n)
     return db
-
-
-@contextmanager
-def pg_cluster() -> Iterator[Any]:
-    """A PostgreSQL cluster of our own, with the server's default durability."""
-    from pg_cluster import Cluster, find_bindir
-
-    bindir = find_bindir()
-    if bindir is None:
-        raise SystemExit("no PostgreSQL server binaries: apt-get install postgresql")
-    server = Cluster(bindir, durable=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 _databases = 0
@@ -343,7 +328,7 @@ def main() -> None:
                 f"per run, smtp-sink on 127.0.0.1:{port}; load average {load()}"
             )
             if args.n:
-                with pg_cluster() if "postgresql" in backends else _no_server() as server:
+                with durable_cluster() if "postgresql" in backends else _no_server() as server:
                     for c in (int(x) for x in args.connections.split(",")):
                         throughput(settings, rendered, port, Path(f.name), args, c, server)
         if args.big:

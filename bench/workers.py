@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from pg_cluster import durable_cluster  # noqa: E402
 from send import (  # noqa: E402
     SINK,
     SOURCE,
@@ -65,21 +66,6 @@ from newsletter.transports.smtp import SmtpTransport  # noqa: E402
 from newsletter.workers import batches  # noqa: E402
 
 CONNECTIONS = 2  # per worker
-
-
-@contextmanager
-def cluster():  # type: ignore[no-untyped-def]
-    from pg_cluster import Cluster, find_bindir
-
-    bindir = find_bindir()
-    if bindir is None:
-        raise SystemExit("no PostgreSQL server binaries: apt-get install postgresql")
-    server = Cluster(bindir, durable=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 class Setup:
@@ -233,7 +219,7 @@ def main() -> None:
     sink = start_sink(port)
     print(f"load average before: {load()}; smtp-sink on 127.0.0.1:{port}")
     try:
-        with cluster() as server:
+        with durable_cluster() as server:
             if args.n:
                 throughput(server, rendered, port, work, message, args)
             if args.huge:

@@ -20,11 +20,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
-__all__ = ["Cluster", "ClusterError", "find_bindir"]
+__all__ = ["Cluster", "ClusterError", "durable_cluster", "find_bindir"]
 
 SUPERUSER = "newsletter"
 _SERVER_SETTINGS = {"listen_addresses": "''", "max_connections": "300"}
@@ -174,3 +176,21 @@ class Cluster:
                 self._run("pg_ctl stop", "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def durable_cluster() -> Iterator[Cluster]:
+    """A started cluster with PostgreSQL's default durability, for the benchmarks; stopped after.
+
+    Exits with the install hint when the server binaries are missing (a benchmark, unlike a
+    test, has nothing to skip to).
+    """
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries: apt-get install postgresql")
+    server = Cluster(bindir, durable=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

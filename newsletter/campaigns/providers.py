@@ -25,7 +25,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from newsletter.campaigns.destinations import PROVIDERS, destination_of
-from newsletter.configschema import host_port
 from newsletter.destinationconfig import DestinationSettings
 
 # Provider → the suffixes of the MX hosts it runs for its customers' own domains.
@@ -57,14 +56,9 @@ def lookup_mx(domain: str, nameserver: str | None, timeout: float) -> list[str]:
     """The MX host names of ``domain``, most preferred first; ``[]`` when it has none."""
     import dns.resolver
 
-    if nameserver:
-        resolver = dns.resolver.Resolver(configure=False)
-        host, port = host_port(nameserver)
-        resolver.nameservers = [host]
-        resolver.port = port
-    else:
-        resolver = dns.resolver.Resolver()
-    resolver.lifetime = resolver.timeout = timeout
+    from newsletter.transports.helo import make_resolver
+
+    resolver = make_resolver(nameserver or None, timeout)
     try:
         answer = resolver.resolve(domain + ".", "MX", raise_on_no_answer=False)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):

@@ -16,7 +16,7 @@ import dns.name
 import dns.resolver
 import dns.reversename
 
-from newsletter.configschema import host_port
+from newsletter.transports.helo import make_resolver
 
 
 class LookupFailed(Exception):
@@ -37,15 +37,7 @@ class Resolver:
     _cache: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.nameserver:
-            self._r = dns.resolver.Resolver(configure=False)
-            host, port = host_port(self.nameserver)
-            self._r.nameservers = [host]
-            self._r.port = port
-        else:
-            self._r = dns.resolver.Resolver()
-        self._r.lifetime = self.timeout
-        self._r.timeout = self.timeout
+        self._r = make_resolver(self.nameserver or None, self.timeout)
 
     def query(self, name: str, rdtype: str) -> list[str]:
         """Record texts of ``name``/``rdtype``; ``[]`` when the name or the type does not exist."""

@@ -47,15 +47,23 @@ def helo_name(settings: Settings) -> str:
 
 def resolver_of(settings: Settings, nameserver: str | None = None) -> dns.resolver.Resolver:
     """A dnspython resolver asking ``nameserver``, ``[dns] nameserver`` or the system's."""
-    server = nameserver or settings.dns.nameserver
-    if server is None:
+    return make_resolver(nameserver or settings.dns.nameserver, settings.dns.timeout)
+
+
+def make_resolver(nameserver: str | None, timeout: float) -> dns.resolver.Resolver:
+    """A dnspython resolver asking ``nameserver`` (``HOST[:PORT]``), else the system's.
+
+    One place builds them for every lookup newsletter makes (the EHLO check, the MX grouping,
+    the doctor), so a nameserver setting means the same everywhere.
+    """
+    if nameserver is None:
         r = dns.resolver.Resolver()
     else:
-        host, port = host_port(server)
+        host, port = host_port(nameserver)
         r = dns.resolver.Resolver(configure=False)
         r.nameservers = [host]
         r.port = port
-    r.lifetime = r.timeout = settings.dns.timeout
+    r.lifetime = r.timeout = timeout
     return r
 
 
