@@ -34,20 +34,12 @@ def _busy(stop: multiprocessing.synchronize.Event) -> None:
         sum(range(10_000))
 
 
-def _most_within(times: list[float], seconds: float) -> int:
-    most, first = 0, 0
-    for last, t in enumerate(times):
-        while t - times[first] >= seconds - 1e-9:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
-
-
 def one_round(n: int, rate: float) -> dict[str, float]:
     """Run in a process whose ``newsletter`` is the tree under test."""
     sys.path.insert(0, str(ROOT / "tests"))
     from delivery_helpers import World
     from smtp_server import RecordingServer
+    from window_helpers import most_within
 
     from newsletter.campaigns.sender import run_campaign
     from newsletter.ratelimit import RateLimiter
@@ -73,8 +65,8 @@ def one_round(n: int, rate: float) -> dict[str, float]:
     ours = sorted(starts[-n:])  # the seeding from the log records too
     return {
         "rate": (len(arrived) - 1) / (arrived[-1] - arrived[0]),
-        "most_started": _most_within(ours, 1.0),
-        "most_received": _most_within(arrived, 1.0),
+        "most_started": most_within(ours, 1.0),
+        "most_received": most_within(arrived, 1.0),
     }
 
 
