@@ -26,7 +26,10 @@ def _site_dirs() -> list[str]:
     dirs = list(site.getsitepackages())
     if site.ENABLE_USER_SITE:
         dirs.append(site.getusersitepackages())
-    return [d for d in dirs if Path(d).is_dir() and not Path(d).is_relative_to(ROOT)]
+    # A venv inside the checkout (`.venv`, a common place for the README's commands) holds the
+    # dependencies too; the wheel's own folder comes first on the path, so `newsletter` still
+    # comes from the wheel.
+    return [d for d in dirs if Path(d).is_dir() and Path(d).resolve() != ROOT.resolve()]
 
 
 def _source_files() -> list[str]:
