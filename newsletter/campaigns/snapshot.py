@@ -29,6 +29,10 @@ from newsletter.campaigns.tables import Delivery, DeliveryKind, DeliveryStatus
 from newsletter.subscribers.eligibility import SUBSCRIBER, SUBSCRIPTION, mailable
 
 D = Delivery.__table__  # type: ignore[attr-defined]
+# PostgreSQL advisory lock (two int4) that orders a snapshot and the deletion of a
+# subscriber (migration 0019's trigger takes it exclusively); negative, because the
+# relay locks of workers/pacing.py use keys >= 0.
+SNAPSHOT_LOCK = (-1853189228, 19)
 Choose = Callable[[str | None], str | None]
 
 
@@ -87,6 +91,13 @@ def insert_recipients(
     if connection.dialect.name == "postgresql":
         # A million rows sorted by subscriber id fit in memory; the default 4 MB spills to disk.
         connection.exec_driver_sql("SET LOCAL work_mem = '128MB'")
+        # No foreign key holds the subscribers read below (migration 0019): a subscriber
+        # deleted meanwhile waits for this lock and then clears its new rows, one deleted
+        # before is not seen. Taken before the INSERT, whose statement snapshot comes after.
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock_shared(:a, :b)"),
+            {"a": SNAPSHOT_LOCK[0], "b": SNAPSHOT_LOCK[1]},
+        )
     # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's would be lost).
     result = connection.execute(statement.execution_options(preserve_rowcount=True))
     assert result.rowcount >= 0, "the driver did not report how many deliveries were queued"
