@@ -85,6 +85,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         for fk in sa.inspect(bind).get_foreign_keys("delivery"):
+            assert fk["name"], "PostgreSQL names every constraint"
             op.drop_constraint(fk["name"], "delivery", type_="foreignkey")
         statements = _PG
     else:
