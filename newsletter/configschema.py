@@ -1,4 +1,4 @@
-"""What ``config.py`` declares its settings with: one small validator per kind of value.
+"""What ``newsletter.config`` declares its settings with: one small validator per kind of value.
 
 mkdocs' ``config_options`` approach: every key is a dataclass field carrying a
 :class:`Setting` (a validator object, a sentence of documentation, an example);
@@ -330,7 +330,7 @@ def setting(
     toml: str | None = None,
     section_doc: str | None = None,
 ) -> Any:
-    """A dataclass field that is a settings key (see ``config.py`` for how to add one)."""
+    """A dataclass field that is a settings key (see ``newsletter.config`` for how to add one)."""
     meta = Setting(kind, doc, example, default_doc, toml, section_doc)
     return field(default=default, metadata={"setting": meta})
 
