@@ -20,6 +20,7 @@ FLOORS: list[set[str]] = [
         "__init__",
         "clock",
         "config",
+        "configkinds",
         "configschema",
         "db",
         "destinationconfig",

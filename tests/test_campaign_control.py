@@ -163,9 +163,9 @@ def test_force_takes_over_a_paused_campaign_whose_sender_id_is_in_use(world: Wor
 def test_an_early_end_says_why(state: str, interrupted: bool, says: str, capsys) -> None:
     """A taken-over sender does not tell its operator to resume a campaign it no longer has."""
     from newsletter.campaigns.sender import RunResult
-    from newsletter.cli.campaigns import _print_result
+    from newsletter.cli.run_summary import print_result
 
-    _print_result(RunResult(7, state, {"sent": 3}, stopped=True, interrupted=interrupted))
+    print_result(RunResult(7, state, {"sent": 3}, stopped=True, interrupted=interrupted))
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"Campaign 7: {state} (3 sent)"
     assert says in out

@@ -62,7 +62,7 @@ LAZY_COMMANDS: dict[str, str | tuple[str, ...]] = {
     "suppressions": "suppressions",
     "segments": "segments",
     "db": "database",
-    "campaigns": ("campaigns", "schedule"),
+    "campaigns": ("campaigns", "campaign_show", "schedule"),
     "send": "delivery",
     "log": "delivery",
     "demo": "demo",

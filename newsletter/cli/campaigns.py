@@ -1,20 +1,21 @@
-"""CLI for campaigns: ``campaigns create|send|resume|list|show|pause|cancel``.
+"""CLI for campaigns: ``campaigns create|send|resume|list|pause|cancel``.
 
 Each command opens the database, calls one library function and prints. The
-only logic here is presentation: the confirmation prompt, the progress bar and
-the summary of a run.
+only logic here is presentation: the confirmation prompt and the progress bar.
+The summary of a run is in :mod:`newsletter.cli.run_summary`, ``campaigns show``
+in :mod:`newsletter.cli.campaign_show` and ``campaigns schedule`` in
+:mod:`newsletter.cli.schedule`; each attaches to the group defined here.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from newsletter.cli.app import App, cli, pass_app
 from newsletter.cli.delivery import (
-    STATUSES,
     open_db,
     open_transport_for,
     send_progress,
@@ -27,56 +28,10 @@ from newsletter.cli.output import (
     spinner,
     write_rows,
 )
-
-if TYPE_CHECKING:
-    from newsletter.campaigns import sender
+from newsletter.cli.run_summary import finish
 
 # The campaign store and the sender are imported by the commands that use
-# them: `campaigns show` reads through `report` without the ORM.
-
-
-def _print_result(result: sender.RunResult) -> None:
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts.items()))
-    click.echo(f"Campaign {result.campaign_id}: {result.state} ({counts or 'nothing to send'})")
-    if result.stopped:
-        _print_why_stopped(result)
-    unknown = result.counts.get("unknown", 0)
-    if unknown:
-        # a crash mid-message or no reply after the final dot: either may have been delivered
-        many = unknown != 1
-        click.echo(
-            f"{unknown} {'deliveries have' if many else 'delivery has'} an unknown outcome: "
-            f"the server may have accepted {'them' if many else 'it'}, so "
-            f"{'they are' if many else 'it is'} not sent again. See: newsletter log "
-            f"{result.campaign_id} --status unknown; send anyway (some may get it twice): "
-            f"newsletter campaigns resume {result.campaign_id} --resend-unknown"
-        )
-
-
-# 128 + SIGINT, as a shell reports a command Ctrl-C stopped: a script can tell a send that
-# was interrupted (and paused, to be resumed) from one that ran to its end.
-INTERRUPTED_EXIT = 130
-
-
-def _finish(result: sender.RunResult) -> None:
-    """Print how the run ended; a run that Ctrl-C (or SIGTERM) paused exits 130."""
-    _print_result(result)
-    if result.interrupted:
-        raise SystemExit(INTERRUPTED_EXIT)
-
-
-def _print_why_stopped(result: sender.RunResult) -> None:
-    """Why a run ended early, read from the campaign's state after it let go."""
-    cid = result.campaign_id
-    if result.state.startswith(("paused", "pausing")):  # Ctrl-C here, or campaigns pause
-        click.echo(f"Paused. Continue with: newsletter campaigns resume {cid}")
-    elif result.state == "cancelled":
-        click.echo(f"Cancelled (newsletter campaigns cancel {cid}): nothing more is sent.")
-    else:  # another sender holds it, or has finished it, after a takeover (resume --force)
-        click.echo(
-            f"Stopped: another sender took campaign {cid} over; this process sends no more "
-            f"of it. See: newsletter campaigns show {cid}"
-        )
+# them, so loading this module to list the group's commands stays cheap.
 
 
 @cli.group("campaigns")
@@ -271,7 +226,7 @@ def send_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _finish(result)
+    finish(result)
 
 
 @campaigns.command("resume")
@@ -351,7 +306,7 @@ def resume_cmd(
             wait_for_retries=not no_wait,
             on_progress=update,
         )
-    _finish(result)
+    finish(result)
 
 
 @campaigns.command("list")
@@ -376,113 +331,6 @@ def list_cmd(app: App, fmt: str) -> None:
         empty="No campaigns yet. Create one with: "
         "newsletter campaigns create ISSUE.yaml --list SLUG",
     )
-
-
-@campaigns.command("show")
-@click.argument("campaign_id", type=int)
-@pass_app
-def show_cmd(app: App, campaign_id: int) -> None:
-    """One campaign: subject, state, transport, totals per delivery status, complaint rate.
-
-    Destinations that throttled the campaign (`421`/`4.7.x` replies) are listed with
-    their deferrals, their last reply and how long they are still backed off; the
-    destinations `newsletter.toml` limits, with their limits.
-
-    A complaint rate above 0.1 % prints a warning, above 0.3 % an error line
-    (Gmail's limits for bulk senders).
-
-    \b
-    Example:
-      newsletter campaigns show 3
-    """
-    from contextlib import closing
-
-    from newsletter.campaigns.totals import (
-        complaint_rate,
-        destination_deferrals,
-        summary,
-        waves_of,
-    )
-    from newsletter.destinationconfig import describe as describe_limits
-    from newsletter.lightdb import sqlite_reader
-
-    # The embedded default answers through sqlite3 without loading SQLAlchemy;
-    # anything else (PostgreSQL, a schema to check or create) the long way.
-    light = sqlite_reader(app.settings.database_url)
-    with closing(light) if light else open_db(app).engine.connect() as connection:
-        c = summary(connection, campaign_id)
-        complaints = complaint_rate(connection, campaign_id, sent=c.counts.get("sent", 0))
-        throttled = destination_deferrals(connection, campaign_id)
-        waves = waves_of(connection, campaign_id)
-    click.echo(f"Campaign {c.id} ({c.kind}): issue {c.issue} to list {c.list}")
-    click.echo(f"Subject:    {c.subject}")
-    click.echo(f"State:      {c.state}")
-    click.echo(f"Recipients: {c.recipients}")
-    if c.transport:
-        click.echo(f"Transport:  {c.transport}")
-    click.echo(f"Created:    {c.created_at:%Y-%m-%d %H:%M:%S} UTC")
-    if c.started_at:
-        click.echo(f"Started:    {c.started_at:%Y-%m-%d %H:%M:%S} UTC")
-    if c.finished_at:
-        click.echo(f"Finished:   {c.finished_at:%Y-%m-%d %H:%M:%S} UTC")
-    if c.scheduled_at:
-        from newsletter.campaigns.state import schedule_phrase
-
-        click.echo(f"Scheduled:  {schedule_phrase(c.scheduled_at, c.schedule_zone)}")
-    if c.queue:
-        click.echo(f"Workers:    queue {c.queue}")
-    if waves:
-        click.echo("Waves:      (zones, local time, UTC, recipients, sent)")
-        for w in waves:
-            note = " (cancelled)" if w.cancelled else ""
-            click.echo(
-                f"  {w.number}. {', '.join(w.zones)}  {w.local}  {w.at:%Y-%m-%d %H:%M} UTC  "
-                f"{w.recipients} recipient{'s' if w.recipients != 1 else ''}, {w.sent} sent{note}"
-            )
-    if c.segment_expression:
-        named = f"{c.segment_name}: " if c.segment_name else "--where "
-        click.echo(f"Segment:    {named}{c.segment_expression}")
-    click.echo("Deliveries:")
-    for status in STATUSES:
-        if c.counts.get(status):
-            click.echo(f"  {status:<10} {c.counts[status]:>8}")
-    if len(c.editions) > 1:
-        click.echo("Editions:")
-        for e in c.editions:
-            done = ", ".join(f"{n} {s}" for s, n in sorted(e.counts.items()))
-            click.echo(
-                f"  {e.language or '-':<10} {e.recipients:>8}  {e.subject} ({done or 'none'})"
-            )
-    d = app.settings.delivery
-    limits = describe_limits(d.destinations, d.destination_connections)
-    if limits:
-        click.echo(f"Destination limits: (others: {d.destination_connections} connections each)")
-        for name, text in limits:
-            click.echo(f"  {name:<20} {text}")
-    if throttled:
-        click.echo("Throttled by destination:")
-        for t in throttled:
-            until = (
-                f", backing off until {t.backing_off_until:%H:%M:%S} UTC"
-                if (t.backing_off_until)
-                else ""
-            )
-            click.echo(f"  {t.destination:<20} {t.deferrals:>6} deferred{until}")
-            click.echo(f"    last reply: {t.last_reply}")
-    if complaints.sent:
-        click.echo(
-            f"Complaints: {complaints.complaints} of {complaints.sent} sent ({complaints.rate:.2%})"
-        )
-    if complaints.level == "error":
-        click.echo(
-            f"error: complaint rate {complaints.rate:.2%} is above 0.3 %, the limit above which "
-            "Gmail rejects or junks bulk mail; check the list's consent and unsubscribe link"
-        )
-    elif complaints.level == "warning":
-        click.echo(
-            f"warning: complaint rate {complaints.rate:.2%} is above 0.1 %, Gmail's "
-            "recommended maximum"
-        )
 
 
 @campaigns.command("pause")

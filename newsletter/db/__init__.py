@@ -13,15 +13,13 @@ A SQLite file is created only when the caller allows it (``create``) and its
 folder exists, so a mistyped path is an error instead of an empty database.
 A fresh database is migrated on first use; an older one must be upgraded
 explicitly with ``newsletter db upgrade`` so nobody migrates production data
-by accident.
+by accident. The secret key's rules (where it comes from, its fingerprint in the
+database) are :mod:`newsletter.db.secretkey`; :attr:`Database.secret` loads it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -31,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from newsletter.config import Settings, read_secret
+from newsletter.config import Settings
 from newsletter.db.locks import BUSY_TIMEOUT_MS
+from newsletter.db.secretkey import SECRET_ENV, load_secret
 from newsletter.errors import ConfigError, OperationFailed, redact
 from newsletter.hashing import hash_with
 from newsletter.lightdb import MIGRATIONS, head_revision, known_revision, revisions
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
 __all__ = [
+    "SECRET_ENV",
     "Database",
     "DatabaseError",
     "database_of",
@@ -52,9 +52,6 @@ __all__ = [
     "known_revision",
     "revisions",
 ]
-
-SECRET_ENV = "NEWSLETTER_SECRET_KEY"
-_FINGERPRINT = "secret_fingerprint"
 
 
 class DatabaseError(OperationFailed):
@@ -305,59 +302,8 @@ class Database:
 
     @cached_property
     def secret(self) -> bytes:
-        """The key for address hashes, from ``$NEWSLETTER_SECRET_KEY`` or a 0600 file.
-
-        The database records a fingerprint of the key: with a different key
-        every suppression would silently stop matching, so that is refused.
-        """
-        if not os.environ.get(SECRET_ENV) and not os.environ.get(f"{SECRET_ENV}_FILE"):
-            if not self.key_file.exists() and self._stored_fingerprint() is not None:
-                # A new random key could never match; do not leave one behind.
-                raise ConfigError(
-                    "the secret key file is missing, and this database's address hashes "
-                    f"were made with it. Restore it from a backup, or set ${SECRET_ENV}.",
-                    file=str(self.key_file),
-                )
-            _create_key_file(self.key_file)
-        value = read_secret(SECRET_ENV, file_setting=str(self.key_file))
-        if not value:
-            raise ConfigError(f"${SECRET_ENV} is empty")
-        key = hashlib.sha256(value.encode("utf-8")).digest()
-        self._check_fingerprint(key)
-        return key
-
-    def _stored_fingerprint(self, connection: sa.Connection | None = None) -> str | None:
-        table = sa.table("newsletter_meta", sa.column("key"), sa.column("value"))
-        query = sa.select(table.c.value).where(table.c.key == _FINGERPRINT)
-        if connection is not None:
-            return connection.execute(query).scalar()
-        with self.engine.connect() as own:
-            return own.execute(query).scalar()
-
-    def _check_fingerprint(self, key: bytes) -> None:
-        fingerprint = hashlib.blake2b(b"fingerprint", key=key, digest_size=16).hexdigest()
-        table = sa.table("newsletter_meta", sa.column("key"), sa.column("value"))
-        with self.engine.begin() as connection:
-            stored = self._stored_fingerprint(connection)
-            if stored is None:
-                connection.execute(sa.insert(table).values(key=_FINGERPRINT, value=fingerprint))
-            elif stored != fingerprint:
-                where, file = self._key_source()
-                raise ConfigError(
-                    f"the secret key in {where} differs from the one this database was "
-                    "created with; suppressions of forgotten people would no longer match. "
-                    "Restore the original key.",
-                    file=file,
-                )
-
-    def _key_source(self) -> tuple[str, str | None]:
-        """Where the key in use came from, for a message: the environment wins over the file."""
-        if os.environ.get(SECRET_ENV):
-            return f"${SECRET_ENV}", None
-        named = os.environ.get(f"{SECRET_ENV}_FILE")
-        if named:
-            return f"${SECRET_ENV}_FILE ({named})", named
-        return str(self.key_file), str(self.key_file)
+        """The key for address hashes (:func:`newsletter.db.secretkey.load_secret`)."""
+        return load_secret(self.engine, self.key_file)
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -381,17 +327,6 @@ def _check_sqlite_file(path: Path, *, create: bool) -> None:
             f"database {path} does not exist; create it with: newsletter db upgrade "
             "(or by creating a list or importing subscribers)"
         )
-
-
-def _create_key_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise ConfigError(f"cannot create secret key file: {exc.strerror}", file=str(path)) from exc
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(secrets.token_hex(32) + "\n")
 
 
 def database_of(session: Session) -> Database:

@@ -1,4 +1,4 @@
-"""Subscribers and their subscriptions: add, look up, edit, unsubscribe, remove.
+"""Subscribers and their subscriptions: add, unsubscribe, remove, and who gets mail.
 
 Every change writes a consent event (:mod:`newsletter.subscribers.audit`).
 Functions flush but never commit: the caller's session is the unit of work.
@@ -7,11 +7,14 @@ Two rules protect people from being mailed against their will:
 * a suppressed address cannot be added or imported;
 * an address that unsubscribed from a list can only come back with
   ``resubscribe=True`` and a consent note saying why.
+
+Looking one subscriber up and changing their data is :mod:`newsletter.subscribers.editing`;
+``get_subscriber`` and ``edit_subscriber`` are importable from here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +24,13 @@ from newsletter.db import key_hash
 from newsletter.db.columns import utcnow as _now
 from newsletter.subscribers import audit
 from newsletter.subscribers.addresses import parse_address
+
+# get_subscriber and edit_subscriber are re-exported: this module's public functions
+from newsletter.subscribers.editing import apply_changes, suppressed_error
+from newsletter.subscribers.editing import edit_subscriber as edit_subscriber
+from newsletter.subscribers.editing import get_subscriber as get_subscriber
 from newsletter.subscribers.eligibility import mailable
-from newsletter.subscribers.errors import SubscriberError, UnknownSubscriber
+from newsletter.subscribers.errors import SubscriberError
 from newsletter.subscribers.fields import check_name, check_timezone
 from newsletter.subscribers.lists import check_language, get_list
 from newsletter.subscribers.suppressions import suppress
@@ -49,26 +57,6 @@ def require_consent_note(status: Status | str, consent_note: str | None) -> None
             "consent comes from (it is kept in the consent log)",
             field="consent-note",
         )
-
-
-def get_subscriber(session: Session, who: str | int) -> Subscriber:
-    """Find a subscriber by id or by address (compared by key, so case does not matter)."""
-    if isinstance(who, int) or str(who).strip().isdigit():
-        found = session.get(Subscriber, int(who))
-    else:
-        key = parse_address(str(who)).key
-        found = session.exec(select(Subscriber).where(Subscriber.key == key)).first()
-    if found is None:
-        raise UnknownSubscriber(f"no subscriber {who}", field="address")
-    return found
-
-
-def _suppressed_error(row: Suppression, email: str) -> SubscriberError:
-    return SubscriberError(
-        f"{email} is suppressed ({row.reason} on {row.created_at:%Y-%m-%d}) and cannot be "
-        f"subscribed; if that is wrong, first run: newsletter suppressions remove {email}",
-        field="address",
-    )
 
 
 def add_subscriber(
@@ -99,7 +87,7 @@ def add_subscriber(
     h = key_hash(session, addr.key)
     blocked = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
     if blocked is not None:
-        raise _suppressed_error(blocked, addr.email)
+        raise suppressed_error(blocked, addr.email)
     language = check_language(language)
     check_name(name)
     mls = [get_list(session, slug) for slug in lists]
@@ -117,7 +105,7 @@ def add_subscriber(
         session.add(sub)
         session.flush()
     else:
-        _apply_changes(
+        apply_changes(
             session,
             sub,
             name=name,
@@ -190,114 +178,6 @@ def _subscribe(
         list_slug=ml.slug,
         actor=actor,
         detail=detail,
-    )
-
-
-def _apply_changes(
-    session: Session,
-    sub: Subscriber,
-    *,
-    email: str | None = None,
-    name: str | None = None,
-    language: str | None = None,
-    set_attributes: dict[str, Any] | None = None,
-    unset_attributes: Iterable[str] = (),
-    source: str,
-    actor: str | None,
-    timezone: str | None = None,
-) -> list[str]:
-    changed: list[str] = []
-    old_key = sub.key
-    if email is not None:
-        addr = parse_address(email)
-        if addr.key != sub.key:
-            if session.exec(select(Subscriber.id).where(Subscriber.key == addr.key)).first():
-                raise SubscriberError(f"{addr.email} is already a subscriber", field="email")
-            h = key_hash(session, addr.key)
-            blocked = session.exec(select(Suppression).where(Suppression.key_hash == h)).first()
-            if blocked is not None:
-                raise _suppressed_error(blocked, addr.email)
-            carried = session.exec(
-                select(Suppression).where(Suppression.key_hash == sub.key_hash)
-            ).first()
-            sub.key, sub.key_hash = addr.key, h
-            # A complaint, an unsubscription or a manual block is the person's
-            # (or the admin's) will and follows them to the new address; a bounce
-            # belongs to the old mailbox only, so a new address is a fresh start.
-            if carried is not None and carried.reason != Reason.BOUNCED.value:
-                suppress(
-                    session,
-                    addr.email,
-                    Reason(carried.reason),
-                    detail=f"carried over from the previous address ({carried.reason})",
-                    source=source,
-                    actor=actor,
-                )
-        if addr.email != sub.email:
-            sub.email = addr.email
-            changed.append("email")
-    if name is not None and (name or None) != sub.name:
-        sub.name = check_name(name) or None
-        changed.append("name")
-    if language is not None and (language or None) != sub.language:
-        sub.language = check_language(language)
-        changed.append("language")
-    if timezone is not None and (timezone or None) != sub.timezone:
-        sub.timezone = check_timezone(timezone)
-        changed.append("timezone")
-    attributes = dict(sub.attributes)
-    attributes.update(set_attributes or {})
-    for k in unset_attributes:
-        attributes.pop(k, None)
-    if attributes != sub.attributes:
-        changed.append("attributes")
-        sub.attributes = attributes
-    if changed:
-        sub.updated_at = _now()
-        session.add(sub)
-        audit.record(
-            session,
-            "update",
-            old_key,
-            source=source,
-            subscriber_id=sub.id,
-            actor=actor,
-            detail=", ".join(changed),
-        )
-        session.flush()
-    return changed
-
-
-def edit_subscriber(
-    session: Session,
-    who: str | int,
-    *,
-    email: str | None = None,
-    name: str | None = None,
-    language: str | None = None,
-    set_attributes: dict[str, Any] | None = None,
-    unset_attributes: Iterable[str] = (),
-    source: str = "cli",
-    actor: str | None = None,
-    timezone: str | None = None,
-) -> list[str]:
-    """Change a subscriber's data; returns the names of the fields that changed.
-
-    An empty ``name``, ``language`` or ``timezone`` clears it. A new address
-    must not be suppressed or belong to someone else.
-    """
-    sub = get_subscriber(session, who)
-    return _apply_changes(
-        session,
-        sub,
-        email=email,
-        name=name,
-        language=language,
-        set_attributes=set_attributes,
-        unset_attributes=unset_attributes,
-        source=source,
-        actor=actor,
-        timezone=timezone,
     )
 
 
