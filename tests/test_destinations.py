@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -140,3 +141,37 @@ def test_destinations_group_a_providers_domains() -> None:
 def test_the_backoff_doubles_up_to_its_cap() -> None:
     waits = [backoff(level, 60, 3600).total_seconds() for level in range(1, 9)]
     assert waits == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+def test_the_domains_looked_up_are_those_still_to_send(world: World) -> None:
+    """``open_domains`` (the MX lookups' input) reads the domains in SQL, lower-cased, once."""
+    from newsletter.campaigns.lanes import open_domains
+    from newsletter.campaigns.tables import Delivery
+
+    world.add(1)
+    cid = world.campaign()
+    now = datetime.now(UTC)
+    rows = [
+        ("Anna@Mail.Example.ORG", "queued"),
+        ('"a@b"@quoted.example.net', "deferred"),
+        ("ben@mail.example.org", "sending"),
+        ("carla@sent.example.com", "sent"),
+        ("dora@failed.example.com", "failed"),
+    ]
+    with world.db.engine.begin() as c:
+        c.execute(sa.delete(Delivery.__table__))  # type: ignore[attr-defined]
+        c.execute(
+            sa.insert(Delivery.__table__),  # type: ignore[attr-defined]
+            [
+                {"campaign_id": cid, "address": a, "status": st, "attempts": 0,
+                 "queued_at": now}
+                for a, st in rows
+            ],
+        )  # fmt: skip
+        c.execute(
+            sa.insert(Delivery.__table__),  # type: ignore[attr-defined]
+            {"campaign_id": cid, "address": None, "status": "queued", "attempts": 0,
+             "queued_at": now},
+        )  # fmt: skip
+    with world.db.engine.connect() as c:
+        assert open_domains(c, cid) == {"mail.example.org", "quoted.example.net"}

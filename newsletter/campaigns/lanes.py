@@ -215,5 +215,14 @@ def relay_transports(
 def open_domains(conn: sa.Connection, campaign_id: int) -> set[str]:
     """The recipient domains of the campaign's deliveries still to send (for the MX lookups)."""
     open_ = (DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING)
-    query = sa.select(D.c.address).where(D.c.campaign_id == campaign_id, D.c.status.in_(open_))
-    return {a.rpartition("@")[2].lower() for a in conn.execute(query).scalars() if a}
+    # What follows the first "@", made distinct by the database: a million addresses are a
+    # few thousand domains, and reading them all into Python took twice as long. A quoted
+    # local part may hold another "@", so Python keeps what follows the last one.
+    find = sa.func.strpos if conn.dialect.name == "postgresql" else sa.func.instr
+    after = sa.func.lower(sa.func.substr(D.c.address, find(D.c.address, "@") + 1))
+    query = (
+        sa.select(after)
+        .where(D.c.campaign_id == campaign_id, D.c.status.in_(open_), D.c.address.is_not(None))
+        .distinct()
+    )
+    return {d.rpartition("@")[2] for d in conn.execute(query).scalars() if d}
