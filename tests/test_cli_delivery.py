@@ -124,7 +124,7 @@ def test_proof_is_sent_and_logged_as_proof(world: World, config: Path) -> None:
     assert srv.messages[0].message["Subject"] == "ISA-Newsletter Juli 2021"
     r = run(config, "send", str(ISSUE), "--to", "editor@example.org", "--transport", "dry-run")
     assert r.output.endswith("— logged with issue 2021-07 as proof 2 (newsletter log -- -2)\n")
-    r = run(config, "campaigns", "list", "--format", "json")
+    r = run(config, "campaigns", "list", "--proofs", "--format", "json")
     assert [(c["id"], c["kind"]) for c in json.loads(r.output)] == [(-2, "proof"), (-1, "proof")]
     r = run(config, "log", "--format", "csv", "--", "-1")
     assert r.exit_code == 0 and ",editor@example.org,sent," in r.output
@@ -132,6 +132,29 @@ def test_proof_is_sent_and_logged_as_proof(world: World, config: Path) -> None:
     world.add(1)
     r = run(config, "campaigns", "create", str(ISSUE), "--list", "news")
     assert r.output.startswith("Created campaign 1: issue 2021-07 to list news, 1 recipients.")
+
+
+def test_campaigns_list_hides_proofs_unless_asked(world: World, config: Path) -> None:
+    """An editor's proofs (negative ids) came first in every listing, before the campaigns."""
+    world.add(2)
+    for _ in range(2):
+        r = run(config, "send", str(ISSUE), "--to", "editor@example.org", "--transport", "dry-run")
+        assert r.exit_code == 0, r.output
+    r = run(config, "campaigns", "list", "--format", "csv")
+    assert r.output == "id,kind,issue,list,editions,state,recipients,sent,created\n"
+    run(config, "campaigns", "create", str(ISSUE), "--list", "news")
+    r = run(config, "campaigns", "list", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(r.output)))
+    assert [(row["id"], row["kind"], row["recipients"]) for row in rows] == [("1", "campaign", "2")]
+    r = run(config, "campaigns", "list")  # the table a person reads
+    assert r.exit_code == 0 and "proof" not in r.output
+    assert [line.split("│")[:2] for line in r.output.splitlines()[2:]] == [["1  ", " campaign "]]
+    r = run(config, "campaigns", "list", "--proofs", "--format", "json")
+    listed = [(row["id"], row["kind"]) for row in json.loads(r.output)]
+    assert listed == [(-2, "proof"), (-1, "proof"), (1, "campaign")]
+    r = run(config, "campaigns", "list", "--proofs")
+    listed = [line.split("│")[0].strip() for line in r.output.splitlines()[2:]]
+    assert r.exit_code == 0 and listed == ["-2", "-1", "1"]
 
 
 def test_pause_and_cancel(world: World, config: Path) -> None:
@@ -182,7 +205,7 @@ def test_proof_to_a_bad_address_is_bad_input(world: World, config: Path) -> None
         r = run(config, "send", str(ISSUE), "--to", bad, "--transport", "dry-run")
         assert r.exit_code == 2, (bad, r.output)
         assert r.output.startswith("Error: --to: "), r.output
-    r = run(config, "campaigns", "list", "--format", "json")
+    r = run(config, "campaigns", "list", "--proofs", "--format", "json")
     assert json.loads(r.output) == []  # nothing was created or logged
 
 
@@ -199,7 +222,7 @@ def test_a_failed_proof_ends_failed_with_its_reason(world: World, config: Path) 
     )
     assert r.output.endswith(" — logged with issue 2021-07 as proof 1 (newsletter log -- -1)\n")
     assert "resume" not in r.output
-    r = run(config, "campaigns", "list", "--format", "json")
+    r = run(config, "campaigns", "list", "--proofs", "--format", "json")
     assert [(c["kind"], c["state"]) for c in json.loads(r.output)] == [("proof", "failed")]
 
     # a temporary refusal fails the proof at once: it is a check, not a campaign

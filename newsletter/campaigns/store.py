@@ -191,9 +191,13 @@ def summarize(session: Session, campaign: Campaign) -> CampaignSummary:
     return totals.summary_of(campaign, counts, holder, editions, next_wave)
 
 
-def list_campaigns(session: Session) -> list[CampaignSummary]:
-    rows = session.exec(select(Campaign).order_by(Campaign.id)).all()  # type: ignore[arg-type]
-    return [summarize(session, c) for c in rows]
+def list_campaigns(session: Session, *, proofs: bool = False) -> list[CampaignSummary]:
+    """Every campaign by id; proofs (``newsletter send --to``, ids below zero) only if asked:
+    an editor sends many, and they buried the campaigns at the top of the list."""
+    query = select(Campaign).order_by(Campaign.id)  # type: ignore[arg-type]
+    if not proofs:
+        query = query.where(Campaign.kind != "proof")
+    return [summarize(session, c) for c in session.exec(query).all()]
 
 
 def pause_campaign(session: Session, campaign_id: int) -> Campaign:

@@ -310,19 +310,25 @@ def resume_cmd(
 
 
 @campaigns.command("list")
+@click.option(
+    "--proofs",
+    is_flag=True,
+    help="Also list the proofs (newsletter send --to), whose ids are negative.",
+)
 @output_options
 @pass_app
-def list_cmd(app: App, fmt: str) -> None:
-    """All campaigns with their state and recipient counts.
+def list_cmd(app: App, proofs: bool, fmt: str) -> None:
+    """All campaigns with their state and recipient counts (proofs with --proofs).
 
     \b
-    Example:
+    Examples:
       newsletter campaigns list --format json
+      newsletter campaigns list --proofs
     """
     from newsletter.campaigns import store
 
     with open_db(app).session() as s:
-        rows = [c.row() for c in store.list_campaigns(s)]
+        rows = [c.row() for c in store.list_campaigns(s, proofs=proofs)]
     columns = ["id", "kind", "issue", "list", "editions", "state", "recipients", "sent", "created"]
     write_rows(
         rows,

@@ -24,6 +24,7 @@ from newsletter.config import Settings
 from newsletter.errors import BadInput
 from newsletter.i18n import Locale, get_locale
 from newsletter.message.placeholders import GREETING, MANAGE_URL, UNSUBSCRIBE_URL
+from newsletter.render import PREHEADER_SPACER
 from newsletter.render.colour import readable_on
 from newsletter.render.html import Theme, inline_css, mjml_to_html
 from newsletter.render.language import direction, fonts_for, is_cjk
@@ -77,6 +78,10 @@ class SubscriptionMail:
     def blocks(self, loc: Locale) -> tuple[Block, ...]:
         raise NotImplementedError
 
+    def preheader(self, loc: Locale) -> str:
+        """The inbox preview after the subject; in the HTML part only (hidden there)."""
+        raise NotImplementedError
+
     def why(self, loc: Locale) -> str:
         """Why the reader got this mail: the first line of the footer."""
         key = "mail_why_list" if self.to_subscriber else "mail_why_signup"
@@ -106,6 +111,9 @@ class ConfirmationMail(SubscriptionMail):
 
     def subject(self, loc: Locale) -> str:
         return loc["mail_confirm_subject"].format(list=self.list_name)
+
+    def preheader(self, loc: Locale) -> str:
+        return loc["mail_confirm_preheader"]
 
     def blocks(self, loc: Locale) -> tuple[Block, ...]:
         return (
@@ -138,6 +146,9 @@ class InvitationMail(SubscriptionMail):
 
     def subject(self, loc: Locale) -> str:
         return loc["mail_invite_subject"].format(org=self.organisation, list=self.list_name)
+
+    def preheader(self, loc: Locale) -> str:
+        return loc["mail_invite_preheader"]
 
     def lead(self, loc: Locale) -> tuple[Block, ...]:
         text = Paragraph(loc["mail_invite_text"].format(org=self.organisation, list=self.list_name))
@@ -179,6 +190,9 @@ class ReminderMail(InvitationMail):
     def subject(self, loc: Locale) -> str:
         return loc["mail_reminder_subject"].format(list=self.list_name)
 
+    def preheader(self, loc: Locale) -> str:
+        return loc["mail_reminder_preheader"]
+
     def blocks(self, loc: Locale) -> tuple[Block, ...]:
         first = Paragraph(loc["mail_reminder_text"].format(list=self.list_name))
         if self.invited:
@@ -211,6 +225,9 @@ class WelcomeMail(SubscriptionMail):
 
     def subject(self, loc: Locale) -> str:
         return self.title
+
+    def preheader(self, loc: Locale) -> str:
+        return loc["mail_welcome_preheader"].format(list=self.list_name)
 
     def blocks(self, loc: Locale) -> tuple[Block, ...]:
         latest = (Link(loc["mail_welcome_latest"], self.latest_url),) if self.latest_url else ()
@@ -245,6 +262,8 @@ def render_mail(mail: SubscriptionMail, settings: Settings, theme: Theme) -> Ren
         "mail": mail,
         "blocks": blocks,
         "subject": subject,
+        "preheader": mail.preheader(loc),
+        "preheader_spacer": PREHEADER_SPACER,
         "why": mail.why(loc),
         "lang": mail.language,
         # From CLDR, as for an issue; head.mjml.j2 (shared with the issue) reads `direction`,

@@ -34,7 +34,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from newsletter.config import Settings
 from newsletter.db import SECRET_ENV, Database
@@ -166,7 +166,9 @@ def create_app(settings: Settings, db: Database | None = None) -> Starlette:
     app = _App(
         https,
         routes=routes,
-        middleware=[Middleware(BodyLimit, limit=settings.web.max_body_bytes)],
+        middleware=[
+            Middleware(BodyLimit, limit=settings.web.max_body_bytes, refuse=_too_large_page)
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=lifespan,
     )
@@ -211,17 +213,37 @@ class _ArchiveCache:
         return self.files
 
 
-_STATUS_TEXT = {404: "not_found", 405: "not_found", 413: "too_large", 429: "too_many"}
+_STATUS_TEXT = {
+    400: "bad_request",
+    404: "not_found",
+    405: "not_found",
+    413: "too_large",
+    429: "too_many",
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     web = web_of(request)
     lang = web.language(request)
-    return web.notice(
-        request, lang, "error_title", _STATUS_TEXT.get(exc.status_code, "invalid_text"),
+    response = web.notice(
+        request, lang, "error_title", _STATUS_TEXT.get(exc.status_code, "bad_request"),
         status=exc.status_code,
     )  # fmt: skip
+    response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110 §15.5.6)
+    return response
+
+
+async def _too_large_page(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 413 page, in the reader's language, answered before the app reads the body.
+
+    The unread body is left on the connection, so the answer closes it.
+    """
+    request = Request(scope)
+    web = web_of(request)
+    response = web.notice(request, web.language(request), "error_title", "too_large", status=413)
+    response.headers["Connection"] = "close"
+    await response(scope, receive, send)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -53,6 +53,7 @@ TYPES = {
 }
 _BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
 _BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.I | re.S)
+_STYLE = re.compile(r"<style\b[^>]*>.*?</style>\s*", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -228,8 +229,16 @@ def issue_page(entry: Entry, pages: Pages, siblings: list[Entry] | None = None) 
         index_href="../" * page_path(entry).count("/"),
         editions=_switch(entry, siblings),
     )
+    # The bar's own rules (its dark mode) belong in <head> with the mail's: a
+    # <style> in <body> is invalid HTML. The bar's template keeps them next to the
+    # markup they style, so a theme overriding it overrides both; they move here
+    # (a page without a head, never made by MJML, keeps them with the bar).
+    styles = Markup("")
+    if "</head>" in html:
+        styles = Markup("").join(Markup(m.group(0)) for m in _STYLE.finditer(bar))
+        bar = _STYLE.sub("", bar)
     head = Markup('<link rel="canonical" href="{}">\n').format(f"{base}/archive/{page_path(entry)}")
-    head += _alternates(entry, siblings, base)
+    head += _alternates(entry, siblings, base) + styles
     # Markup + "</head>" would escape the str half: the page then showed a literal
     # "</head>" as its first visible text. Both halves are markup here.
     html = html.replace("</head>", head + Markup("</head>"), 1)

@@ -127,11 +127,16 @@ class HeadAsGet:
 
 
 class BodyLimit:
-    """Refuses request bodies over ``limit`` bytes with 413, declared or streamed."""
+    """Refuses request bodies over ``limit`` bytes with 413, declared or streamed.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    ``refuse`` is the ASGI app that answers the 413 without reading the body (the
+    web app's page in the reader's language); without it, one line of plain text.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, refuse: ASGIApp | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.refuse = refuse or _too_large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,7 +144,7 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await _too_large(send)
+                await self.refuse(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -163,14 +168,14 @@ class BodyLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await _too_large(send)
+                await self.refuse(scope, receive, send)
 
 
 class _TooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send) -> None:
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     body = b"Request body too large.\n"
     await send(
         {
