@@ -133,3 +133,10 @@ class KeyedLimiter:
             return False
         events.append(now)
         return True
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may have an event again (0: now), for a 429's Retry-After."""
+        events = self._events.get(key)
+        if not events or len(events) < self.allowed:
+            return 0.0
+        return max(0.0, events[0] + self.window - now)

@@ -297,8 +297,12 @@ def test_the_per_address_limit_counts_a_day(web, smtp) -> None:
 def test_the_per_client_limit_answers_429(web, smtp) -> None:
     use_smtp(web, smtp, signups_per_client_per_hour=3)
     with web.client() as c:
-        codes = [sign_up(c, f"p{i}@example.org").status_code for i in range(5)]
-    assert codes == [200, 200, 200, 429, 429]
+        answers = [sign_up(c, f"p{i}@example.org") for i in range(5)]
+    assert [r.status_code for r in answers] == [200, 200, 200, 429, 429]
+    # RFC 6585: when to come back, the hour after the first of the three posts
+    waits = [r.headers.get("retry-after") for r in answers]
+    assert waits[:3] == [None, None, None]
+    assert all(w is not None and 3590 <= int(w) <= 3600 for w in waits[3:]), waits
 
 
 def test_a_suppressed_address_comes_back_only_by_its_own_click(web, smtp) -> None:

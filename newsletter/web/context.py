@@ -7,6 +7,7 @@ One :class:`Web` per app, reachable from a request as
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -111,8 +112,18 @@ class Web:
 
     def client_allowed(self, request: Request) -> bool:
         """The per-client limit of sign-up posts (the client as the proxy headers tell it)."""
-        client = request.client.host if request.client else "unknown"
-        return self.signup_limit.hit(client, time.monotonic())
+        return self.signup_limit.hit(_client(request), time.monotonic())
+
+    def too_many(self, request: Request, language: str) -> HTMLResponse:
+        """429, with when the client may post again (RFC 6585), rounded up to a second."""
+        response = self.notice(request, language, "error_title", "too_many", status=429)
+        wait = self.signup_limit.wait(_client(request), time.monotonic())
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def turn_for(db: Database) -> contextlib.AbstractContextManager[Any]:

@@ -57,7 +57,7 @@ async def subscribe(request: Request) -> Response:
     except CsrfError:
         return web.form_expired(request, lang)
     if not web.client_allowed(request):
-        return web.notice(request, lang, "error_title", "too_many", status=429)
+        return web.too_many(request, lang)
     email, name = text(form, "email", 320), text(form, "name", 200)
     timezone = chosen_zone(text(form, "timezone", FIELD_MAX))
     if text(form, "website"):
