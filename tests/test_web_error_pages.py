@@ -18,7 +18,7 @@ EXPECTED = {
     "form-expired": ("error_title", "form_expired"),
     "not-found": ("error_title", "not_found"),
     "unknown-list": ("error_title", "not_found"),
-    "method-not-allowed": ("error_title", "not_found"),
+    "method-not-allowed": ("error_title", "wrong_method"),
     "too-large": ("error_title", "too_large"),
     "too-many": ("error_title", "too_many"),
 }

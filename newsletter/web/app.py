@@ -216,7 +216,7 @@ class _ArchiveCache:
 _STATUS_TEXT = {
     400: "bad_request",
     404: "not_found",
-    405: "not_found",
+    405: "wrong_method",  # a form's address opened as a page (from the history)
     413: "too_large",
     429: "too_many",
 }
