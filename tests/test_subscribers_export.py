@@ -75,6 +75,26 @@ def _populate_news_only(db: Database) -> None:
         import_file(s, FIXTURES / "own.csv", list_slug="news", consent_note="restore")
 
 
+def test_the_time_zone_a_person_gave_survives_export_and_import(
+    cli_run, tmp_path: Path, database_url: str, new_database_url
+) -> None:
+    """A local-time campaign needs it; a backup that dropped it would send at the list's hour."""
+    cli_run("lists", "create", "news")
+    cli_run("lists", "create", "events")
+    (tmp_path / "zones.csv").write_text(
+        "email,timezone\nmei@example.org,Asia/Shanghai\nnone@example.org,\n", encoding="utf-8"
+    )
+    r = cli_run("subscribers", "import", "zones.csv", "--list", "news", "--consent-note", "t")
+    assert r.exit_code == 0, r.output
+    first = cli_run("subscribers", "export").output
+    zones = {row["email"]: row["timezone"] for row in csv.DictReader(io.StringIO(first))}
+    assert zones == {"mei@example.org": "Asia/Shanghai", "none@example.org": ""}
+    (tmp_path / "backup.csv").write_text(first, encoding="utf-8")
+    url, r = _restore(cli_run, new_database_url, "backup.csv", "restored")
+    assert r.exit_code == 0, r.output
+    assert cli_run("--database", url, "subscribers", "export").output == first
+
+
 def test_csv_and_json_exports(news: Database) -> None:
     _populate_news_only(news)
     with news.session() as s:

@@ -23,6 +23,7 @@ from newsletter.subscribers.tables import MailingList, Subscriber, Subscription,
 from newsletter.tabular import cell, escape_formula, iso_time, write_json
 
 EXPORT_COLUMNS = COLUMNS
+_TIMES = ("created_at", "subscribed_at", "confirmed_at", "unsubscribed_at")
 
 Progress = Callable[[int, int], None]
 
@@ -36,6 +37,7 @@ def _query(session: Session, list_slug: str | None) -> sa.Select:
         s.c.email,
         s.c.name,
         s.c.language,
+        s.c.timezone,
         ml.c.slug.label("list"),
         sub.c.status,
         s.c.created_at,
@@ -53,6 +55,8 @@ def _query(session: Session, list_slug: str | None) -> sa.Select:
             ml, ml.c.id == sub.c.list_id
         )
     base = base.outerjoin(sup, sup.c.key_hash == s.c.key_hash)
+    # _csv_cells finds the times and attributes by these names
+    assert tuple(c.name for c in columns) == EXPORT_COLUMNS, "the export's columns drifted"
     query = sa.select(*columns).select_from(base)
     if list_slug is not None:
         query = query.where(sub.c.list_id == target.id)
@@ -116,7 +120,8 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
     result = conn.exec_driver_sql(
         str(sql), execution_options={"stream_results": True, "max_row_buffer": 2000}
     ).yield_per(2000)
-    times = (5, 6, 7, 8)
+    times = [EXPORT_COLUMNS.index(c) for c in _TIMES]
+    json_at = EXPORT_COLUMNS.index("attributes")
     for raw in result:
         row = ["" if v is None else v for v in raw]
         # Email and name are the only free text: the other cells are times,
@@ -125,9 +130,9 @@ def _csv_cells(session: Session, list_slug: str | None) -> Iterator[list[str]]:
         for i in times:
             if row[i]:
                 row[i] = iso_time(row[i])
-        attributes = row[9]
+        attributes = row[json_at]
         if attributes and attributes != "{}":
-            row[9] = cell(Bulk.from_json(attributes))
+            row[json_at] = cell(Bulk.from_json(attributes))
         yield row
 
 

@@ -23,6 +23,7 @@ COLUMNS = (
     "email",
     "name",
     "language",
+    "timezone",
     "list",
     "status",
     "created_at",
@@ -34,8 +35,7 @@ COLUMNS = (
 )
 
 
-# ``timezone`` (an IANA name) is read, not written by `subscribers export` (yet).
-_KNOWN = frozenset((*COLUMNS, "timezone"))
+_KNOWN = frozenset(COLUMNS)
 
 
 def matches(columns: Sequence[str]) -> bool:
