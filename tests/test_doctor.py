@@ -401,6 +401,7 @@ def test_a_send_through_a_remote_relay_refuses_an_ehlo_name_without_address(
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=tmp_path,  # its database (newsletter.sqlite) there, not in the checkout
     )
     assert run.returncode == 2, run.stderr
     assert run.stderr == (
@@ -414,6 +415,7 @@ def test_a_send_through_a_remote_relay_refuses_an_ehlo_name_without_address(
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=tmp_path,
     )
     assert log.returncode == 0 and json.loads(log.stdout or "[]") == [], log.stdout
 
