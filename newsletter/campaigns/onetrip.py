@@ -248,7 +248,11 @@ class OneTrip:
             if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
                 return result
             message = (result.error_message or b"").decode("utf-8", "replace").strip()
-            if pgconn.status != pq.ConnStatus.OK:  # the server is gone: reconnect, as psycopg
+            # The server's errors carry a SQLSTATE; libpq's own (the connection broke, the
+            # server crashed) have none: those are an OperationalError, as psycopg raises
+            # them, which the ledger reconnects on.
+            state = result.error_field(pq.DiagnosticField.SQLSTATE)
+            if not state or pgconn.status != pq.ConnStatus.OK:
                 raise OperationalError(message or "the connection to the server broke")
             raise error_from_result(result, encoding="utf-8")
 
