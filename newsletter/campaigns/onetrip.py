@@ -24,12 +24,24 @@ handing back its outcome, and :meth:`OneTrip.fits` checks they are
 disjoint), the claimed ones are ``queued`` or ``deferred``. Every other step
 (deferrals, requeues, bounces, a fetch, destinations) runs the ledger's
 general transaction.
+
+The statement goes to the server as a prepared statement of its own, run through libpq
+(``PQexecPrepared``, which releases the GIL while it waits): psycopg's cursor machinery
+(its query conversion, parameter dumping, prepared-statement bookkeeping and wait loop)
+cost about 0.1 ms of Python per step, as much as the rest of a step's bookkeeping; libpq
+takes the parameters as text, which our few types (integers, strings, UTC times) convert
+to directly. Anything else (a string with a NUL, an unexpected type) goes through psycopg
+as before. Errors are psycopg's and SQLAlchemy's as on that path, a broken connection an
+``OperationalError``, so the ledger reconnects as for any other statement.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +71,48 @@ _MARKED = f"""marked AS (
 )"""
 
 
+# ``%(name)s`` placeholders (and ``%%``) of the pyformat SQL, as libpq's ``$n``
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+_NO_TEXT = object()  # a value only psycopg knows how to send
+
+
+def _text(value: Any) -> Any:
+    """``value`` as PostgreSQL's text input, for libpq; ``_NO_TEXT`` for psycopg to send."""
+    if value is None:
+        return None
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, str):
+        return _NO_TEXT if "\x00" in value else value.encode()  # libpq stops at a NUL
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat().encode()
+    return _NO_TEXT
+
+
+class _Libpq:
+    """One statement's text for ``PQprepare``: ``$n`` placeholders, the names in their order."""
+
+    def __init__(self, sql: str):
+        order: list[str] = []
+
+        def number(m: re.Match[str]) -> str:
+            if m.group(1) is None:
+                return "%"
+            if m.group(1) not in order:
+                order.append(m.group(1))
+            return f"${order.index(m.group(1)) + 1}"
+
+        text = _PLACEHOLDER.sub(number, sql)
+        self.sql = text.encode()
+        self.order = order
+        # named by content: a pooled connection keeps it for the next run's identical step
+        self.name = b"nl_trip_" + hashlib.sha1(self.sql).hexdigest()[:24].encode()
+
+
 class OneTrip:
     """The one-statement step, for one run's ledger on PostgreSQL.
 
@@ -73,6 +127,11 @@ class OneTrip:
         self._claims: dict[int, Prepared] = {}
         self._sql: dict[tuple[int, int, int], str] = {}
         self._reads: dict[int, tuple[sa.Select, str, dict[str, Any]]] = {}
+        self._libpq: dict[str, _Libpq] = {}  # by the statement's pyformat SQL
+        # the libpq connection the names in ``_prepared`` were prepared on
+        self._pgconn: Any = None
+        self._prepared: set[bytes] = set()
+        self._cursor: Any = None  # reused on the driver connection it was opened on
 
     @staticmethod
     def fits(final: Sequence[dict[str, Any]], begin: Sequence[int]) -> bool:
@@ -131,7 +190,7 @@ class OneTrip:
             params[f"m_id{i}"] = id_
         if count:
             params.update(self._claim(count).params(claims))
-        rows = self._execute(conn, self._statement(len(final), len(begin), count), params)
+        rows = self._execute(conn, self._statement(len(final), len(begin), count), params, True)
         took = {row[1]: row[2] for row in rows if row[0] == 1}
         return took, {row[1] for row in rows if row[0] == 0}
 
@@ -144,28 +203,72 @@ class OneTrip:
             found = self._reads[id(stmt)] = (stmt, str(compiled), dict(compiled.params))
         return self._execute(conn, found[1], found[2])
 
-    def _execute(self, conn: sa.Connection, sql: str, params: dict[str, Any]) -> list[Any]:
+    def _execute(
+        self, conn: sa.Connection, sql: str, params: dict[str, Any], libpq: bool = False
+    ) -> list[Any]:
         """Run one statement in autocommit on ``conn``'s driver connection; its rows.
 
-        The connection stays in autocommit until :meth:`leave_autocommit`: the ledger calls
-        it before any other transaction and before the connection goes back to the pool, so
-        a run of one-statement steps pays no switch (a psycopg wait each way).
+        ``libpq``: a step, whose rows are integers, run as a prepared statement through
+        libpq when its values allow (the module's docstring). The connection stays in
+        autocommit until :meth:`leave_autocommit`: the ledger calls it before any other
+        transaction and before the connection goes back to the pool, so a run of
+        one-statement steps pays no switch (a psycopg wait each way).
         """
         dbapi: Any = conn.connection.dbapi_connection
         assert not conn.in_transaction(), "one trip runs outside a transaction"
         if not dbapi.autocommit:
             dbapi.autocommit = True
+        error = self.dialect.loaded_dbapi.Error
         try:
-            cursor = dbapi.cursor()
-            try:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-            finally:
-                cursor.close()
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DBAPIError.instance(
-                sql, params, exc, self.dialect.loaded_dbapi.Error
-            ) from exc
+            if libpq:
+                rows = self._run_libpq(dbapi, sql, params)
+                if rows is not None:
+                    return rows
+            if self._cursor is None or self._cursor.connection is not dbapi:
+                self._cursor = dbapi.cursor()  # one per connection, not one per step
+            self._cursor.execute(sql, params)
+            return self._cursor.fetchall()
+        except error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, error) from exc
+
+    def _run_libpq(self, dbapi: Any, sql: str, params: dict[str, Any]) -> list[Any] | None:
+        """The step's rows, run through libpq; None when psycopg must run it instead."""
+        from psycopg import OperationalError, pq
+        from psycopg.errors import error_from_result
+
+        statement = self._libpq.get(sql)
+        if statement is None:
+            statement = self._libpq[sql] = _Libpq(sql)
+        values = [_text(params[name]) for name in statement.order]
+        pgconn = dbapi.pgconn
+        if _NO_TEXT in values or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            return None
+
+        def check(result: Any) -> Any:
+            if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+                return result
+            message = (result.error_message or b"").decode("utf-8", "replace").strip()
+            # The server's errors carry a SQLSTATE; libpq's own (the connection broke, the
+            # server crashed) have none: those are an OperationalError, as psycopg raises
+            # them, which the ledger reconnects on.
+            state = result.error_field(pq.DiagnosticField.SQLSTATE)
+            if not state or pgconn.status != pq.ConnStatus.OK:
+                raise OperationalError(message or "the connection to the server broke")
+            raise error_from_result(result, encoding="utf-8")
+
+        if pgconn is not self._pgconn:
+            # another (or a new) connection: what it holds from an earlier run of ours
+            found = check(pgconn.exec_(b"SELECT name FROM pg_prepared_statements"))
+            self._prepared = {found.get_value(i, 0) for i in range(found.ntuples)}
+            self._pgconn = pgconn
+        if statement.name not in self._prepared:
+            check(pgconn.prepare(statement.name, statement.sql))
+            self._prepared.add(statement.name)
+        result = check(pgconn.exec_prepared(statement.name, values))
+        width = result.nfields
+        return [
+            tuple(int(result.get_value(r, c)) for c in range(width)) for r in range(result.ntuples)
+        ]
 
     @staticmethod
     def leave_autocommit(conn: sa.Connection) -> None:
