@@ -40,6 +40,8 @@ from newsletter.campaigns.tables import CampaignStatus, CampaignWave, DeliverySt
 from newsletter.errors import BadInput
 
 W = CampaignWave.__table__  # type: ignore[attr-defined]
+# the subscriber's columns a zone is chosen from (campaigns does not import subscribers)
+S = sa.table("subscriber", sa.column("id"), sa.column("timezone"), sa.column("language"))
 
 # Languages spoken (nearly) all in one zone. Used only when a list says so
 # (`lists edit SLUG --timezone-from-language`), and only for this campaign.
@@ -201,24 +203,51 @@ def _span(d: timedelta) -> str:
 # -- the database side -----------------------------------------------------------------------
 
 
-def recipients_zones(session: Session, campaign_id: int, campaign_zone: str) -> dict[int, str]:
-    """Delivery id → the zone its message is timed in."""
-    rows = session.execute(
+def _zone_of(session: Session, campaign_id: int, campaign_zone: str) -> sa.ColumnElement[str]:
+    """:func:`zone_for` in SQL: the zone of a delivery's message, over ``delivery LEFT JOIN
+    subscriber`` (no subscriber row: the list's or the campaign's zone).
+
+    The list's settings are the campaign's, so they are constants here; an empty zone counts
+    as none (as ``or`` does in :func:`zone_for`); the language's zone is the longest key of
+    :data:`LANGUAGE_ZONES` it is or begins with followed by ``-`` (as :func:`zone_from_language`
+    strips subtags).
+    """
+    row = session.execute(
         sa.text(
-            "SELECT d.id, s.timezone, s.language, l.timezone, l.timezone_from_language "
-            "FROM delivery d JOIN campaign c ON c.id = d.campaign_id "
-            "LEFT JOIN subscriber s ON s.id = d.subscriber_id "
-            "LEFT JOIN mailing_list l ON l.id = c.list_id "
-            "WHERE d.campaign_id = :cid"
+            "SELECT l.timezone, l.timezone_from_language FROM campaign c "
+            "LEFT JOIN mailing_list l ON l.id = c.list_id WHERE c.id = :cid"
         ),
         {"cid": campaign_id},
-    )
-    return {
-        r[0]: zone_for(
-            r[1], r[2], list_zone=r[3], from_language=bool(r[4]), campaign_zone=campaign_zone
+    ).one_or_none()
+    list_zone, from_language = (row[0] or None, bool(row[1])) if row else (None, False)
+    chosen: sa.ColumnElement[str] = sa.func.nullif(S.c.timezone, "")
+    if list_zone is None and from_language:
+        tag = sa.func.lower(S.c.language)
+        inferred = sa.case(
+            *(
+                (sa.or_(tag == key, tag.like(f"{key}-%")), zone)
+                for key, zone in sorted(LANGUAGE_ZONES.items(), key=lambda kv: -len(kv[0]))
+            ),
+            else_=sa.null(),
         )
-        for r in rows
-    }
+        chosen = sa.func.coalesce(chosen, inferred)
+    return sa.func.coalesce(chosen, list_zone or campaign_zone)
+
+
+def _recipients(campaign_id: int, zone: sa.ColumnElement[str]) -> sa.Select[tuple[int, str]]:
+    """Each delivery of the campaign with the zone its message is timed in."""
+    return (
+        sa.select(D.c.id, zone.label("zone"))
+        .select_from(D.outerjoin(S, S.c.id == D.c.subscriber_id))
+        .where(D.c.campaign_id == campaign_id)
+    )
+
+
+def zone_counts(session: Session, campaign_id: int, campaign_zone: str) -> Counter[str]:
+    """How many deliveries of the campaign are timed in each zone (one query, in SQL)."""
+    found = _recipients(campaign_id, _zone_of(session, campaign_id, campaign_zone)).subquery()
+    rows = session.execute(sa.select(found.c.zone, sa.func.count()).group_by(found.c.zone))
+    return Counter({zone: n for zone, n in rows})
 
 
 def clear(session: Session, campaign_id: int) -> None:
@@ -240,14 +269,20 @@ def clear(session: Session, campaign_id: int) -> None:
 
 
 def store_waves(
-    session: Session, campaign_id: int, zones: Mapping[int, str], waves: list[Wave]
+    session: Session,
+    campaign_id: int,
+    campaign_zone: str,
+    counts: Mapping[str, int],
+    waves: list[Wave],
 ) -> int:
     """Write the waves and time each delivery (a draft's, in the caller's transaction).
 
-    Returns how many deliveries were left out (their zones' time had passed).
+    ``counts``: :func:`zone_counts`. One UPDATE gives every delivery its zone and its
+    wave's number and instant, or cancels it when its zone was left out; no delivery is
+    read into Python, so a million take seconds (bench/schedule_local.py). Returns how
+    many deliveries were left out (their zones' time had passed).
     """
     clear(session, campaign_id)
-    wave_of = {zone: w for w in waves for zone in w.zones}
     session.execute(
         sa.insert(W),
         [
@@ -262,40 +297,27 @@ def store_waves(
             for w in waves
         ],
     )
-    timed = [
-        {"b_id": did, "b_zone": zone, "b_wave": wave_of[zone].number, "b_at": wave_of[zone].at}
-        for did, zone in zones.items()
-        if zone in wave_of
-    ]
-    if timed:
-        session.execute(
-            sa.update(D)
-            .where(D.c.id == sa.bindparam("b_id"))
-            .values(
-                zone=sa.bindparam("b_zone"),
-                wave=sa.bindparam("b_wave"),
-                next_attempt_at=sa.bindparam("b_at", type_=D.c.next_attempt_at.type),
-            ),
-            timed,
-        )
-    left_out = [{"b_id": did, "b_zone": zone} for did, zone in zones.items() if zone not in wave_of]
-    if left_out:
-        session.execute(
-            sa.update(D)
-            .where(D.c.id == sa.bindparam("b_id"))
-            .values(
-                zone=sa.bindparam("b_zone"),
-                status=DeliveryStatus.CANCELLED.value,
-                smtp_reply=LATE_REPLY,
-                finished_at=datetime.now(UTC),
-            ),
-            left_out,
-        )
-    return len(left_out)
-
-
-def count_zones(zones: Mapping[int, str]) -> Counter[str]:
-    return Counter(zones.values())
+    timed = {zone for w in waves for zone in w.zones}
+    skipped = sorted(zone for zone in counts if zone not in timed)
+    z = _recipients(campaign_id, _zone_of(session, campaign_id, campaign_zone)).subquery("z")
+    when = D.c.next_attempt_at.type
+    values: dict[str, sa.ColumnElement[object]] = {
+        "zone": z.c.zone,
+        "wave": sa.case(*((z.c.zone.in_(w.zones), w.number) for w in waves), else_=sa.null()),
+        "next_attempt_at": sa.case(
+            *((z.c.zone.in_(w.zones), sa.literal(w.at, when)) for w in waves), else_=sa.null()
+        ),
+    }
+    if skipped:
+        left_out = z.c.zone.in_(skipped)
+        for column, value in (
+            ("status", sa.literal(DeliveryStatus.CANCELLED.value)),
+            ("smtp_reply", sa.literal(LATE_REPLY)),
+            ("finished_at", sa.literal(datetime.now(UTC), D.c.finished_at.type)),
+        ):
+            values[column] = sa.case((left_out, value), else_=D.c[column])
+    session.execute(sa.update(D).where(D.c.id == z.c.id).values(**values))
+    return sum(counts[zone] for zone in skipped)
 
 
 def mark_started(connection: sa.Connection, campaign_id: int) -> None:
