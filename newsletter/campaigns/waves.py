@@ -203,14 +203,24 @@ def _span(d: timedelta) -> str:
 # -- the database side -----------------------------------------------------------------------
 
 
-def _zone_of(session: Session, campaign_id: int, campaign_zone: str) -> sa.ColumnElement[str]:
-    """:func:`zone_for` in SQL: the zone of a delivery's message, over ``delivery LEFT JOIN
-    subscriber`` (no subscriber row: the list's or the campaign's zone).
+@dataclass(frozen=True)
+class Zoning:
+    """Which zone each delivery of a campaign is timed in: counted per zone for the plan,
+    and written by :func:`store_waves` in SQL, without reading the deliveries into Python."""
 
-    The list's settings are the campaign's, so they are constants here; an empty zone counts
-    as none (as ``or`` does in :func:`zone_for`); the language's zone is the longest key of
-    :data:`LANGUAGE_ZONES` it is or begins with followed by ``-`` (as :func:`zone_from_language`
-    strips subtags).
+    counts: Counter[str]  # deliveries per zone
+    expression: sa.ColumnElement[str]  # the zone, over delivery LEFT JOIN subscriber
+
+
+def zoning(session: Session, campaign_id: int, campaign_zone: str) -> Zoning:
+    """:func:`zone_for` for every delivery of the campaign, in two steps that stay exact.
+
+    The zone depends only on the subscriber's zone and language (the list's settings are
+    the campaign's), so one query counts the deliveries per (zone, language) and Python
+    applies :func:`zone_for` to each pair. The SQL expression then gives each delivery the
+    zone it gave: the subscriber's own (an empty one counts as none, as ``or`` does), else
+    the list's, else the zone inferred from one of the languages seen (matched exactly:
+    their zones were worked out here), else the campaign's.
     """
     row = session.execute(
         sa.text(
@@ -220,34 +230,29 @@ def _zone_of(session: Session, campaign_id: int, campaign_zone: str) -> sa.Colum
         {"cid": campaign_id},
     ).one_or_none()
     list_zone, from_language = (row[0] or None, bool(row[1])) if row else (None, False)
-    chosen: sa.ColumnElement[str] = sa.func.nullif(S.c.timezone, "")
-    if list_zone is None and from_language:
-        tag = sa.func.lower(S.c.language)
-        inferred = sa.case(
-            *(
-                (sa.or_(tag == key, tag.like(f"{key}-%")), zone)
-                for key, zone in sorted(LANGUAGE_ZONES.items(), key=lambda kv: -len(kv[0]))
-            ),
-            else_=sa.null(),
-        )
-        chosen = sa.func.coalesce(chosen, inferred)
-    return sa.func.coalesce(chosen, list_zone or campaign_zone)
-
-
-def _recipients(campaign_id: int, zone: sa.ColumnElement[str]) -> sa.Select[tuple[int, str]]:
-    """Each delivery of the campaign with the zone its message is timed in."""
-    return (
-        sa.select(D.c.id, zone.label("zone"))
+    pairs = session.execute(
+        sa.select(S.c.timezone, S.c.language, sa.func.count())
         .select_from(D.outerjoin(S, S.c.id == D.c.subscriber_id))
         .where(D.c.campaign_id == campaign_id)
-    )
-
-
-def zone_counts(session: Session, campaign_id: int, campaign_zone: str) -> Counter[str]:
-    """How many deliveries of the campaign are timed in each zone (one query, in SQL)."""
-    found = _recipients(campaign_id, _zone_of(session, campaign_id, campaign_zone)).subquery()
-    rows = session.execute(sa.select(found.c.zone, sa.func.count()).group_by(found.c.zone))
-    return Counter({zone: n for zone, n in rows})
+        .group_by(S.c.timezone, S.c.language)
+    ).all()
+    counts: Counter[str] = Counter()
+    for chosen, language, n in pairs:
+        zone = zone_for(
+            chosen,
+            language,
+            list_zone=list_zone,
+            from_language=from_language,
+            campaign_zone=campaign_zone,
+        )
+        counts[zone] += n
+    fallback: sa.ColumnElement[str] = sa.literal(list_zone or campaign_zone)
+    if list_zone is None and from_language:
+        inferred = {lang: z for lang in {p[1] for p in pairs} if (z := zone_from_language(lang))}
+        if inferred:
+            by_language = sa.case(*((S.c.language == k, v) for k, v in sorted(inferred.items())))
+            fallback = sa.func.coalesce(by_language, fallback)
+    return Zoning(counts, sa.func.coalesce(sa.func.nullif(S.c.timezone, ""), fallback))
 
 
 def clear(session: Session, campaign_id: int) -> None:
@@ -268,16 +273,10 @@ def clear(session: Session, campaign_id: int) -> None:
     )
 
 
-def store_waves(
-    session: Session,
-    campaign_id: int,
-    campaign_zone: str,
-    counts: Mapping[str, int],
-    waves: list[Wave],
-) -> int:
+def store_waves(session: Session, campaign_id: int, zones: Zoning, waves: list[Wave]) -> int:
     """Write the waves and time each delivery (a draft's, in the caller's transaction).
 
-    ``counts``: :func:`zone_counts`. One UPDATE gives every delivery its zone and its
+    ``zones``: :func:`zoning`. One UPDATE gives every delivery its zone and its
     wave's number and instant, or cancels it when its zone was left out; no delivery is
     read into Python, so a million take seconds (bench/schedule_local.py). Returns how
     many deliveries were left out (their zones' time had passed).
@@ -298,8 +297,13 @@ def store_waves(
         ],
     )
     timed = {zone for w in waves for zone in w.zones}
-    skipped = sorted(zone for zone in counts if zone not in timed)
-    z = _recipients(campaign_id, _zone_of(session, campaign_id, campaign_zone)).subquery("z")
+    skipped = sorted(zone for zone in zones.counts if zone not in timed)
+    z = (
+        sa.select(D.c.id, zones.expression.label("zone"))
+        .select_from(D.outerjoin(S, S.c.id == D.c.subscriber_id))
+        .where(D.c.campaign_id == campaign_id)
+        .subquery("z")
+    )
     when = D.c.next_attempt_at.type
     values: dict[str, sa.ColumnElement[object]] = {
         "zone": z.c.zone,
@@ -317,7 +321,7 @@ def store_waves(
         ):
             values[column] = sa.case((left_out, value), else_=D.c[column])
     session.execute(sa.update(D).where(D.c.id == z.c.id).values(**values))
-    return sum(counts[zone] for zone in skipped)
+    return sum(zones.counts[zone] for zone in skipped)
 
 
 def mark_started(connection: sa.Connection, campaign_id: int) -> None:

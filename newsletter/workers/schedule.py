@@ -174,7 +174,8 @@ def schedule_local(
     at = waves.parse_local(local)
     campaign = store.get_campaign(session, campaign_id)
     _check_draft(campaign)
-    counts = waves.zone_counts(session, campaign_id, name)
+    zones = waves.zoning(session, campaign_id, name)
+    counts = zones.counts
     if not counts:
         raise store.CampaignError(f"campaign {campaign_id} has no recipients to schedule")
     now = clock.now()
@@ -188,7 +189,7 @@ def schedule_local(
         raise waves.WaveError(f"--local: {at:%H:%M} on {day} has passed in every zone")
     if window:
         waves.check_window(planned, waves.parse_window(window), rates)
-    skipped = waves.store_waves(session, campaign_id, name, counts, planned)
+    skipped = waves.store_waves(session, campaign_id, zones, planned)
     first = planned[0]
     campaign = schedule(session, campaign_id, When(first.at, name), queue=queue, waves_kept=True)
     return LocalSchedule(campaign, planned, skipped)
