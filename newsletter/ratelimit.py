@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # How far behind its schedule of slots a per-second rate may run and catch up. Wider than
 # the wake-up latency of a loaded machine, narrow enough that catching up is a short burst.
@@ -19,6 +19,7 @@ CATCH_UP = 0.1
 # The per-second rule below is written once, for this process's RateLimiter (seconds as
 # floats) and for the workers' shared pacer (integer microseconds of the database's clock,
 # newsletter.workers.pacing): the two must keep the same pace and the same bound.
+T = TypeVar("T", int, float)
 
 
 def spacing_window(per_second: float) -> tuple[float, int]:
@@ -28,18 +29,19 @@ def spacing_window(per_second: float) -> tuple[float, int]:
     return n / per_second, n
 
 
-def catch_up_reach(spacing: float, catch_up: float = CATCH_UP) -> float:
-    """How far back a late start may take a missed slot: :data:`CATCH_UP`, or one spacing
-    when that is longer (a slow rate still takes the one slot it was late for)."""
+def catch_up_reach(spacing: T, catch_up: T) -> T:
+    """How far back a late start may take a missed slot: ``catch_up`` (:data:`CATCH_UP`),
+    or one spacing when that is longer (a slow rate still takes the one slot it was late
+    for)."""
     return max(catch_up, spacing)
 
 
 def earliest_start(
-    now: float,
-    next_slot: float | None,
-    starts: Sequence[float],
-    windows: Iterable[tuple[float, int]],
-) -> float:
+    now: T,
+    next_slot: T | None,
+    starts: Sequence[T],
+    windows: Iterable[tuple[T, int]],
+) -> T:
     """The earliest a send may start, at ``now`` or later: not before the next free slot
     of the schedule, and never as the ``allowed + 1``-th start of any window (``starts``
     are the recent real starts, oldest first)."""
@@ -50,7 +52,7 @@ def earliest_start(
     return at
 
 
-def slot_taken(next_slot: float | None, start: float, reach: float) -> float:
+def slot_taken(next_slot: T | None, start: T, reach: T) -> T:
     """The slot a send starting at ``start`` takes: the next free one, even when the send
     is late for it, so lateness does not add up; a send later than ``reach`` (an idle
     sender) restarts the schedule ``reach`` before it, so it catches up that much, no more."""
@@ -132,7 +134,7 @@ class RateLimiter:
             return
         self._starts.append(now)
         if self.spacing is not None:
-            self._slot = slot_taken(self._next_slot, now, catch_up_reach(self.spacing))
+            self._slot = slot_taken(self._next_slot, now, catch_up_reach(self.spacing, CATCH_UP))
 
     def describe(self) -> str:
         names = {1.0: "second", 60.0: "minute", 3600.0: "hour"}

@@ -98,7 +98,7 @@ class Spacing:
         window, allowed = spacing_window(rate)
         spacing = math.ceil(1_000_000 / rate)
         reach = catch_up_reach(spacing, round(CATCH_UP * 1_000_000))
-        return cls(spacing, math.ceil(window * 1_000_000), allowed, int(reach))
+        return cls(spacing, math.ceil(window * 1_000_000), allowed, reach)
 
 
 Limit = Bucket | Spacing
