@@ -7,8 +7,14 @@ server saw (first to last message), the most messages the limiter started in any
 average. ``--ref DIR`` runs a reference tree (a checkout of older code, e.g. made with
 ``git archive``) in the same way, alternating with this one, round by round.
 
+``--pacer shared`` paces the same sender with the workers' pacer instead
+(``newsletter.workers.pacing.SharedRate``: every start reserved through the ``send_rate``
+row of the SQLite database, by its clock, as each worker's dispatcher does); "started" then
+counts the reserved starts.
+
     python bench/pace.py                    # 50/s, load 10, 500 messages, 3 rounds
     python bench/pace.py --ref /tmp/base    # the same for /tmp/base/newsletter, alternating
+    python bench/pace.py --pacer shared     # the workers' shared pacer
 
 Not part of the test suite (tests/test_ratelimit.py has a cheap version).
 """
@@ -25,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +41,7 @@ def _busy(stop: multiprocessing.synchronize.Event) -> None:
         sum(range(10_000))
 
 
-def one_round(n: int, rate: float) -> dict[str, float]:
+def one_round(n: int, rate: float, pacer: str = "local") -> dict[str, float]:
     """Run in a process whose ``newsletter`` is the tree under test."""
     sys.path.insert(0, str(ROOT / "tests"))
     from delivery_helpers import World
@@ -55,6 +62,8 @@ def one_round(n: int, rate: float) -> dict[str, float]:
     RateLimiter.record = noted  # type: ignore[method-assign]
     tmp = Path(tempfile.mkdtemp())
     world = World(tmp, f"sqlite:///{tmp}/bench.sqlite")
+    if pacer == "shared":
+        _shared_pacer(world, rate, starts)
     world.configure(rate_per_second=rate)
     world.add(n)
     cid = world.campaign()
@@ -70,10 +79,33 @@ def one_round(n: int, rate: float) -> dict[str, float]:
     }
 
 
-def run(tree: Path, n: int, rate: float) -> dict[str, float]:
+def _shared_pacer(world: Any, rate: float, starts: list[float]) -> None:
+    """Pace the sender's dispatcher with the workers' pacer, noting each reserved start."""
+    from newsletter.campaigns import dispatch
+    from newsletter.workers.pacing import SharedRate, buckets
+
+    take = SharedRate.take
+
+    def noted(self: SharedRate) -> tuple[Any, Any]:
+        start, now = take(self)
+        starts.append(start.timestamp())
+        return start, now
+
+    SharedRate.take = noted  # type: ignore[method-assign]
+    local = dispatch.Pace
+
+    class Shared(local):  # type: ignore[misc, valid-type]
+        def __init__(self, settings: Any, recent: Any, shared: Any = None):
+            limits = buckets(rate, None, None)
+            super().__init__(settings, recent, SharedRate(world.db.engine, "smtp bench", limits))
+
+    dispatch.Pace = Shared  # type: ignore[misc]
+
+
+def run(tree: Path, n: int, rate: float, pacer: str = "local") -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
-        [sys.executable, __file__, "--child", "-n", str(n), "--rate", str(rate)],
+        [sys.executable, __file__, "--child", "-n", str(n), "--rate", str(rate), "--pacer", pacer],
         env=env,
         capture_output=True,
         text=True,
@@ -89,10 +121,16 @@ def main() -> None:
     ap.add_argument("--load", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ref", type=Path, help="a reference tree to alternate with")
+    ap.add_argument(
+        "--pacer",
+        choices=["local", "shared"],
+        default="local",
+        help="the sender's own RateLimiter, or the workers' pacer in the database",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(one_round(args.n, args.rate)))
+        print(json.dumps(one_round(args.n, args.rate, args.pacer)))
         return
     trees = [("this tree", ROOT)] + ([("reference", args.ref)] if args.ref else [])
     stop = multiprocessing.Event()
@@ -104,10 +142,14 @@ def main() -> None:
     rates: dict[str, list[float]] = {name: [] for name, _ in trees}
     try:
         time.sleep(1.0)
-        print(f"{args.n} messages at {args.rate:g}/s, 4 connections, {args.load} busy processes")
+        which = "the workers' shared pacer" if args.pacer == "shared" else "the sender's limiter"
+        print(
+            f"{args.n} messages at {args.rate:g}/s, 4 connections, {args.load} busy processes, "
+            f"{which}"
+        )
         for r in range(1, args.rounds + 1):
             for name, tree in trees:
-                got = run(tree, args.n, args.rate)
+                got = run(tree, args.n, args.rate, args.pacer)
                 rates[name].append(got["rate"])
                 print(
                     f"  round {r} {name:9}: {got['rate']:5.1f}/s "

@@ -9,12 +9,56 @@ within one run. Memory is bounded by the largest limit, not by the campaign.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
 
 # How far behind its schedule of slots a per-second rate may run and catch up. Wider than
 # the wake-up latency of a loaded machine, narrow enough that catching up is a short burst.
 CATCH_UP = 0.1
+
+# The per-second rule below is written once, for this process's RateLimiter (seconds as
+# floats) and for the workers' shared pacer (integer microseconds of the database's clock,
+# newsletter.workers.pacing): the two must keep the same pace and the same bound.
+T = TypeVar("T", int, float)
+
+
+def spacing_window(per_second: float) -> tuple[float, int]:
+    """The window a per-second limit is counted over, and the starts allowed in it: ``n``
+    starts in ``n / per_second`` seconds, ``n`` the limit rounded down (at least 1)."""
+    n = max(1, int(per_second))
+    return n / per_second, n
+
+
+def catch_up_reach(spacing: T, catch_up: T) -> T:
+    """How far back a late start may take a missed slot: ``catch_up`` (:data:`CATCH_UP`),
+    or one spacing when that is longer (a slow rate still takes the one slot it was late
+    for)."""
+    return max(catch_up, spacing)
+
+
+def earliest_start(
+    now: T,
+    next_slot: T | None,
+    starts: Sequence[T],
+    windows: Iterable[tuple[T, int]],
+) -> T:
+    """The earliest a send may start, at ``now`` or later: not before the next free slot
+    of the schedule, and never as the ``allowed + 1``-th start of any window (``starts``
+    are the recent real starts, oldest first)."""
+    at = now if next_slot is None or next_slot < now else next_slot
+    for window, allowed in windows:
+        if len(starts) >= allowed:
+            at = max(at, starts[-allowed] + window)
+    return at
+
+
+def slot_taken(next_slot: T | None, start: T, reach: T) -> T:
+    """The slot a send starting at ``start`` takes: the next free one, even when the send
+    is late for it, so lateness does not add up; a send later than ``reach`` (an idle
+    sender) restarts the schedule ``reach`` before it, so it catches up that much, no more."""
+    if next_slot is None:
+        return start
+    return max(next_slot, start - reach)
 
 
 class Pacer(Protocol):
@@ -54,8 +98,7 @@ class RateLimiter:
         self.spacing: float | None = None
         if per_second:
             self.spacing = 1.0 / per_second
-            n = max(1, int(per_second))
-            self.windows.append((n / per_second, n))
+            self.windows.append(spacing_window(per_second))
         if per_minute:
             self.windows.append((60.0, per_minute))
         if per_hour:
@@ -77,14 +120,13 @@ class RateLimiter:
 
     def delay(self, now: float) -> float:
         """Seconds to wait before a send may start at ``now``; 0 when it may."""
-        wait = 0.0
-        if self.spacing is not None and self._slot is not None:
-            wait = max(0.0, self._slot + self.spacing - now)
-        starts = self._starts
-        for window, allowed in self.windows:
-            if len(starts) >= allowed:
-                wait = max(wait, starts[-allowed] + window - now)
-        return wait
+        return earliest_start(now, self._next_slot, self._starts, self.windows) - now
+
+    @property
+    def _next_slot(self) -> float | None:
+        if self.spacing is None or self._slot is None:
+            return None
+        return self._slot + self.spacing
 
     def record(self, now: float) -> None:
         """Note that a send started at ``now``: it takes the earliest slot it may."""
@@ -92,9 +134,7 @@ class RateLimiter:
             return
         self._starts.append(now)
         if self.spacing is not None:
-            slot = now if self._slot is None else self._slot + self.spacing
-            # late by more than the catch-up allows (an idle sender): the schedule restarts
-            self._slot = max(slot, now - max(CATCH_UP, self.spacing))
+            self._slot = slot_taken(self._next_slot, now, catch_up_reach(self.spacing, CATCH_UP))
 
     def describe(self) -> str:
         names = {1.0: "second", 60.0: "minute", 3600.0: "hour"}

@@ -40,6 +40,8 @@ from newsletter.campaigns.tables import CampaignStatus, CampaignWave, DeliverySt
 from newsletter.errors import BadInput
 
 W = CampaignWave.__table__  # type: ignore[attr-defined]
+# the subscriber's columns a zone is chosen from (campaigns does not import subscribers)
+S = sa.table("subscriber", sa.column("id"), sa.column("timezone"), sa.column("language"))
 
 # Languages spoken (nearly) all in one zone. Used only when a list says so
 # (`lists edit SLUG --timezone-from-language`), and only for this campaign.
@@ -201,24 +203,56 @@ def _span(d: timedelta) -> str:
 # -- the database side -----------------------------------------------------------------------
 
 
-def recipients_zones(session: Session, campaign_id: int, campaign_zone: str) -> dict[int, str]:
-    """Delivery id → the zone its message is timed in."""
-    rows = session.execute(
+@dataclass(frozen=True)
+class Zoning:
+    """Which zone each delivery of a campaign is timed in: counted per zone for the plan,
+    and written by :func:`store_waves` in SQL, without reading the deliveries into Python."""
+
+    counts: Counter[str]  # deliveries per zone
+    expression: sa.ColumnElement[str]  # the zone, over delivery LEFT JOIN subscriber
+
+
+def zoning(session: Session, campaign_id: int, campaign_zone: str) -> Zoning:
+    """:func:`zone_for` for every delivery of the campaign, in two steps that stay exact.
+
+    The zone depends only on the subscriber's zone and language (the list's settings are
+    the campaign's), so one query counts the deliveries per (zone, language) and Python
+    applies :func:`zone_for` to each pair. The SQL expression then gives each delivery the
+    zone it gave: the subscriber's own (an empty one counts as none, as ``or`` does), else
+    the list's, else the zone inferred from one of the languages seen (matched exactly:
+    their zones were worked out here), else the campaign's.
+    """
+    row = session.execute(
         sa.text(
-            "SELECT d.id, s.timezone, s.language, l.timezone, l.timezone_from_language "
-            "FROM delivery d JOIN campaign c ON c.id = d.campaign_id "
-            "LEFT JOIN subscriber s ON s.id = d.subscriber_id "
-            "LEFT JOIN mailing_list l ON l.id = c.list_id "
-            "WHERE d.campaign_id = :cid"
+            "SELECT l.timezone, l.timezone_from_language FROM campaign c "
+            "LEFT JOIN mailing_list l ON l.id = c.list_id WHERE c.id = :cid"
         ),
         {"cid": campaign_id},
-    )
-    return {
-        r[0]: zone_for(
-            r[1], r[2], list_zone=r[3], from_language=bool(r[4]), campaign_zone=campaign_zone
+    ).one_or_none()
+    list_zone, from_language = (row[0] or None, bool(row[1])) if row else (None, False)
+    pairs = session.execute(
+        sa.select(S.c.timezone, S.c.language, sa.func.count())
+        .select_from(D.outerjoin(S, S.c.id == D.c.subscriber_id))
+        .where(D.c.campaign_id == campaign_id)
+        .group_by(S.c.timezone, S.c.language)
+    ).all()
+    counts: Counter[str] = Counter()
+    for chosen, language, n in pairs:
+        zone = zone_for(
+            chosen,
+            language,
+            list_zone=list_zone,
+            from_language=from_language,
+            campaign_zone=campaign_zone,
         )
-        for r in rows
-    }
+        counts[zone] += n
+    fallback: sa.ColumnElement[str] = sa.literal(list_zone or campaign_zone)
+    if list_zone is None and from_language:
+        inferred = {lang: z for lang in {p[1] for p in pairs} if (z := zone_from_language(lang))}
+        if inferred:
+            by_language = sa.case(*((S.c.language == k, v) for k, v in sorted(inferred.items())))
+            fallback = sa.func.coalesce(by_language, fallback)
+    return Zoning(counts, sa.func.coalesce(sa.func.nullif(S.c.timezone, ""), fallback))
 
 
 def clear(session: Session, campaign_id: int) -> None:
@@ -239,15 +273,15 @@ def clear(session: Session, campaign_id: int) -> None:
     )
 
 
-def store_waves(
-    session: Session, campaign_id: int, zones: Mapping[int, str], waves: list[Wave]
-) -> int:
+def store_waves(session: Session, campaign_id: int, zones: Zoning, waves: list[Wave]) -> int:
     """Write the waves and time each delivery (a draft's, in the caller's transaction).
 
-    Returns how many deliveries were left out (their zones' time had passed).
+    ``zones``: :func:`zoning`. One UPDATE gives every delivery its zone and its
+    wave's number and instant, or cancels it when its zone was left out; no delivery is
+    read into Python, so a million take seconds (bench/schedule_local.py). Returns how
+    many deliveries were left out (their zones' time had passed).
     """
     clear(session, campaign_id)
-    wave_of = {zone: w for w in waves for zone in w.zones}
     session.execute(
         sa.insert(W),
         [
@@ -262,40 +296,32 @@ def store_waves(
             for w in waves
         ],
     )
-    timed = [
-        {"b_id": did, "b_zone": zone, "b_wave": wave_of[zone].number, "b_at": wave_of[zone].at}
-        for did, zone in zones.items()
-        if zone in wave_of
-    ]
-    if timed:
-        session.execute(
-            sa.update(D)
-            .where(D.c.id == sa.bindparam("b_id"))
-            .values(
-                zone=sa.bindparam("b_zone"),
-                wave=sa.bindparam("b_wave"),
-                next_attempt_at=sa.bindparam("b_at", type_=D.c.next_attempt_at.type),
-            ),
-            timed,
-        )
-    left_out = [{"b_id": did, "b_zone": zone} for did, zone in zones.items() if zone not in wave_of]
-    if left_out:
-        session.execute(
-            sa.update(D)
-            .where(D.c.id == sa.bindparam("b_id"))
-            .values(
-                zone=sa.bindparam("b_zone"),
-                status=DeliveryStatus.CANCELLED.value,
-                smtp_reply=LATE_REPLY,
-                finished_at=datetime.now(UTC),
-            ),
-            left_out,
-        )
-    return len(left_out)
-
-
-def count_zones(zones: Mapping[int, str]) -> Counter[str]:
-    return Counter(zones.values())
+    timed = {zone for w in waves for zone in w.zones}
+    skipped = sorted(zone for zone in zones.counts if zone not in timed)
+    z = (
+        sa.select(D.c.id, zones.expression.label("zone"))
+        .select_from(D.outerjoin(S, S.c.id == D.c.subscriber_id))
+        .where(D.c.campaign_id == campaign_id)
+        .subquery("z")
+    )
+    when = D.c.next_attempt_at.type
+    values: dict[str, sa.ColumnElement[object]] = {
+        "zone": z.c.zone,
+        "wave": sa.case(*((z.c.zone.in_(w.zones), w.number) for w in waves), else_=sa.null()),
+        "next_attempt_at": sa.case(
+            *((z.c.zone.in_(w.zones), sa.literal(w.at, when)) for w in waves), else_=sa.null()
+        ),
+    }
+    if skipped:
+        left_out = z.c.zone.in_(skipped)
+        for column, value in (
+            ("status", sa.literal(DeliveryStatus.CANCELLED.value)),
+            ("smtp_reply", sa.literal(LATE_REPLY)),
+            ("finished_at", sa.literal(datetime.now(UTC), D.c.finished_at.type)),
+        ):
+            values[column] = sa.case((left_out, value), else_=D.c[column])
+    session.execute(sa.update(D).where(D.c.id == z.c.id).values(**values))
+    return sum(zones.counts[zone] for zone in skipped)
 
 
 def mark_started(connection: sa.Connection, campaign_id: int) -> None:

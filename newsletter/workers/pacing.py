@@ -1,13 +1,25 @@
 """What every worker on every host shares about one relay: its send rate and its connections.
 
-The rate is a row of GCRA token buckets in ``send_rate``, one per configured
-window (``[delivery] rate_per_second/minute/hour``). A sender reserves the
-start of its next message with one short transaction that locks the row, so
-reservations from any number of processes are serialised by the database and
-timed by its clock (no two hosts need agree on the time). A per-second limit
-spaces messages evenly; a per-minute or per-hour bucket holds a twentieth of
+The rate is kept in one row of ``send_rate`` per relay, one set of columns per
+configured window (``[delivery] rate_per_second/minute/hour``). A sender
+reserves the start of its next message with one short transaction that locks
+the row, so reservations from any number of processes are serialised by the
+database and timed by its clock (no two hosts need agree on the time).
+
+A per-second limit follows the rule of this process's
+:class:`newsletter.ratelimit.RateLimiter` (the same functions): evenly spaced
+slots, where a sender that asks late (it woke late, or the machine is loaded)
+takes the earliest free slot it missed, up to :data:`~newsletter.ratelimit.CATCH_UP`
+(or one spacing, if longer) back, so lateness does not add up and the rate
+holds; the last ``n`` reserved starts are kept in the row, so catching up
+never puts more than ``n`` starts into any ``n / rate`` seconds (``n`` the
+limit rounded down, at least 1: 50 in any second at 50/s). The guarantee is
+on the reserved starts, by the database's clock; a worker that wakes late
+starts its message later than its reservation, never earlier.
+
+A per-minute or per-hour limit is a GCRA token bucket holding a twentieth of
 its limit, so any such window sees at most 5 % more than the limit, and over a
-run the rate is exactly the limit.
+run the rate is exactly the limit; a late sender catches up by that burst.
 
 Connections are PostgreSQL advisory locks, one per slot of ``[smtp]
 max_connections``, held by one session per worker process. A worker that
@@ -17,14 +29,23 @@ kill; after the TCP keepalives below for a lost host).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
+from newsletter.ratelimit import (
+    CATCH_UP,
+    catch_up_reach,
+    earliest_start,
+    slot_taken,
+    spacing_window,
+)
 from newsletter.workers.tables import SendRate
 
 RATE = SendRate.__table__  # type: ignore[attr-defined]
@@ -34,55 +55,126 @@ _KEEPALIVE = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5")
 _KEEPALIVE_COUNT = "SET tcp_keepalives_count = 3"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
 @dataclass(frozen=True)
 class Bucket:
-    """One window's limit: a message every ``interval`` s, up to ``burst`` at once."""
+    """A per-minute or per-hour limit: a message every ``interval`` s, up to ``burst`` at
+    once (GCRA)."""
 
     column: str
     interval: float
     burst: int
 
     @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
     def tolerance(self) -> timedelta:
         return timedelta(seconds=(self.burst - 1) * self.interval)
 
 
+@dataclass(frozen=True)
+class Spacing:
+    """A per-second limit, in integer microseconds (exact on every backend): a slot every
+    ``spacing``, caught up ``reach`` back, at most ``allowed`` starts in any ``window``.
+
+    ``second_tat`` holds the next free slot, ``second_starts`` the last ``allowed``
+    reserved starts (see :func:`_encode`).
+    """
+
+    spacing: int
+    window: int
+    allowed: int
+    reach: int
+    columns = ("second_tat", "second_starts")
+
+    @classmethod
+    def per_second(cls, rate: float) -> Spacing:
+        # rounded up: a microsecond late, never early
+        window, allowed = spacing_window(rate)
+        spacing = math.ceil(1_000_000 / rate)
+        reach = catch_up_reach(spacing, round(CATCH_UP * 1_000_000))
+        return cls(spacing, math.ceil(window * 1_000_000), allowed, reach)
+
+
+Limit = Bucket | Spacing
+
+
 def buckets(
     per_second: float | None, per_minute: int | None, per_hour: int | None
-) -> tuple[Bucket, ...]:
-    """The token buckets of the configured limits; none when sending is unlimited."""
-    found = []
+) -> tuple[Limit, ...]:
+    """The limits of the configured rates; none when sending is unlimited."""
+    found: list[Limit] = []
+    if per_second:
+        found.append(Spacing.per_second(per_second))
     for column, window, allowed in (
-        ("second_tat", 1.0, per_second),
         ("minute_tat", 60.0, per_minute),
         ("hour_tat", 3600.0, per_hour),
     ):
         if allowed:
-            # per second, an even spacing (as RateLimiter does); per minute and
-            # hour, a burst of a twentieth of the limit
-            burst = 1 if window == 1.0 else max(1, int(allowed // 20))
-            found.append(Bucket(column, window / allowed, burst))
+            # a burst of a twentieth of the limit
+            found.append(Bucket(column, window / allowed, max(1, int(allowed // 20))))
     return tuple(found)
 
 
-def reserve(
-    now: datetime, state: dict[str, datetime | None], limits: tuple[Bucket, ...]
-) -> datetime:
-    """The start of the next message, updating ``state`` (each bucket's arrival time).
+def reserve(now: datetime, state: dict[str, Any], limits: tuple[Limit, ...]) -> datetime:
+    """The start of the next message, updating ``state`` (the row's columns).
 
-    Pure GCRA: a message may start once every bucket has room, and then
-    takes one interval of each.
+    It may start once every limit has room; it then takes one interval of each
+    bucket, and the earliest free slot of the per-second schedule (one it was
+    late for, within the catch-up).
     """
     start = now
     for b in limits:
-        tat = state.get(b.column)
-        if tat is not None and tat - b.tolerance > start:
-            start = tat - b.tolerance
-    for b in limits:
-        tat = state.get(b.column)
-        base = start if tat is None or tat < start else tat
-        state[b.column] = base + timedelta(seconds=b.interval)
+        if isinstance(b, Bucket):
+            tat = state.get(b.column)
+            if tat is not None and tat - b.tolerance > start:
+                start = tat - b.tolerance
+    at = _us(start)
+    for sp in limits:
+        if isinstance(sp, Spacing):
+            tat = state.get("second_tat")
+            at = earliest_start(
+                at,
+                None if tat is None else _us(tat),
+                _decode(state.get("second_starts")),
+                [(sp.window, sp.allowed)],
+            )
+    start = _EPOCH + at * _US
+    for lim in limits:
+        if isinstance(lim, Bucket):
+            tat = state.get(lim.column)
+            base = start if tat is None or tat < start else tat
+            state[lim.column] = base + timedelta(seconds=lim.interval)
+        else:
+            tat = state.get("second_tat")
+            slot = slot_taken(None if tat is None else _us(tat), at, lim.reach)
+            state["second_tat"] = _EPOCH + (slot + lim.spacing) * _US
+            starts = [*_decode(state.get("second_starts")), at]
+            state["second_starts"] = _encode(starts[-lim.allowed :])
     return start
+
+
+def _us(when: datetime) -> int:
+    return (when - _EPOCH) // _US
+
+
+def _encode(starts: list[int]) -> str:
+    """The first start in microseconds since 1970, then each one's distance from the one
+    before (short: at 50/s a few hundred bytes for the 50 starts a second may hold)."""
+    return ",".join(str(t - prev) for prev, t in zip([0, *starts], starts, strict=False))
+
+
+def _decode(text: str | None) -> list[int]:
+    starts: list[int] = []
+    for part in (text or "").split(","):
+        if part:
+            starts.append(int(part) + (starts[-1] if starts else 0))
+    return starts
 
 
 class SharedRate:
@@ -93,7 +185,7 @@ class SharedRate:
     asked and says how long until then; :meth:`record` spends it.
     """
 
-    def __init__(self, engine: sa.Engine, name: str, limits: tuple[Bucket, ...]):
+    def __init__(self, engine: sa.Engine, name: str, limits: tuple[Limit, ...]):
         self.engine = engine
         self.name = name[:255]
         self.limits = limits
@@ -124,7 +216,8 @@ class SharedRate:
         """Reserve the next start: one transaction that locks the row; (start, now) by
         the database's clock."""
         conn = self._connection()
-        columns = [RATE.c[b.column] for b in self.limits]
+        names = [column for limit in self.limits for column in limit.columns]
+        columns = [RATE.c[name] for name in names]
         try:
             if conn.dialect.name == "sqlite":  # no FOR UPDATE: take the write lock first
                 conn.execute(sa.update(RATE).where(RATE.c.name == self.name).values(name=self.name))
@@ -132,7 +225,7 @@ class SharedRate:
                 sa.select(*columns, _clock(conn)).where(RATE.c.name == self.name).with_for_update()
             ).one()
             now = _aware(row[-1])
-            state = {b.column: row[i] for i, b in enumerate(self.limits)}
+            state = {name: row[i] for i, name in enumerate(names)}
             start = reserve(now, state, self.limits)
             conn.execute(sa.update(RATE).where(RATE.c.name == self.name).values(**state))
             conn.commit()

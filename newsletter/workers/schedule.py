@@ -174,10 +174,10 @@ def schedule_local(
     at = waves.parse_local(local)
     campaign = store.get_campaign(session, campaign_id)
     _check_draft(campaign)
-    zones = waves.recipients_zones(session, campaign_id, name)
-    if not zones:
+    zones = waves.zoning(session, campaign_id, name)
+    counts = zones.counts
+    if not counts:
         raise store.CampaignError(f"campaign {campaign_id} has no recipients to schedule")
-    counts = waves.count_zones(zones)
     now = clock.now()
     day = (
         waves.parse_day(on)

@@ -37,11 +37,14 @@ class CampaignBatch(SQLModel, table=True):
 
 
 class SendRate(SQLModel, table=True):
-    """GCRA token buckets: the theoretical arrival time of the next send, per window."""
+    """The shared rate of one relay (``newsletter.workers.pacing``): per second, the next
+    free slot and the last reserved starts; per minute and hour, GCRA token buckets (the
+    theoretical arrival time of the next send)."""
 
     __tablename__ = "send_rate"
 
     name: str = Field(primary_key=True, max_length=255)
     second_tat: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    second_starts: str | None = Field(default=None, sa_type=sa.Text)
     minute_tat: datetime | None = Field(default=None, sa_type=UTCDateTime)
     hour_tat: datetime | None = Field(default=None, sa_type=UTCDateTime)
