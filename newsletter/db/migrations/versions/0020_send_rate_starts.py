@@ -1,7 +1,7 @@
 """The shared per-second rate remembers its last starts, so a late worker catches up.
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-07
 
 ``send_rate.second_starts``: the last ``n`` starts reserved under a per-second
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
