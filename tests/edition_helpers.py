@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUES = ROOT / "issues"
@@ -75,3 +77,22 @@ def font_of(html: str, fragment: str) -> str:
     found = [font for text, _, font in languages_of(html) if fragment in text]
     assert found and found[0], f"no font-family around {fragment!r}"
     return found[0]
+
+
+def send_bilingual_issue(web: Any) -> None:
+    """The ISA's July issue sent (to the outbox) to a German and a Chinese reader of ``web``."""
+    import sqlalchemy as sa
+
+    from newsletter.campaigns import sender
+    from newsletter.config import load_settings
+    from newsletter.subscribers.tables import Subscriber
+    from newsletter.transports import open_transport
+    from newsletter.workbench.publish import create_campaign_from_file
+
+    web.settings = replace(web.settings, organisation=load_settings(ISA_CONFIG).organisation)
+    addrs = web.add(2)
+    with web.db.session() as s:
+        s.execute(sa.update(Subscriber).where(Subscriber.email == addrs[1]).values(language="zh"))
+        c, _ = create_campaign_from_file(s, ISSUES / "2021-07.yaml", "news", web.settings)
+        cid = c.id
+    sender.run_campaign(web.db, web.settings, cid, open_transport(web.settings))

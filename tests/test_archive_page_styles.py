@@ -7,17 +7,9 @@ The bar back to the index used to bring its dark-mode ``<style>`` into ``<body>`
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from html.parser import HTMLParser
 
-import sqlalchemy as sa
-from edition_helpers import ISA_CONFIG, ISSUES
-
-from newsletter.campaigns import sender
-from newsletter.config import load_settings
-from newsletter.subscribers.tables import Subscriber
-from newsletter.transports import open_transport
-from newsletter.workbench.publish import create_campaign_from_file
+from edition_helpers import send_bilingual_issue
 
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -44,13 +36,7 @@ class Placement(HTMLParser):
 
 def _serve_bilingual_issue(web):
     """The ISA's July issue sent to a German and a Chinese reader: two pages and the index."""
-    web.settings = replace(web.settings, organisation=load_settings(ISA_CONFIG).organisation)
-    addrs = web.add(2)
-    with web.db.session() as s:
-        s.execute(sa.update(Subscriber).where(Subscriber.email == addrs[1]).values(language="zh"))
-        c, _ = create_campaign_from_file(s, ISSUES / "2021-07.yaml", "news", web.settings)
-        cid = c.id
-    sender.run_campaign(web.db, web.settings, cid, open_transport(web.settings))
+    send_bilingual_issue(web)
     return web.serve()
 
 

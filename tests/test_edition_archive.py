@@ -5,23 +5,16 @@ from __future__ import annotations
 import email
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from email.policy import default
 from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
-from edition_helpers import ISA_CONFIG, ISSUES
+from edition_helpers import ISA_CONFIG, ISSUES, send_bilingual_issue
 
-from newsletter.campaigns import sender
 from newsletter.cli import cli
-from newsletter.config import load_settings
-from newsletter.subscribers.tables import Subscriber
-from newsletter.transports import open_transport
-from newsletter.workbench.publish import create_campaign_from_file
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -133,13 +126,7 @@ def test_the_feed_has_one_entry_per_edition_with_its_language(site: Path) -> Non
 
 def test_a_sent_bilingual_campaign_is_served_as_two_linked_pages(web) -> None:
     """The Chinese reader's "view in browser" link opens the Chinese page on the real server."""
-    web.settings = replace(web.settings, organisation=load_settings(ISA_CONFIG).organisation)
-    addrs = web.add(2)
-    with web.db.session() as s:
-        s.execute(sa.update(Subscriber).where(Subscriber.email == addrs[1]).values(language="zh"))
-        c, _ = create_campaign_from_file(s, ISSUES / "2021-07.yaml", "news", web.settings)
-        cid = c.id
-    sender.run_campaign(web.db, web.settings, cid, open_transport(web.settings))
+    send_bilingual_issue(web)
     web.serve()
     views = {}
     for f in (web.tmp / "outbox" / "new").iterdir():
