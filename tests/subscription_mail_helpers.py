@@ -14,6 +14,15 @@ from pathlib import Path
 
 from web_helpers import WebWorld, csrf_of, submit
 
+from newsletter import languages
+from newsletter.render.mails import (
+    ConfirmationMail,
+    InvitationMail,
+    ReminderMail,
+    SubscriptionMail,
+    WelcomeMail,
+)
+
 CONFIRM = re.compile(r"https?://\S+/confirm/[A-Za-z0-9_-]+")
 WELCOME = (
     "subject: Welcome to “Lettre de l'Observatoire” & more\n"
@@ -74,3 +83,25 @@ def write_override(folder: Path, marker: str) -> None:
         "{{ super() }}{% endblock %}\n",
         encoding="utf-8",
     )
+
+
+# One example of each kind, with text that needs escaping, for the rendering tests.
+LANGUAGES = sorted(languages.available())  # the 16 shipped catalogs
+
+URL = "https://newsletter.example.org/confirm/" + "x" * 90
+
+
+def example(kind: str, language: str) -> SubscriptionMail:
+    examples: dict[str, SubscriptionMail] = {
+        "confirmation": ConfirmationMail(language, "Lettre de l'Observatoire", URL, 7),
+        "welcome": WelcomeMail(
+            language, "ISA & <Freunde>", "Willkommen, O'Brien & Söhne", ("A & B <c>.",), URL
+        ),
+        "invitation": InvitationMail(
+            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
+        ),
+        "reminder": ReminderMail(
+            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
+        ),
+    }
+    return examples[kind]

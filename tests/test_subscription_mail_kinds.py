@@ -13,6 +13,7 @@ import pytest
 from delivery_helpers import make_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from subscription_mail_helpers import LANGUAGES, URL, example
 
 from newsletter import languages
 from newsletter.i18n import get_locale
@@ -21,34 +22,12 @@ from newsletter.render.html import Theme
 from newsletter.render.mails import (
     KINDS,
     ConfirmationMail,
-    InvitationMail,
     ReminderMail,
-    SubscriptionMail,
     WelcomeMail,
     mail_text,
     render_mail,
 )
 from newsletter.render.wrap import display_width
-
-LANGUAGES = sorted(languages.available())  # the 16 shipped catalogs
-
-URL = "https://newsletter.example.org/confirm/" + "x" * 90
-
-
-def example(kind: str, language: str) -> SubscriptionMail:
-    examples: dict[str, SubscriptionMail] = {
-        "confirmation": ConfirmationMail(language, "Lettre de l'Observatoire", URL, 7),
-        "welcome": WelcomeMail(
-            language, "ISA & <Freunde>", "Willkommen, O'Brien & Söhne", ("A & B <c>.",), URL
-        ),
-        "invitation": InvitationMail(
-            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
-        ),
-        "reminder": ReminderMail(
-            language, "ISA & <Freunde>", "Müller & Söhne", URL, 7, 30, "Members <all> & friends"
-        ),
-    }
-    return examples[kind]
 
 
 def test_every_registered_kind_has_an_example_here() -> None:

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 from delivery_helpers import make_settings
-from subscription_mail_helpers import html_of, parse, sign_up_and_confirm, text_of
-from test_subscription_mail_kinds import LANGUAGES, example
+from subscription_mail_helpers import (
+    LANGUAGES,
+    example,
+    html_of,
+    parse,
+    sign_up_and_confirm,
+    text_of,
+)
 
 from newsletter.i18n import get_locale
 from newsletter.render.html import Theme
